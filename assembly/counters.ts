@@ -1,0 +1,108 @@
+// Counters: one list of drop reasons (the only place their names live; the
+// control plane reads them through dropReasonName), node events, and
+// per-port rx/tx counters. All u64, bumped in place, read by the control plane.
+
+export const enum Drop {
+  NONE = 0,
+  ETH_TRUNCATED,        // shorter than an Ethernet header (runt)
+  VLAN_TRUNCATED,       // tagged, but too short for the tag
+  BAD_VNET_HDR,         // virtio-net header: unknown GSO type or checksum offset outside the frame
+  INVALID_SRC_MAC,      // multicast/broadcast or all-zero source MAC (kernel bridge drops these too)
+  IPV4_TRUNCATED,       // fewer bytes than the IPv4 header or its total length say
+  IPV4_BAD_VERSION,
+  IPV4_BAD_IHL,         // header length field < 5 words
+  IPV4_BAD_TOTAL_LEN,   // total length < header length
+  IPV4_BAD_CHECKSUM,
+  ARP_MALFORMED,        // too short, or not Ethernet/IPv4 ARP
+  OVERSIZE,             // larger than the egress port MTU and not a GSO super-frame
+  SAME_PORT,            // the destination MAC lives on the port it came from
+  NO_DESTINATION,       // flood with no other port to send to
+  UNKNOWN_ETHERTYPE,    // addressed to the gateway with an ethertype it does not handle
+  NO_ROUTE,             // addressed to the gateway for a destination with no route
+  ICMP_MALFORMED,       // ICMP to the gateway: truncated or bad checksum
+  GATEWAY_UNHANDLED,    // IPv4 to the gateway address that is not an echo request
+  BAD_PORT,             // frame tagged with a port that is not attached (control-plane bug guard)
+  COUNT,
+}
+
+const DROP_NAMES: StaticArray<string> = [
+  "none",
+  "eth_truncated",
+  "vlan_truncated",
+  "bad_vnet_hdr",
+  "invalid_src_mac",
+  "ipv4_truncated",
+  "ipv4_bad_version",
+  "ipv4_bad_ihl",
+  "ipv4_bad_total_len",
+  "ipv4_bad_checksum",
+  "arp_malformed",
+  "oversize",
+  "same_port",
+  "no_destination",
+  "unknown_ethertype",
+  "no_route",
+  "icmp_malformed",
+  "gateway_unhandled",
+  "bad_port",
+];
+
+export const enum Ev {
+  FDB_LEARNED = 0,      // new MAC learned
+  FDB_MOVED,            // known MAC seen on another port
+  FDB_FULL,             // could not learn: table full (the frame still floods)
+  FDB_EXPIRED,          // entries removed by aging
+  FLOODED,              // frames flooded (broadcast, multicast or unknown unicast)
+  UNKNOWN_UNICAST,      // of those, unicast with no (fresh) table entry
+  ARP_REPLIES,          // gateway ARP answers
+  ICMP_ECHO_REPLIES,    // gateway echo answers
+  GSO_FRAMES,           // super-frames forwarded whole
+  COUNT,
+}
+
+const EV_NAMES: StaticArray<string> = [
+  "fdb_learned",
+  "fdb_moved",
+  "fdb_full",
+  "fdb_expired",
+  "flooded",
+  "unknown_unicast",
+  "arp_replies",
+  "icmp_echo_replies",
+  "gso_frames",
+];
+
+export const enum PortCtr {
+  RX_PACKETS = 0,
+  RX_BYTES,
+  TX_PACKETS,
+  TX_BYTES,
+  RX_DROPS,   // frames from this port that were dropped (any reason)
+  TX_DROPS,   // frames for this port that were dropped (oversize)
+  COUNT,
+}
+
+const PORT_NAMES: StaticArray<string> = [
+  "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "rx_drops", "tx_drops",
+];
+
+export let dropBase: usize = 0;
+export let evBase: usize = 0;
+export let portCtrBase: usize = 0;
+
+@inline export function countDrop(r: Drop): void {
+  const a = dropBase + (<usize>r << 3);
+  store<u64>(a, load<u64>(a) + 1);
+}
+@inline export function countEv(e: Ev, n: u64 = 1): void {
+  const a = evBase + (<usize>e << 3);
+  store<u64>(a, load<u64>(a) + n);
+}
+@inline export function countPort(port: u32, c: PortCtr, n: u64): void {
+  const a = portCtrBase + ((<usize>port * <usize>PortCtr.COUNT + <usize>c) << 3);
+  store<u64>(a, load<u64>(a) + n);
+}
+
+export function dropName(i: i32): string { return DROP_NAMES[i]; }
+export function evName(i: i32): string { return EV_NAMES[i]; }
+export function portCtrName(i: i32): string { return PORT_NAMES[i]; }

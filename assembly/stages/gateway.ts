@@ -1,0 +1,74 @@
+// The node's gateway address: the first address of the pod CIDR, held by the
+// bridge device on a real node. It answers ARP for itself and ICMP echo;
+// anything else addressed to its MAC is the routing stage's business.
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ethSrc, setEthDst, setEthSrc } from "../wire/ethernet";
+import { arpOp, arpSha, arpSpa, arpTpa, arpEmit, ARP_OP_REQUEST, ARP_OP_REPLY } from "../wire/arp";
+import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, setIpv4Dst, ipv4FillChecksum, IPPROTO_ICMP, TTL } from "../wire/ipv4";
+import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST } from "../wire/icmp";
+import { VNET_HLEN, vnetFinishChecksum, vnetClear } from "../wire/virtio";
+import { output } from "./output";
+import { Drop, Ev, countEv } from "../counters";
+
+export let gwIp: u32 = 0;
+export let gwMac: u64 = 0;
+
+export function setGateway(ip: u32, mac: u64): void {
+  gwIp = ip;
+  gwMac = mac;
+}
+
+/** An ARP request for the gateway address? (`arp` already validated.) */
+@inline export function isArpForGateway(arp: usize): bool {
+  return gwIp != 0 && arpOp(arp) == ARP_OP_REQUEST && arpTpa(arp) == gwIp;
+}
+
+/** Answer an ARP request for the gateway in place, back out of the ingress port. */
+export function arpReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
+  const arp = frame + l2len;
+  const asker = arpSha(arp);
+  const askerIp = arpSpa(arp);
+  arpEmit(arp, ARP_OP_REPLY, gwMac, gwIp, asker, askerIp);
+  setEthDst(frame, ethSrc(frame));
+  setEthSrc(frame, gwMac);
+  vnetClear(frame - VNET_HLEN);
+  countEv(Ev.ARP_REPLIES);
+  output(slot, inPort, frame, len, l2len);
+  return Drop.NONE;
+}
+
+/** A frame whose destination MAC is the gateway's. `l3type` is the payload ethertype. */
+export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32, l3type: u16): Drop {
+  if (l3type == ETHERTYPE_ARP) {
+    return isArpForGateway(frame + l2len) ? arpReply(slot, inPort, frame, len, l2len) : Drop.GATEWAY_UNHANDLED;
+  }
+  if (l3type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
+  const ip = frame + l2len;
+  if (ipv4Dst(ip) != gwIp) return Drop.NO_ROUTE;
+  if (ipv4Proto(ip) != IPPROTO_ICMP) return Drop.GATEWAY_UNHANDLED;
+  return echoReply(slot, inPort, frame, len, l2len);
+}
+
+/** Turn an echo request to the gateway into the reply, in place. The IPv4 header is already validated. */
+function echoReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
+  const ip = frame + l2len;
+  const ihl = ipv4HeaderLen(ip);
+  const icmp = ip + ihl;
+  const icmpLen = ipv4TotalLen(ip) - ihl;
+  if (!icmpCheckLen(icmpLen)) return Drop.ICMP_MALFORMED;
+  // a partial checksum (virtio NEEDS_CSUM) must be completed before it can be checked or updated
+  vnetFinishChecksum(frame - VNET_HLEN, frame, len);
+  if (icmpType(icmp) != ICMP_ECHO_REQUEST) return Drop.GATEWAY_UNHANDLED;
+  if (!icmpChecksumOk(icmp, icmpLen)) return Drop.ICMP_MALFORMED;
+  icmpEchoToReply(icmp);
+  const src = ipv4Src(ip);
+  setIpv4Src(ip, gwIp);
+  setIpv4Dst(ip, src);
+  store<u8>(ip + TTL, 64);
+  ipv4FillChecksum(ip);
+  setEthDst(frame, ethSrc(frame));
+  setEthSrc(frame, gwMac);
+  vnetClear(frame - VNET_HLEN);
+  countEv(Ev.ICMP_ECHO_REPLIES);
+  output(slot, inPort, frame, len, l2len);
+  return Drop.NONE;
+}

@@ -1,0 +1,44 @@
+// Ingress checks every frame meets before any decision: the virtio-net
+// header, the Ethernet header, the source MAC (then learned), and, because a
+// Kubernetes node runs with br_netfilter (bridged IPv4 goes through the same
+// checks as routed IPv4, ip_rcv style), the IPv4 header and ARP shape.
+import { ethHeaderLen, ethSrc, ethPayloadType, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP } from "../wire/ethernet";
+import { ipv4Check, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_TOTAL_LEN } from "../wire/ipv4";
+import { arpCheck } from "../wire/arp";
+import { vnetCheck, vnetGsoType, VNET_GSO_NONE } from "../wire/virtio";
+import { fdbLearn } from "../tables/mac_table";
+import { nowMs } from "../clock";
+import { Drop, Ev, countEv } from "../counters";
+
+/** Ethernet header length when the L2 checks pass; 0 with the reason in `l2Drop` otherwise. */
+export let l2Drop: Drop = Drop.NONE;
+
+export function l2Input(inPort: u32, vnet: usize, frame: usize, len: u32): u32 {
+  if (!vnetCheck(vnet, len)) { l2Drop = Drop.BAD_VNET_HDR; return 0; }
+  const l2len = ethHeaderLen(frame, len);
+  if (l2len == 0) { l2Drop = len < ETH_HLEN ? Drop.ETH_TRUNCATED : Drop.VLAN_TRUNCATED; return 0; }
+  const src = ethSrc(frame);
+  // group bit set, or all zero: not a station address (is_valid_ether_addr)
+  if ((src & 1) != 0 || src == 0) { l2Drop = Drop.INVALID_SRC_MAC; return 0; }
+  if (vnetGsoType(vnet) != VNET_GSO_NONE) countEv(Ev.GSO_FRAMES);
+  fdbLearn(src, inPort, nowMs);
+  return l2len;
+}
+
+/** L3 shape checks for the payload; Drop.NONE when fine. */
+export function l3Check(frame: usize, len: u32, l2len: u32, l3type: u16): Drop {
+  if (l3type == ETHERTYPE_IPV4) {
+    const r = ipv4Check(frame + l2len, len - l2len);
+    if (r == IPV4_OK) return Drop.NONE;
+    if (r == IPV4_TRUNCATED) return Drop.IPV4_TRUNCATED;
+    if (r == IPV4_BAD_VERSION) return Drop.IPV4_BAD_VERSION;
+    if (r == IPV4_BAD_IHL) return Drop.IPV4_BAD_IHL;
+    if (r == IPV4_BAD_TOTAL_LEN) return Drop.IPV4_BAD_TOTAL_LEN;
+    return Drop.IPV4_BAD_CHECKSUM;
+  }
+  if (l3type == ETHERTYPE_ARP) {
+    return arpCheck(frame + l2len, len - l2len) ? Drop.NONE : Drop.ARP_MALFORMED;
+  }
+  return Drop.NONE;
+}
+

@@ -1,0 +1,137 @@
+// The bridge's forwarding database: MAC -> port, with aging on the
+// control-plane clock. Open addressing, linear probing, power-of-two slots at
+// most half full; deletion by backward shift (no tombstones), so lookups stop
+// at the first empty slot. Fixed capacity: when full, new MACs are not
+// learned (counted) and frames to them keep flooding.
+import { countEv, Ev } from "../counters";
+
+// entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32, seen u32 (ms)
+const ENTRY: usize = 16;
+const OCCUPIED: u64 = 1 << 63;
+export const NO_PORT: i32 = -1;
+
+let base: usize = 0;
+let mask: u32 = 0;       // slots - 1
+let capacity: u32 = 0;   // max live entries
+let count: u32 = 0;
+let agingMs: u32 = 300_000; // Linux bridge default ageing_time: 300 s
+
+export function fdbBytes(cap: u32): usize {
+  return <usize>slotsFor(cap) * ENTRY;
+}
+function slotsFor(cap: u32): u32 {
+  let s: u32 = 16;
+  while (s < cap * 2) s <<= 1;
+  return s;
+}
+
+export function fdbInit(at: usize, cap: u32): void {
+  base = at;
+  capacity = cap;
+  mask = slotsFor(cap) - 1;
+  count = 0;
+  memory.fill(base, 0, <usize>(mask + 1) * ENTRY);
+}
+
+@inline function hash(mac: u64): u32 {
+  return <u32>((mac * 0x9E3779B97F4A7C15) >> 32);
+}
+@inline function keyAt(i: u32): u64 { return load<u64>(base + <usize>i * ENTRY); }
+
+/** Learn or refresh `mac` on `port` at time `now`. */
+export function fdbLearn(mac: u64, port: u32, now: u32): void {
+  const key = mac | OCCUPIED;
+  let i = hash(mac) & mask;
+  while (true) {
+    const e = base + <usize>i * ENTRY;
+    const k = load<u64>(e);
+    if (k == key) {
+      if (load<u32>(e, 8) != port) {
+        store<u32>(e, port, 8);
+        countEv(Ev.FDB_MOVED);
+      }
+      store<u32>(e, now, 12);
+      return;
+    }
+    if (k == 0) {
+      if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
+      store<u64>(e, key);
+      store<u32>(e, port, 8);
+      store<u32>(e, now, 12);
+      count++;
+      countEv(Ev.FDB_LEARNED);
+      return;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+/** Port of a fresh entry for `mac`, or NO_PORT (unknown or aged out). */
+export function fdbLookup(mac: u64, now: u32): i32 {
+  const key = mac | OCCUPIED;
+  let i = hash(mac) & mask;
+  while (true) {
+    const e = base + <usize>i * ENTRY;
+    const k = load<u64>(e);
+    if (k == key) {
+      return now - load<u32>(e, 12) <= agingMs ? load<i32>(e, 8) : NO_PORT;
+    }
+    if (k == 0) return NO_PORT;
+    i = (i + 1) & mask;
+  }
+}
+
+/** Remove slot i and shift later members of its probe run back (Knuth 6.4 Algorithm R). */
+function removeAt(i: u32): void {
+  let hole = i;
+  let j = i;
+  while (true) {
+    j = (j + 1) & mask;
+    const k = keyAt(j);
+    if (k == 0) break;
+    const home = hash(k & ~OCCUPIED) & mask;
+    // can the entry at j move into the hole? only if its home is not in (hole, j]
+    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+    if (movable) {
+      memory.copy(base + <usize>hole * ENTRY, base + <usize>j * ENTRY, ENTRY);
+      hole = j;
+    }
+  }
+  store<u64>(base + <usize>hole * ENTRY, 0);
+  store<u64>(base + <usize>hole * ENTRY, 0, 8);
+  count--;
+}
+
+/** Drop every entry older than the aging time. Returns how many went. Called by the control plane, not per frame. */
+export function fdbExpire(now: u32): u32 {
+  let removed: u32 = 0;
+  let i: u32 = 0;
+  while (i <= mask) {
+    const e = base + <usize>i * ENTRY;
+    if (load<u64>(e) != 0 && now - load<u32>(e, 12) > agingMs) {
+      removeAt(i);
+      removed++;
+      continue; // slot i may now hold a shifted entry: look again
+    }
+    i++;
+  }
+  if (removed > 0) countEv(Ev.FDB_EXPIRED, removed);
+  return removed;
+}
+
+/** Forget every MAC on `port` (a port went away). */
+export function fdbFlushPort(port: u32): void {
+  let i: u32 = 0;
+  while (i <= mask) {
+    const e = base + <usize>i * ENTRY;
+    if (load<u64>(e) != 0 && load<u32>(e, 8) == port) { removeAt(i); continue; }
+    i++;
+  }
+}
+
+export function fdbSetAging(ms: u32): void { agingMs = ms; }
+export function fdbAging(): u32 { return agingMs; }
+export function fdbCount(): u32 { return count; }
+export function fdbCapacity(): u32 { return capacity; }
+export function fdbBase(): usize { return base; }
+export function fdbSlots(): u32 { return mask + 1; }

@@ -1,0 +1,33 @@
+// Bridge ports: which are attached, and each one's MTU (the largest IPv4
+// packet it takes without GSO, as the pod's eth0 is configured).
+export let maxPorts: u32 = 0;
+export let portLimit: u32 = 0; // 1 + highest attached port: the flood loop bound
+let upBase: usize = 0;
+let mtuBase: usize = 0;
+
+export function portsBytes(n: u32): usize { return <usize>n * 8; }
+
+export function portsInit(at: usize, n: u32): void {
+  maxPorts = n;
+  portLimit = 0;
+  upBase = at;
+  mtuBase = at + <usize>n * 4;
+  memory.fill(at, 0, portsBytes(n));
+}
+
+@inline export function portUp(p: u32): bool { return p < maxPorts && load<u32>(upBase + (<usize>p << 2)) != 0; }
+@inline export function portMtu(p: u32): u32 { return load<u32>(mtuBase + (<usize>p << 2)); }
+
+export function portAttach(p: u32, mtu: u32): bool {
+  if (p >= maxPorts) return false;
+  store<u32>(upBase + (<usize>p << 2), 1);
+  store<u32>(mtuBase + (<usize>p << 2), mtu);
+  if (p + 1 > portLimit) portLimit = p + 1;
+  return true;
+}
+
+export function portDetach(p: u32): void {
+  if (p >= maxPorts) return;
+  store<u32>(upBase + (<usize>p << 2), 0);
+  while (portLimit > 0 && !portUp(portLimit - 1)) portLimit--;
+}

@@ -1,0 +1,76 @@
+// struct virtio_net_hdr (virtio spec 5.1.6), as a TAP with IFF_VNET_HDR
+// prepends it to every frame. Little-endian on this platform (no TUNSETVNETBE).
+import { checksum } from "./checksum";
+
+export const VNET_HLEN: u32 = 10;
+
+export const VNET_F_NEEDS_CSUM: u8 = 1;
+export const VNET_F_DATA_VALID: u8 = 2;
+
+export const VNET_GSO_NONE: u8 = 0;
+export const VNET_GSO_TCPV4: u8 = 1;
+export const VNET_GSO_UDP: u8 = 3;
+export const VNET_GSO_TCPV6: u8 = 4;
+export const VNET_GSO_UDP_L4: u8 = 5;
+export const VNET_GSO_ECN: u8 = 0x80;
+
+// field offsets
+export const FLAGS: u32 = 0;
+export const GSO_TYPE: u32 = 1;
+export const HDR_LEN: u32 = 2;
+export const GSO_SIZE: u32 = 4;
+export const CSUM_START: u32 = 6;
+export const CSUM_OFFSET: u32 = 8;
+
+@inline export function vnetFlags(h: usize): u8 { return load<u8>(h + FLAGS); }
+@inline export function vnetGsoType(h: usize): u8 { return load<u8>(h + GSO_TYPE); }
+@inline export function vnetHdrLen(h: usize): u16 { return load<u16>(h + HDR_LEN); }
+@inline export function vnetGsoSize(h: usize): u16 { return load<u16>(h + GSO_SIZE); }
+@inline export function vnetCsumStart(h: usize): u16 { return load<u16>(h + CSUM_START); }
+@inline export function vnetCsumOffset(h: usize): u16 { return load<u16>(h + CSUM_OFFSET); }
+
+/** Zero the header: a complete frame, no offload requested. */
+@inline export function vnetClear(h: usize): void {
+  store<u64>(h, 0);
+  store<u16>(h + 8, 0);
+}
+
+export function vnetEmit(h: usize, flags: u8, gsoType: u8, hdrLen: u16, gsoSize: u16, csumStart: u16, csumOffset: u16): void {
+  store<u8>(h + FLAGS, flags);
+  store<u8>(h + GSO_TYPE, gsoType);
+  store<u16>(h + HDR_LEN, hdrLen);
+  store<u16>(h + GSO_SIZE, gsoSize);
+  store<u16>(h + CSUM_START, csumStart);
+  store<u16>(h + CSUM_OFFSET, csumOffset);
+}
+
+/**
+ * True when the header describes something a frame of `frameLen` bytes can
+ * carry: a known GSO type, and a checksum position inside the frame.
+ */
+export function vnetCheck(h: usize, frameLen: u32): bool {
+  const gso = vnetGsoType(h) & ~VNET_GSO_ECN;
+  if (gso != VNET_GSO_NONE && gso != VNET_GSO_TCPV4 && gso != VNET_GSO_UDP
+      && gso != VNET_GSO_TCPV6 && gso != VNET_GSO_UDP_L4) return false;
+  if (gso != VNET_GSO_NONE && vnetGsoSize(h) == 0) return false;
+  if ((vnetFlags(h) & VNET_F_NEEDS_CSUM) != 0) {
+    const start = <u32>vnetCsumStart(h);
+    if (start + <u32>vnetCsumOffset(h) + 2 > frameLen) return false;
+  }
+  return true;
+}
+
+/**
+ * Complete a partial checksum (NEEDS_CSUM) in software, as the kernel's
+ * skb_checksum_help does: the field already holds the folded pseudo-header
+ * sum, so summing from csum_start to the end and complementing finishes it.
+ */
+export function vnetFinishChecksum(h: usize, frame: usize, frameLen: u32): void {
+  if ((vnetFlags(h) & VNET_F_NEEDS_CSUM) == 0) return;
+  const start = <u32>vnetCsumStart(h);
+  const field = frame + start + <u32>vnetCsumOffset(h);
+  const c = checksum(frame + start, frameLen - start);
+  store<u16>(field, bswap<u16>(c));
+  store<u8>(h + FLAGS, vnetFlags(h) & ~VNET_F_NEEDS_CSUM);
+}
+
