@@ -1,0 +1,23 @@
+// podwire's command line: one file per command.
+import { Command } from 'commander';
+import { upCommand } from './up.ts';
+import { downCommand } from './down.ts';
+import { statusCommand } from './status.ts';
+import { benchCommand } from './bench.ts';
+
+const program = new Command()
+  .name('podwire')
+  .description("A Kubernetes node's data plane in WebAssembly: pods are network namespaces on TAP devices")
+  .showHelpAfterError();
+
+program.addCommand(upCommand());
+program.addCommand(downCommand());
+program.addCommand(statusCommand());
+program.addCommand(benchCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  console.error(`podwire: ${(e as Error).message}`);
+  process.exitCode = 1;
+}

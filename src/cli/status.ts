@@ -1,0 +1,42 @@
+// podwire status [--json]: the running lab, asked over its control socket.
+import { Command } from 'commander';
+import { listLabs, readState, processAlive } from '../lab/state.ts';
+import { requestControl } from '../lab/control.ts';
+import type { LabStatus } from '../lab/status.ts';
+import { table } from './table.ts';
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('pods, ports and counters of the running lab')
+    .option('--name <lab>', 'lab name (default: the only running lab)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { name?: string; json?: boolean }) => {
+      const name = opts.name ?? pickLab();
+      const state = readState(name);
+      if (!state || !processAlive(state.pid)) throw new Error(`lab "${name}" is not running${state ? ' (its process died: podwire down cleans up)' : ''}`);
+      const s = (await requestControl(state.socket, 'status')) as LabStatus;
+      if (opts.json) {
+        console.log(JSON.stringify(s, null, 2));
+        return;
+      }
+      console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}`);
+      for (const n of s.nodes) {
+        console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
+        console.log(table(['PORT', 'POD', 'IP', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'RX DROPS', 'TX DROPS'],
+          n.ports.map((p) => {
+            const pod = s.pods.find((x) => x.name === p.pod);
+            return [p.port, p.pod, pod?.ip ?? '', p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, p.rx_drops, p.tx_drops] as (string | number)[];
+          })));
+        const drops = Object.entries(n.drops).filter(([, v]) => v > 0);
+        console.log(`drops: ${drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);
+        console.log(`events: ${Object.entries(n.events).filter(([, v]) => v > 0).map(([k, v]) => `${k}=${v}`).join(' ') || 'none'}`);
+      }
+    });
+}
+
+function pickLab(): string {
+  const live = listLabs().filter((l) => { const s = readState(l); return s && processAlive(s.pid); });
+  if (live.length === 1) return live[0];
+  if (live.length === 0) throw new Error('no lab is running (start one with: sudo npx podwire up)');
+  throw new Error(`several labs are running (${live.join(', ')}): pick one with --name`);
+}

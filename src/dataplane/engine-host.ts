@@ -1,0 +1,72 @@
+// The main thread's handle on the forwarding worker.
+import { Worker } from 'node:worker_threads';
+import { EventFd } from '../io/eventfd.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats } from './engine-protocol.ts';
+
+export class EngineHost {
+  private readonly worker: Worker;
+  private readonly wake: EventFd;
+  private nextId = 1;
+  private readonly pending = new Map<number, (nodes: NodeStats[]) => void>();
+  private stoppedResolve?: () => void;
+  private exited = false;
+  /** called when the worker notices a TAP vanished */
+  onPortGone: (names: string[]) => void = () => {};
+
+  private constructor(worker: Worker, wake: EventFd) {
+    this.worker = worker;
+    this.wake = wake;
+  }
+
+  /** Start the worker and resolve once it is forwarding. */
+  static start(config: Omit<EngineConfig, 'wakeFd'>): Promise<EngineHost> {
+    const wake = new EventFd();
+    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
+      workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: { ...config, wakeFd: wake.fd } },
+    });
+    const host = new EngineHost(worker, wake);
+    return new Promise((resolve, reject) => {
+      worker.once('error', reject);
+      worker.on('exit', () => { host.exited = true; host.stoppedResolve?.(); });
+      worker.on('message', (m: EngineReply) => {
+        if (m.type === 'ready') { worker.off('error', reject); worker.on('error', (e) => console.error(`data plane worker failed: ${e.message}`)); resolve(host); }
+        else host.onReply(m);
+      });
+    });
+  }
+
+  private onReply(m: EngineReply): void {
+    if (m.type === 'stats') {
+      this.pending.get(m.id)?.(m.nodes);
+      this.pending.delete(m.id);
+    } else if (m.type === 'portGone') {
+      this.onPortGone(m.names);
+    }
+  }
+
+  private send(req: EngineRequest): void {
+    this.worker.postMessage(req);
+    this.wake.signal();
+  }
+
+  stats(timeoutMs = 2000): Promise<NodeStats[]> {
+    if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.pending.delete(id); reject(new Error('data plane did not answer')); }, timeoutMs);
+      this.pending.set(id, (nodes) => { clearTimeout(t); resolve(nodes); });
+      this.send({ type: 'stats', id });
+    });
+  }
+
+  /** Stop forwarding and wait for the worker to exit (terminated if it does not within 2 s). */
+  async stop(): Promise<void> {
+    if (this.exited) { this.wake.close(); return; }
+    const done = new Promise<void>((r) => { this.stoppedResolve = r; });
+    this.send({ type: 'stop' });
+    const t = setTimeout(() => void this.worker.terminate(), 2000);
+    await done;
+    clearTimeout(t);
+    this.wake.close();
+  }
+}

@@ -1,0 +1,130 @@
+// Bringing a lab up and down: one namespace per pod (pw-<pod>) whose eth0 is
+// a TAP held by the data plane worker. Every host object is pw- named and
+// recorded in the state file before it is created, so a failure at any step,
+// or a process that dies, can always be cleaned up.
+import { Tap } from '../io/tap.ts';
+import { ipBatch, netnsList, linkList } from '../io/netns.ts';
+import { EngineHost } from '../dataplane/engine-host.ts';
+import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
+import type { NodeStats } from '../dataplane/engine-protocol.ts';
+import { allPods, type LabPlan, type PodPlan } from '../model/topology.ts';
+import { writeState, removeState, readState, processAlive, socketPath, type LabState } from './state.ts';
+
+export interface LabOptions {
+  /** frames per batch (slots per node) */
+  batch?: number;
+  log?: (line: string) => void;
+}
+
+export class Lab {
+  private constructor(
+    readonly plan: LabPlan,
+    private readonly taps: Tap[],
+    private readonly engine: EngineHost,
+    readonly state: LabState,
+  ) {}
+
+  static async up(plan: LabPlan, opts: LabOptions = {}): Promise<Lab> {
+    const pods = allPods(plan);
+    const existing = new Set(await netnsList());
+    const clash = pods.filter((p) => existing.has(p.namespace)).map((p) => p.namespace);
+    if (clash.length) {
+      throw new Error(`namespace(s) ${clash.join(', ')} already exist: a lab is running (podwire status) or one died (podwire down)`);
+    }
+    const prior = readState(plan.name);
+    if (prior && processAlive(prior.pid)) throw new Error(`lab "${plan.name}" is already running (pid ${prior.pid})`);
+
+    const tapName = (i: number) => `pw-${process.pid}-${i}`.slice(0, 15);
+    const state: LabState = {
+      name: plan.name,
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      namespaces: pods.map((p) => p.namespace),
+      links: pods.map((_, i) => tapName(i)),
+      socket: socketPath(plan.name),
+    };
+    writeState(state);
+    const taps: Tap[] = [];
+    try {
+      await ipBatch(pods.map((p) => `netns add ${p.namespace}`));
+      pods.forEach((_, i) => taps.push(Tap.open(tapName(i), { offloads: plan.offloads })));
+      await ipBatch(pods.map((p, i) => `link set ${tapName(i)} netns ${p.namespace} name eth0`));
+      await Promise.all(pods.map((p) => ipBatch(podLinkSetup(p), p.namespace)));
+      const engine = await EngineHost.start({
+        batch: opts.batch ?? 256,
+        slotSize: plan.offloads ? GSO_SLOT_SIZE : MTU_SLOT_SIZE,
+        macAgingMs: plan.macAgingSeconds * 1000,
+        nodes: plan.nodes.map((n) => ({
+          name: n.name,
+          gatewayIp: n.gateway,
+          gatewayMac: n.gatewayMac,
+          fdbCapacity: 4096,
+          maxPorts: Math.max(8, n.pods.length),
+          ports: n.pods.map((p) => ({ port: p.port, fd: taps[pods.indexOf(p)].fd, mtu: p.mtu, name: p.name })),
+        })),
+      });
+      return new Lab(plan, taps, engine, state);
+    } catch (e) {
+      for (const t of taps) t.close();
+      await removeHostObjects(state);
+      removeState(plan.name);
+      throw e;
+    }
+  }
+
+  stats(): Promise<NodeStats[]> {
+    return this.engine.stats();
+  }
+
+  set onPortGone(fn: (names: string[]) => void) {
+    this.engine.onPortGone = fn;
+  }
+
+  /** Stop forwarding, close the TAPs (which deletes them), remove the namespaces and the state file. */
+  async down(): Promise<void> {
+    await this.engine.stop().catch(() => {});
+    for (const t of this.taps) {
+      try { t.close(); } catch { /* already gone */ }
+    }
+    await removeHostObjects(this.state);
+    removeState(this.plan.name);
+  }
+}
+
+/** Commands run inside the pod's namespace: loopback, eth0 (MAC, MTU, no IPv6 autoconf noise), address, default route. */
+function podLinkSetup(p: PodPlan): string[] {
+  return [
+    'link set lo up',
+    `link set eth0 address ${p.mac} mtu ${p.mtu} addrgenmode none`,
+    'link set eth0 up',
+    `addr add ${p.ip}/${p.prefixLen} dev eth0`,
+    `route add default via ${p.gateway} dev eth0`,
+  ];
+}
+
+/** Delete what a state file lists and still exists. Never touches a non-pw- name (ipBatch checks). */
+export async function removeHostObjects(state: LabState): Promise<{ namespaces: string[]; links: string[] }> {
+  const nsNow = new Set(await netnsList());
+  const linksNow = new Set(await linkList());
+  const namespaces = state.namespaces.filter((n) => nsNow.has(n));
+  const links = state.links.filter((l) => linksNow.has(l));
+  if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
+  if (namespaces.length) await ipBatch(namespaces.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
+  return { namespaces, links };
+}
+
+/** `podwire down` for a lab whose process may have died. */
+export async function downByState(lab: string): Promise<{ removed: { namespaces: string[]; links: string[] }; wasRunning: boolean } | undefined> {
+  const state = readState(lab);
+  if (!state) return undefined;
+  let wasRunning = false;
+  if (state.pid !== process.pid && processAlive(state.pid)) {
+    // a live lab cleans up after itself on SIGTERM; give it a moment
+    wasRunning = true;
+    process.kill(state.pid, 'SIGTERM');
+    for (let i = 0; i < 50 && processAlive(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+  const removed = await removeHostObjects(state);
+  removeState(lab);
+  return { removed, wasRunning };
+}

@@ -1,0 +1,56 @@
+// The running lab as `podwire status` shows it: the plan joined with the
+// data plane's live counters.
+import type { LabPlan } from '../model/topology.ts';
+import type { NodeStats } from '../dataplane/engine-protocol.ts';
+
+export interface LabStatus {
+  lab: string;
+  pid: number;
+  startedAt: string;
+  cluster: { clusterCIDR: string; serviceCIDR: string; overlay: string; mtu: number; podMtu: number; offloads: boolean };
+  pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string> }[];
+  nodes: {
+    name: string;
+    podCIDR: string;
+    gateway: string;
+    gatewayMac: string;
+    ports: ({ port: number; pod: string } & Record<string, number | string | boolean>)[];
+    drops: Record<string, number>;
+    events: Record<string, number>;
+    fdb: { entries: number; capacity: number; table: { mac: string; port: number; ageMs: number }[] };
+  }[];
+}
+
+export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[]): LabStatus {
+  return {
+    lab: plan.name,
+    pid,
+    startedAt,
+    cluster: {
+      clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay,
+      mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
+    },
+    pods: plan.nodes.flatMap((n) => n.pods.map((p) => ({
+      name: p.name, namespace: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
+    }))),
+    nodes: plan.nodes.map((n) => {
+      const s = stats.find((x) => x.name === n.name);
+      return {
+        name: n.name,
+        podCIDR: n.podCIDR,
+        gateway: n.gateway,
+        gatewayMac: n.gatewayMac,
+        ports: n.pods.map((p) => {
+          const io = s?.io.find((i) => i.port === p.port);
+          return {
+            port: p.port, pod: p.name, ...(s?.counters.ports[p.port] ?? {}),
+            tap_rx_errors: io?.rxErrors ?? 0, tap_tx_errors: io?.txErrors ?? 0, tap_gone: io?.broken ?? false,
+          };
+        }),
+        drops: s?.counters.drops ?? {},
+        events: s?.counters.events ?? {},
+        fdb: { entries: s?.fdb.length ?? 0, capacity: s?.fdbCapacity ?? 0, table: s?.fdb ?? [] },
+      };
+    }),
+  };
+}
