@@ -1,0 +1,74 @@
+// A TAP device with a virtio-net header on every frame.
+//
+// The device exists only while its fd is open (not persistent), so closing
+// the fd — or the process dying — removes the link wherever it was moved.
+import { O_CLOEXEC, O_NONBLOCK, O_RDWR, close, ioctlInt, ioctlPtr, open, sysError } from './libc.ts';
+
+// <linux/if_tun.h>: _IOW('T', nr, int|unsigned int) = 0x40045400 | nr.
+export const TUNSETIFF = 0x400454ca;
+export const TUNSETOFFLOAD = 0x400454d0;
+export const TUNSETVNETHDRSZ = 0x400454d8;
+
+export const IFF_TAP = 0x0002;
+export const IFF_NO_PI = 0x1000;
+export const IFF_VNET_HDR = 0x4000;
+
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+
+/** struct virtio_net_hdr (no num_buffers: we never set IFF_MRG_RXBUF). */
+export const VNET_HDR_LEN = 10;
+
+const IFNAMSIZ = 16;
+const IFREQ_SIZE = 40;
+
+export interface TapOptions {
+  /** Let the kernel hand us (and accept) GSO super-frames and partial checksums. */
+  offloads: boolean;
+}
+
+export class Tap {
+  private constructor(readonly fd: number, readonly name: string) {}
+
+  static open(name: string, opts: TapOptions): Tap {
+    const nameBytes = Buffer.from(name, 'utf8');
+    if (nameBytes.length === 0 || nameBytes.length >= IFNAMSIZ) {
+      throw new Error(`tap ${name}: interface name must be 1..${IFNAMSIZ - 1} bytes`);
+    }
+    const fd = open('/dev/net/tun', O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) throw sysError('open(/dev/net/tun)', name, fd);
+    try {
+      const ifr = new Uint8Array(IFREQ_SIZE);
+      ifr.set(nameBytes, 0);
+      new DataView(ifr.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, true);
+      check(ioctlPtr(fd, TUNSETIFF, ifr), 'ioctl(TUNSETIFF)', name);
+
+      // 10 is the kernel default too; set it so the layout never depends on that.
+      const sz = new Uint8Array(4);
+      new DataView(sz.buffer).setInt32(0, VNET_HDR_LEN, true);
+      check(ioctlPtr(fd, TUNSETVNETHDRSZ, sz), 'ioctl(TUNSETVNETHDRSZ)', name);
+
+      const flags = opts.offloads ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
+      check(ioctlInt(fd, TUNSETOFFLOAD, flags), 'ioctl(TUNSETOFFLOAD)', name);
+    } catch (e) {
+      close(fd);
+      throw e;
+    }
+    return new Tap(fd, name);
+  }
+
+  private closed = false;
+
+  /** Idempotent: the second call is a no-op, so cleanup paths can always call it. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const r = close(this.fd);
+    if (r < 0) throw sysError('close', this.name, r);
+  }
+}
+
+function check(r: number, call: string, name: string): void {
+  if (r < 0) throw sysError(call, name, r);
+}
