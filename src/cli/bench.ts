@@ -1,6 +1,56 @@
-// podwire bench: placeholder wired up as suites land.
+// podwire bench hotpath | e2e: run a suite, print what it measured, save the raw samples as JSON.
 import { Command } from 'commander';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import os from 'node:os';
+import { requireRoot } from './root.ts';
+import { table } from './table.ts';
+
+function machine() {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, kernel: os.release(),
+    node: process.version, podwire: process.env.npm_package_version ?? '0.1.0', date: new Date().toISOString(),
+  };
+}
+
+function save(dir: string, kind: string, data: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `podwire-${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ machine: machine(), ...(data as object) }, null, 2));
+  return file;
+}
 
 export function benchCommand(): Command {
-  return new Command('bench').description('benchmarks (see bench/)');
+  const bench = new Command('bench').description('measure the data plane (figures, never pass/fail)');
+  bench.command('hotpath')
+    .description('in-memory hot-path suites (benchmark.js): parse and bridge forwarding, Mpps and ns/frame')
+    .option('--quick', 'short runs')
+    .option('--out <dir>', 'where to write the JSON', '.')
+    .action(async (opts: { quick?: boolean; out: string }) => {
+      const { runHotpath } = await import('../../bench/hotpath.ts');
+      const results = await runHotpath({ quick: opts.quick });
+      const bridge64 = results.find((r) => r.suite === 'bridge' && r.frameBytes === 64 && r.batch === 256 && r.slotBytes < 65536);
+      if (bridge64) console.log(`\ntarget: bridge forwarding with learning, 64 B, one core >= 30 Mpps: measured ${bridge64.mpps.toFixed(1)} Mpps (${bridge64.mpps >= 30 ? 'met' : 'NOT met'})`);
+      console.log(`raw results: ${save(opts.out, 'hotpath', { results })}`);
+    });
+  bench.command('e2e')
+    .description('iperf3 TCP pod to pod through podwire vs the kernel veth+bridge and a C TAP forwarder (root)')
+    .option('--duration <s>', 'seconds per iperf3 run', (v) => parseInt(v, 10), 5)
+    .option('--repeat <n>', 'rounds (cases interleaved within each)', (v) => parseInt(v, 10), 3)
+    .option('--offload-off', 'also compare with offloads off (MTU-sized frames)')
+    .option('--quick', 'one round of 2 s runs')
+    .option('--out <dir>', 'where to write the JSON', '.')
+    .action(async (opts: { duration: number; repeat: number; offloadOff?: boolean; quick?: boolean; out: string }) => {
+      requireRoot('podwire bench e2e');
+      const { runE2e } = await import('../../bench/e2e.ts');
+      const r = await runE2e({ seconds: opts.quick ? 2 : opts.duration, repeat: opts.quick ? 1 : opts.repeat, offloadOff: opts.offloadOff });
+      console.log('\n' + table(['CASE', 'MEDIAN Gbit/s', 'MIN', 'MAX', 'RUNS'],
+        r.summary.map((s) => [s.case, s.median.toFixed(2), s.min.toFixed(2), s.max.toFixed(2), s.n])));
+      for (const [k, v] of Object.entries(r.ratios)) console.log(`${k}: ${v.toFixed(2)}`);
+      const pw = r.summary.find((s) => s.case === 'podwire (vnet hdr, TSO)')!.median;
+      console.log(`target >= 12 Gbit/s, >= 0.9 x C forwarder, >= 0.75 x kernel: ${pw.toFixed(1)} Gbit/s, ${r.ratios['podwire / C TAP forwarder'].toFixed(2)} x, ${r.ratios['podwire / kernel veth+bridge'].toFixed(2)} x`);
+      console.log(`up -> ready, 10 pods: ${r.upToReadyMs.map((m) => `${Math.round(m)} ms`).join(', ')} (target < 2000 ms)`);
+      console.log(`raw results: ${save(opts.out, 'e2e', r)}`);
+    });
+  return bench;
 }

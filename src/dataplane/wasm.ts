@@ -11,6 +11,7 @@ export interface DataplaneExports {
   _initialize(): void;
   configure(slots: number, slotSize: number, fdbCapacity: number, maxPorts: number): number;
   processBatch(n: number): number;
+  parseBatch(n: number): number;
   headroom(): number;
   vnetHeaderLen(): number;
   slotBase(): number;
