@@ -13,8 +13,8 @@ export function upCommand(): Command {
     .argument('[topology]', 'topology YAML file (omit for the built-in default lab)')
     .option('--name <lab>', 'lab name (overrides cluster.name)')
     .option('--no-offloads', 'MTU-sized frames with full checksums on the TAPs (no TSO/GSO super-frames)')
-    .option('--batch <n>', 'frames per batch (slots per node)', (v) => parseInt(v, 10), 256)
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch: number }) => {
+    .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', (v) => parseInt(v, 10))
+    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number }) => {
       const plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name) plan.name = opts.name;
       if (!opts.offloads) plan.offloads = false;

@@ -46,12 +46,31 @@ export function strerror(e: number): string {
   return _strerror(e) as string;
 }
 
-/** Absolute address of a buffer's first byte (of the view's first byte for a view). */
+/**
+ * Absolute address of a buffer's first byte (of the view's first byte for a
+ * view). For WebAssembly memory, V8 on 64-bit reserves the whole address
+ * range up front, so the base did not move across memory.grow() in our
+ * probes — but grow() detaches the old buffer: re-read the address after it.
+ */
 export function bufferAddress(buf: ArrayBuffer | SharedArrayBuffer | ArrayBufferView): number {
   // koffi.address rejects a bare SharedArrayBuffer but accepts a view on it.
   const target = buf instanceof ArrayBuffer || ArrayBuffer.isView(buf) ? buf : new Uint8Array(buf);
   // Userspace addresses fit in 47 bits, so a double holds them exactly.
   return Number(koffi.address(target));
+}
+
+/**
+ * Precomputed addresses base + i*stride, for passing to readAt/writeAt with
+ * zero allocation. Addresses exceed the small-integer range, so a freshly
+ * computed `base + off` is boxed (16 B of garbage per call); a number read
+ * from a generic-elements array is already boxed and passed as is. (A
+ * Float64Array or all-double array would re-box on every read.)
+ */
+export function addressTable(base: number, stride: number, count: number): number[] {
+  const t: unknown[] = [null]; // forces generic elements, so numbers stay boxed
+  t.pop();
+  for (let i = 0; i < count; i++) t.push(base + i * stride);
+  return t as number[];
 }
 
 /** read(2) into an absolute address: bytes read, 0 on EOF, or -errno. */

@@ -137,7 +137,11 @@ export async function linkDel(name: string): Promise<void> {
   await ip(['link', 'del', name]);
 }
 
-/** Spawn `argv` inside pw- namespace `ns` (via `ip netns exec`); the caller owns the child. */
+/**
+ * Spawn `argv` inside pw- namespace `ns` (via `ip netns exec`, which execs in
+ * place, so signals reach the program). The caller owns the child and must
+ * read its piped stdout/stderr (or pass `stdio`) so it never blocks on a full pipe.
+ */
 export function netnsExec(ns: string, argv: string[], opts: SpawnOptions = {}): ChildProcess {
   assertPwName(ns);
   return spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });

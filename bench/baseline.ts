@@ -1,0 +1,133 @@
+// Reference throughputs for podwire's targets, measured with iperf3 between
+// two namespaces joined by (a) the kernel's own veth + bridge, (b) a minimal
+// C TAP<->TAP forwarder (bench/c/tapfwd.c). Everything lives in pw-
+// namespaces; every function removes what it created, even when it fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ipBatch, netnsExec, netnsRun, run } from '../src/io/netns.ts';
+
+export interface IperfResult {
+  /** Receiver-side goodput, Gbit/s. */
+  gbps: number;
+  /** TCP retransmissions seen by the sender. */
+  retransmits: number;
+  seconds: number;
+  /** The C forwarder's own frame/drop counts (its exit report), when it ran. */
+  forwarder?: string;
+}
+
+/** `iperf3 -s -1` in serverNs, `iperf3 -c` in clientNs for `seconds`; parsed from -J. */
+export async function iperf(clientNs: string, serverNs: string, serverIp: string, seconds: number): Promise<IperfResult> {
+  const server = netnsExec(serverNs, ['iperf3', '-s', '-1', '-B', serverIp, '--forceflush']);
+  try {
+    await waitForLine(server, /Server listening/, 5000);
+    const { stdout } = await netnsRun(clientNs, ['iperf3', '-c', serverIp, '-t', String(seconds), '-J', '--connect-timeout', '3000'], {
+      timeoutMs: (seconds + 15) * 1000,
+    });
+    const j = JSON.parse(stdout);
+    if (j.error) throw new Error(`iperf3 ${clientNs} -> ${serverIp}: ${j.error}`);
+    return {
+      gbps: j.end.sum_received.bits_per_second / 1e9,
+      retransmits: j.end.sum_sent.retransmits ?? 0,
+      seconds: j.end.sum_received.seconds,
+    };
+  } finally {
+    await stop(server);
+  }
+}
+
+/** Two pods on a kernel bridge: pw-kb-a/eth0 — veth — br0 in pw-kb-br — veth — pw-kb-b/eth0. */
+export async function runKernelBridge(seconds: number): Promise<IperfResult> {
+  const [A, B, BR] = ['pw-kb-a', 'pw-kb-b', 'pw-kb-br'];
+  try {
+    await ipBatch([`netns add ${A}`, `netns add ${B}`, `netns add ${BR}`]);
+    await ipBatch([
+      'link add br0 type bridge',
+      'link set br0 up',
+      `link add veth-a type veth peer name eth0 netns ${A}`,
+      `link add veth-b type veth peer name eth0 netns ${B}`,
+      'link set veth-a master br0',
+      'link set veth-b master br0',
+      'link set veth-a up',
+      'link set veth-b up',
+    ], BR);
+    await Promise.all([podUp(A, '10.252.0.1/24'), podUp(B, '10.252.0.2/24')]);
+    return await iperf(A, B, '10.252.0.2', seconds);
+  } finally {
+    await ipBatch([`netns del ${A}`, `netns del ${B}`, `netns del ${BR}`], undefined, { force: true }).catch(() => {});
+  }
+}
+
+/** Two pods whose eth0 are TAPs, forwarded by the C reference forwarder. */
+export async function runCForwarder(seconds: number, opts: { offloads: boolean }): Promise<IperfResult> {
+  const [A, B, TA, TB] = ['pw-cf-a', 'pw-cf-b', 'pw-cf-t0', 'pw-cf-t1'];
+  const dir = mkdtempSync(join(tmpdir(), 'pw-tapfwd-'));
+  let fwd: ChildProcess | undefined;
+  let report = '';
+  let result: IperfResult;
+  try {
+    const bin = join(dir, 'tapfwd');
+    const src = fileURLToPath(new URL('./c/tapfwd.c', import.meta.url));
+    await run('gcc', ['-O2', '-Wall', '-o', bin, src]);
+    fwd = spawn(bin, [...(opts.offloads ? [] : ['--no-offload']), TA, TB], { stdio: ['ignore', 'pipe', 'pipe'] });
+    fwd.stderr?.on('data', (d: Buffer) => (report += d));
+    await waitForLine(fwd, /^ready$/m, 5000);
+    await ipBatch([
+      `netns add ${A}`,
+      `netns add ${B}`,
+      `link set ${TA} netns ${A} name eth0`,
+      `link set ${TB} netns ${B} name eth0`,
+    ]);
+    await Promise.all([podUp(A, '10.253.0.1/24'), podUp(B, '10.253.0.2/24')]);
+    result = await iperf(A, B, '10.253.0.2', seconds);
+  } finally {
+    // The TAPs vanish with the forwarder; then the namespaces are empty.
+    if (fwd) await stop(fwd);
+    await ipBatch([`netns del ${A}`, `netns del ${B}`], undefined, { force: true }).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { ...result, forwarder: report.trim() };
+}
+
+function podUp(ns: string, cidr: string): Promise<unknown> {
+  return ipBatch(['link set lo up', `addr add ${cidr} dev eth0`, 'link set eth0 up'], ns);
+}
+
+/** Resolve once the child prints a line matching `re` on stdout; reject on exit or timeout. */
+function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onOut);
+      child.off('exit', onExit);
+      e ? reject(e) : resolve();
+    };
+    const onOut = (d: Buffer) => {
+      out += d;
+      if (re.test(out)) done();
+    };
+    const onExit = (code: number | null) => done(new Error(`${child.spawnargs.join(' ')} exited (${code}) before ${re}: ${err || out}`));
+    const timer = setTimeout(() => done(new Error(`${child.spawnargs.join(' ')}: no ${re} within ${timeoutMs} ms: ${err || out}`)), timeoutMs);
+    child.stdout?.on('data', onOut);
+    child.stderr?.on('data', (d: Buffer) => (err += d));
+    child.on('exit', onExit);
+  });
+}
+
+/** SIGTERM the child we started (by its own handle) and wait for it; SIGKILL after 2 s. */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
