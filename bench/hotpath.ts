@@ -53,7 +53,7 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
       .add('bridge', () => { ex.processBatch(batch); }, { maxTime });
     await new Promise<void>((resolve) => {
       suite.on('cycle', (ev: Benchmark.Event) => {
-        const b = ev.target as Benchmark;
+        const b = ev.target as unknown as Benchmark;
         const mpps = ((b.hz ?? 0) * batch) / 1e6;
         const r: HotpathResult = {
           suite: b.name ?? '?', frameBytes: c.frameBytes, batch, slotBytes: c.slotSize,
@@ -79,7 +79,7 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
     new Benchmark('crossing', () => { ex.processBatch(0); }, {
       maxTime,
       onComplete(ev: Benchmark.Event) {
-        const b = ev.target as Benchmark;
+        const b = ev.target as unknown as Benchmark;
         const ns = 1e9 / (b.hz ?? 1);
         results.push({ suite: 'crossing', frameBytes: 0, batch: 0, slotBytes: 0, mpps: 0, nsPerFrame: ns, rme: b.stats.rme, samples: b.stats.sample.length });
         log(`crossing: one empty processBatch call costs ${ns.toFixed(1)} ns`);

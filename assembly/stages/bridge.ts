@@ -15,9 +15,7 @@ export function bridgeForward(slot: u32, inPort: u32, frame: usize, len: u32, l2
     const out = fdbLookup(dst, nowMs);
     if (out != NO_PORT) {
       if (<u32>out == inPort) return Drop.SAME_PORT;
-      // a failed output counted its own drop (oversize)
-      output(slot, <u32>out, frame, len, l2len);
-      return Drop.NONE;
+      return output(slot, <u32>out, frame, len, l2len);
     }
     countEv(Ev.UNKNOWN_UNICAST);
   }
@@ -26,12 +24,15 @@ export function bridgeForward(slot: u32, inPort: u32, frame: usize, len: u32, l2
 
 export function flood(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
   countEv(Ev.FLOODED);
-  let tried: u32 = 0;
+  let sent: u32 = 0;
+  let refused = Drop.NO_DESTINATION;
   const limit = portLimit;
   for (let p: u32 = 0; p < limit; p++) {
     if (p == inPort || !portUp(p)) continue;
-    output(slot, p, frame, len, l2len);
-    tried++;
+    const r = output(slot, p, frame, len, l2len);
+    if (r == Drop.NONE) sent++;
+    else refused = r;
   }
-  return tried == 0 ? Drop.NO_DESTINATION : Drop.NONE;
+  // forwarded if any port took it; otherwise one reason for the frame
+  return sent > 0 ? Drop.NONE : refused;
 }

@@ -4,8 +4,8 @@
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ethSrc, setEthDst, setEthSrc } from "../wire/ethernet";
 import { arpOp, arpSha, arpSpa, arpTpa, arpEmit, ARP_OP_REQUEST, ARP_OP_REPLY } from "../wire/arp";
 import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, setIpv4Dst, ipv4FillChecksum, IPPROTO_ICMP, TTL } from "../wire/ipv4";
-import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST } from "../wire/icmp";
-import { VNET_HLEN, vnetFinishChecksum, vnetClear } from "../wire/virtio";
+import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST, CSUM as ICMP_CSUM } from "../wire/icmp";
+import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
 import { output } from "./output";
 import { Drop, Ev, countEv } from "../counters";
 
@@ -32,8 +32,7 @@ export function arpReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: 
   setEthSrc(frame, gwMac);
   vnetClear(frame - VNET_HLEN);
   countEv(Ev.ARP_REPLIES);
-  output(slot, inPort, frame, len, l2len);
-  return Drop.NONE;
+  return output(slot, inPort, frame, len, l2len);
 }
 
 /** A frame whose destination MAC is the gateway's. `l3type` is the payload ethertype. */
@@ -55,11 +54,18 @@ function echoReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): 
   const icmp = ip + ihl;
   const icmpLen = ipv4TotalLen(ip) - ihl;
   if (!icmpCheckLen(icmpLen)) return Drop.ICMP_MALFORMED;
-  // a partial checksum (virtio NEEDS_CSUM) must be completed before it can be checked or updated
-  vnetFinishChecksum(frame - VNET_HLEN, frame, len);
+  // a partial checksum (virtio NEEDS_CSUM) must be completed before it can be
+  // checked or updated, and may only name the ICMP checksum field: anywhere
+  // else it would write over a header we are about to send back
+  const vnet = frame - VNET_HLEN;
+  if ((vnetFlags(vnet) & VNET_F_NEEDS_CSUM) != 0
+      && (<usize>vnetCsumStart(vnet) != icmp - frame || vnetCsumOffset(vnet) != <u16>ICMP_CSUM)) {
+    return Drop.ICMP_MALFORMED;
+  }
+  vnetFinishChecksum(vnet, frame, len);
   if (icmpType(icmp) != ICMP_ECHO_REQUEST) return Drop.GATEWAY_UNHANDLED;
   if (!icmpChecksumOk(icmp, icmpLen)) return Drop.ICMP_MALFORMED;
-  icmpEchoToReply(icmp);
+  icmpEchoToReply(icmp, icmpLen);
   const src = ipv4Src(ip);
   setIpv4Src(ip, gwIp);
   setIpv4Dst(ip, src);
@@ -69,6 +75,5 @@ function echoReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): 
   setEthSrc(frame, gwMac);
   vnetClear(frame - VNET_HLEN);
   countEv(Ev.ICMP_ECHO_REPLIES);
-  output(slot, inPort, frame, len, l2len);
-  return Drop.NONE;
+  return output(slot, inPort, frame, len, l2len);
 }

@@ -3,25 +3,23 @@
 import { VNET_HLEN, VNET_GSO_NONE, vnetGsoType } from "../wire/virtio";
 import { portMtu } from "../tables/ports";
 import { txPush } from "../frame";
-import { Drop, countDrop, countPort, PortCtr } from "../counters";
+import { Drop, countPort, PortCtr } from "../counters";
 
 /**
  * Send the frame at `frame` (`len` bytes, L2 header `l2len` bytes, vnet header
- * just before it) out of `port`. Returns false when it was dropped.
+ * just before it) out of `port`. Returns Drop.NONE, or why this port did not
+ * get it; the caller decides what that means for the frame (a flood that
+ * reached another port was still forwarded), so each frame counts one reason.
  */
-export function output(slot: u32, port: u32, frame: usize, len: u32, l2len: u32): bool {
+export function output(slot: u32, port: u32, frame: usize, len: u32, l2len: u32): Drop {
   const vnet = frame - VNET_HLEN;
   if (len - l2len > portMtu(port) && vnetGsoType(vnet) == VNET_GSO_NONE) {
-    countDrop(Drop.OVERSIZE);
     countPort(port, PortCtr.TX_DROPS, 1);
-    return false;
+    return Drop.OVERSIZE;
   }
-  if (!txPush(slot, port, vnet, len + VNET_HLEN)) {
-    // cannot happen while txCapacity >= slots * ports; counted, never a trap
-    countDrop(Drop.NO_DESTINATION);
-    return false;
-  }
+  // cannot fail while txCapacity >= slots * ports; checked so it is never a trap
+  if (!txPush(slot, port, vnet, len + VNET_HLEN)) return Drop.NO_DESTINATION;
   countPort(port, PortCtr.TX_PACKETS, 1);
   countPort(port, PortCtr.TX_BYTES, len);
-  return true;
+  return Drop.NONE;
 }

@@ -74,7 +74,8 @@ export function fdbLookup(mac: u64, now: u32): i32 {
     const e = base + <usize>i * ENTRY;
     const k = load<u64>(e);
     if (k == key) {
-      return now - load<u32>(e, 12) <= agingMs ? load<i32>(e, 8) : NO_PORT;
+      // expired once age >= ageing time, as the kernel's has_expired()
+      return now - load<u32>(e, 12) < agingMs ? load<i32>(e, 8) : NO_PORT;
     }
     if (k == 0) return NO_PORT;
     i = (i + 1) & mask;
@@ -108,7 +109,7 @@ export function fdbExpire(now: u32): u32 {
   let i: u32 = 0;
   while (i <= mask) {
     const e = base + <usize>i * ENTRY;
-    if (load<u64>(e) != 0 && now - load<u32>(e, 12) > agingMs) {
+    if (load<u64>(e) != 0 && now - load<u32>(e, 12) >= agingMs) {
       removeAt(i);
       removed++;
       continue; // slot i may now hold a shifted entry: look again

@@ -38,7 +38,12 @@ export function checksum(p: usize, len: u32, initial: u32 = 0): u16 {
   return <u16>~fold16(sum16(p, len) + initial);
 }
 
-/** RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for one 16-bit field changing from `old` to `new`. */
+/**
+ * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') for one 16-bit field changing from `old` to `new`.
+ * Equals a recomputation from scratch (including the -0 case, HC' = 0x0000
+ * where RFC 1141's eqn. 2 gave 0xffff) unless the new data is all zero, where
+ * only 0xffff verifies and eqn. 3 gives 0x0000; an IPv4 header never is.
+ */
 @inline export function csumUpdate16(hc: u16, oldv: u16, newv: u16): u16 {
   const s = <u32>(~hc & 0xffff) + <u32>(~oldv & 0xffff) + <u32>newv;
   return <u16>~fold16(s);

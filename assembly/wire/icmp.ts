@@ -1,5 +1,5 @@
 // ICMPv4 (RFC 792): echo and the error messages the data plane emits.
-import { be16, setBe16, checksum, csumUpdate16 } from "./checksum";
+import { be16, setBe16, checksum, csumUpdate16, sum16 } from "./checksum";
 
 export const ICMP_HLEN: u32 = 8;
 export const ICMP_ECHO_REPLY: u8 = 0;
@@ -30,11 +30,25 @@ export const MTU: u32 = 6;     // frag-needed next-hop MTU (RFC 1191)
 /** True when the checksum over the `len`-byte message is good. */
 export function icmpChecksumOk(p: usize, len: u32): bool { return checksum(p, len) == 0; }
 
-/** Turn an echo request into a reply in place: type 8 -> 0, checksum updated incrementally (RFC 1624). */
-export function icmpEchoToReply(p: usize): void {
+/**
+ * Turn the `len`-byte echo request at `p` into a reply in place: type 8 -> 0,
+ * checksum updated incrementally (RFC 1624 eqn. 3).
+ *
+ * Eqn. 3 equals a recomputation from scratch except in one case: when every
+ * byte of the new message but the checksum is zero (echo id 0, seq 0, an
+ * empty or all-zero payload). Its sum is then +0, so the only checksum that
+ * verifies is 0xffff, while eqn. 3 yields 0x0000. Eqn. 3 yields 0x0000 only
+ * when the request's checksum was 0xf7ff, so that rare case pays for one sum.
+ */
+export function icmpEchoToReply(p: usize, len: u32): void {
   const oldWord = be16(p + TYPE);
   store<u8>(p + TYPE, ICMP_ECHO_REPLY);
-  setBe16(p + CSUM, csumUpdate16(be16(p + CSUM), oldWord, be16(p + TYPE)));
+  let c = csumUpdate16(be16(p + CSUM), oldWord, be16(p + TYPE));
+  if (c == 0) {
+    store<u16>(p + CSUM, 0);
+    if (sum16(p, len) == 0) c = 0xffff;
+  }
+  setBe16(p + CSUM, c);
 }
 
 /** Write the 8-byte header of an error message; call icmpFillChecksum once the payload is in place. */

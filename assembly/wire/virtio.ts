@@ -49,10 +49,15 @@ export function vnetEmit(h: usize, flags: u8, gsoType: u8, hdrLen: u16, gsoSize:
  * carry: a known GSO type, and a checksum position inside the frame.
  */
 export function vnetCheck(h: usize, frameLen: u32): bool {
-  const gso = vnetGsoType(h) & ~VNET_GSO_ECN;
-  if (gso != VNET_GSO_NONE && gso != VNET_GSO_TCPV4 && gso != VNET_GSO_UDP
-      && gso != VNET_GSO_TCPV6 && gso != VNET_GSO_UDP_L4) return false;
-  if (gso != VNET_GSO_NONE && vnetGsoSize(h) == 0) return false;
+  // as virtio_net_hdr_to_skb: any type but NONE must name a GSO kind once the
+  // ECN bit is masked off (so 0x80, "ECN" alone, is refused, not taken for GSO)
+  const raw = vnetGsoType(h);
+  if (raw != VNET_GSO_NONE) {
+    const gso = raw & ~VNET_GSO_ECN;
+    if (gso != VNET_GSO_TCPV4 && gso != VNET_GSO_UDP
+        && gso != VNET_GSO_TCPV6 && gso != VNET_GSO_UDP_L4) return false;
+    if (vnetGsoSize(h) == 0) return false;
+  }
   if ((vnetFlags(h) & VNET_F_NEEDS_CSUM) != 0) {
     const start = <u32>vnetCsumStart(h);
     if (start + <u32>vnetCsumOffset(h) + 2 > frameLen) return false;

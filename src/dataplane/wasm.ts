@@ -60,7 +60,7 @@ export function instantiate(build: Build = 'release'): DataplaneExports {
     } catch {
       throw new Error(`data plane not built: ${wasmPath(build)} is missing (run "npm run build")`);
     }
-    mod = new WebAssembly.Module(bytes);
+    mod = new WebAssembly.Module(new Uint8Array(bytes));
     modules.set(build, mod);
   }
   const inst = new WebAssembly.Instance(mod, {
