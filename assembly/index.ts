@@ -1,6 +1,6 @@
 // The data plane's exports: one batch entry point, layout queries for the
 // control plane's loader (src/dataplane/), and table operations.
-import { HEADROOM, TX_ENTRY, frameLayout, slotVnet, rxLen, rxPort, txReset, txCount, slotBase as _slotBase, rxLenBase, rxPortBase, txBase, txCapacity } from "./frame";
+import { HEADROOM, TX_ENTRY, frameLayout, slotVnet, rxLen, rxPort, txReset, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, txBase, txCapacity } from "./frame";
 import { VNET_HLEN, vnetCheck } from "./wire/virtio";
 import { ethDst, ethHeaderLen, ethPayloadType, isGroupMac, ETHERTYPE_ARP } from "./wire/ethernet";
 import { Drop, Ev, PortCtr, countDrop, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
@@ -81,6 +81,9 @@ function processFrame(slot: u32, inPort: u32, total: u32): Drop {
   if (total <= VNET_HLEN) return Drop.ETH_TRUNCATED;
   const len = total - VNET_HLEN;
   countPort(inPort, PortCtr.RX_BYTES, len);
+  // a read that filled its slot was cut short by the TAP (it copies what fits
+  // and says no more): bigger than any port's MTU allows, never forwarded in part
+  if (total >= slotSize - HEADROOM + VNET_HLEN) return Drop.OVERSIZE;
   const vnet = slotVnet(slot);
   const frame = vnet + VNET_HLEN;
   const l2len = l2Input(inPort, vnet, frame, len);

@@ -1,6 +1,6 @@
 // podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
-import { Command } from 'commander';
-import { loadTopologyFile, planTopology, DEFAULT_TOPOLOGY, allPods, type LabPlan } from '../model/topology.ts';
+import { Command, InvalidArgumentError } from 'commander';
+import { loadTopologyFile, planTopology, DEFAULT_TOPOLOGY, allPods, isValidName, type LabPlan } from '../model/topology.ts';
 import { Lab } from '../lab/lab.ts';
 import { labStatus } from '../lab/status.ts';
 import { serveControl } from '../lab/control.ts';
@@ -13,10 +13,13 @@ export function upCommand(): Command {
     .argument('[topology]', 'topology YAML file (omit for the built-in default lab)')
     .option('--name <lab>', 'lab name (overrides cluster.name)')
     .option('--no-offloads', 'MTU-sized frames with full checksums on the TAPs (no TSO/GSO super-frames)')
-    .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', (v) => parseInt(v, 10))
+    .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
     .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number }) => {
       const plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
-      if (opts.name) plan.name = opts.name;
+      if (opts.name !== undefined) {
+        if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
+        plan.name = opts.name;
+      }
       if (!opts.offloads) plan.offloads = false;
       requireRoot('podwire up');
       const t0 = performance.now();
@@ -46,4 +49,11 @@ export function upCommand(): Command {
       }
       console.log(`ready: ${allPods(plan).length} pods on ${plan.nodes.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });
+}
+
+/** Slots per node: 0 or NaN would leave the lab up but forwarding nothing (and spinning). */
+function parseBatch(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 1024) throw new InvalidArgumentError('expected an integer from 1 to 1024.');
+  return n;
 }

@@ -92,6 +92,7 @@ function main(): void {
       const cap = dp.readCapacity;
       const limit = Math.min(dp.slots, n.used + PORT_BUDGET);
       while (n.used < limit) {
+        // a read that fills the whole slot was cut short; processBatch counts it as oversize
         const r = readAt(p.fd, n.readAddr[n.used], cap);
         if (r <= 0) {
           if (r !== -EAGAIN) p.rxErrors++;

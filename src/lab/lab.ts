@@ -56,7 +56,9 @@ export class Lab {
       await Promise.all(pods.map((p) => ipBatch(podLinkSetup(p), p.namespace)));
       const engine = await EngineHost.start({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
-        slotSize: plan.offloads ? GSO_SLOT_SIZE : MTU_SLOT_SIZE,
+        // without offloads every frame is at most pod MTU + a tagged Ethernet header; a slot too
+        // small for that makes the TAP read cut frames short (silently: read returns the cut length)
+        slotSize: plan.offloads ? GSO_SLOT_SIZE : Math.max(MTU_SLOT_SIZE, plan.podMtu + 256),
         macAgingMs: plan.macAgingSeconds * 1000,
         nodes: plan.nodes.map((n) => ({
           name: n.name,

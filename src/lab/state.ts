@@ -2,6 +2,7 @@
 // after a process that died, and for `status` to find the control socket.
 import { mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isValidName } from '../model/topology.ts';
 
 export const STATE_DIR = process.env.PODWIRE_STATE_DIR ?? '/run/podwire';
 
@@ -17,10 +18,16 @@ export interface LabState {
 }
 
 export function statePath(lab: string): string {
-  return join(STATE_DIR, `${lab}.json`);
+  return join(STATE_DIR, `${checkLab(lab)}.json`);
 }
 export function socketPath(lab: string): string {
-  return join(STATE_DIR, `${lab}.sock`);
+  return join(STATE_DIR, `${checkLab(lab)}.sock`);
+}
+
+/** A lab name becomes a file name: a DNS label only, never a path ("../x"). */
+function checkLab(lab: string): string {
+  if (!isValidName(lab)) throw new Error(`"${lab}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
+  return lab;
 }
 
 export function writeState(s: LabState): void {
@@ -43,7 +50,7 @@ export function removeState(lab: string): void {
 
 export function listLabs(): string[] {
   try {
-    return readdirSync(STATE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+    return readdirSync(STATE_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).filter(isValidName);
   } catch {
     return [];
   }

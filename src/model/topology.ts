@@ -8,6 +8,10 @@ import { macForIp } from './addr.ts';
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
+/** Bytes each overlay adds around a pod's packet on the underlay: pod MTU = mtu - this. */
+export const OVERLAY_OVERHEAD: Record<Overlay, number> = { vxlan: 50, ipip: 20, 'host-gw': 0 };
+/** The largest MTU the kernel lets a TAP device have (65535 - Ethernet header). */
+export const MAX_TAP_MTU = 65521;
 
 export interface PodPlan {
   name: string;
@@ -69,6 +73,11 @@ export const DEFAULT_TOPOLOGY = {
   nodes: [{ name: 'n1', pods: ['a1', 'a2', 'a3'] }],
 };
 
+/** Lab, node and pod names are DNS-1123 labels (lab names also name files under the state dir). */
+export function isValidName(name: string): boolean {
+  return NAME_RE.test(name) && name.length <= MAX_NAME;
+}
+
 export function loadTopologyFile(path: string): LabPlan {
   let text: string;
   try {
@@ -110,6 +119,9 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const overlay = str(cluster.overlay, 'vxlan') as Overlay;
   if (!OVERLAYS.includes(overlay)) problems.push(`cluster.overlay: unknown overlay "${overlay}" (expected one of ${OVERLAYS.join(', ')})`);
   const mtu = int(cluster.mtu, 1500, 'cluster.mtu', problems, 576, 65535);
+  if (OVERLAYS.includes(overlay) && mtu - OVERLAY_OVERHEAD[overlay] > MAX_TAP_MTU) {
+    problems.push(`cluster.mtu: ${mtu} gives pods an MTU of ${mtu - OVERLAY_OVERHEAD[overlay]}, above the ${MAX_TAP_MTU} a TAP device allows`);
+  }
   const offloads = bool(cluster.offloads, true, 'cluster.offloads', problems);
   const macAgingSeconds = int(cluster.macAgingSeconds, 300, 'cluster.macAgingSeconds', problems, 1, 1_000_000);
 
@@ -160,6 +172,8 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   if (clusterCIDR) {
     for (const n of pending) {
       if (n.cidr && !inside(n.cidr, clusterCIDR)) problems.push(`node ${n.name}: podCIDR ${n.cidr.text} is outside cluster.clusterCIDR ${clusterCIDR.text}`);
+      // the gateway is the range's first host: a /31 or /32 has none
+      if (n.cidr && n.cidr.prefixLen > 30) problems.push(`node ${n.name}: podCIDR ${n.cidr.text} is too small (a node needs a /30 or larger: network, gateway, one pod, broadcast)`);
       if (n.cidr && serviceCIDR && overlaps(n.cidr, serviceCIDR)) problems.push(`node ${n.name}: podCIDR ${n.cidr.text} overlaps cluster.serviceCIDR ${serviceCIDR.text}`);
     }
     for (let a = 0; a < pending.length; a++) {
@@ -187,8 +201,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   }
   if (problems.length) fail();
 
-  const overhead = overlay === 'vxlan' ? 50 : overlay === 'ipip' ? 20 : 0;
-  const podMtu = mtu - overhead;
+  const podMtu = mtu - OVERLAY_OVERHEAD[overlay];
   const nodes: NodePlan[] = pending.map((n) => {
     const cidr = n.cidr!;
     const gateway = nthAddress(cidr, 1);
