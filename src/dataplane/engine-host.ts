@@ -26,11 +26,21 @@ export class EngineHost {
     });
     const host = new EngineHost(worker, wake);
     return new Promise((resolve, reject) => {
+      let ready = false;
       worker.once('error', reject);
-      worker.on('exit', () => { host.exited = true; host.stoppedResolve?.(); });
+      worker.on('exit', (code) => {
+        host.exited = true;
+        host.stoppedResolve?.();
+        // an exit before "ready" must fail the start, never leave it waiting forever
+        if (!ready) reject(new Error(`data plane worker exited (code ${code}) before it was ready`));
+      });
       worker.on('message', (m: EngineReply) => {
-        if (m.type === 'ready') { worker.off('error', reject); worker.on('error', (e) => console.error(`data plane worker failed: ${e.message}`)); resolve(host); }
-        else host.onReply(m);
+        if (m.type === 'ready') {
+          ready = true;
+          worker.off('error', reject);
+          worker.on('error', (e) => console.error(`data plane worker failed: ${e.message}`));
+          resolve(host);
+        } else host.onReply(m);
       });
     });
   }
