@@ -22,6 +22,16 @@ export const enum Drop {
   ICMP_MALFORMED,       // ICMP to the gateway: truncated or bad checksum
   GATEWAY_UNHANDLED,    // IPv4 to the gateway address that is not an echo request
   BAD_PORT,             // frame tagged with a port that is not attached (control-plane bug guard)
+  TTL_EXCEEDED,         // routed with TTL <= 1 (ICMP time exceeded sent)
+  NO_NEIGHBOR,          // routed to an address with no known MAC (ICMP host unreachable sent for a local pod address)
+  FRAG_NEEDED,          // DF set and larger than the route's MTU (ICMP fragmentation needed sent)
+  NOT_FOR_US,           // on the underlay, addressed to another node's MAC or IP
+  UNDERLAY_UNHANDLED,   // to this node's underlay address, but not a tunnel or echo it serves
+  VXLAN_MALFORMED,      // UDP to the VXLAN port without a valid VXLAN header (I flag) or inner frame
+  VXLAN_BAD_VNI,        // VXLAN with a VNI this node does not serve
+  VXLAN_NOT_FOR_VTEP,   // inner frame not addressed to this node's VTEP MAC
+  GEN_POOL_EMPTY,       // no room to build a generated frame (ICMP error, fragment) this batch
+  TX_FULL,              // the tx list is full (floods of many hand-overs in one round; the engine clears lists it can)
   COUNT,
 }
 
@@ -45,6 +55,16 @@ const DROP_NAMES: StaticArray<string> = [
   "icmp_malformed",
   "gateway_unhandled",
   "bad_port",
+  "ttl_exceeded",
+  "no_neighbor",
+  "frag_needed",
+  "not_for_us",
+  "underlay_unhandled",
+  "vxlan_malformed",
+  "vxlan_bad_vni",
+  "vxlan_not_for_vtep",
+  "gen_pool_empty",
+  "tx_full",
 ];
 
 export const enum Ev {
@@ -57,6 +77,15 @@ export const enum Ev {
   ARP_REPLIES,          // gateway ARP answers
   ICMP_ECHO_REPLIES,    // gateway echo answers
   GSO_FRAMES,           // super-frames forwarded whole
+  ROUTED,               // IPv4 packets forwarded by the routing stage
+  VXLAN_ENCAP,
+  VXLAN_DECAP,
+  IPIP_ENCAP,
+  IPIP_DECAP,
+  HOST_GW_OUT,          // routed onto the underlay without encapsulation
+  FRAGMENTS_SENT,       // fragments made from oversize non-DF packets
+  ICMP_ERRORS_SENT,
+  ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, or a bad source (RFC 1812)
   COUNT,
 }
 
@@ -70,6 +99,15 @@ const EV_NAMES: StaticArray<string> = [
   "arp_replies",
   "icmp_echo_replies",
   "gso_frames",
+  "routed",
+  "vxlan_encap",
+  "vxlan_decap",
+  "ipip_encap",
+  "ipip_decap",
+  "host_gw_out",
+  "fragments_sent",
+  "icmp_errors_sent",
+  "icmp_errors_suppressed",
 ];
 
 export const enum PortCtr {

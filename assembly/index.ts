@@ -1,72 +1,94 @@
 // The data plane's exports: one batch entry point, layout queries for the
 // control plane's loader (src/dataplane/), and table operations.
-import { HEADROOM, TX_ENTRY, frameLayout, slotVnet, rxLen, rxPort, txReset, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, txBase, txCapacity } from "./frame";
+import { HEADROOM, TX_ENTRY, frameLayout, rxLen, rxPort, rxAddr, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, rxAddrBase, rxCapacity, txBase, txCapacity } from "./frame";
 import { VNET_HLEN, vnetCheck } from "./wire/virtio";
 import { ethDst, ethHeaderLen, ethPayloadType, isGroupMac, ETHERTYPE_ARP } from "./wire/ethernet";
 import { Drop, Ev, PortCtr, countDrop, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
 import * as counters from "./counters";
 import { fdbBytes, fdbInit } from "./tables/mac_table";
-import { portsBytes, portsInit, portUp } from "./tables/ports";
+import { fibBytes, fibInit } from "./tables/fib";
+import { neighBytes, neighInit } from "./tables/neighbors";
+import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
+import { ulPort } from "./node";
 import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
 import { gatewayInput, gwMac, isArpForGateway, arpReply } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
+import { underlayInput } from "./stages/decap";
 
 export { setClock } from "./clock";
 export { setGateway } from "./stages/gateway";
+export { setUnderlay, setOverlay } from "./node";
 export { portAttach, portDetach } from "./tables/ports";
-export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn } from "./tables/mac_table";
+export { txClear } from "./frame";
+export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";
+export { fibAdd, fibDel, fibLookup, fibCount } from "./tables/fib";
+export { neighSet, neighDel, neighLookup, neighCount } from "./tables/neighbors";
 
 const ALIGN: usize = 64;
 @inline function align(a: usize): usize { return (a + ALIGN - 1) & ~(ALIGN - 1); }
+/** rx entries past the slots: frames other nodes hand over on the underlay, one at a time. */
+const RX_EXTRA: u32 = 4;
 
 let configured = false;
+let regionEnd: usize = 0;
 
 /**
- * Carve memory for `slots` frame slots of `slotSize` bytes, an FDB of
- * `fdbCapacity` MACs and `maxPorts` ports. Called once, before any batch.
+ * Carve this node's memory, from `base` (0: the end of static data): `slots`
+ * frame slots of `slotSize` bytes, `genSlots` generated-frame slots of
+ * `genSlotSize`, an FDB of `fdbCapacity` MACs, `maxPorts` ports, `fibCapacity`
+ * routes and `neighCapacity` neighbours. Several nodes may share one memory,
+ * each configured at the previous one's end (see regionEndPtr). Called once.
  * Returns 0, or -1 when memory could not grow, -2 when already configured,
  * -3 for a slot too small to hold a minimal frame.
  */
-export function configure(slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32): i32 {
+export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32,
+  genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32): i32 {
   if (configured) return -2;
-  if (slotSize < HEADROOM + 64) return -3;
-  let at = align(__heap_base);
+  if (slotSize < HEADROOM + 64 || genSlotSize < HEADROOM + 64) return -3;
+  let at = align(base == 0 ? __heap_base : base);
   const dropAt = at; at = align(at + <usize>Drop.COUNT * 8);
   const evAt = at; at = align(at + <usize>Ev.COUNT * 8);
   const portCtrAt = at; at = align(at + <usize>maxPorts * <usize>PortCtr.COUNT * 8);
   const portsAt = at; at = align(at + portsBytes(maxPorts));
   const fdbAt = at; at = align(at + fdbBytes(fdbCapacity));
-  const rxLenAt = at; at = align(at + <usize>slots * 4);
-  const rxPortAt = at; at = align(at + <usize>slots * 4);
-  // worst case: every frame floods to every other port
-  const txCap = slots * maxPorts;
+  const fibAt = at; at = align(at + fibBytes(fibCapacity));
+  const neighAt = at; at = align(at + neighBytes(neighCapacity));
+  const rxCap = slots + RX_EXTRA;
+  const rxLenAt = at; at = align(at + <usize>rxCap * 4);
+  const rxPortAt = at; at = align(at + <usize>rxCap * 4);
+  const rxAddrAt = at; at = align(at + <usize>rxCap * 4);
+  // worst case: every frame, received or generated, floods to every port
+  const txCap = (rxCap + genSlots) * maxPorts;
   const txAt = at; at = align(at + <usize>txCap * TX_ENTRY);
-  const slotsAt = align(at); at = slotsAt + <usize>slots * <usize>slotSize;
+  const genAt = at; at = align(at + <usize>genSlots * <usize>genSlotSize);
+  const slotsAt = at; at = slotsAt + <usize>slots * <usize>slotSize;
   const needPages = <i32>((at + 0xffff) >> 16);
   const have = memory.size();
   if (needPages > have && memory.grow(needPages - have) < 0) return -1;
-  memory.fill(dropAt, 0, slotsAt - dropAt);
+  memory.fill(dropAt, 0, genAt - dropAt);
   counters.dropBase = dropAt;
   counters.evBase = evAt;
   counters.portCtrBase = portCtrAt;
   portsInit(portsAt, maxPorts);
   fdbInit(fdbAt, fdbCapacity);
-  frameLayout(slots, slotSize, slotsAt, rxLenAt, rxPortAt, txAt, txCap);
+  fibInit(fibAt, fibCapacity);
+  neighInit(neighAt, neighCapacity);
+  frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
+  regionEnd = at;
   configured = true;
   return 0;
 }
 
 /**
- * Process frames in slots [0, n). Returns the number of tx entries queued.
- * Every frame either leaves through at least one tx entry or is counted under
- * exactly one drop reason.
+ * Process rx entries [first, first + n), appending to the tx list (cleared
+ * by txClear). Returns the tx list's length. Every frame either leaves
+ * through at least one tx entry or is counted under exactly one drop reason.
  */
-export function processBatch(n: u32): u32 {
-  txReset();
-  for (let i: u32 = 0; i < n; i++) {
+export function processBatch(first: u32, n: u32): u32 {
+  const end = min(first + n, rxCapacity);
+  for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
-    const total = rxLen(i);
-    const r = processFrame(i, inPort, total);
+    const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
     if (r != Drop.NONE) {
       countDrop(r);
       if (portUp(inPort)) countPort(inPort, PortCtr.RX_DROPS, 1);
@@ -75,17 +97,18 @@ export function processBatch(n: u32): u32 {
   return txCount;
 }
 
-function processFrame(slot: u32, inPort: u32, total: u32): Drop {
+function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   if (!portUp(inPort)) return Drop.BAD_PORT;
   countPort(inPort, PortCtr.RX_PACKETS, 1);
   if (total <= VNET_HLEN) return Drop.ETH_TRUNCATED;
   const len = total - VNET_HLEN;
   countPort(inPort, PortCtr.RX_BYTES, len);
-  // a read that filled its slot was cut short by the TAP (it copies what fits
-  // and says no more): bigger than any port's MTU allows, never forwarded in part
-  if (total >= slotSize - HEADROOM + VNET_HLEN) return Drop.OVERSIZE;
-  const vnet = slotVnet(slot);
   const frame = vnet + VNET_HLEN;
+  if (!vnetCheck(vnet, len)) return Drop.BAD_VNET_HDR;
+  if (inPort == ulPort) return underlayInput(slot, inPort, frame, len);
+  // a TAP read that filled its slot was cut short (the TAP copies what fits
+  // and says no more): bigger than any port's MTU allows, never forwarded in part
+  if (portBridged(inPort) && total >= slotSize - HEADROOM + VNET_HLEN) return Drop.OVERSIZE;
   const l2len = l2Input(inPort, vnet, frame, len);
   if (l2len == 0) return l2Drop;
   const l3type = ethPayloadType(frame, l2len);
@@ -105,6 +128,9 @@ export function vnetHeaderLen(): u32 { return VNET_HLEN; }
 export function slotBase(): usize { return _slotBase; }
 export function rxLenPtr(): usize { return rxLenBase; }
 export function rxPortPtr(): usize { return rxPortBase; }
+export function rxAddrPtr(): usize { return rxAddrBase; }
+export function rxCap(): u32 { return rxCapacity; }
+export function regionEndPtr(): usize { return regionEnd; }
 export function txPtr(): usize { return txBase; }
 export function txEntryBytes(): u32 { return <u32>TX_ENTRY; }
 export function txCap(): u32 { return txCapacity; }
@@ -129,7 +155,7 @@ export function parseBatch(n: u32): u32 {
     const total = rxLen(i);
     if (total <= VNET_HLEN) continue;
     const len = total - VNET_HLEN;
-    const vnet = slotVnet(i);
+    const vnet = rxAddr(i);
     const frame = vnet + VNET_HLEN;
     if (!vnetCheck(vnet, len)) continue;
     const l2len = ethHeaderLen(frame, len);
@@ -137,4 +163,17 @@ export function parseBatch(n: u32): u32 {
     if (l3Check(frame, len, l2len, ethPayloadType(frame, l2len)) == Drop.NONE) good++;
   }
   return good;
+}
+
+/**
+ * Benchmark support: copy `n` template frames, `len` bytes each (vnet header
+ * included) laid out every `stride` bytes from `src`, to the addresses of rx
+ * entries [first, first + n). Stages that rewrite frames in place (encap,
+ * decap, TTL) need fresh input for every timed batch; the benchmark times
+ * this copy alone too, so its cost can be told apart.
+ */
+export function benchRestore(first: u32, n: u32, src: usize, stride: u32, len: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    memory.copy(rxAddr(first + i), src + <usize>i * <usize>stride, len);
+  }
 }

@@ -13,6 +13,7 @@ import * as icmp from "./wire/icmp";
 import * as udp from "./wire/udp";
 import * as tcp from "./wire/tcp";
 import * as vnet from "./wire/virtio";
+import * as vx from "./wire/vxlan";
 import * as cs from "./wire/checksum";
 
 // ---- scratch: 64 KiB for test bytes, after the static data ----
@@ -135,6 +136,12 @@ export function vnetEmit(h: usize, flags: u8, gsoType: u8, hdrLen: u16, gsoSize:
 export function vnetCheck(h: usize, frameLen: u32): bool { return vnet.vnetCheck(h, frameLen); }
 export function vnetFinishChecksum(h: usize, frame: usize, frameLen: u32): void { vnet.vnetFinishChecksum(h, frame, frameLen); }
 
+// ---- vxlan ----
+export function vxlanCheck(p: usize, len: u32): bool { return vx.vxlanCheck(p, len); }
+export function vxlanFlags(p: usize): u32 { return <u32>vx.vxlanFlags(p); }
+export function vxlanVni(p: usize): u32 { return vx.vxlanVni(p); }
+export function vxlanEmit(p: usize, vni: u32): void { vx.vxlanEmit(p, vni); }
+
 // ---- constants the tests compare against (read from the modules, not retyped) ----
 export function IPV4_OK(): u32 { return ip.IPV4_OK; }
 export function IPV4_TRUNCATED(): u32 { return ip.IPV4_TRUNCATED; }
@@ -142,3 +149,10 @@ export function IPV4_BAD_VERSION(): u32 { return ip.IPV4_BAD_VERSION; }
 export function IPV4_BAD_IHL(): u32 { return ip.IPV4_BAD_IHL; }
 export function IPV4_BAD_TOTAL_LEN(): u32 { return ip.IPV4_BAD_TOTAL_LEN; }
 export function IPV4_BAD_CHECKSUM(): u32 { return ip.IPV4_BAD_CHECKSUM; }
+export function IPPROTO_IPIP(): u32 { return <u32>ip.IPPROTO_IPIP; }
+export function IPPROTO_UDP(): u32 { return <u32>ip.IPPROTO_UDP; }
+export function VXLAN_HLEN(): u32 { return vx.VXLAN_HLEN; }
+export function VXLAN_FLAG_I(): u32 { return <u32>vx.VXLAN_FLAG_I; }
+export function VXLAN_PORT_IANA(): u32 { return <u32>vx.VXLAN_PORT_IANA; }
+export function VXLAN_PORT_FLANNEL(): u32 { return <u32>vx.VXLAN_PORT_FLANNEL; }
+export function VXLAN_OVERHEAD(): u32 { return vx.VXLAN_OVERHEAD; }

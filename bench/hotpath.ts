@@ -50,7 +50,7 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
     const batch = c.batch;
     suite
       .add('parse', () => { ex.parseBatch(batch); }, { maxTime })
-      .add('bridge', () => { ex.processBatch(batch); }, { maxTime });
+      .add('bridge', () => { ex.txClear(); ex.processBatch(0, batch); }, { maxTime });
     await new Promise<void>((resolve) => {
       suite.on('cycle', (ev: Benchmark.Event) => {
         const b = ev.target as unknown as Benchmark;
@@ -76,7 +76,7 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
   const dp = prepare(64, 1, MTU_SLOT_SIZE);
   const ex = dp.ex;
   await new Promise<void>((resolve) => {
-    new Benchmark('crossing', () => { ex.processBatch(0); }, {
+    new Benchmark('crossing', () => { ex.processBatch(0, 0); }, {
       maxTime,
       onComplete(ev: Benchmark.Event) {
         const b = ev.target as unknown as Benchmark;

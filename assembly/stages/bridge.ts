@@ -3,7 +3,7 @@
 // out of the ingress port.
 import { ethDst, isGroupMac } from "../wire/ethernet";
 import { fdbLookup, NO_PORT } from "../tables/mac_table";
-import { portLimit, portUp } from "../tables/ports";
+import { portLimit, portBridged } from "../tables/ports";
 import { nowMs } from "../clock";
 import { output } from "./output";
 import { Drop, Ev, countEv } from "../counters";
@@ -28,7 +28,7 @@ export function flood(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32
   let refused = Drop.NO_DESTINATION;
   const limit = portLimit;
   for (let p: u32 = 0; p < limit; p++) {
-    if (p == inPort || !portUp(p)) continue;
+    if (p == inPort || !portBridged(p)) continue;
     const r = output(slot, p, frame, len, l2len);
     if (r == Drop.NONE) sent++;
     else refused = r;

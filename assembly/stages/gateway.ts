@@ -7,6 +7,7 @@ import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, s
 import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST, CSUM as ICMP_CSUM } from "../wire/icmp";
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
 import { output } from "./output";
+import { ipForward } from "./route";
 import { Drop, Ev, countEv } from "../counters";
 
 export let gwIp: u32 = 0;
@@ -24,12 +25,17 @@ export function setGateway(ip: u32, mac: u64): void {
 
 /** Answer an ARP request for the gateway in place, back out of the ingress port. */
 export function arpReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
+  return arpReplyAs(slot, inPort, frame, len, l2len, gwIp, gwMac);
+}
+
+/** Answer an ARP request for `ip` (owned by `mac`) in place, back out of the ingress port. */
+export function arpReplyAs(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32, ip: u32, mac: u64): Drop {
   const arp = frame + l2len;
   const asker = arpSha(arp);
   const askerIp = arpSpa(arp);
-  arpEmit(arp, ARP_OP_REPLY, gwMac, gwIp, asker, askerIp);
+  arpEmit(arp, ARP_OP_REPLY, mac, ip, asker, askerIp);
   setEthDst(frame, ethSrc(frame));
-  setEthSrc(frame, gwMac);
+  setEthSrc(frame, mac);
   vnetClear(frame - VNET_HLEN);
   countEv(Ev.ARP_REPLIES);
   return output(slot, inPort, frame, len, l2len);
@@ -42,13 +48,16 @@ export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2l
   }
   if (l3type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const ip = frame + l2len;
-  if (ipv4Dst(ip) != gwIp) return Drop.NO_ROUTE;
+  if (ipv4Dst(ip) != gwIp) return ipForward(slot, frame, len, l2len);
   if (ipv4Proto(ip) != IPPROTO_ICMP) return Drop.GATEWAY_UNHANDLED;
-  return echoReply(slot, inPort, frame, len, l2len);
+  return echoReplyAs(slot, inPort, frame, len, l2len, gwIp, gwMac);
 }
 
-/** Turn an echo request to the gateway into the reply, in place. The IPv4 header is already validated. */
-function echoReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
+/**
+ * Turn an echo request to `myIp` (owned by `myMac`) into the reply, in place,
+ * back out of the ingress port. The IPv4 header is already validated.
+ */
+export function echoReplyAs(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32, myIp: u32, myMac: u64): Drop {
   const ip = frame + l2len;
   const ihl = ipv4HeaderLen(ip);
   const icmp = ip + ihl;
@@ -67,12 +76,12 @@ function echoReply(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): 
   if (!icmpChecksumOk(icmp, icmpLen)) return Drop.ICMP_MALFORMED;
   icmpEchoToReply(icmp, icmpLen);
   const src = ipv4Src(ip);
-  setIpv4Src(ip, gwIp);
+  setIpv4Src(ip, myIp);
   setIpv4Dst(ip, src);
   store<u8>(ip + TTL, 64);
   ipv4FillChecksum(ip);
   setEthDst(frame, ethSrc(frame));
-  setEthSrc(frame, gwMac);
+  setEthSrc(frame, myMac);
   vnetClear(frame - VNET_HLEN);
   countEv(Ev.ICMP_ECHO_REPLIES);
   return output(slot, inPort, frame, len, l2len);

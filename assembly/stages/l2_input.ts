@@ -1,11 +1,11 @@
-// Ingress checks every frame meets before any decision: the virtio-net
-// header, the Ethernet header, the source MAC (then learned), and, because a
+// Ingress checks every frame from a pod meets before any decision (the
+// virtio-net header is checked before, for every port): the Ethernet header, the source MAC (then learned), and, because a
 // Kubernetes node runs with br_netfilter (bridged IPv4 goes through the same
 // checks as routed IPv4, ip_rcv style), the IPv4 header and ARP shape.
 import { ethHeaderLen, ethSrc, ethPayloadType, ETH_HLEN, ETHERTYPE_IPV4, ETHERTYPE_ARP } from "../wire/ethernet";
 import { ipv4Check, IPV4_OK, IPV4_TRUNCATED, IPV4_BAD_VERSION, IPV4_BAD_IHL, IPV4_BAD_TOTAL_LEN } from "../wire/ipv4";
 import { arpCheck } from "../wire/arp";
-import { vnetCheck, vnetGsoType, VNET_GSO_NONE } from "../wire/virtio";
+import { vnetGsoType, VNET_GSO_NONE } from "../wire/virtio";
 import { fdbLearn } from "../tables/mac_table";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
@@ -14,7 +14,6 @@ import { Drop, Ev, countEv } from "../counters";
 export let l2Drop: Drop = Drop.NONE;
 
 export function l2Input(inPort: u32, vnet: usize, frame: usize, len: u32): u32 {
-  if (!vnetCheck(vnet, len)) { l2Drop = Drop.BAD_VNET_HDR; return 0; }
   const l2len = ethHeaderLen(frame, len);
   if (l2len == 0) { l2Drop = len < ETH_HLEN ? Drop.ETH_TRUNCATED : Drop.VLAN_TRUNCATED; return 0; }
   const src = ethSrc(frame);

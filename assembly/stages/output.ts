@@ -17,8 +17,10 @@ export function output(slot: u32, port: u32, frame: usize, len: u32, l2len: u32)
     countPort(port, PortCtr.TX_DROPS, 1);
     return Drop.OVERSIZE;
   }
-  // cannot fail while txCapacity >= slots * ports; checked so it is never a trap
-  if (!txPush(slot, port, vnet, len + VNET_HLEN)) return Drop.NO_DESTINATION;
+  // the list holds every rx entry (and generated frame) flooding to every port
+  // once; the fabric's hand-overs reuse one rx entry many times a round, so it
+  // can fill: checked, never a trap
+  if (!txPush(slot, port, vnet, len + VNET_HLEN)) return Drop.TX_FULL;
   countPort(port, PortCtr.TX_PACKETS, 1);
   countPort(port, PortCtr.TX_BYTES, len);
   return Drop.NONE;

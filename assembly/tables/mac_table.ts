@@ -5,9 +5,16 @@
 // learned (counted) and frames to them keep flooding.
 import { countEv, Ev } from "../counters";
 
-// entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32, seen u32 (ms)
+// entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32 (| STATIC), seen u32 (ms)
 const ENTRY: usize = 16;
 const OCCUPIED: u64 = 1 << 63;
+/**
+ * A static entry (the control plane knows which port a pod is on, as a CNI
+ * plugin does): never ages, never moves. Without it a pod that only receives
+ * would be flooded to, since nothing here ARPs for pods (neighbours are
+ * programmed), so the bridge would learn its MAC only when it speaks.
+ */
+const STATIC: u32 = 0x80000000;
 export const NO_PORT: i32 = -1;
 
 let base: usize = 0;
@@ -46,11 +53,12 @@ export function fdbLearn(mac: u64, port: u32, now: u32): void {
     const e = base + <usize>i * ENTRY;
     const k = load<u64>(e);
     if (k == key) {
-      if (load<u32>(e, 8) != port) {
-        store<u32>(e, port, 8);
-        countEv(Ev.FDB_MOVED);
-      }
+      const p = load<u32>(e, 8);
+      if (p == port) { store<u32>(e, now, 12); return; }
+      if ((p & STATIC) != 0) return; // pinned by the control plane
+      store<u32>(e, port, 8);
       store<u32>(e, now, 12);
+      countEv(Ev.FDB_MOVED);
       return;
     }
     if (k == 0) {
@@ -66,7 +74,27 @@ export function fdbLearn(mac: u64, port: u32, now: u32): void {
   }
 }
 
-/** Port of a fresh entry for `mac`, or NO_PORT (unknown or aged out). */
+/** Pin `mac` to `port` (a pod the control plane attached): replaces a learned entry. False when the table is full. */
+export function fdbAddStatic(mac: u64, port: u32): bool {
+  const key = mac | OCCUPIED;
+  let i = hash(mac) & mask;
+  while (true) {
+    const e = base + <usize>i * ENTRY;
+    const k = load<u64>(e);
+    if (k == key) { store<u32>(e, port | STATIC, 8); return true; }
+    if (k == 0) {
+      if (count >= capacity) return false;
+      store<u64>(e, key);
+      store<u32>(e, port | STATIC, 8);
+      store<u32>(e, 0, 12);
+      count++;
+      return true;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+/** Port of a fresh (or static) entry for `mac`, or NO_PORT (unknown or aged out). */
 export function fdbLookup(mac: u64, now: u32): i32 {
   const key = mac | OCCUPIED;
   let i = hash(mac) & mask;
@@ -74,8 +102,10 @@ export function fdbLookup(mac: u64, now: u32): i32 {
     const e = base + <usize>i * ENTRY;
     const k = load<u64>(e);
     if (k == key) {
+      const p = load<u32>(e, 8);
+      if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
       // expired once age >= ageing time, as the kernel's has_expired()
-      return now - load<u32>(e, 12) < agingMs ? load<i32>(e, 8) : NO_PORT;
+      return now - load<u32>(e, 12) < agingMs ? <i32>p : NO_PORT;
     }
     if (k == 0) return NO_PORT;
     i = (i + 1) & mask;
@@ -109,7 +139,7 @@ export function fdbExpire(now: u32): u32 {
   let i: u32 = 0;
   while (i <= mask) {
     const e = base + <usize>i * ENTRY;
-    if (load<u64>(e) != 0 && now - load<u32>(e, 12) >= agingMs) {
+    if (load<u64>(e) != 0 && (load<u32>(e, 8) & STATIC) == 0 && now - load<u32>(e, 12) >= agingMs) {
       removeAt(i);
       removed++;
       continue; // slot i may now hold a shifted entry: look again
@@ -125,7 +155,7 @@ export function fdbFlushPort(port: u32): void {
   let i: u32 = 0;
   while (i <= mask) {
     const e = base + <usize>i * ENTRY;
-    if (load<u64>(e) != 0 && load<u32>(e, 8) == port) { removeAt(i); continue; }
+    if (load<u64>(e) != 0 && (load<u32>(e, 8) & ~STATIC) == port) { removeAt(i); continue; }
     i++;
   }
 }

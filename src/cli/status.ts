@@ -22,6 +22,10 @@ export function statusCommand(): Command {
       console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}`);
       for (const n of s.nodes) {
         console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
+        if (n.underlay) {
+          const u = n.underlay.counters;
+          console.log(`underlay ${n.underlay.ip} (${n.underlay.mac}, VTEP ${n.underlay.vtepMac}) ${s.cluster.overlay}${s.cluster.overlay === 'vxlan' ? ` vni ${s.cluster.vxlan.vni} port ${s.cluster.vxlan.port}` : ''}: rx ${u.rx_packets} pkts ${u.rx_bytes} B, tx ${u.tx_packets} pkts ${u.tx_bytes} B, drops rx ${u.rx_drops} tx ${u.tx_drops}`);
+        }
         console.log(table(['PORT', 'POD', 'IP', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'RX DROPS', 'TX DROPS'],
           n.ports.map((p) => {
             const pod = s.pods.find((x) => x.name === p.pod);

@@ -44,9 +44,6 @@ export function upCommand(): Command {
       const ms = Math.round(performance.now() - t0);
       console.log(`podwire: lab "${plan.name}" cluster ${plan.clusterCIDR}, overlay ${plan.overlay}, pod MTU ${plan.podMtu}, offloads ${plan.offloads ? 'on' : 'off'}`);
       console.log(table(['NODE', 'POD', 'NAMESPACE', 'IP', 'MAC'], allPods(plan).map((p) => [p.node, p.name, p.namespace, p.ip, p.mac])));
-      if (plan.nodes.length > 1) {
-        console.log('podwire: note: routing between nodes is not implemented yet; pods reach pods on their own node only');
-      }
       console.log(`ready: ${allPods(plan).length} pods on ${plan.nodes.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });
 }

@@ -1,7 +1,7 @@
 // One node's data plane: a WebAssembly instance plus typed views over its
 // frame slots, batch metadata, tx list and counters. This is the only place
 // that knows the memory layout; everything else talks in ports and frames.
-import { instantiate, readString, type Build, type DataplaneExports } from './wasm.ts';
+import { instantiate, newMemory, readString, type Build, type DataplaneExports } from './wasm.ts';
 import { ipv4ToInt, macToBigInt, bigIntToMac } from '../model/addr.ts';
 
 export interface DataplaneOptions {
@@ -12,7 +12,25 @@ export interface DataplaneOptions {
   fdbCapacity?: number;
   maxPorts?: number;
   build?: Build;
+  /** share this memory with other nodes (see createNodes); default: a memory of its own */
+  memory?: WebAssembly.Memory;
+  /** where this node's region starts in the shared memory (0: after static data) */
+  base?: number;
+  /** generated-frame slots (ICMP errors, fragments) per batch, and their size */
+  genSlots?: number;
+  genSlotSize?: number;
+  fibCapacity?: number;
+  neighCapacity?: number;
 }
+
+export type PortKind = 'bridge' | 'underlay';
+const PORT_KIND = { bridge: 1, underlay: 2 } as const;
+export type OverlayKind = 'none' | 'vxlan' | 'ipip' | 'host-gw';
+const OVERLAY_KIND = { none: 0, vxlan: 1, ipip: 2, 'host-gw': 3 } as const;
+export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
+const ROUTE_KIND = { local: 1, vxlan: 2, ipip: 3, 'host-gw': 4 } as const;
+/** tx entry slot value of a generated frame */
+export const GEN_SLOT = 0xfffffffe;
 
 export interface TxEntry { slot: number; port: number; start: number; length: number }
 
@@ -36,9 +54,13 @@ export class Dataplane {
   readonly vnetLen: number;
   /** where slot 0 starts in memory */
   readonly slotBase: number;
-  readonly rxLen: Uint32Array;
-  readonly rxPort: Uint32Array;
-  readonly tx: Uint32Array;
+  /** end of this node's region: where the next node sharing the memory may start */
+  readonly regionEnd: number;
+  readonly rxCapacity: number;
+  rxLen!: Uint32Array;
+  rxPort!: Uint32Array;
+  rxAddr!: Uint32Array;
+  tx!: Uint32Array;
   readonly memory: WebAssembly.Memory;
   private readonly dropNames: string[];
   private readonly eventNames: string[];
@@ -48,22 +70,37 @@ export class Dataplane {
     this.slots = opts.slots ?? 256;
     this.slotSize = opts.slotSize ?? GSO_SLOT_SIZE;
     this.maxPorts = opts.maxPorts ?? 64;
-    const ex = instantiate(opts.build ?? 'release');
-    const rc = ex.configure(this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts);
+    const memory = opts.memory ?? newMemory();
+    const ex = instantiate(opts.build ?? 'release', memory);
+    const genSlotSize = opts.genSlotSize ?? 2048 + 256;
+    const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
+      opts.genSlots ?? 256, genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
-    // configure() grew memory; from here on it never grows, so views stay valid
-    this.memory = ex.memory;
-    const buf = ex.memory.buffer;
+    this.memory = memory;
     this.headroom = ex.headroom();
     this.vnetLen = ex.vnetHeaderLen();
     this.slotBase = ex.slotBase();
-    this.rxLen = new Uint32Array(buf, ex.rxLenPtr(), this.slots);
-    this.rxPort = new Uint32Array(buf, ex.rxPortPtr(), this.slots);
-    this.tx = new Uint32Array(buf, ex.txPtr(), (ex.txCap() * ex.txEntryBytes()) / 4);
+    this.regionEnd = ex.regionEndPtr();
+    this.rxCapacity = ex.rxCap();
+    this.refreshViews();
     this.dropNames = names(ex, ex.dropReasonCount(), ex.dropReasonName);
     this.eventNames = names(ex, ex.eventCount(), ex.eventName);
     this.portCounterNames = names(ex, ex.portCounterCount(), ex.portCounterName);
+  }
+
+  /**
+   * Re-create the typed views over memory. Needed once after every node that
+   * shares this memory is configured (growing a memory detaches old views);
+   * after that it never grows.
+   */
+  refreshViews(): void {
+    const buf = this.memory.buffer;
+    const ex = this.ex;
+    this.rxLen = new Uint32Array(buf, ex.rxLenPtr(), this.rxCapacity);
+    this.rxPort = new Uint32Array(buf, ex.rxPortPtr(), this.rxCapacity);
+    this.rxAddr = new Uint32Array(buf, ex.rxAddrPtr(), this.rxCapacity);
+    this.tx = new Uint32Array(buf, ex.txPtr(), (ex.txCap() * ex.txEntryBytes()) / 4);
   }
 
   /** Byte offset in memory where a read for slot i must land (vnet header first). */
@@ -75,8 +112,40 @@ export class Dataplane {
     return this.slotSize - this.headroom + this.vnetLen;
   }
 
-  attachPort(port: number, mtu: number): void {
-    if (!this.ex.portAttach(port, mtu)) throw new Error(`port ${port} out of range (max ${this.maxPorts - 1})`);
+  attachPort(port: number, mtu: number, kind: PortKind = 'bridge'): void {
+    if (!this.ex.portAttach(port, mtu, PORT_KIND[kind])) throw new Error(`port ${port} out of range (max ${this.maxPorts - 1})`);
+  }
+  /** The node's link to other nodes: its port, underlay address and MAC. */
+  setUnderlay(port: number, ip: string, mac: string): void {
+    this.ex.setUnderlay(port, ipv4ToInt(ip), macToBigInt(mac));
+  }
+  /** The node's overlay: VXLAN (VNI, UDP port, this node's VTEP MAC), IP-in-IP or host-gw. */
+  setOverlay(kind: OverlayKind, opts: { vni?: number; port?: number; vtepMac?: string } = {}): void {
+    this.ex.setOverlay(OVERLAY_KIND[kind], opts.vni ?? 1, opts.port ?? 8472, opts.vtepMac ? macToBigInt(opts.vtepMac) : 0n);
+  }
+  /** Route `cidr` ("10.244.1.0/24"): on the local bridge, or via the node at `nextHop` (underlay IP; its VTEP MAC for VXLAN). */
+  addRoute(cidr: string, kind: RouteKind, nextHop?: string, vtepMac?: string): void {
+    const [net, len] = cidr.split('/');
+    const r = this.ex.fibAdd(ipv4ToInt(net), Number(len), ROUTE_KIND[kind], nextHop ? ipv4ToInt(nextHop) : 0, vtepMac ? macToBigInt(vtepMac) : 0n);
+    if (r < 0) throw new Error(`route ${cidr}: routing table full or bad prefix`);
+  }
+  delRoute(cidr: string): boolean {
+    const [net, len] = cidr.split('/');
+    return this.ex.fibDel(ipv4ToInt(net), Number(len)) !== 0;
+  }
+  /** Pin a pod's MAC to its port (never ages or moves), as the CNI knows where it attached the pod. */
+  addStaticMac(mac: string, port: number): void {
+    if (!this.ex.fdbAddStatic(macToBigInt(mac), port)) throw new Error(`static MAC ${mac}: forwarding table full`);
+  }
+  setNeighbor(ip: string, mac: string): void {
+    if (!this.ex.neighSet(ipv4ToInt(ip), macToBigInt(mac))) throw new Error(`neighbour ${ip}: table full`);
+  }
+  delNeighbor(ip: string): boolean {
+    return this.ex.neighDel(ipv4ToInt(ip)) !== 0;
+  }
+  neighbor(ip: string): string | undefined {
+    const m = this.ex.neighLookup(ipv4ToInt(ip));
+    return m === 0n ? undefined : bigIntToMac(m);
   }
   detachPort(port: number): void {
     this.ex.portDetach(port);
@@ -90,9 +159,17 @@ export class Dataplane {
     this.ex.setClock(ms >>> 0);
   }
 
-  /** Process slots [0, n) as filled in rxLen/rxPort; returns the tx entry count. */
+  /** Clear the tx list, then process rx entries [0, n); returns the tx entry count. */
   process(n: number): number {
-    return this.ex.processBatch(n);
+    this.ex.txClear();
+    return this.ex.processBatch(0, n);
+  }
+  /** Process rx entries [first, first + n) appending to the tx list; returns its length. */
+  processRange(first: number, n: number): number {
+    return this.ex.processBatch(first, n);
+  }
+  txClear(): void {
+    this.ex.txClear();
   }
   txEntry(k: number): TxEntry {
     const b = k * 4;
@@ -111,6 +188,7 @@ export class Dataplane {
     mem.set(frame, at + this.vnetLen);
     this.rxLen[slot] = this.vnetLen + frame.length;
     this.rxPort[slot] = port;
+    this.rxAddr[slot] = at;
   }
   /** The bytes tx entry k would write: vnet header and frame, copied out. */
   txBytes(k: number): { vnet: Uint8Array; frame: Uint8Array; port: number } {
@@ -138,22 +216,42 @@ export class Dataplane {
   }
 
   /** The forwarding database as the data plane holds it. */
-  fdb(nowMs: number): { mac: string; port: number; ageMs: number }[] {
+  fdb(nowMs: number): { mac: string; port: number; ageMs: number; static?: boolean }[] {
     const base = this.ex.fdbBase();
     const n = this.ex.fdbSlots();
     const view = new DataView(this.memory.buffer, base, n * 16);
-    const out: { mac: string; port: number; ageMs: number }[] = [];
+    const out: { mac: string; port: number; ageMs: number; static?: boolean }[] = [];
     for (let i = 0; i < n; i++) {
       const key = view.getBigUint64(i * 16, true);
       if (key === 0n) continue;
+      const port = view.getUint32(i * 16 + 8, true);
+      const isStatic = (port & 0x80000000) !== 0;
       out.push({
         mac: bigIntToMac(key & 0xffffffffffffn),
-        port: view.getUint32(i * 16 + 8, true),
-        ageMs: ((nowMs >>> 0) - view.getUint32(i * 16 + 12, true)) >>> 0,
+        port: port & 0x7fffffff,
+        ageMs: isStatic ? 0 : ((nowMs >>> 0) - view.getUint32(i * 16 + 12, true)) >>> 0,
+        ...(isStatic ? { static: true } : {}),
       });
     }
     return out.sort((a, b) => a.port - b.port || a.mac.localeCompare(b.mac));
   }
+}
+
+/**
+ * `count` nodes sharing one memory, so a frame one node sends on the underlay
+ * can be handed to another by address, without a copy.
+ */
+export function createNodes(count: number, opts: Omit<DataplaneOptions, 'memory' | 'base'> = {}): Dataplane[] {
+  const memory = newMemory();
+  const nodes: Dataplane[] = [];
+  let base = 0;
+  for (let i = 0; i < count; i++) {
+    const dp = new Dataplane({ ...opts, memory, base });
+    base = dp.regionEnd;
+    nodes.push(dp);
+  }
+  for (const dp of nodes) dp.refreshViews();
+  return nodes;
 }
 
 function names(ex: DataplaneExports, n: number, fn: (i: number) => number): string[] {

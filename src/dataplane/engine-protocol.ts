@@ -1,7 +1,9 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
-import type { CounterSnapshot } from './dataplane.ts';
+import type { CounterSnapshot, OverlayKind, RouteKind } from './dataplane.ts';
 
-export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string }
+/** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
+export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
+export interface RouteConfig { cidr: string; kind: RouteKind; nextHop?: string; vtepMac?: string }
 export interface EngineNodeConfig {
   name: string;
   gatewayIp: string;
@@ -9,6 +11,11 @@ export interface EngineNodeConfig {
   fdbCapacity: number;
   maxPorts: number;
   ports: EnginePortConfig[];
+  /** the node's link to the other nodes; in-process (fd -1): the engine's fabric carries it */
+  underlay?: { port: number; ip: string; mac: string; mtu: number; fd: number };
+  overlay: { kind: OverlayKind; vni: number; port: number; vtepMac: string };
+  routes: RouteConfig[];
+  neighbors: { ip: string; mac: string }[];
 }
 export interface EngineConfig {
   nodes: EngineNodeConfig[];
@@ -23,12 +30,17 @@ export interface EngineConfig {
 export type EngineRequest = { type: 'stats'; id: number } | { type: 'stop' };
 
 export interface PortIoStats { port: number; name: string; rxErrors: number; txErrors: number; broken: boolean }
+/** Frames the in-process underlay could not deliver: no node owns the MAC, or a forwarding loop ran too deep. */
+export interface FabricStats { noPeer: number; tooDeep: number; delivered: number }
 export interface NodeStats {
   name: string;
   counters: CounterSnapshot;
-  fdb: { mac: string; port: number; ageMs: number }[];
+  fdb: { mac: string; port: number; ageMs: number; static?: boolean }[];
   fdbCapacity: number;
   io: PortIoStats[];
+  fabric: FabricStats;
+  /** the underlay port's number, -1 without one */
+  underlayPort: number;
 }
 
 export type EngineReply =

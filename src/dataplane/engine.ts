@@ -2,8 +2,15 @@
 // plane instance and every TAP fd: poll -> read batches straight into WASM
 // memory -> one processBatch call per node -> write the tx list. The main
 // thread talks to it by message; an eventfd in the poll set wakes it.
+//
+// All nodes share one WebAssembly memory, so the in-process underlay (the
+// fabric) hands a frame one node sends on its underlay port to the node that
+// owns the destination MAC by address: that node processes it in place
+// (decap, route) and its output is written or handed on in turn.
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Dataplane, type CounterSnapshot } from './dataplane.ts';
+import { createNodes, type Dataplane, type CounterSnapshot } from './dataplane.ts';
+import { programNode } from './node-setup.ts';
+import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
 import { EventFd } from '../io/eventfd.ts';
 import { EAGAIN, addressTable, bufferAddress, readAt, writeAt } from '../io/libc.ts';
@@ -18,7 +25,16 @@ interface Node {
   readAddr: number[];
   fds: Int32Array;
   used: number;
+  /** underlay port (-1: none); in-process when ulFd < 0 */
+  ulPort: number;
+  ulFd: number;
+  /** tx entries queued this round, and how many of them are done */
+  txTotal: number;
+  drained: number;
 }
+
+/** How many underlay hand-overs one frame may cause in a round before it is dropped as a loop. */
+const MAX_FABRIC_DEPTH = 16;
 
 /** Frames read from one port per round, so one busy pod cannot starve the others. */
 const PORT_BUDGET = 64;
@@ -28,19 +44,31 @@ function main(): void {
   const cfg = workerData.config as EngineConfig;
   const port = parentPort as MessagePort;
   const wake = new EventFd(cfg.wakeFd);
-  const nodes: Node[] = cfg.nodes.map((n) => {
-    const dp = new Dataplane({ slots: cfg.batch, slotSize: cfg.slotSize, fdbCapacity: n.fdbCapacity, maxPorts: n.maxPorts });
-    dp.setGateway(n.gatewayIp, n.gatewayMac);
-    dp.ex.fdbSetAging(cfg.macAgingMs);
-    const fds = new Int32Array(n.maxPorts).fill(-1);
-    for (const p of n.ports) {
-      dp.attachPort(p.port, p.mtu);
-      fds[p.port] = p.fd;
-    }
-    const memBase = bufferAddress(dp.memory.buffer);
-    const readAddr = addressTable(memBase + dp.readOffset(0), dp.slotSize, dp.slots);
-    return { name: n.name, dp, memBase, readAddr, fds, used: 0 };
+  // generated frames (fragments, ICMP errors) must hold the largest MTU any port has
+  const maxMtu = Math.max(1500, ...cfg.nodes.flatMap((n) => [...n.ports.map((p) => p.mtu), n.underlay?.mtu ?? 0]));
+  const dps = createNodes(cfg.nodes.length, {
+    slots: cfg.batch, slotSize: cfg.slotSize, maxPorts: Math.max(...cfg.nodes.map((n) => n.maxPorts)),
+    genSlotSize: maxMtu + 512,
   });
+  const memBase = bufferAddress(dps[0].memory.buffer);
+  const nodes: Node[] = cfg.nodes.map((n, i) => {
+    const dp = dps[i];
+    programNode(dp, n, cfg.macAgingMs);
+    const fds = new Int32Array(dp.maxPorts).fill(-1);
+    for (const p of n.ports) fds[p.port] = p.fd;
+    if (n.underlay && n.underlay.fd >= 0) fds[n.underlay.port] = n.underlay.fd;
+    const readAddr = addressTable(memBase + dp.readOffset(0), dp.slotSize, dp.slots);
+    for (let s = 0; s < dp.slots; s++) dp.rxAddr[s] = dp.readOffset(s);
+    return {
+      name: n.name, dp, memBase, readAddr, fds, used: 0,
+      ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, txTotal: 0, drained: 0,
+    };
+  });
+  // the fabric: which node owns each underlay MAC (as a number: 48 bits fit a double)
+  const byMac = new Map<number, number>();
+  cfg.nodes.forEach((n, i) => { if (n.underlay) byMac.set(macKey(parseMac(n.underlay.mac)), i); });
+  const fabric = { noPeer: 0, tooDeep: 0, delivered: 0 };
+  const mem8 = new Uint8Array(dps[0].memory.buffer);
   const ports: Port[] = cfg.nodes.flatMap((n, ni) =>
     n.ports.map((p) => ({ node: ni, port: p.port, fd: p.fd, name: p.name, rxErrors: 0, txErrors: 0, broken: false })));
   const poller = new Poller([wake.fd, ...ports.map((p) => p.fd)]);
@@ -50,6 +78,53 @@ function main(): void {
   let lastAging = 0;
   let running = true;
   let busy = false;
+
+  /** Write node n's queued tx entries; underlay frames for in-process peers are handed over instead. */
+  const flush = (n: Node, depth: number): void => {
+    const tx = n.dp.tx;
+    while (n.drained < n.txTotal) {
+      const b = n.drained << 2;
+      n.drained++;
+      const outPort = tx[b + 1];
+      const start = tx[b + 2];
+      const length = tx[b + 3];
+      if (outPort === n.ulPort && n.ulFd < 0) {
+        handOver(start, length, depth);
+        continue;
+      }
+      const fd = n.fds[outPort];
+      if (fd < 0) continue;
+      if (writeAt(fd, n.memBase + start, length) < 0) {
+        const p = ports.find((q) => q.fd === fd);
+        if (p) p.txErrors++;
+      }
+    }
+  };
+  /**
+   * The fabric: give an underlay frame (vnet header at `start`) to the node
+   * owning its destination MAC, which processes it in place. Nodes know each
+   * other's MACs (programmed neighbours), so nothing in-process broadcasts on
+   * the underlay; a broadcast or unknown MAC has no peer and is counted.
+   */
+  const handOver = (start: number, length: number, depth: number): void => {
+    const i = byMac.get(macKeyAt(mem8, start + 10));
+    if (i === undefined) { fabric.noPeer++; return; }
+    if (depth >= MAX_FABRIC_DEPTH) { fabric.tooDeep++; return; }
+    const peer = nodes[i];
+    if (peer.drained === peer.txTotal && peer.txTotal > 0) {
+      // everything the peer queued is written: start its list afresh, so hand-overs cannot fill it
+      peer.dp.txClear();
+      peer.txTotal = 0;
+      peer.drained = 0;
+    }
+    const x = peer.dp.slots; // the rx entry past the slots, reserved for hand-overs
+    peer.dp.rxAddr[x] = start;
+    peer.dp.rxLen[x] = length;
+    peer.dp.rxPort[x] = peer.ulPort;
+    peer.txTotal = peer.dp.processRange(x, 1);
+    fabric.delivered++;
+    flush(peer, depth + 1);
+  };
 
   const reply = (m: EngineReply) => port.postMessage(m);
   const handle = (req: EngineRequest) => {
@@ -62,6 +137,8 @@ function main(): void {
         fdb: n.dp.fdb(now),
         fdbCapacity: n.dp.ex.fdbCapacity(),
         io: ports.filter((p) => p.node === ni).map((p) => ({ port: p.port, name: p.name, rxErrors: p.rxErrors, txErrors: p.txErrors, broken: p.broken })),
+        fabric,
+        underlayPort: n.ulPort,
       }));
       reply({ type: 'stats', id: req.id, nodes: stats });
     }
@@ -104,22 +181,18 @@ function main(): void {
       }
       if (n.used === limit) busy = true; // more may be waiting: poll without sleeping
     }
-    // one call into WASM per node, then write what it queued
+    // one call into WASM per node, then write (or hand over) what it queued
     for (const n of nodes) {
       if (n.used === 0) continue;
-      const count = n.dp.process(n.used);
+      n.txTotal = n.dp.processRange(0, n.used);
       n.used = 0;
-      const tx = n.dp.tx;
-      for (let k = 0; k < count; k++) {
-        const b = k << 2;
-        const fd = n.fds[tx[b + 1]];
-        if (fd < 0) continue;
-        const w = writeAt(fd, n.memBase + tx[b + 2], tx[b + 3]);
-        if (w < 0) {
-          const p = ports.find((q) => q.fd === fd);
-          if (p) p.txErrors++;
-        }
-      }
+      flush(n, 0);
+    }
+    for (const n of nodes) {
+      if (n.txTotal === 0) continue;
+      n.dp.txClear();
+      n.txTotal = 0;
+      n.drained = 0;
     }
     if (brokenSeen) {
       // a TAP whose device vanished (its namespace was deleted under us): stop polling it
@@ -131,6 +204,14 @@ function main(): void {
     }
   }
   reply({ type: 'stopped' });
+}
+
+
+function macKey(b: number[]): number {
+  return ((b[0] * 256 + b[1]) * 256 + b[2]) * 16777216 + (b[3] * 65536 + b[4] * 256 + b[5]);
+}
+function macKeyAt(m: Uint8Array, at: number): number {
+  return ((m[at] * 256 + m[at + 1]) * 256 + m[at + 2]) * 16777216 + (m[at + 3] * 65536 + m[at + 4] * 256 + m[at + 5]);
 }
 
 main();

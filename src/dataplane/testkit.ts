@@ -107,6 +107,11 @@ export interface WireFns {
   vnetEmit(h: Ptr, flags: number, gsoType: number, hdrLen: number, gsoSize: number, csumStart: number, csumOffset: number): void;
   vnetCheck(h: Ptr, frameLen: number): boolean;
   vnetFinishChecksum(h: Ptr, frame: Ptr, frameLen: number): void;
+  // vxlan
+  vxlanCheck(p: Ptr, len: number): boolean;
+  vxlanFlags(p: Ptr): number;
+  vxlanVni(p: Ptr): number;
+  vxlanEmit(p: Ptr, vni: number): void;
   // ipv4Check result codes
   IPV4_OK(): number;
   IPV4_TRUNCATED(): number;
@@ -114,9 +119,17 @@ export interface WireFns {
   IPV4_BAD_IHL(): number;
   IPV4_BAD_TOTAL_LEN(): number;
   IPV4_BAD_CHECKSUM(): number;
+  // protocol numbers and VXLAN constants, as the wire modules define them
+  IPPROTO_IPIP(): number;
+  IPPROTO_UDP(): number;
+  VXLAN_HLEN(): number;
+  VXLAN_FLAG_I(): number;
+  VXLAN_PORT_IANA(): number;
+  VXLAN_PORT_FLANNEL(): number;
+  VXLAN_OVERHEAD(): number;
 }
 
-const BOOL_RESULTS = new Set(['isGroupMac', 'arpCheck', 'icmpCheckLen', 'icmpChecksumOk', 'udpCheck', 'vnetCheck']);
+const BOOL_RESULTS = new Set(['isGroupMac', 'arpCheck', 'icmpCheckLen', 'icmpChecksumOk', 'udpCheck', 'vnetCheck', 'vxlanCheck']);
 
 let module: WebAssembly.Module | undefined;
 

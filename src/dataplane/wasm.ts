@@ -9,9 +9,25 @@ export type Build = 'release' | 'debug';
 export interface DataplaneExports {
   memory: WebAssembly.Memory;
   _initialize(): void;
-  configure(slots: number, slotSize: number, fdbCapacity: number, maxPorts: number): number;
-  processBatch(n: number): number;
+  configure(base: number, slots: number, slotSize: number, fdbCapacity: number, maxPorts: number,
+    genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number): number;
+  processBatch(first: number, n: number): number;
+  txClear(): void;
+  rxAddrPtr(): number;
+  rxCap(): number;
+  regionEndPtr(): number;
+  setUnderlay(port: number, ip: number, mac: bigint): void;
+  setOverlay(kind: number, vni: number, udpPort: number, vtepMac: bigint): void;
+  fibAdd(prefix: number, len: number, kind: number, nextHop: number, vtepMac: bigint): number;
+  fibDel(prefix: number, len: number): number;
+  fibLookup(dst: number): number;
+  fibCount(): number;
+  neighSet(ip: number, mac: bigint): number;
+  neighDel(ip: number): number;
+  neighLookup(ip: number): bigint;
+  neighCount(): number;
   parseBatch(n: number): number;
+  benchRestore(first: number, n: number, src: number, stride: number, len: number): void;
   headroom(): number;
   vnetHeaderLen(): number;
   slotBase(): number;
@@ -31,7 +47,7 @@ export interface DataplaneExports {
   portCounterName(i: number): number;
   setClock(ms: number): void;
   setGateway(ip: number, mac: bigint): void;
-  portAttach(port: number, mtu: number): number;
+  portAttach(port: number, mtu: number, kind: number): number;
   portDetach(port: number): void;
   fdbExpire(now: number): number;
   fdbFlushPort(port: number): void;
@@ -43,6 +59,7 @@ export interface DataplaneExports {
   fdbSlots(): number;
   fdbLookup(mac: bigint, now: number): number;
   fdbLearn(mac: bigint, port: number, now: number): void;
+  fdbAddStatic(mac: bigint, port: number): number;
 }
 
 const modules = new Map<Build, WebAssembly.Module>();
@@ -51,7 +68,12 @@ export function wasmPath(build: Build): string {
   return fileURLToPath(new URL(`../../build/${build}.wasm`, import.meta.url));
 }
 
-export function instantiate(build: Build = 'release'): DataplaneExports {
+/** Memory for one or more nodes: they share it, each configured at the previous one's end. */
+export function newMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: 2 });
+}
+
+export function instantiate(build: Build = 'release', memory: WebAssembly.Memory = newMemory()): DataplaneExports {
   let mod = modules.get(build);
   if (!mod) {
     let bytes: Buffer;
@@ -65,12 +87,14 @@ export function instantiate(build: Build = 'release'): DataplaneExports {
   }
   const inst = new WebAssembly.Instance(mod, {
     env: {
+      memory,
       abort(_msg: number, _file: number, line: number, col: number) {
         throw new Error(`data plane abort at ${line}:${col}`);
       },
     },
   });
-  const ex = inst.exports as unknown as DataplaneExports;
+  // with imported memory the instance exports none: give callers the one it uses
+  const ex = { ...(inst.exports as object), memory } as unknown as DataplaneExports;
   ex._initialize();
   return ex;
 }

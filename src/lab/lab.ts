@@ -6,8 +6,9 @@ import { Tap } from '../io/tap.ts';
 import { ipBatch, netnsList, linkList } from '../io/netns.ts';
 import { EngineHost } from '../dataplane/engine-host.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
-import type { NodeStats } from '../dataplane/engine-protocol.ts';
-import { allPods, type LabPlan, type PodPlan } from '../model/topology.ts';
+import type { NodeStats, EngineNodeConfig } from '../dataplane/engine-protocol.ts';
+import { allPods, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
+import { nodeTables } from '../model/node-tables.ts';
 import { writeState, removeState, readState, processAlive, socketPath, type LabState } from './state.ts';
 
 export interface LabOptions {
@@ -60,14 +61,7 @@ export class Lab {
         // small for that makes the TAP read cut frames short (silently: read returns the cut length)
         slotSize: plan.offloads ? GSO_SLOT_SIZE : Math.max(MTU_SLOT_SIZE, plan.podMtu + 256),
         macAgingMs: plan.macAgingSeconds * 1000,
-        nodes: plan.nodes.map((n) => ({
-          name: n.name,
-          gatewayIp: n.gateway,
-          gatewayMac: n.gatewayMac,
-          fdbCapacity: 4096,
-          maxPorts: Math.max(8, n.pods.length),
-          ports: n.pods.map((p) => ({ port: p.port, fd: taps[pods.indexOf(p)].fd, mtu: p.mtu, name: p.name })),
-        })),
+        nodes: plan.nodes.map((n) => engineNode(plan, n, (p) => taps[pods.indexOf(p)].fd)),
       });
       return new Lab(plan, taps, engine, state);
     } catch (e) {
@@ -95,6 +89,26 @@ export class Lab {
     await removeHostObjects(this.state);
     removeState(this.plan.name);
   }
+}
+
+/**
+ * One node as the forwarding worker runs it. Pods are ports 0..n-1; with
+ * more than one node, the last port is the underlay, carried in-process.
+ */
+function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number): EngineNodeConfig {
+  const multi = plan.nodes.length > 1;
+  const maxPorts = Math.max(8, n.pods.length + 1);
+  return {
+    name: n.name,
+    gatewayIp: n.gateway,
+    gatewayMac: n.gatewayMac,
+    fdbCapacity: 4096,
+    maxPorts,
+    ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: p.name, mac: p.mac })),
+    underlay: multi ? { port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: -1 } : undefined,
+    overlay: { kind: multi ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
+    ...nodeTables(plan, n),
+  };
 }
 
 /** Commands run inside the pod's namespace: loopback, eth0 (MAC, MTU, no IPv6 autoconf noise), address, default route. */

@@ -7,7 +7,10 @@ export interface LabStatus {
   lab: string;
   pid: number;
   startedAt: string;
-  cluster: { clusterCIDR: string; serviceCIDR: string; overlay: string; mtu: number; podMtu: number; offloads: boolean };
+  cluster: {
+    clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number };
+    underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
+  };
   pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string> }[];
   nodes: {
     name: string;
@@ -17,7 +20,9 @@ export interface LabStatus {
     ports: ({ port: number; pod: string } & Record<string, number | string | boolean>)[];
     drops: Record<string, number>;
     events: Record<string, number>;
-    fdb: { entries: number; capacity: number; table: { mac: string; port: number; ageMs: number }[] };
+    fdb: { entries: number; capacity: number; table: { mac: string; port: number; ageMs: number; static?: boolean }[] };
+    /** with more than one node: the node's underlay identity and its underlay port's counters */
+    underlay?: { ip: string; mac: string; vtepMac: string; port: number; counters: Record<string, number>; fabric: NodeStats['fabric'] };
   }[];
 }
 
@@ -27,8 +32,8 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     pid,
     startedAt,
     cluster: {
-      clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay,
-      mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
+      clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
+      underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
     },
     pods: plan.nodes.flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
@@ -50,6 +55,10 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
         drops: s?.counters.drops ?? {},
         events: s?.counters.events ?? {},
         fdb: { entries: s?.fdb.length ?? 0, capacity: s?.fdbCapacity ?? 0, table: s?.fdb ?? [] },
+        underlay: s && s.underlayPort >= 0 ? {
+          ip: n.underlayIp, mac: n.underlayMac, vtepMac: n.vtepMac, port: s.underlayPort,
+          counters: s.counters.ports[s.underlayPort], fabric: s.fabric,
+        } : undefined,
       };
     }),
   };

@@ -33,6 +33,11 @@ export interface NodePlan {
   podCIDR: string;
   gateway: string;
   gatewayMac: string;
+  /** the node's address and MAC on the underlay (flannel's "public IP") */
+  underlayIp: string;
+  underlayMac: string;
+  /** the node's VXLAN device MAC (flannel.1) */
+  vtepMac: string;
   pods: PodPlan[];
 }
 
@@ -41,6 +46,8 @@ export interface LabPlan {
   clusterCIDR: string;
   serviceCIDR: string;
   overlay: Overlay;
+  vxlan: { vni: number; port: number };
+  underlayCIDR: string;
   /** underlay MTU */
   mtu: number;
   podMtu: number;
@@ -63,7 +70,8 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // netns names have no hard limit, but pod names double as interface-ish labels in output; keep k8s' 63
 const MAX_NAME = 63;
 
-const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'mtu', 'offloads', 'macAgingSeconds'];
+const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds'];
+const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane'];
 const POD_KEYS = ['name', 'labels'];
 
@@ -121,6 +129,18 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const mtu = int(cluster.mtu, 1500, 'cluster.mtu', problems, 576, 65535);
   if (OVERLAYS.includes(overlay) && mtu - OVERLAY_OVERHEAD[overlay] > MAX_TAP_MTU) {
     problems.push(`cluster.mtu: ${mtu} gives pods an MTU of ${mtu - OVERLAY_OVERHEAD[overlay]}, above the ${MAX_TAP_MTU} a TAP device allows`);
+  }
+  const vx = isObject(cluster.vxlan) ? cluster.vxlan : {};
+  if (cluster.vxlan !== undefined && !isObject(cluster.vxlan)) problems.push('cluster.vxlan: expected a mapping like { vni: 1, port: 8472 }');
+  unknownKeys(vx, VXLAN_KEYS, 'cluster.vxlan.', problems);
+  const vxlan = {
+    vni: int(vx.vni, 1, 'cluster.vxlan.vni', problems, 0, 0xffffff),
+    port: int(vx.port, 8472, 'cluster.vxlan.port', problems, 1, 65535),
+  };
+  // the nodes' own network: in-process by default, so it never meets the host's; it must not meet the pods' either
+  const underlayCIDR = tryCidr(cluster.underlayCIDR ?? '172.31.255.0/24', 'cluster.underlayCIDR', problems);
+  for (const [what, c] of [['clusterCIDR', clusterCIDR], ['serviceCIDR', serviceCIDR]] as const) {
+    if (underlayCIDR && c && overlaps(underlayCIDR, c)) problems.push(`cluster.underlayCIDR ${underlayCIDR.text} overlaps cluster.${what} ${c.text}`);
   }
   const offloads = bool(cluster.offloads, true, 'cluster.offloads', problems);
   const macAgingSeconds = int(cluster.macAgingSeconds, 300, 'cluster.macAgingSeconds', problems, 1, 1_000_000);
@@ -199,17 +219,24 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       problems.push(`node ${n.name}: podCIDR ${n.cidr.text} holds ${podCapacity(n.cidr)} pods, ${n.pods.length} asked for`);
     }
   }
+  if (underlayCIDR && rawNodes.length > podCapacity(underlayCIDR) + 1) {
+    problems.push(`cluster.underlayCIDR ${underlayCIDR.text} has room for ${podCapacity(underlayCIDR) + 1} nodes, ${rawNodes.length} asked for`);
+  }
   if (problems.length) fail();
 
   const podMtu = mtu - OVERLAY_OVERHEAD[overlay];
-  const nodes: NodePlan[] = pending.map((n) => {
+  const nodes: NodePlan[] = pending.map((n, i) => {
     const cidr = n.cidr!;
     const gateway = nthAddress(cidr, 1);
+    const underlayIp = nthAddress(underlayCIDR!, i + 1);
     return {
       name: n.name,
       podCIDR: cidr.text,
       gateway,
       gatewayMac: macForIp(gateway),
+      underlayIp,
+      underlayMac: macForIp(underlayIp),
+      vtepMac: vtepMacFor(underlayIp),
       pods: n.pods.map((p, port) => {
         const ip = nthAddress(cidr, port + 2);
         return {
@@ -220,9 +247,14 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     };
   });
   return {
-    name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, mtu, podMtu,
-    offloads, macAgingSeconds, nodes,
+    name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan,
+    underlayCIDR: underlayCIDR!.text, mtu, podMtu, offloads, macAgingSeconds, nodes,
   };
+}
+
+/** A node's VTEP MAC: 0e:58 and its underlay address (locally administered, distinct from its underlay MAC). */
+function vtepMacFor(underlayIp: string): string {
+  return '0e' + macForIp(underlayIp).slice(2);
 }
 
 export function allPods(plan: LabPlan): PodPlan[] {

@@ -1,10 +1,13 @@
 // Every drop reason the data plane names is reachable from a crafted frame,
-// and counted under that name alone: the frame produces no tx entry and
-// exactly one drop counter moves, by one.
+// and counted under that name alone: exactly one drop counter moves, by one,
+// and the frame produces no tx entry, except the ICMP error a router sends
+// about it (RFC 1812: time exceeded, unreachable, fragmentation needed),
+// generated and addressed to the frame's source.
 import { describe, it, expect } from 'vitest';
-import type { Dataplane } from '../../src/dataplane/dataplane.ts';
-import { newDataplane, run, eth, ipv4, icmp, vnet, udpFrame, GW_IP, GW_MAC, BCAST, podMac, podIp, type In } from './frames.ts';
-import { hex, refChecksum } from '../util.ts';
+import { GEN_SLOT, type Dataplane, type DataplaneOptions } from '../../src/dataplane/dataplane.ts';
+import { newDataplane, run, delta, eth, ipv4, icmp, vnet, udpFrame, GW_IP, GW_MAC, BCAST, podMac, podIp, type In, type Out, type Result } from './frames.ts';
+import { hex, refChecksum, rd16 } from '../util.ts';
+import { ip4, udp, vxlanFrame, pattern } from './overlay-kit.ts';
 import { ARP_TRUNCATED, ARP_REQUEST_FOR_GW, ARP_REPLY_FROM_GW } from '../vectors/arp.ts';
 import { ICMP_TRUNCATED, ICMP_ECHO_REQUEST } from '../vectors/icmp.ts';
 import { IPV4_SHORT_PAYLOAD } from '../vectors/ipv4.ts';
@@ -25,8 +28,48 @@ function ipPatch(frame: Uint8Array, off: number, val: number): Uint8Array {
 const plainUdp = () => udpFrame(B, A);
 const toGw = (proto: number, payload: Uint8Array, dst = GW_IP) => eth(GW_MAC, A, 0x0800, ipv4(podIp(2), dst, proto, payload));
 
-interface Case { reason: string; what: string; frame: In; ports?: number; setup?: (dp: Dataplane) => void }
+/**
+ * `icmp`: the ICMP error (type, code) sent back about the frame, if any.
+ * `opts`: data plane sizes other than newDataplane's. `earlier`: work done
+ * earlier in the same round (no txClear after it), the frame then comes after.
+ */
+interface Case {
+  reason: string; what: string; frame: In; ports?: number; setup?: (dp: Dataplane) => void;
+  icmp?: [number, number]; opts?: DataplaneOptions; earlier?: (dp: Dataplane) => void;
+}
 const learnB = (dp: Dataplane) => run(dp, [{ port: 1, frame: udpFrame(BCAST, B) }]);
+
+// Every case's node is also an overlay node (node 1 of test/dataplane/overlay-kit.ts):
+// its pod CIDR is local, the peer's (10.244.1.0/24) is behind VXLAN, pod A is a known neighbour.
+const UL = 4, UL_IP = '172.31.255.1', UL_MAC = '0a:58:ac:1f:ff:01', VTEP = '0e:00:00:00:00:01';
+const PEER_UL = '172.31.255.2', PEER_UL_MAC = '0a:58:ac:1f:ff:02', PEER_VTEP = '0e:00:00:00:00:02';
+const REMOTE_POD = '10.244.1.5';
+function overlayNode(dp: Dataplane): void {
+  dp.attachPort(UL, 1500, 'underlay');
+  dp.setUnderlay(UL, UL_IP, UL_MAC);
+  dp.setOverlay('vxlan', { vni: 1, port: 8472, vtepMac: VTEP });
+  dp.addRoute('10.244.0.0/24', 'local');
+  dp.addRoute('10.244.1.0/24', 'vxlan', PEER_UL, PEER_VTEP);
+  dp.setNeighbor(PEER_UL, PEER_UL_MAC);
+  dp.setNeighbor(podIp(2), A);
+}
+/** A pod A packet to the gateway MAC, for another address (routed). */
+const routed = (o: { dst?: string; ttl?: number; df?: boolean; size?: number } = {}) => {
+  const dst = o.dst ?? REMOTE_POD;
+  return eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst, proto: 17, ttl: o.ttl, df: o.df, payload: udp(podIp(2), dst, 5000, 53, pattern((o.size ?? 64) - 28)) }));
+};
+/** What the peer node would send us: VXLAN around a frame from its pod to pod A. */
+const fromPeer = (o: { vni?: number; flags?: number; dport?: number; dstMac?: string; innerDst?: string; dstIp?: string } = {}) =>
+  vxlanFrame({
+    dstMac: o.dstMac ?? UL_MAC, srcMac: PEER_UL_MAC, srcIp: PEER_UL, dstIp: o.dstIp ?? UL_IP, dport: o.dport, vni: o.vni, flags: o.flags,
+    inner: eth(o.innerDst ?? VTEP, PEER_VTEP, 0x0800, ip4({ src: REMOTE_POD, dst: podIp(2), proto: 17, ttl: 63, payload: udp(REMOTE_POD, podIp(2), 53, 5000, pattern(40)) })),
+  });
+/** The fabric hands this node `frame` on rx entry `slots`, as engine.ts does, appending to the tx list. */
+const handOverKeep = (dp: Dataplane, frame: Uint8Array) => {
+  dp.putFrame(0, UL, frame);
+  dp.rxAddr[dp.slots] = dp.rxAddr[0]; dp.rxLen[dp.slots] = dp.rxLen[0]; dp.rxPort[dp.slots] = UL;
+  return dp.processRange(dp.slots, 1);
+};
 
 const CASES: Case[] = [
   { reason: 'eth_truncated', what: '13-byte frame', frame: { port: 0, frame: plainUdp().subarray(0, 13) } },
@@ -51,7 +94,7 @@ const CASES: Case[] = [
   { reason: 'same_port', what: 'unicast to a MAC on the ingress port', setup: learnB, frame: { port: 1, frame: udpFrame(B, podMac(7)) } },
   { reason: 'no_destination', what: 'broadcast with no other port', ports: 1, frame: { port: 0, frame: udpFrame(BCAST, A) } },
   { reason: 'unknown_ethertype', what: 'IPv6 ethertype to the gateway MAC', frame: { port: 0, frame: eth(GW_MAC, A, 0x86dd) } },
-  { reason: 'no_route', what: 'IPv4 to the gateway MAC for 8.8.8.8', frame: { port: 0, frame: toGw(1, icmp(8, 0, 1), '8.8.8.8') } },
+  { reason: 'no_route', what: 'IPv4 to the gateway MAC for 8.8.8.8', frame: { port: 0, frame: toGw(1, icmp(8, 0, 1), '8.8.8.8') }, icmp: [3, 0] },
   { reason: 'icmp_malformed', what: 'scapy echo with 7 ICMP bytes', frame: { port: 0, frame: hex(ICMP_TRUNCATED.hex) } },
   { reason: 'icmp_malformed', what: 'echo with a bad ICMP checksum', frame: { port: 0, frame: (() => { const f = hex(ICMP_ECHO_REQUEST.hex); f[37] ^= 0x10; return f; })() } },
   { reason: 'gateway_unhandled', what: 'UDP to the gateway address', frame: { port: 0, frame: toGw(17, hex('303900350008')) } },
@@ -59,17 +102,103 @@ const CASES: Case[] = [
   { reason: 'gateway_unhandled', what: 'ARP reply to the gateway MAC', frame: { port: 0, frame: (() => { const f = hex(ARP_REPLY_FROM_GW.hex); f.set(hex('0a580af40001'), 0); f.set(hex('0a580af40009'), 6); f[14 + 8 + 5] = 9; return f; })() } },
   { reason: 'bad_port', what: 'port 5: in range, not attached', frame: { port: 5, frame: plainUdp() } },
   { reason: 'bad_port', what: 'port 200: beyond maxPorts', frame: { port: 200, frame: plainUdp() } },
+  { reason: 'ttl_exceeded', what: 'routed with TTL 1', frame: { port: 0, frame: routed({ ttl: 1 }) }, icmp: [11, 0] },
+  { reason: 'no_neighbor', what: 'routed to a pod of this node with no known MAC', frame: { port: 0, frame: routed({ dst: podIp(50) }) }, icmp: [3, 1] },
+  { reason: 'frag_needed', what: 'DF, 1451 bytes, into a VXLAN tunnel of MTU 1450', frame: { port: 0, frame: routed({ df: true, size: 1451 }) }, icmp: [3, 4] },
+  { reason: 'not_for_us', what: 'underlay: VXLAN to another node\'s MAC', frame: { port: UL, frame: fromPeer({ dstMac: '0a:58:ac:1f:ff:03' }) } },
+  { reason: 'not_for_us', what: 'underlay: our MAC, another node\'s IP', frame: { port: UL, frame: fromPeer({ dstIp: '172.31.255.3' }) } },
+  { reason: 'underlay_unhandled', what: 'underlay: UDP to port 4789 on our underlay IP (VXLAN is on 8472)', frame: { port: UL, frame: fromPeer({ dport: 4789 }) } },
+  { reason: 'underlay_unhandled', what: 'underlay: ARP request for another address', frame: { port: UL, frame: (() => { const f = hex(ARP_REQUEST_FOR_GW.hex); f.set([172, 31, 255, 9], 14 + 24); return f; })() } },
+  { reason: 'vxlan_malformed', what: 'underlay: VXLAN without the I flag', frame: { port: UL, frame: fromPeer({ flags: 0 }) } },
+  { reason: 'vxlan_malformed', what: 'underlay: VXLAN header cut to 6 bytes', frame: { port: UL, frame: (() => {
+    const f = fromPeer().subarray(0, 14 + 20 + 8 + 6).slice();
+    f[17] = 20 + 8 + 6; f[24] = f[25] = 0; const c = refChecksum(f.subarray(14, 34)); f[24] = c >> 8; f[25] = c & 0xff; // IP total length
+    f[38] = 0; f[39] = 14; // UDP length
+    return f;
+  })() } },
+  { reason: 'vxlan_bad_vni', what: 'underlay: VNI 2 where we serve VNI 1', frame: { port: UL, frame: fromPeer({ vni: 2 }) } },
+  { reason: 'vxlan_not_for_vtep', what: 'underlay: inner frame to another VTEP MAC', frame: { port: UL, frame: fromPeer({ innerDst: '0e:00:00:00:00:09' }) } },
+  {
+    reason: 'gen_pool_empty', what: 'no DF, 1600 bytes, to fragment: an earlier frame this round took the one generated slot',
+    opts: { genSlots: 1 },
+    earlier: (dp) => { dp.putFrame(0, 0, routed({ ttl: 1 })); dp.processRange(0, 1); }, // its ICMP error used the slot
+    frame: { port: 0, frame: routed({ size: 1600 }) },
+  },
+  {
+    // The tx list holds every rx entry and generated frame flooding to every
+    // port once (index.ts configure). The fabric hands a node frames on one
+    // reserved rx entry, any number of times a round, each appending: here
+    // enough floods from the peer fill it, and a pod's flood finds no room.
+    reason: 'tx_full', what: 'flood after the fabric\'s hand-overs this round filled the tx list',
+    opts: { slots: 1, genSlots: 0 },
+    earlier: (dp) => {
+      dp.setNeighbor(podIp(60), podMac(60)); // a pod we have not heard from: its frames flood
+      const f = () => vxlanFrame({ dstMac: UL_MAC, srcMac: PEER_UL_MAC, srcIp: PEER_UL, dstIp: UL_IP,
+        inner: eth(VTEP, PEER_VTEP, 0x0800, ip4({ src: REMOTE_POD, dst: podIp(60), proto: 17, payload: pattern(30) })) });
+      while (handOverKeep(dp, f()) < dp.ex.txCap());
+    },
+    frame: { port: 0, frame: plainUdp() },
+  },
 ];
+
+/** The frame's IPv4 source (untagged or one tag), or undefined. */
+function ipSource(f: Uint8Array): string | undefined {
+  const l2 = rd16(f, 12) === 0x8100 || rd16(f, 12) === 0x88a8 ? 18 : 14;
+  if (f.length < l2 + 20 || rd16(f, l2 - 2) !== 0x0800) return undefined;
+  return Array.from(f.subarray(l2 + 12, l2 + 16)).join('.');
+}
+/** A generated ICMP error (destination unreachable, time exceeded, parameter problem) to `to`. */
+const isIcmpErrorTo = (t: Out, to: string | undefined) =>
+  t.slot === GEN_SLOT && rd16(t.frame, 12) === 0x0800 && t.frame[23] === 1 && [3, 11, 12].includes(t.frame[34])
+  && to !== undefined && Array.from(t.frame.subarray(30, 34)).join('.') === to;
+
+/** The invariant: tx holds nothing but generated ICMP errors addressed to the dropped frames' sources. */
+function expectOnlyIcmpErrors(tx: Out[], frames: In[]) {
+  const sources = new Set(frames.map((f) => ipSource(f.frame)).filter((x) => x !== undefined));
+  for (const t of tx) expect(t.slot === GEN_SLOT && [...sources].some((s) => isIcmpErrorTo(t, s)), `tx entry to port ${t.port} is not an ICMP error to a source`).toBe(true);
+}
+
+function newCaseNode(c: Case): Dataplane {
+  const dp = newDataplane(c.ports ?? 4, c.opts);
+  overlayNode(dp);
+  c.setup?.(dp);
+  return dp;
+}
+
+/** Run one case: as `run` does, or after `earlier` within the same round. */
+function runCase(c: Case): Result {
+  const dp = newCaseNode(c);
+  if (!c.earlier) return run(dp, [c.frame]);
+  dp.txClear();
+  c.earlier(dp);
+  const first = dp.processRange(0, 0); // tx entries already queued this round
+  dp.putFrame(0, c.frame.port, c.frame.frame, c.frame.vnet);
+  const before = dp.counters();
+  const n = dp.processRange(0, 1);
+  const tx: Out[] = [];
+  for (let k = first; k < n; k++) {
+    const t = dp.txBytes(k);
+    tx.push({ slot: dp.txEntry(k).slot, port: t.port, frame: t.frame, vnet: t.vnet });
+  }
+  return { tx, ...delta(before, dp.counters()) };
+}
 
 describe('every drop reason is reachable and counted under its name', () => {
   for (const c of CASES) {
     it(`${c.reason}: ${c.what}`, () => {
-      const dp = newDataplane(c.ports ?? 4);
-      c.setup?.(dp);
-      const r = run(dp, [c.frame]);
-      expect(r.tx).toEqual([]);
+      const r = runCase(c);
       expect(r.drops).toEqual({ [c.reason]: 1 });
-      const inPortUp = c.frame.port < 4 && c.frame.port < (c.ports ?? 4);
+      if (c.icmp) {
+        expect(r.tx).toHaveLength(1);
+        const t = r.tx[0];
+        expect(isIcmpErrorTo(t, ipSource(c.frame.frame))).toBe(true);
+        expect([t.frame[34], t.frame[35]], 'ICMP type, code').toEqual(c.icmp);
+        expect(t.port, 'back out of the port the frame came in on').toBe(c.frame.port);
+        expect(r.events).toMatchObject({ icmp_errors_sent: 1 });
+      } else {
+        expect(r.tx).toEqual([]);
+      }
+      const inPortUp = (c.frame.port < 4 && c.frame.port < (c.ports ?? 4)) || c.frame.port === UL;
       if (c.reason === 'bad_port') {
         expect(inPortUp).toBe(false);
         expect(r.ports.every((p) => Object.keys(p).length === 0)).toBe(true); // no port counter moves
@@ -87,13 +216,18 @@ describe('every drop reason is reachable and counted under its name', () => {
     expect([...new Set(CASES.map((c) => c.reason))].sort()).toEqual([...names].sort());
   });
 
-  it('all of them in one batch: n frames, n drops, no tx (the invariant, batched)', () => {
+  it('all of them in one batch: n frames, n drops, no tx but the ICMP errors (the invariant, batched)', () => {
     const dp = newDataplane(4);
+    overlayNode(dp);
     learnB(dp);
-    // the cases that need their own set-up (a single port) stay out
-    const batch = CASES.filter((c) => !c.ports && !['oversize', 'same_port'].includes(c.reason)).map((c) => c.frame);
+    // the cases that need their own set-up (a single port, other sizes, earlier work this round) stay out
+    const batch = CASES.filter((c) => !c.ports && !c.opts && !c.earlier && !['oversize', 'same_port'].includes(c.reason)).map((c) => c.frame);
     const r = run(dp, batch);
-    expect(r.tx).toEqual([]);
+    expectOnlyIcmpErrors(r.tx, batch);
+    const errors = CASES.filter((c) => batch.includes(c.frame) && c.icmp).length;
+    expect(errors).toBeGreaterThan(0);
+    expect(r.tx).toHaveLength(errors);
+    expect(r.events.icmp_errors_sent).toBe(errors);
     expect(r.dropTotal).toBe(batch.length);
     const want: Record<string, number> = {};
     for (const c of CASES.filter((c) => batch.includes(c.frame))) want[c.reason] = (want[c.reason] ?? 0) + 1;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { planTopology, loadTopologyFile, allPods, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 
-const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, mtu, offloads, macAgingSeconds';
+const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlayCIDR, mtu, offloads, macAgingSeconds';
 
 /** The problems planTopology reports for `doc` (fails the test if it accepts it). */
 function problems(doc: unknown): string[] {
@@ -102,6 +102,29 @@ describe('topology: refused configurations, each with its message', () => {
       .toEqual(['cluster.clusterCIDR: "10.244.0.0" is not an IPv4 CIDR like 10.244.0.0/16']);
     expect(problems(doc({ clusterCIDR: '10.244.0.0/33' })))
       .toEqual(['cluster.clusterCIDR: "10.244.0.0/33" has a prefix length over 32']);
+  });
+
+  it('an underlay range overlapping the pods or Services', () => {
+    expect(problems(doc({ underlayCIDR: '10.244.200.0/24' }))).toEqual([
+      'cluster.underlayCIDR 10.244.200.0/24 overlaps cluster.clusterCIDR 10.244.0.0/16',
+    ]);
+    expect(problems(doc({ underlayCIDR: '10.96.0.0/24' }))).toEqual([
+      'cluster.underlayCIDR 10.96.0.0/24 overlaps cluster.serviceCIDR 10.96.0.0/12',
+    ]);
+  });
+
+  it('an underlay range too small for its nodes', () => {
+    expect(problems(doc({ underlayCIDR: '172.31.255.0/30' }, [node('n1', ['a']), node('n2', ['b']), node('n3', ['c'])]))).toEqual([
+      'cluster.underlayCIDR 172.31.255.0/30 has room for 2 nodes, 3 asked for',
+    ]);
+  });
+
+  it('bad VXLAN settings', () => {
+    expect(problems(doc({ vxlan: { vni: 1 << 24, port: 0, group: 'x' } }))).toEqual([
+      'cluster.vxlan.group: unknown key (known: vni, port)',
+      'cluster.vxlan.vni: 16777216 is not an integer in [0, 16777215]',
+      'cluster.vxlan.port: 0 is not an integer in [1, 65535]',
+    ]);
   });
 
   it('unknown keys, at every level', () => {

@@ -14,10 +14,12 @@ import os
 import random
 import struct
 import sys
+import zlib
 
 import scapy
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Dot1AD, Ether, IPOption_Router_Alert,
                        Raw, Padding, raw, checksum)
+from scapy.layers.vxlan import VXLAN
 
 VERSION = scapy.VERSION
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +28,13 @@ POD_A_MAC, POD_A_IP = "0a:58:0a:f4:00:02", "10.244.0.2"
 POD_B_MAC, POD_B_IP = "0a:58:0a:f4:00:03", "10.244.0.3"
 GW_MAC, GW_IP = "0a:58:0a:f4:00:01", "10.244.0.1"
 BCAST = "ff:ff:ff:ff:ff:ff"
+
+# The overlay vectors (vxlan.ts, ipip.ts): two nodes on one underlay segment,
+# pod A (10.244.0.2, on node 1) talking to a pod on node 2 (10.244.1.2).
+NODE1_MAC, NODE1_IP = "52:54:00:0a:00:0b", "192.168.56.11"
+NODE2_MAC, NODE2_IP = "52:54:00:0a:00:0c", "192.168.56.12"
+VTEP1_MAC, VTEP2_MAC = "ae:f1:1a:00:00:01", "ae:f1:1a:00:00:02"  # flannel.1 on node 1 / node 2
+POD_N2_IP = "10.244.1.2"
 
 
 # ---- formatting ------------------------------------------------------------
@@ -124,6 +133,16 @@ def udp_fields(u):
 def tcp_fields(t):
     return {"sport": t.sport, "dport": t.dport, "seq": t.seq, "ack": t.ack, "dataofs": t.dataofs,
             "flags": int(t.flags), "window": t.window, "chksum": t.chksum, "urgptr": t.urgptr}
+
+
+def vxlan_fields(v):
+    return {"flags": int(v.flags), "reserved1": v.reserved1, "vni": v.vni, "reserved2": v.reserved2}
+
+
+def offsets(pkt, **layers):
+    """Byte offset of each named layer inside `pkt`: where scapy's layers start."""
+    n = len(raw(pkt))
+    return {k: n - len(raw(l)) for k, l in layers.items()}
 
 
 def dissect(b):
@@ -352,6 +371,110 @@ def family_checksum():
     return out
 
 
+def linux_udp_flow_src_port(flow_hash, lo=32768, hi=60999):
+    """include/net/udp.h udp_flow_src_port() with the default port range
+    (net.ipv4.ip_local_port_range 32768 60999), as the vxlan driver picks the
+    outer source port. The kernel's hash is skb_get_hash() (a seeded jhash of
+    the inner flow); here a CRC-32 of the inner 5-tuple stands in for it."""
+    h = flow_hash & 0xffffffff
+    h ^= (h << 16) & 0xffffffff
+    return ((h * (hi - lo)) >> 32) + lo
+
+
+def inner_flow_hash(src, dst, proto, sport=0, dport=0):
+    return zlib.crc32(struct.pack(">4s4sBHH", bytes(map(int, src.split("."))), bytes(map(int, dst.split("."))),
+                                  proto, sport, dport))
+
+
+def vxlan_frame(dport, vni, flags=0x08, ident=0x1f2e):
+    """A VXLAN frame as the Linux vxlan driver sends it by default for IPv4:
+    outer DF clear, TTL 64, TOS 0, UDP checksum 0 (noudpcsum), source port
+    from the inner flow hash; inner frame VTEP1 -> VTEP2 carrying a routed
+    (TTL 63) echo request pod A -> pod on node 2."""
+    payload = bytes(range(0x20, 0x20 + 40))
+    inner = Ether(dst=VTEP2_MAC, src=VTEP1_MAC) / IP(src=POD_A_IP, dst=POD_N2_IP, id=0x4d4, flags="DF", ttl=63) / \
+        ICMP(type=8, id=0x2a, seq=1) / payload
+    fh = inner_flow_hash(POD_A_IP, POD_N2_IP, 1)
+    sport = linux_udp_flow_src_port(fh)
+    pkt = Ether(dst=NODE2_MAC, src=NODE1_MAC) / IP(src=NODE1_IP, dst=NODE2_IP, id=ident, flags=0, ttl=64, tos=0) / \
+        UDP(sport=sport, dport=dport, chksum=0) / VXLAN(flags=flags, vni=vni) / inner
+    return pkt, fh, sport
+
+
+def vxlan_vector(name, doc, pkt):
+    p = dissect(raw(pkt))
+    assert isinstance(p[UDP].payload, VXLAN), p.summary()
+    v = p[VXLAN]
+    ie = v.payload
+    fields = {"eth": eth_fields(p), "ip": ip_fields(p[IP]), "udp": udp_fields(p[UDP]), "vxlan": vxlan_fields(v),
+              "innerEth": eth_fields(ie), "innerIp": ip_fields(ie[IP]), "icmp": icmp_fields(ie[ICMP]),
+              "offsets": offsets(p, ip=p[IP], udp=p[UDP], vxlan=v, inner=ie)}
+    return vector(name, doc, p, fields)
+
+
+def family_vxlan():
+    out = []
+    pkt, fh, sport = vxlan_frame(8472, 1)
+    out.append(vxlan_vector("VXLAN_FLANNEL",
+                            f"flannel's VXLAN (flannel.1: port 8472, VNI 1), node 1 -> node 2; sport {sport} "
+                            f"from flow hash {fh:#010x} (CRC-32 of the inner 5-tuple) via udp_flow_src_port", pkt))
+    pkt, fh, sport = vxlan_frame(4789, 4096, ident=0x1f2f)
+    out.append(vxlan_vector("VXLAN_IANA_VNI4096",
+                            f"VXLAN_FLANNEL's inner frame on the IANA port 4789 with VNI 4096 (Calico's vxlan.calico defaults); "
+                            f"sport {sport}", pkt))
+    pkt, _, _ = vxlan_frame(8472, 1, flags=0x00, ident=0x1f30)
+    out.append(vxlan_vector("VXLAN_NO_I_FLAG",
+                            "VXLAN_FLANNEL with the VXLAN flags byte 0: the I flag is clear, so the VNI is not valid (RFC 7348)", pkt))
+    # truncated: lengths consistent (IPv4 and UDP agree), but only 7 of the 8 VXLAN header bytes
+    full, _, sport = vxlan_frame(8472, 1)
+    vx7 = raw(VXLAN(flags=0x08, vni=1))[:7]
+    short = dissect(raw(Ether(dst=NODE2_MAC, src=NODE1_MAC) / IP(src=NODE1_IP, dst=NODE2_IP, id=0x1f31, flags=0, ttl=64) /
+                        UDP(sport=sport, dport=8472, chksum=0) / Raw(vx7)))
+    out.append(vector("VXLAN_SHORT_HEADER", "IPv4/UDP to 8472 whose UDP payload is 7 bytes: a VXLAN header one byte short "
+                      "(IPv4 and UDP lengths consistent)", None,
+                      chunks=[("Ethernet", raw(short)[:14]), ("IP", raw(short)[14:34]), ("UDP", raw(short)[34:42]),
+                              ("VXLAN, truncated (7 of 8 bytes)", raw(short)[42:])],
+                      fields={"ip": ip_fields(short[IP]), "udp": udp_fields(short[UDP])}))
+    # truncated on the wire: VXLAN_FLANNEL's first 49 bytes, ending one byte short of the VXLAN header
+    cut = raw(full)[:14 + 20 + 8 + 7]
+    out.append(vector("VXLAN_CUT", "VXLAN_FLANNEL cut after 7 VXLAN header bytes (IPv4 total length "
+                      "and UDP length still claim the whole frame)", None,
+                      chunks=[("Ethernet", cut[:14]), ("IP", cut[14:34]), ("UDP", cut[34:42]),
+                              ("VXLAN, truncated (7 of 8 bytes)", cut[42:])],
+                      fields={"ip": ip_fields(IP(raw(full)[14:])), "udp": udp_fields(IP(raw(full)[14:])[UDP])}))
+    return out
+
+
+def family_ipip():
+    out = []
+    # The Linux ipip driver (Calico's tunl0: ttl inherit, tos 0): the outer
+    # TTL is the inner one, DF is copied from the inner header, protocol 4.
+    inner = IP(src=POD_A_IP, dst=POD_N2_IP, id=0x3c1, flags="DF", ttl=63) / \
+        TCP(sport=45678, dport=80, seq=0x01020304, ack=0, flags="S", window=64800,
+            options=[("MSS", 1440), ("SAckOK", b""), ("Timestamp", (424242, 0)), ("NOP", None), ("WScale", 7)])
+    pkt = dissect(raw(Ether(dst=NODE2_MAC, src=NODE1_MAC) /
+                      IP(src=NODE1_IP, dst=NODE2_IP, id=0x7a1c, flags="DF", ttl=63, tos=0, proto=4) / inner))
+    assert pkt[IP].proto == 4 and pkt[IP].payload.name == "IP", pkt.summary()
+    ii = pkt[IP].payload
+    out.append(vector("IPIP_TCP_SYN", "IP-in-IP (protocol 4) node 1 -> node 2 carrying a TCP SYN pod A -> 10.244.1.2:80 "
+                      "(outer TTL and DF inherited from the inner header, as tunl0 does)", pkt,
+                      {"eth": eth_fields(pkt), "ip": ip_fields(pkt[IP]), "innerIp": ip_fields(ii), "tcp": tcp_fields(ii[TCP]),
+                       "offsets": offsets(pkt, ip=pkt[IP], inner=ii, tcp=ii[TCP])}))
+    # truncated on the wire inside the outer header: 19 of 20 bytes
+    cut = raw(pkt)[:14 + 19]
+    out.append(vector("IPIP_CUT_OUTER", "IPIP_TCP_SYN cut after 19 bytes of the outer IPv4 header", None,
+                      chunks=[("Ethernet", cut[:14]), ("outer IP, truncated (19 of 20 bytes)", cut[14:])]))
+    # outer header consistent (length 32, good checksum) but only 12 bytes of the inner header inside
+    short = dissect(raw(Ether(dst=NODE2_MAC, src=NODE1_MAC) /
+                        IP(src=NODE1_IP, dst=NODE2_IP, id=0x7a1d, flags="DF", ttl=63, proto=4) / Raw(raw(inner)[:12])))
+    out.append(vector("IPIP_SHORT_INNER", "outer IPv4 (protocol 4, total length 32, valid) around 12 bytes of an inner "
+                      "IPv4 header", None,
+                      chunks=[("Ethernet", raw(short)[:14]), ("outer IP", raw(short)[14:34]),
+                              ("inner IP, truncated (12 of 20 bytes)", raw(short)[34:])],
+                      fields={"ip": ip_fields(short[IP])}))
+    return out
+
+
 FAMILIES = {
     "ethernet": family_ethernet,
     "arp": family_arp,
@@ -361,13 +484,19 @@ FAMILIES = {
     "tcp": family_tcp,
     "virtio": family_virtio,
     "checksum": family_checksum,
+    "vxlan": family_vxlan,
+    "ipip": family_ipip,
 }
+
+OVERLAY_HEADER = (f"// Underlay: node 1 {NODE1_MAC} {NODE1_IP}, node 2 {NODE2_MAC} {NODE2_IP};\n"
+                  f"// VTEPs (flannel.1) {VTEP1_MAC} / {VTEP2_MAC}; the pod on node 2 is {POD_N2_IP}.\n")
+FAMILY_HEADERS = {"vxlan": OVERLAY_HEADER, "ipip": OVERLAY_HEADER}
 
 
 def main():
     write = "--write" in sys.argv
     for fam, fn in FAMILIES.items():
-        text = HEADER + "\n" + "\n\n".join(fn()) + "\n"
+        text = HEADER + FAMILY_HEADERS.get(fam, "") + "\n" + "\n\n".join(fn()) + "\n"
         if write:
             with open(os.path.join(HERE, f"{fam}.ts"), "w") as f:
                 f.write(text)

@@ -1,0 +1,32 @@
+// This node's identity on the underlay and its overlay settings, set by the
+// control plane (flannel's view of a node: its public IP, its VTEP).
+export const enum Overlay {
+  NONE = 0,     // single node: no underlay
+  VXLAN = 1,
+  IPIP = 2,
+  HOST_GW = 3,
+}
+
+export let overlay: Overlay = Overlay.NONE;
+export let ulPort: u32 = 0xffffffff;  // the underlay port (none until set)
+export let ulIp: u32 = 0;
+export let ulMac: u64 = 0;
+export let vtepMac: u64 = 0;          // the node's VXLAN device MAC (flannel.1)
+export let vni: u32 = 1;
+export let vxlanPort: u16 = 8472;
+export let ipId: u16 = 0;             // outer IPv4 identification counter
+
+export function setUnderlay(port: u32, ip: u32, mac: u64): void {
+  ulPort = port;
+  ulIp = ip;
+  ulMac = mac;
+}
+
+export function setOverlay(kind: u32, vniValue: u32, udpPort: u32, vtep: u64): void {
+  overlay = <Overlay>kind;
+  vni = vniValue & 0xffffff;
+  vxlanPort = <u16>udpPort;
+  vtepMac = vtep;
+}
+
+@inline export function nextIpId(): u16 { return ipId++; }

@@ -1,0 +1,83 @@
+// Frames arriving on the underlay port: this node's ARP, echo to its
+// underlay address, VXLAN and IP-in-IP decapsulation (the inner packet is
+// then routed, as the kernel routes what its vxlan/tunl0 device receives),
+// and host-gw traffic for the node's pods.
+import { ethHeaderLen, ethPayloadType, ethDst, ethEmit, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet";
+import { arpOp, arpTpa, ARP_OP_REQUEST } from "../wire/arp";
+import { ipv4Dst, ipv4Proto, ipv4HeaderLen, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
+import { udpCheck, udpDstPort } from "../wire/udp";
+import { vxlanCheck, vxlanVni, VXLAN_HLEN } from "../wire/vxlan";
+
+import { VNET_HLEN, VNET_GSO_NONE, vnetGsoType } from "../wire/virtio";
+import { moveFrame } from "../frame";
+import { overlay, Overlay, ulIp, ulMac, vtepMac, vni, vxlanPort } from "../node";
+import { l3Check } from "./l2_input";
+import { ipForward } from "./route";
+import { arpReplyAs, echoReplyAs } from "./gateway";
+import { Drop, Ev, countEv } from "../counters";
+
+export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): Drop {
+  const l2len = ethHeaderLen(frame, len);
+  if (l2len == 0) return len < ETH_HLEN ? Drop.ETH_TRUNCATED : Drop.VLAN_TRUNCATED;
+  const type = ethPayloadType(frame, l2len);
+  const bad = l3Check(frame, len, l2len, type);
+  if (bad != Drop.NONE) return bad;
+  if (type == ETHERTYPE_ARP) {
+    const arp = frame + l2len;
+    if (arpOp(arp) == ARP_OP_REQUEST && arpTpa(arp) == ulIp) return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+    return Drop.UNDERLAY_UNHANDLED;
+  }
+  if (ethDst(frame) != ulMac) return Drop.NOT_FOR_US;
+  if (type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
+  const ip = frame + l2len;
+  if (ipv4Dst(ip) != ulIp) {
+    // host-gw: the next hop for our pods is this node's underlay address
+    return overlay == Overlay.HOST_GW ? ipForward(slot, frame, len, l2len) : Drop.NOT_FOR_US;
+  }
+  const proto = ipv4Proto(ip);
+  const ihl = ipv4HeaderLen(ip);
+  if (proto == IPPROTO_UDP && overlay == Overlay.VXLAN) {
+    const udp = ip + ihl;
+    const udpAvail = len - l2len - ihl;
+    if (udpAvail < 8 || udpDstPort(udp) != vxlanPort) return Drop.UNDERLAY_UNHANDLED;
+    // a GSO super-frame's outer lengths saturate at 64 KiB: only whole frames must add up
+    const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
+    if (!gso && !udpCheck(udp, udpAvail)) return Drop.VXLAN_MALFORMED;
+    return vxlanDecap(slot, frame, len, udp, udpAvail);
+  }
+  if (proto == IPPROTO_IPIP && overlay == Overlay.IPIP) return ipipDecap(slot, frame, len, ip, ihl);
+  if (proto == IPPROTO_ICMP) return echoReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+  return Drop.UNDERLAY_UNHANDLED;
+}
+
+function vxlanDecap(slot: u32, frame: usize, len: u32, udp: usize, udpAvail: u32): Drop {
+  const vx = udp + 8;
+  if (!vxlanCheck(vx, udpAvail - 8)) return Drop.VXLAN_MALFORMED;
+  if (vxlanVni(vx) != vni) return Drop.VXLAN_BAD_VNI;
+  const inner = vx + VXLAN_HLEN;
+  const innerLen = len - <u32>(inner - frame);
+  const il2 = ethHeaderLen(inner, innerLen);
+  if (il2 == 0) return Drop.VXLAN_MALFORMED;
+  if (ethDst(inner) != vtepMac) return Drop.VXLAN_NOT_FOR_VTEP;
+  const itype = ethPayloadType(inner, il2);
+  if (itype != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
+  const bad = l3Check(inner, innerLen, il2, itype);
+  if (bad != Drop.NONE) return bad;
+  moveFrame(frame, inner);
+  countEv(Ev.VXLAN_DECAP);
+  return ipForward(slot, inner, innerLen, il2);
+}
+
+function ipipDecap(slot: u32, frame: usize, len: u32, ip: usize, ihl: u32): Drop {
+  const innerIp = ip + ihl;
+  const innerAvail = len - <u32>(innerIp - frame);
+  // give the inner packet an Ethernet header in front of it, over the tail of the outer headers
+  const inner = innerIp - ETH_HLEN;
+  moveFrame(frame, inner);
+  ethEmit(inner, ulMac, ulMac, ETHERTYPE_IPV4);
+  const bad = l3Check(inner, innerAvail + ETH_HLEN, ETH_HLEN, ETHERTYPE_IPV4);
+  if (bad != Drop.NONE) return bad;
+  countEv(Ev.IPIP_DECAP);
+  return ipForward(slot, inner, innerAvail + ETH_HLEN, ETH_HLEN);
+}
+

@@ -1,0 +1,137 @@
+// IPv4 forwarding, as the node's kernel does it for pod traffic: a packet
+// sent to the gateway MAC for another address, or decapsulated from another
+// node. TTL check, longest-prefix match, MTU check against the route's egress
+// (tunnel MTU for overlays), TTL decrement (RFC 1624), then out: on the local
+// bridge, into a tunnel, or straight onto the underlay (host-gw).
+import { ETH_HLEN, setEthDst, setEthSrc } from "../wire/ethernet";
+import { ipv4Dst, ipv4Ttl, ipv4TotalLen, ipv4HeaderLen, ipv4FlagsFrag, ipv4DecTtl, ipv4FillChecksum, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, FLAGS_FRAG, TOTAL_LEN } from "../wire/ipv4";
+import { setBe16 } from "../wire/checksum";
+import { ICMP_TIME_EXCEEDED, ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH, ICMP_CODE_FRAG_NEEDED } from "../wire/icmp";
+import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, vnetGsoType, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum } from "../wire/virtio";
+import { fibLookup, routeKind, ROUTE_NONE, RouteKind } from "../tables/fib";
+import { neighLookup, NO_MAC } from "../tables/neighbors";
+import { portMtu } from "../tables/ports";
+import { genAlloc, genFree, genFrameCapacity, moveFrame, GEN_SLOT } from "../frame";
+import { ulPort } from "../node";
+import { gwMac } from "./gateway";
+import { bridgeForward } from "./bridge";
+import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD } from "./encap";
+import { icmpError } from "./icmp_error";
+import { Drop, Ev, countEv, countDrop } from "../counters";
+
+/** Ingress port value for frames that came from no bridge port (routed, generated): excludes nothing from a flood. */
+export const NO_INGRESS: u32 = 0xffffffff;
+
+/** Forward the IPv4 packet at `frame + l2len`. The header is already validated. */
+export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
+  if (l2len != ETH_HLEN) {
+    // routed frames leave untagged: drop the 802.1Q tag by sliding the MACs over it
+    memory.copy(frame + 4, frame, 12);
+    moveFrame(frame, frame + 4);
+    frame += 4;
+    len -= 4;
+    l2len = ETH_HLEN;
+  }
+  const ip = frame + l2len;
+  if (ipv4Ttl(ip) <= 1) {
+    icmpError(frame, len, l2len, ICMP_TIME_EXCEEDED, 0, 0);
+    return Drop.TTL_EXCEEDED;
+  }
+  const r = fibLookup(ipv4Dst(ip));
+  if (r == ROUTE_NONE) {
+    icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, 0);
+    return Drop.NO_ROUTE;
+  }
+  // the MTU check comes before the TTL decrement, as in the kernel's ip_forward
+  const mtu = routeMtu(r);
+  const ipLen = ipv4TotalLen(ip);
+  const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
+  if (ipLen > mtu && !gso) {
+    if ((ipv4FlagsFrag(ip) & FLAG_DF) != 0) {
+      icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
+      return Drop.FRAG_NEEDED;
+    }
+    ipv4DecTtl(ip);
+    return fragment(r, frame, len, l2len, mtu);
+  }
+  ipv4DecTtl(ip);
+  countEv(Ev.ROUTED);
+  return routeTo(r, slot, NO_INGRESS, frame, len, l2len);
+}
+
+/** The largest IPv4 packet route `r` carries: the tunnel MTU for overlays, the egress port's otherwise. */
+function routeMtu(r: i32): u32 {
+  const kind = routeKind(r);
+  if (kind == RouteKind.LOCAL) return 0xffff; // the bridge's egress port checks its own MTU
+  const ul = portMtu(ulPort);
+  if (kind == RouteKind.VXLAN) return ul - VXLAN_L3_OVERHEAD;
+  if (kind == RouteKind.IPIP) return ul - IPIP_L3_OVERHEAD;
+  return ul;
+}
+
+/** Send a (forwarded or generated) packet along route `r`. No TTL or MTU logic here. */
+export function routeTo(r: i32, slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
+  const kind = routeKind(r);
+  if (kind == RouteKind.LOCAL) {
+    const dst = ipv4Dst(frame + l2len);
+    const mac = neighLookup(dst);
+    if (mac == NO_MAC) {
+      icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_HOST_UNREACH, 0);
+      return Drop.NO_NEIGHBOR;
+    }
+    setEthDst(frame, mac);
+    setEthSrc(frame, gwMac);
+    return bridgeForward(slot, inPort, frame, len, l2len);
+  }
+  if (kind == RouteKind.VXLAN) return encapVxlan(r, slot, frame, len);
+  if (kind == RouteKind.IPIP) return encapIpip(r, slot, frame, len);
+  return hostGwOut(r, slot, frame, len);
+}
+
+/**
+ * Split a non-DF packet too big for `mtu` into fragments (RFC 791), each in a
+ * generated slot, each routed along `r`. The original is not sent.
+ */
+function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): Drop {
+  const ip = frame + l2len;
+  // a partial checksum (virtio NEEDS_CSUM) covers the whole datagram, which no
+  // fragment holds, and fragments carry no vnet header: finish it first, as
+  // the kernel's ip_do_fragment does (skb_checksum_help)
+  const vnet = frame - VNET_HLEN;
+  if ((vnetFlags(vnet) & VNET_F_NEEDS_CSUM) != 0) {
+    // ingress checked the range, but a stripped VLAN tag moved csum_start back
+    // 4 bytes: one that pointed into the MAC header has wrapped
+    if (<u32>vnetCsumStart(vnet) + <u32>vnetCsumOffset(vnet) + 2 > len) return Drop.BAD_VNET_HDR;
+    vnetFinishChecksum(vnet, frame, len);
+  }
+  const ihl = ipv4HeaderLen(ip);
+  const payload = ipv4TotalLen(ip) - ihl;
+  const ff = ipv4FlagsFrag(ip);
+  const baseOffset = <u32>(ff & FRAG_OFFSET_MASK);
+  const moreAfter = (ff & FLAG_MF) != 0;
+  // a fragment must fit the route's MTU and a generated slot (smaller fragments are fine)
+  const fit = min(mtu, genFrameCapacity() - l2len);
+  const chunkMax = fit > ihl ? (fit - ihl) & ~7 : 0;
+  if (chunkMax == 0) return Drop.FRAG_NEEDED;
+  // all fragments or none: a datagram missing a piece is lost anyway, and costs the wire
+  if ((payload + chunkMax - 1) / chunkMax > genFree()) return Drop.GEN_POOL_EMPTY;
+  let off: u32 = 0;
+  while (off < payload) {
+    const chunk = min(chunkMax, payload - off);
+    const v = genAlloc();
+    if (v == 0) return Drop.GEN_POOL_EMPTY;
+    const g = v + VNET_HLEN;
+    memory.copy(g, frame, l2len + ihl);
+    memory.copy(g + l2len + ihl, ip + ihl + off, chunk);
+    const gip = g + l2len;
+    const last = off + chunk >= payload;
+    setBe16(gip + TOTAL_LEN, <u16>(ihl + chunk));
+    setBe16(gip + FLAGS_FRAG, <u16>(((!last || moreAfter) ? FLAG_MF : 0) | ((baseOffset + (off >> 3)) & FRAG_OFFSET_MASK)));
+    ipv4FillChecksum(gip);
+    countEv(Ev.FRAGMENTS_SENT);
+    const d = routeTo(r, GEN_SLOT, NO_INGRESS, g, l2len + ihl + chunk, l2len);
+    if (d != Drop.NONE) countDrop(d);
+    off += chunk;
+  }
+  return Drop.NONE;
+}

@@ -1,0 +1,92 @@
+// IPv4 neighbours: address -> MAC, on the bridge (the node's pods) and on the
+// underlay (other nodes). Programmed by the control plane, which knows every
+// pod and node it created, as a CNI plugin does; no ARP resolution in the
+// hot path. Open addressing with backward-shift delete, like mac_table.ts.
+
+// slot, 16 bytes: ip u32 | OCCUPIED(bit 32) as u64 key, mac u64
+const SLOT: usize = 16;
+const OCCUPIED: u64 = 1 << 32;
+export const NO_MAC: u64 = 0;
+
+let base: usize = 0;
+let mask: u32 = 0;
+let capacity: u32 = 0;
+let count: u32 = 0;
+
+function slotsFor(cap: u32): u32 {
+  let s: u32 = 16;
+  while (s < cap * 2) s <<= 1;
+  return s;
+}
+export function neighBytes(cap: u32): usize { return <usize>slotsFor(cap) * SLOT; }
+
+export function neighInit(at: usize, cap: u32): void {
+  base = at;
+  capacity = cap;
+  mask = slotsFor(cap) - 1;
+  count = 0;
+  memory.fill(at, 0, neighBytes(cap));
+}
+
+@inline function hash(ip: u32): u32 { return (ip * 0x9E3779B1) >> 7; }
+
+/** MAC for `ip`, or NO_MAC. */
+export function neighLookup(ip: u32): u64 {
+  const key = <u64>ip | OCCUPIED;
+  let i = hash(ip) & mask;
+  while (true) {
+    const s = base + <usize>i * SLOT;
+    const k = load<u64>(s);
+    if (k == key) return load<u64>(s, 8);
+    if (k == 0) return NO_MAC;
+    i = (i + 1) & mask;
+  }
+}
+
+/** Set `ip` -> `mac`. False when the table is full. */
+export function neighSet(ip: u32, mac: u64): bool {
+  const key = <u64>ip | OCCUPIED;
+  let i = hash(ip) & mask;
+  while (true) {
+    const s = base + <usize>i * SLOT;
+    const k = load<u64>(s);
+    if (k == key) { store<u64>(s, mac, 8); return true; }
+    if (k == 0) {
+      if (count >= capacity) return false;
+      store<u64>(s, key);
+      store<u64>(s, mac, 8);
+      count++;
+      return true;
+    }
+    i = (i + 1) & mask;
+  }
+}
+
+export function neighDel(ip: u32): bool {
+  const key = <u64>ip | OCCUPIED;
+  let i = hash(ip) & mask;
+  while (true) {
+    const k = load<u64>(base + <usize>i * SLOT);
+    if (k == 0) return false;
+    if (k == key) break;
+    i = (i + 1) & mask;
+  }
+  let hole = i;
+  let j = i;
+  while (true) {
+    j = (j + 1) & mask;
+    const k = load<u64>(base + <usize>j * SLOT);
+    if (k == 0) break;
+    const home = hash(<u32>k) & mask;
+    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+    if (movable) {
+      memory.copy(base + <usize>hole * SLOT, base + <usize>j * SLOT, SLOT);
+      hole = j;
+    }
+  }
+  memory.fill(base + <usize>hole * SLOT, 0, SLOT);
+  count--;
+  return true;
+}
+
+export function neighCount(): u32 { return count; }

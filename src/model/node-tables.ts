@@ -1,0 +1,26 @@
+// What flannel and the CNI plugin program into each node: a route for the
+// node's own pod CIDR on its bridge, one per other node's pod CIDR through
+// the overlay (VXLAN to that node's VTEP, IP-in-IP to its underlay address,
+// or host-gw with it as next hop), and neighbours for the node's pods and
+// for the other nodes on the underlay.
+import type { LabPlan, NodePlan } from './topology.ts';
+import type { RouteConfig } from '../dataplane/engine-protocol.ts';
+
+export interface NodeTables {
+  routes: RouteConfig[];
+  neighbors: { ip: string; mac: string }[];
+}
+
+export function nodeTables(plan: LabPlan, node: NodePlan): NodeTables {
+  const others = plan.nodes.filter((n) => n !== node);
+  return {
+    routes: [
+      { cidr: node.podCIDR, kind: 'local' },
+      ...others.map((o): RouteConfig => ({ cidr: o.podCIDR, kind: plan.overlay, nextHop: o.underlayIp, vtepMac: o.vtepMac })),
+    ],
+    neighbors: [
+      ...node.pods.map((p) => ({ ip: p.ip, mac: p.mac })),
+      ...others.map((o) => ({ ip: o.underlayIp, mac: o.underlayMac })),
+    ],
+  };
+}
