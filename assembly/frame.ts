@@ -105,8 +105,12 @@ export function genFrameCapacity(): u32 { return genSlotSize - HEADROOM; }
  * bytes. Call before writing any new header bytes (the regions may overlap).
  */
 export function moveFrame(from: usize, to: usize): void {
-  memory.copy(to - VNET_HLEN, from - VNET_HLEN, VNET_HLEN);
+  // 10 bytes: read both parts before writing (the ranges may overlap)
+  const a = load<u64>(from - VNET_HLEN);
+  const b = load<u16>(from - VNET_HLEN, 8);
   const v = to - VNET_HLEN;
+  store<u64>(v, a);
+  store<u16>(v, b, 8);
   const shift = <i32>(<isize>from - <isize>to); // > 0 when headers were prepended
   if ((load<u8>(v) & VNET_F_NEEDS_CSUM) != 0) store<u16>(v + 6, <u16>(<i32>load<u16>(v + 6) + shift));
   if (load<u8>(v, 1) != VNET_GSO_NONE) store<u16>(v + 2, <u16>(<i32>load<u16>(v + 2) + shift));

@@ -26,6 +26,19 @@ export function sum16(p: usize, len: u32): u32 {
   return <u32>bswap<u16>(<u16>s);
 }
 
+/**
+ * sum16 for exactly 20 bytes (an IPv4 header without options, the common
+ * case, summed twice per routed hop): five loads, no loop.
+ */
+@inline export function sum20(p: usize): u32 {
+  let acc: u64 = <u64>load<u32>(p) + <u64>load<u32>(p, 4) + <u64>load<u32>(p, 8) + <u64>load<u32>(p, 12) + <u64>load<u32>(p, 16);
+  acc = (acc & 0xffffffff) + (acc >> 32);
+  let s = <u32>acc + <u32>(acc >> 32);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return <u32>bswap<u16>(<u16>s);
+}
+
 /** Fold a 32-bit one's-complement accumulator to 16 bits. */
 @inline export function fold16(s: u32): u32 {
   s = (s & 0xffff) + (s >> 16);

@@ -1,5 +1,5 @@
 // IPv4 header (RFC 791). Addresses are u32 holding the big-endian value.
-import { be16, be32, setBe16, setBe32, checksum, csumUpdate16 } from "./checksum";
+import { be16, be32, setBe16, setBe32, checksum, csumUpdate16, sum20, fold16 } from "./checksum";
 
 export const IPV4_MIN_HLEN: u32 = 20;
 export const IPPROTO_ICMP: u8 = 1;
@@ -61,14 +61,17 @@ export function ipv4Check(p: usize, len: u32): u32 {
   const total = <u32>be16(p + TOTAL_LEN);
   if (total < hlen) return IPV4_BAD_TOTAL_LEN;
   if (total > len) return IPV4_TRUNCATED;
-  if (checksum(p, hlen) != 0) return IPV4_BAD_CHECKSUM;
+  const sum = hlen == IPV4_MIN_HLEN ? sum20(p) : fold16(~<u32>checksum(p, hlen) & 0xffff);
+  // a header is good when its one's-complement sum is all ones
+  if (sum != 0xffff) return IPV4_BAD_CHECKSUM;
   return IPV4_OK;
 }
 
 /** Recompute the header checksum from scratch. */
 export function ipv4FillChecksum(p: usize): void {
   store<u16>(p + CSUM, 0);
-  setBe16(p + CSUM, checksum(p, ipv4HeaderLen(p)));
+  const hlen = ipv4HeaderLen(p);
+  setBe16(p + CSUM, hlen == IPV4_MIN_HLEN ? <u16>~sum20(p) : checksum(p, hlen));
 }
 
 /** Decrement TTL with an RFC 1624 incremental checksum update. Returns the new TTL. */
