@@ -32,6 +32,9 @@ export const enum Drop {
   VXLAN_NOT_FOR_VTEP,   // inner frame not addressed to this node's VTEP MAC
   GEN_POOL_EMPTY,       // no room to build a generated frame (ICMP error, fragment) this batch
   TX_FULL,              // the tx list is full (floods of many hand-overs in one round; the engine clears lists it can)
+  GSO_UNSUPPORTED,      // a super-frame for an underlay that takes none (setUnderlayNoGso), of a GSO type podwire cannot segment (UDP/UFO, TCPv6, UDP_L4)
+  GSO_MALFORMED,        // a TCPv4 super-frame to segment that is not one: not TCP, an IP fragment, or a TCP header past the packet's end
+  GSO_SEGMENT_OVERSIZE, // a super-frame to segment whose segments (headers + gso_size) would not fit a generated slot
   COUNT,
 }
 
@@ -65,6 +68,9 @@ const DROP_NAMES: StaticArray<string> = [
   "vxlan_not_for_vtep",
   "gen_pool_empty",
   "tx_full",
+  "gso_unsupported",
+  "gso_malformed",
+  "gso_segment_oversize",
 ];
 
 export const enum Ev {
@@ -76,7 +82,7 @@ export const enum Ev {
   UNKNOWN_UNICAST,      // of those, unicast with no (fresh) table entry
   ARP_REPLIES,          // gateway ARP answers
   ICMP_ECHO_REPLIES,    // gateway echo answers
-  GSO_FRAMES,           // super-frames forwarded whole
+  GSO_FRAMES,           // super-frames received from pods (forwarded whole, unless segmented for the underlay)
   ROUTED,               // IPv4 packets forwarded by the routing stage
   VXLAN_ENCAP,
   VXLAN_DECAP,
@@ -86,6 +92,7 @@ export const enum Ev {
   FRAGMENTS_SENT,       // fragments made from oversize non-DF packets
   ICMP_ERRORS_SENT,
   ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, or a bad source (RFC 1812)
+  GSO_SEGMENTED,        // TCP segments made from super-frames for an underlay that takes none (software GSO)
   COUNT,
 }
 
@@ -108,6 +115,7 @@ const EV_NAMES: StaticArray<string> = [
   "fragments_sent",
   "icmp_errors_sent",
   "icmp_errors_suppressed",
+  "gso_segmented",
 ];
 
 export const enum PortCtr {

@@ -103,8 +103,11 @@ export function genFrameCapacity(): u32 { return genSlotSize - HEADROOM; }
  * that count from the frame start (csum_start, hdr_len) shift by the same
  * amount, so a partial checksum or GSO description still points at the same
  * bytes. Call before writing any new header bytes (the regions may overlap).
+ * Returns true when a partial checksum lay in the stripped bytes: its flag is
+ * cleared, and the caller decides whether that was legitimate (a tunnel's
+ * outer UDP checksum) or a malformed frame.
  */
-export function moveFrame(from: usize, to: usize): void {
+export function moveFrame(from: usize, to: usize): bool {
   // 10 bytes: read both parts before writing (the ranges may overlap)
   const a = load<u64>(from - VNET_HLEN);
   const b = load<u16>(from - VNET_HLEN, 8);
@@ -112,6 +115,18 @@ export function moveFrame(from: usize, to: usize): void {
   store<u64>(v, a);
   store<u16>(v, b, 8);
   const shift = <i32>(<isize>from - <isize>to); // > 0 when headers were prepended
-  if ((load<u8>(v) & VNET_F_NEEDS_CSUM) != 0) store<u16>(v + 6, <u16>(<i32>load<u16>(v + 6) + shift));
+  if ((load<u8>(v) & VNET_F_NEEDS_CSUM) != 0) {
+    const start = <i32>load<u16>(v + 6) + shift;
+    // a partial checksum inside headers just stripped (a kernel's VXLAN frame
+    // arrives with its outer UDP checksum left to "hardware") went with them:
+    // what remains carries complete checksums
+    if (start < 0) {
+      store<u8>(v, load<u8>(v) & ~VNET_F_NEEDS_CSUM);
+      if (load<u8>(v, 1) != VNET_GSO_NONE) store<u16>(v + 2, <u16>(<i32>load<u16>(v + 2) + shift));
+      return true;
+    }
+    store<u16>(v + 6, <u16>start);
+  }
   if (load<u8>(v, 1) != VNET_GSO_NONE) store<u16>(v + 2, <u16>(<i32>load<u16>(v + 2) + shift));
+  return false;
 }

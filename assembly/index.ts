@@ -17,7 +17,7 @@ import { underlayInput } from "./stages/decap";
 
 export { setClock } from "./clock";
 export { setGateway } from "./stages/gateway";
-export { setUnderlay, setOverlay } from "./node";
+export { setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";
 export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";

@@ -15,6 +15,12 @@ export let vtepMac: u64 = 0;          // the node's VXLAN device MAC (flannel.1)
 export let vni: u32 = 1;
 export let vxlanPort: u16 = 8472;
 export let ipId: u16 = 0;             // outer IPv4 identification counter
+/**
+ * The underlay egress cannot take GSO super-frames or partial checksums (a
+ * real device: a TAP on a Linux bridge toward kernel nodes). Super-frames
+ * routed onto it are segmented in software, partial checksums finished.
+ */
+export let ulSegment: bool = false;
 
 export function setUnderlay(port: u32, ip: u32, mac: u64): void {
   ulPort = port;
@@ -27,6 +33,11 @@ export function setOverlay(kind: u32, vniValue: u32, udpPort: u32, vtep: u64): v
   vni = vniValue & 0xffffff;
   vxlanPort = <u16>udpPort;
   vtepMac = vtep;
+}
+
+/** Whether the underlay egress cannot take super-frames (see ulSegment). Off by default. */
+export function setUnderlayNoGso(on: bool): void {
+  ulSegment = on;
 }
 
 @inline export function nextIpId(): u16 { return ipId++; }

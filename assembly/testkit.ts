@@ -120,6 +120,8 @@ export function tcpChecksum(p: usize): u32 { return <u32>tcp.tcpChecksum(p); }
 export function setTcpSrcPort(p: usize, v: u16): void { tcp.setTcpSrcPort(p, v); }
 export function setTcpDstPort(p: usize, v: u16): void { tcp.setTcpDstPort(p, v); }
 export function setTcpChecksum(p: usize, v: u16): void { tcp.setTcpChecksum(p, v); }
+export function setTcpSeq(p: usize, v: u32): void { tcp.setTcpSeq(p, v); }
+export function setTcpFlags(p: usize, v: u8): void { tcp.setTcpFlags(p, v); }
 export function tcpFillChecksum(p: usize, len: u32, src: u32, dst: u32): void { tcp.tcpFillChecksum(p, len, src, dst); }
 
 // ---- virtio-net header ----

@@ -7,16 +7,17 @@ import { ETH_HLEN, setEthDst, setEthSrc } from "../wire/ethernet";
 import { ipv4Dst, ipv4Ttl, ipv4TotalLen, ipv4HeaderLen, ipv4FlagsFrag, ipv4DecTtl, ipv4FillChecksum, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, FLAGS_FRAG, TOTAL_LEN } from "../wire/ipv4";
 import { setBe16 } from "../wire/checksum";
 import { ICMP_TIME_EXCEEDED, ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, ICMP_CODE_HOST_UNREACH, ICMP_CODE_FRAG_NEEDED } from "../wire/icmp";
-import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, vnetGsoType, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum } from "../wire/virtio";
+import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, vnetGsoType, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
 import { fibLookup, routeKind, ROUTE_NONE, RouteKind } from "../tables/fib";
 import { neighLookup, NO_MAC } from "../tables/neighbors";
 import { portMtu } from "../tables/ports";
 import { genAlloc, genFree, genFrameCapacity, moveFrame, GEN_SLOT } from "../frame";
-import { ulPort } from "../node";
+import { ulPort, ulSegment } from "../node";
 import { gwMac } from "./gateway";
 import { bridgeForward } from "./bridge";
 import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD } from "./encap";
 import { icmpError } from "./icmp_error";
+import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 
 /** Ingress port value for frames that came from no bridge port (routed, generated): excludes nothing from a flood. */
@@ -27,7 +28,8 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
   if (l2len != ETH_HLEN) {
     // routed frames leave untagged: drop the 802.1Q tag by sliding the MACs over it
     memory.copy(frame + 4, frame, 12);
-    moveFrame(frame, frame + 4);
+    // a partial checksum aimed into the MAC header or tag is garbage, not ours to drop quietly
+    if (moveFrame(frame, frame + 4)) return Drop.BAD_VNET_HDR;
     frame += 4;
     len -= 4;
     l2len = ETH_HLEN;
@@ -46,6 +48,15 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
   const mtu = routeMtu(r);
   const ipLen = ipv4TotalLen(ip);
   const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
+  if (gso && ulSegment && routeKind(r) != RouteKind.LOCAL) {
+    // segmented before it goes out (routeTo): it is the segments that must fit,
+    // as the kernel's ip_forward checks (ip_exceeds_mtu, skb_gso_validate_network_len).
+    // Without DF they are fragmented instead (gsoSegment).
+    if (gsoSegmentIpLen(frame, len, l2len) > mtu && (ipv4FlagsFrag(ip) & FLAG_DF) != 0) {
+      icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
+      return Drop.FRAG_NEEDED;
+    }
+  }
   if (ipLen > mtu && !gso) {
     if ((ipv4FlagsFrag(ip) & FLAG_DF) != 0) {
       icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
@@ -60,7 +71,7 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
 }
 
 /** The largest IPv4 packet route `r` carries: the tunnel MTU for overlays, the egress port's otherwise. */
-function routeMtu(r: i32): u32 {
+export function routeMtu(r: i32): u32 {
   const kind = routeKind(r);
   if (kind == RouteKind.LOCAL) return 0xffff; // the bridge's egress port checks its own MTU
   const ul = portMtu(ulPort);
@@ -83,6 +94,22 @@ export function routeTo(r: i32, slot: u32, inPort: u32, frame: usize, len: u32, 
     setEthSrc(frame, gwMac);
     return bridgeForward(slot, inPort, frame, len, l2len);
   }
+  if (ulSegment) {
+    // the underlay is a real device that takes neither super-frames nor
+    // partial checksums under a tunnel header (it would segment or checksum
+    // the outer packet): do in software what the kernel does before such a device
+    const vnet = frame - VNET_HLEN;
+    if (vnetGsoType(vnet) != VNET_GSO_NONE) return gsoSegment(r, frame, len, l2len);
+    if ((vnetFlags(vnet) & VNET_F_NEEDS_CSUM) != 0) {
+      // ingress checked the range, but a stripped VLAN tag moved csum_start back
+      if (<u32>vnetCsumStart(vnet) + <u32>vnetCsumOffset(vnet) + 2 > len) return Drop.BAD_VNET_HDR;
+      vnetFinishChecksum(vnet, frame, len);
+    }
+    // a complete frame: nothing asked of the device (a TAP refuses a write whose
+    // hdr_len, meaningful or not, exceeds the frame; DATA_VALID would vouch for
+    // the outer packet's checksum)
+    vnetClear(vnet);
+  }
   if (kind == RouteKind.VXLAN) return encapVxlan(r, slot, frame, len);
   if (kind == RouteKind.IPIP) return encapIpip(r, slot, frame, len);
   return hostGwOut(r, slot, frame, len);
@@ -92,7 +119,7 @@ export function routeTo(r: i32, slot: u32, inPort: u32, frame: usize, len: u32, 
  * Split a non-DF packet too big for `mtu` into fragments (RFC 791), each in a
  * generated slot, each routed along `r`. The original is not sent.
  */
-function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): Drop {
+export function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): Drop {
   const ip = frame + l2len;
   // a partial checksum (virtio NEEDS_CSUM) covers the whole datagram, which no
   // fragment holds, and fragments carry no vnet header: finish it first, as
@@ -109,9 +136,7 @@ function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): Drop {
   const ff = ipv4FlagsFrag(ip);
   const baseOffset = <u32>(ff & FRAG_OFFSET_MASK);
   const moreAfter = (ff & FLAG_MF) != 0;
-  // a fragment must fit the route's MTU and a generated slot (smaller fragments are fine)
-  const fit = min(mtu, genFrameCapacity() - l2len);
-  const chunkMax = fit > ihl ? (fit - ihl) & ~7 : 0;
+  const chunkMax = fragmentChunk(mtu, ihl, l2len);
   if (chunkMax == 0) return Drop.FRAG_NEEDED;
   // all fragments or none: a datagram missing a piece is lost anyway, and costs the wire
   if ((payload + chunkMax - 1) / chunkMax > genFree()) return Drop.GEN_POOL_EMPTY;
@@ -134,4 +159,13 @@ function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): Drop {
     off += chunk;
   }
   return Drop.NONE;
+}
+
+/**
+ * The payload each fragment carries (a multiple of 8; 0 when none fits):
+ * a fragment must fit the route's MTU and a generated slot (smaller ones are fine).
+ */
+export function fragmentChunk(mtu: u32, ihl: u32, l2len: u32): u32 {
+  const fit = min(mtu, genFrameCapacity() - l2len);
+  return fit > ihl ? (fit - ihl) & ~7 : 0;
 }

@@ -1,5 +1,5 @@
 // TCP header (RFC 9293): the fields a data plane reads and rewrites.
-import { be16, be32, setBe16, checksum } from "./checksum";
+import { be16, be32, setBe16, setBe32, checksum } from "./checksum";
 import { ipv4PseudoSum, IPPROTO_TCP } from "./ipv4";
 
 export const TCP_MIN_HLEN: u32 = 20;
@@ -18,6 +18,9 @@ export const TCP_SYN: u8 = 0x02;
 export const TCP_RST: u8 = 0x04;
 export const TCP_PSH: u8 = 0x08;
 export const TCP_ACK: u8 = 0x10;
+export const TCP_URG: u8 = 0x20;
+export const TCP_ECE: u8 = 0x40;
+export const TCP_CWR: u8 = 0x80;
 
 /** Header length in bytes, or 0 when `len` bytes cannot hold the header its data offset claims. */
 export function tcpHeaderLen(p: usize, len: u32): u32 {
@@ -36,6 +39,8 @@ export function tcpHeaderLen(p: usize, len: u32): u32 {
 @inline export function setTcpSrcPort(p: usize, v: u16): void { setBe16(p + SRC_PORT, v); }
 @inline export function setTcpDstPort(p: usize, v: u16): void { setBe16(p + DST_PORT, v); }
 @inline export function setTcpChecksum(p: usize, v: u16): void { setBe16(p + CSUM, v); }
+@inline export function setTcpSeq(p: usize, v: u32): void { setBe32(p + SEQ, v); }
+@inline export function setTcpFlags(p: usize, v: u8): void { store<u8>(p + FLAGS, v); }
 
 /** Full checksum over `len` bytes of segment with the IPv4 pseudo-header. */
 export function tcpFillChecksum(p: usize, len: u32, src: u32, dst: u32): void {

@@ -16,7 +16,12 @@ export interface DataplaneOptions {
   memory?: WebAssembly.Memory;
   /** where this node's region starts in the shared memory (0: after static data) */
   base?: number;
-  /** generated-frame slots (ICMP errors, fragments) per batch, and their size */
+  /**
+   * generated-frame slots (ICMP errors, fragments, GSO segments) per round
+   * (until txClear), and their size. Default 256 of 2304 bytes. A node that
+   * segments super-frames (setUnderlayNoGso(true)) needs far more: see
+   * genSlotsForSegmentation.
+   */
   genSlots?: number;
   genSlotSize?: number;
   fibCapacity?: number;
@@ -41,6 +46,35 @@ export interface CounterSnapshot {
   ports: PortCounters[];
 }
 
+/** The most TCP payload one super-frame carries: 64 KiB of IPv4 less minimal IPv4 and TCP headers. */
+export const GSO_MAX_PAYLOAD = 65535 - 20 - 20;
+/**
+ * Linux's gso_size for a pod of MTU `podMtu`: the MSS less TCP timestamps
+ * (tcp_current_mss: MTU - 20 IPv4 - 20 TCP - 12 timestamp option), 1398 at 1450.
+ */
+export const podGsoSize = (podMtu: number) => podMtu - 52;
+/** Segments the largest super-frame makes with `gsoSize`-byte segments: 47 at 1398. */
+export const gsoMaxSegments = (gsoSize: number) => Math.ceil(GSO_MAX_PAYLOAD / gsoSize);
+/**
+ * Generated slots a node needs per round when it segments super-frames for
+ * its underlay (setUnderlayNoGso(true)): each of the `batch` frames one
+ * processBatch takes may be a 64 KiB super-frame, cut into
+ * ceil(65495 / gso_size) segments, each its own generated slot; plus
+ * `extra` for what every node generates anyway (ICMP errors, fragments).
+ *
+ *   genSlots >= batch * ceil(65495 / gso_size) + extra
+ *
+ * gso_size is the smallest the pods use: podGsoSize(pod MTU) unless the
+ * peers advertise a smaller MSS. Each generated slot must also hold a
+ * segment behind the headroom: genSlotSize >= 130 + 14 + pod MTU (the
+ * engine's maxMtu + 512 does). A super-frame the pool cannot take whole
+ * this round is dropped whole (gen_pool_empty); the sender retransmits.
+ * Example: batch 16, pod MTU 1450 (gso_size 1398) -> 16 * 47 + 256 = 1008.
+ */
+export function genSlotsForSegmentation(batch: number, podMtu: number, extra = 256): number {
+  return batch * gsoMaxSegments(podGsoSize(podMtu)) + extra;
+}
+
 /** Room for a 64 KiB GSO frame + its vnet header behind the headroom. */
 export const GSO_SLOT_SIZE = 65536 + 512;
 export const MTU_SLOT_SIZE = 2048 + 256;
@@ -57,6 +91,9 @@ export class Dataplane {
   /** end of this node's region: where the next node sharing the memory may start */
   readonly regionEnd: number;
   readonly rxCapacity: number;
+  /** generated-frame slots per round, and their size (see genSlotsForSegmentation) */
+  readonly genSlots: number;
+  readonly genSlotSize: number;
   rxLen!: Uint32Array;
   rxPort!: Uint32Array;
   rxAddr!: Uint32Array;
@@ -72,9 +109,10 @@ export class Dataplane {
     this.maxPorts = opts.maxPorts ?? 64;
     const memory = opts.memory ?? newMemory();
     const ex = instantiate(opts.build ?? 'release', memory);
-    const genSlotSize = opts.genSlotSize ?? 2048 + 256;
+    this.genSlotSize = opts.genSlotSize ?? 2048 + 256;
+    this.genSlots = opts.genSlots ?? 256;
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
-      opts.genSlots ?? 256, genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024);
+      this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;
@@ -122,6 +160,18 @@ export class Dataplane {
   /** The node's overlay: VXLAN (VNI, UDP port, this node's VTEP MAC), IP-in-IP or host-gw. */
   setOverlay(kind: OverlayKind, opts: { vni?: number; port?: number; vtepMac?: string } = {}): void {
     this.ex.setOverlay(OVERLAY_KIND[kind], opts.vni ?? 1, opts.port ?? 8472, opts.vtepMac ? macToBigInt(opts.vtepMac) : 0n);
+  }
+  /**
+   * Whether the underlay egress cannot take GSO super-frames (a real device:
+   * a TAP on a Linux bridge toward kernel nodes). When on, a super-frame
+   * routed onto the underlay (VXLAN, IP-in-IP, host-gw) is segmented in
+   * software first, each segment with a complete checksum and a zero vnet
+   * header, and any other frame's partial checksum (NEEDS_CSUM) is finished.
+   * Off by default (in-process peers take super-frames whole). Size the
+   * generated pool for it: genSlotsForSegmentation.
+   */
+  setUnderlayNoGso(on: boolean): void {
+    this.ex.setUnderlayNoGso(on ? 1 : 0);
   }
   /** Route `cidr` ("10.244.1.0/24"): on the local bridge, or via the node at `nextHop` (underlay IP; its VTEP MAC for VXLAN). */
   addRoute(cidr: string, kind: RouteKind, nextHop?: string, vtepMac?: string): void {

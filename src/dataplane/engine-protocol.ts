@@ -12,7 +12,11 @@ export interface EngineNodeConfig {
   maxPorts: number;
   ports: EnginePortConfig[];
   /** the node's link to the other nodes; in-process (fd -1): the engine's fabric carries it */
-  underlay?: { port: number; ip: string; mac: string; mtu: number; fd: number };
+  underlay?: {
+    port: number; ip: string; mac: string; mtu: number; fd: number;
+    /** the underlay device cannot take encapsulated super-frames: segment TCP in software first */
+    segment: boolean;
+  };
   overlay: { kind: OverlayKind; vni: number; port: number; vtepMac: string };
   routes: RouteConfig[];
   neighbors: { ip: string; mac: string }[];

@@ -8,7 +8,7 @@
 // owns the destination MAC by address: that node processes it in place
 // (decap, route) and its output is written or handed on in turn.
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { createNodes, type Dataplane, type CounterSnapshot } from './dataplane.ts';
+import { createNodes, genSlotsForSegmentation, type Dataplane, type CounterSnapshot } from './dataplane.ts';
 import { programNode } from './node-setup.ts';
 import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
@@ -46,9 +46,13 @@ function main(): void {
   const wake = new EventFd(cfg.wakeFd);
   // generated frames (fragments, ICMP errors) must hold the largest MTU any port has
   const maxMtu = Math.max(1500, ...cfg.nodes.flatMap((n) => [...n.ports.map((p) => p.mtu), n.underlay?.mtu ?? 0]));
+  // a node that segments super-frames needs a generated slot per segment of a whole batch
+  const minPodMtu = Math.min(...cfg.nodes.flatMap((n) => n.ports.map((p) => p.mtu)), maxMtu);
+  const segmenting = cfg.nodes.some((n) => n.underlay?.segment);
   const dps = createNodes(cfg.nodes.length, {
     slots: cfg.batch, slotSize: cfg.slotSize, maxPorts: Math.max(...cfg.nodes.map((n) => n.maxPorts)),
     genSlotSize: maxMtu + 512,
+    genSlots: segmenting ? genSlotsForSegmentation(cfg.batch, minPodMtu) : 256,
   });
   const memBase = bufferAddress(dps[0].memory.buffer);
   const nodes: Node[] = cfg.nodes.map((n, i) => {
@@ -69,8 +73,13 @@ function main(): void {
   cfg.nodes.forEach((n, i) => { if (n.underlay) byMac.set(macKey(parseMac(n.underlay.mac)), i); });
   const fabric = { noPeer: 0, tooDeep: 0, delivered: 0 };
   const mem8 = new Uint8Array(dps[0].memory.buffer);
-  const ports: Port[] = cfg.nodes.flatMap((n, ni) =>
-    n.ports.map((p) => ({ node: ni, port: p.port, fd: p.fd, name: p.name, rxErrors: 0, txErrors: 0, broken: false })));
+  // every fd to poll: the pods' TAPs, and underlay TAPs where the underlay is a real bridge
+  const ports: Port[] = cfg.nodes.flatMap((n, ni) => [
+    ...n.ports.map((p) => ({ node: ni, port: p.port, fd: p.fd, name: p.name, rxErrors: 0, txErrors: 0, broken: false })),
+    ...(n.underlay && n.underlay.fd >= 0
+      ? [{ node: ni, port: n.underlay.port, fd: n.underlay.fd, name: `${n.name}/underlay`, rxErrors: 0, txErrors: 0, broken: false }]
+      : []),
+  ]);
   const poller = new Poller([wake.fd, ...ports.map((p) => p.fd)]);
   const pollIndex: number[] = ports.map((_, i) => i); // poll slot i+1 -> ports[pollIndex[i]]
   const start = performance.now();

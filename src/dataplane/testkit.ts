@@ -95,6 +95,8 @@ export interface WireFns {
   setTcpSrcPort(p: Ptr, v: number): void;
   setTcpDstPort(p: Ptr, v: number): void;
   setTcpChecksum(p: Ptr, v: number): void;
+  setTcpSeq(p: Ptr, v: number): void;
+  setTcpFlags(p: Ptr, v: number): void;
   tcpFillChecksum(p: Ptr, len: number, src: number, dst: number): void;
   // virtio
   vnetFlags(h: Ptr): number;

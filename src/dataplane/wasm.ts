@@ -18,6 +18,7 @@ export interface DataplaneExports {
   regionEndPtr(): number;
   setUnderlay(port: number, ip: number, mac: bigint): void;
   setOverlay(kind: number, vni: number, udpPort: number, vtepMac: bigint): void;
+  setUnderlayNoGso(on: number): void;
   fibAdd(prefix: number, len: number, kind: number, nextHop: number, vtepMac: bigint): number;
   fibDel(prefix: number, len: number): number;
   fibLookup(dst: number): number;

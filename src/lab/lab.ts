@@ -9,6 +9,8 @@ import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
 import type { NodeStats, EngineNodeConfig } from '../dataplane/engine-protocol.ts';
 import { allPods, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
 import { nodeTables } from '../model/node-tables.ts';
+import { createUnderlay, type Underlay } from './underlay.ts';
+import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { writeState, removeState, readState, processAlive, socketPath, type LabState } from './state.ts';
 
 export interface LabOptions {
@@ -30,22 +32,33 @@ export class Lab {
   ) {}
 
   static async up(plan: LabPlan, opts: LabOptions = {}): Promise<Lab> {
-    const pods = allPods(plan);
+    const wasmNodes = plan.nodes.filter((n) => n.dataplane === 'podwire');
+    const kernelNodes = plan.nodes.filter((n) => n.dataplane === 'kernel');
+    const pods = wasmNodes.flatMap((n) => n.pods); // pods on TAPs; kernel nodes' pods sit on veths
+    const bridged = plan.underlay === 'bridge' && plan.nodes.length > 1;
+    const underlayNs = `pw-ul-${plan.name}`;
+    const tapName = (i: number) => `pw-${process.pid}-${i}`.slice(0, 15);
+    const ulTapName = (i: number) => `pw-${process.pid}-u${i}`.slice(0, 15);
+    const namespaces = [
+      ...pods.map((p) => p.namespace),
+      ...(bridged ? [underlayNs] : []),
+      ...kernelNodes.flatMap((n) => [kernelNodeNs(n), ...n.pods.map((p) => p.namespace)]),
+    ];
     const existing = new Set(await netnsList());
-    const clash = pods.filter((p) => existing.has(p.namespace)).map((p) => p.namespace);
+    const clash = namespaces.filter((ns) => existing.has(ns));
     if (clash.length) {
       throw new Error(`namespace(s) ${clash.join(', ')} already exist: a lab is running (podwire status) or one died (podwire down)`);
     }
     const prior = readState(plan.name);
     if (prior && processAlive(prior.pid)) throw new Error(`lab "${plan.name}" is already running (pid ${prior.pid})`);
 
-    const tapName = (i: number) => `pw-${process.pid}-${i}`.slice(0, 15);
+    // everything this lab may create is on record before it exists, so any failure (or a kill) can be cleaned up
     const state: LabState = {
       name: plan.name,
       pid: process.pid,
       startedAt: new Date().toISOString(),
-      namespaces: pods.map((p) => p.namespace),
-      links: pods.map((_, i) => tapName(i)),
+      namespaces,
+      links: [...pods.map((_, i) => tapName(i)), ...(bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [])],
       socket: socketPath(plan.name),
     };
     writeState(state);
@@ -55,13 +68,25 @@ export class Lab {
       pods.forEach((_, i) => taps.push(Tap.open(tapName(i), { offloads: plan.offloads })));
       await ipBatch(pods.map((p, i) => `link set ${tapName(i)} netns ${p.namespace} name eth0`));
       await Promise.all(pods.map((p) => ipBatch(podLinkSetup(p), p.namespace)));
+      const ulTaps = new Map<NodePlan, Tap>();
+      if (bridged) {
+        const underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
+        for (const [i, n] of wasmNodes.entries()) {
+          const t = Tap.open(ulTapName(i), { offloads: plan.offloads });
+          taps.push(t);
+          ulTaps.set(n, t);
+          await ipBatch([`link set ${t.name} netns ${underlayNs}`]);
+          await ipBatch([`link set ${t.name} mtu ${plan.mtu} addrgenmode none master ${underlay.bridge}`, `link set ${t.name} up`], underlayNs);
+        }
+        await Promise.all(kernelNodes.map((n) => buildKernelNode(kernelNodeSpec(plan, n, underlay))));
+      }
       const engine = await EngineHost.start({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
         // without offloads every frame is at most pod MTU + a tagged Ethernet header; a slot too
         // small for that makes the TAP read cut frames short (silently: read returns the cut length)
-        slotSize: plan.offloads ? GSO_SLOT_SIZE : Math.max(MTU_SLOT_SIZE, plan.podMtu + 256),
+        slotSize: plan.offloads ? GSO_SLOT_SIZE : Math.max(MTU_SLOT_SIZE, plan.mtu + 256),
         macAgingMs: plan.macAgingSeconds * 1000,
-        nodes: plan.nodes.map((n) => engineNode(plan, n, (p) => taps[pods.indexOf(p)].fd)),
+        nodes: wasmNodes.map((n) => engineNode(plan, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1)),
       });
       return new Lab(plan, taps, engine, state);
     } catch (e) {
@@ -93,9 +118,10 @@ export class Lab {
 
 /**
  * One node as the forwarding worker runs it. Pods are ports 0..n-1; with
- * more than one node, the last port is the underlay, carried in-process.
+ * more than one node, the last port is the underlay: a TAP on the underlay
+ * bridge (`ulFd`), or carried in-process (-1).
  */
-function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number): EngineNodeConfig {
+function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulFd: number): EngineNodeConfig {
   const multi = plan.nodes.length > 1;
   const maxPorts = Math.max(8, n.pods.length + 1);
   return {
@@ -105,9 +131,40 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number): 
     fdbCapacity: 4096,
     maxPorts,
     ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: p.name, mac: p.mac })),
-    underlay: multi ? { port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: -1 } : undefined,
+    underlay: multi ? {
+      port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: ulFd,
+      // a TAP on a real bridge cannot take a VXLAN/IP-in-IP-wrapped super-frame (the kernel would
+      // segment the outer packet); host-gw super-frames are plain TCP, which it takes
+      segment: ulFd >= 0 && plan.overlay !== 'host-gw',
+    } : undefined,
     overlay: { kind: multi ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
     ...nodeTables(plan, n),
+  };
+}
+
+function kernelNodeNs(n: NodePlan): string {
+  return `pw-node-${n.name}`;
+}
+
+/** A kernel node as flannel would build it, its peers being every other node of the lab. */
+function kernelNodeSpec(plan: LabPlan, n: NodePlan, underlay: Underlay): KernelNodeSpec {
+  return {
+    name: n.name,
+    nodeNs: kernelNodeNs(n),
+    underlay,
+    underlayIp: n.underlayIp,
+    underlayMac: n.underlayMac,
+    podCIDR: n.podCIDR,
+    gateway: n.gateway,
+    gatewayMac: n.gatewayMac,
+    mtu: plan.mtu,
+    overlay: plan.overlay === 'host-gw' ? 'host-gw' : 'vxlan', // ipip is refused for kernel nodes by validation
+    vxlan: plan.vxlan,
+    vtepMac: n.vtepMac,
+    pods: n.pods.map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip, mac: p.mac, prefixLen: p.prefixLen, mtu: p.mtu })),
+    peers: plan.nodes.filter((o) => o !== n).map((o) => ({
+      name: o.name, underlayIp: o.underlayIp, underlayMac: o.underlayMac, podCIDR: o.podCIDR, vtepMac: o.vtepMac,
+    })),
   };
 }
 

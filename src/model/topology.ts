@@ -7,6 +7,11 @@ import { macForIp } from './addr.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
+export const DATAPLANES = ['podwire', 'kernel'] as const;
+export type DataplaneKind = (typeof DATAPLANES)[number];
+/** in-process: podwire nodes hand frames to each other in memory; bridge: a pw- namespace with a Linux bridge, a real L2 segment */
+export const UNDERLAYS = ['in-process', 'bridge'] as const;
+export type UnderlayKind = (typeof UNDERLAYS)[number];
 export type Overlay = (typeof OVERLAYS)[number];
 /** Bytes each overlay adds around a pod's packet on the underlay: pod MTU = mtu - this. */
 export const OVERLAY_OVERHEAD: Record<Overlay, number> = { vxlan: 50, ipip: 20, 'host-gw': 0 };
@@ -30,6 +35,8 @@ export interface PodPlan {
 
 export interface NodePlan {
   name: string;
+  /** podwire: forwarded in WebAssembly; kernel: built from Linux bridge/veth/vxlan, as flannel does */
+  dataplane: DataplaneKind;
   podCIDR: string;
   gateway: string;
   gatewayMac: string;
@@ -47,6 +54,7 @@ export interface LabPlan {
   serviceCIDR: string;
   overlay: Overlay;
   vxlan: { vni: number; port: number };
+  underlay: UnderlayKind;
   underlayCIDR: string;
   /** underlay MTU */
   mtu: number;
@@ -70,7 +78,7 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // netns names have no hard limit, but pod names double as interface-ish labels in output; keep k8s' 63
 const MAX_NAME = 63;
 
-const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds'];
+const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds'];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane'];
 const POD_KEYS = ['name', 'labels'];
@@ -152,7 +160,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const rawNodes = top.nodes as unknown[];
   const nodeNames = new Map<string, number>();
   const podNames = new Map<string, string>();
-  type Pending = { name: string; cidr?: Cidr; pods: { name: string; labels: Record<string, string> }[] };
+  type Pending = { name: string; dataplane: DataplaneKind; cidr?: Cidr; pods: { name: string; labels: Record<string, string> }[] };
   const pending: Pending[] = [];
   rawNodes.forEach((raw, i) => {
     const where = `nodes[${i}]`;
@@ -162,8 +170,11 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     if (!NAME_RE.test(nodeName) || nodeName.length > MAX_NAME) problems.push(`${where}.name: "${nodeName}" is not a valid node name (lowercase letters, digits, "-")`);
     if (nodeNames.has(nodeName)) problems.push(`duplicate node name "${nodeName}" (nodes[${nodeNames.get(nodeName)}] and ${where})`);
     nodeNames.set(nodeName, i);
-    if (raw.dataplane !== undefined && raw.dataplane !== 'podwire') {
-      problems.push(`${where}.dataplane: "${String(raw.dataplane)}" is not supported yet (only "podwire")`);
+    const dataplane = str(raw.dataplane, 'podwire') as DataplaneKind;
+    if (!DATAPLANES.includes(dataplane)) {
+      problems.push(`${where}.dataplane: unknown dataplane "${dataplane}" (expected one of ${DATAPLANES.join(', ')})`);
+    } else if (dataplane === 'kernel' && overlay === 'ipip') {
+      problems.push(`node ${nodeName}: dataplane kernel cannot use overlay ipip (the host kernel here has no ipip module; use vxlan or host-gw)`);
     }
     const cidr = raw.podCIDR === undefined ? undefined : tryCidr(raw.podCIDR, `node ${nodeName}: podCIDR`, problems);
     const pods: Pending['pods'] = [];
@@ -185,7 +196,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       if (pod.labels !== undefined && !isObject(pod.labels)) problems.push(`${pw}.labels: expected a mapping`);
       pods.push({ name: podName, labels });
     });
-    pending.push({ name: nodeName, cidr, pods });
+    pending.push({ name: nodeName, dataplane: DATAPLANES.includes(dataplane) ? dataplane : 'podwire', cidr, pods });
   });
 
   // node pod CIDRs: inside the cluster CIDR, no two overlapping
@@ -219,6 +230,14 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       problems.push(`node ${n.name}: podCIDR ${n.cidr.text} holds ${podCapacity(n.cidr)} pods, ${n.pods.length} asked for`);
     }
   }
+  // a kernel node is real Linux devices: it can only meet the others on a real L2 segment
+  const hasKernel = pending.some((n) => n.dataplane === 'kernel');
+  const underlay = str(cluster.underlay, hasKernel ? 'bridge' : 'in-process') as UnderlayKind;
+  if (!UNDERLAYS.includes(underlay)) {
+    problems.push(`cluster.underlay: unknown underlay "${underlay}" (expected one of ${UNDERLAYS.join(', ')})`);
+  } else if (hasKernel && underlay !== 'bridge') {
+    problems.push(`cluster.underlay: "${underlay}" cannot carry kernel nodes (${pending.filter((n) => n.dataplane === 'kernel').map((n) => n.name).join(', ')}): use "bridge"`);
+  }
   if (underlayCIDR && rawNodes.length > podCapacity(underlayCIDR) + 1) {
     problems.push(`cluster.underlayCIDR ${underlayCIDR.text} has room for ${podCapacity(underlayCIDR) + 1} nodes, ${rawNodes.length} asked for`);
   }
@@ -231,6 +250,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     const underlayIp = nthAddress(underlayCIDR!, i + 1);
     return {
       name: n.name,
+      dataplane: n.dataplane,
       podCIDR: cidr.text,
       gateway,
       gatewayMac: macForIp(gateway),
@@ -247,7 +267,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     };
   });
   return {
-    name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan,
+    name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan, underlay,
     underlayCIDR: underlayCIDR!.text, mtu, podMtu, offloads, macAgingSeconds, nodes,
   };
 }

@@ -180,6 +180,35 @@ export function tcpPartial(src: string, dst: string, sport: number, dport: numbe
   return b;
 }
 
+/** TCP header with NOP, NOP, timestamps: what Linux sends on an established connection. */
+export const TCP_TS_HLEN = 32;
+const THL = TCP_TS_HLEN;
+
+export interface TcpOpts { sport?: number; dport?: number; seq?: number; ack?: number; flags?: number; payload: Uint8Array; src?: string; dst?: string }
+/**
+ * A TCP segment with the timestamp option whose checksum field holds only
+ * the folded pseudo-header sum over its whole length: what a Linux guest with
+ * TSO hands its TAP (tcp_v4_send_check: th->check = ~tcp_v4_check(len, ...)).
+ */
+export function tcpSuper(o: TcpOpts): Uint8Array {
+  const src = o.src ?? N1.pod, dst = o.dst ?? N2.pod;
+  const b = new Uint8Array(THL + o.payload.length);
+  const v = new DataView(b.buffer);
+  v.setUint16(0, o.sport ?? 40000);
+  v.setUint16(2, o.dport ?? 5201);
+  v.setUint32(4, o.seq ?? 0xffff0000); // wraps within a 64 KiB super-frame
+  v.setUint32(8, o.ack ?? 0x01020304);
+  b[12] = (THL / 4) << 4;
+  b[13] = o.flags ?? 0x18; // PSH ACK
+  v.setUint16(14, 502);
+  b.set([1, 1, 8, 10], 20); // NOP NOP TS len 10
+  v.setUint32(24, 0x11223344); // TSval
+  v.setUint32(28, 0x55667788); // TSecr
+  v.setUint16(16, ~refChecksum(pseudo(src, dst, 6, b.length)) & 0xffff);
+  b.set(o.payload, THL);
+  return b;
+}
+
 export function icmpMsg(type: number, code: number, rest: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
   const b = new Uint8Array(8 + payload.length);
   b[0] = type;

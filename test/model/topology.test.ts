@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { planTopology, loadTopologyFile, allPods, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 
-const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlayCIDR, mtu, offloads, macAgingSeconds';
+const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds';
 
 /** The problems planTopology reports for `doc` (fails the test if it accepts it). */
 function problems(doc: unknown): string[] {
@@ -127,6 +127,25 @@ describe('topology: refused configurations, each with its message', () => {
     ]);
   });
 
+  it('kernel nodes: no ipip here, and only on a real (bridge) underlay', () => {
+    expect(problems(doc({ overlay: 'ipip' }, [node('n1', ['a']), node('k1', ['b'], { dataplane: 'kernel' })]))).toEqual([
+      'node k1: dataplane kernel cannot use overlay ipip (the host kernel here has no ipip module; use vxlan or host-gw)',
+    ]);
+    expect(problems(doc({ underlay: 'in-process' }, [node('n1', ['a']), node('k1', ['b'], { dataplane: 'kernel' })]))).toEqual([
+      'cluster.underlay: "in-process" cannot carry kernel nodes (k1): use "bridge"',
+    ]);
+    expect(problems(doc({ underlay: 'ethernet' }))).toEqual([
+      'cluster.underlay: unknown underlay "ethernet" (expected one of in-process, bridge)',
+    ]);
+  });
+
+  it('a kernel node picks the bridge underlay by itself', () => {
+    const plan = planTopology(doc({}, [node('n1', ['a']), node('k1', ['b'], { dataplane: 'kernel' })]));
+    expect(plan.underlay).toBe('bridge');
+    expect(plan.nodes.map((n) => n.dataplane)).toEqual(['podwire', 'kernel']);
+    expect(planTopology(doc({}, [node('n1', ['a']), node('n2', ['b'])])).underlay).toBe('in-process');
+  });
+
   it('unknown keys, at every level', () => {
     expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, nodes, services)']);
     expect(problems(doc({ clusterCidr: '10.244.0.0/16' }))).toEqual([`cluster.clusterCidr: unknown key (known: ${CLUSTER_KEYS})`]);
@@ -181,8 +200,8 @@ describe('topology: refused configurations, each with its message', () => {
     expect(problems({ cluster: {} })).toEqual(['nodes: expected a list with at least one node']);
     expect(problems({ cluster: {}, nodes: [] })).toEqual(['nodes: expected a list with at least one node']);
     expect(problems('just a string')).toEqual(['expected a mapping with "cluster" and "nodes"']);
-    expect(problems(doc({}, [node('n1', ['a'], { dataplane: 'kernel' })])))
-      .toEqual(['nodes[0].dataplane: "kernel" is not supported yet (only "podwire")']);
+    expect(problems(doc({}, [node('n1', ['a'], { dataplane: 'dpdk' })])))
+      .toEqual(['nodes[0].dataplane: unknown dataplane "dpdk" (expected one of podwire, kernel)']);
   });
 
   it('reports every problem at once, in one message naming the source', () => {

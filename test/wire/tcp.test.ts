@@ -55,6 +55,8 @@ describe('tcp: checksum and setters into 0xa5-filled memory', () => {
     expect(toHex(emitted(k, 20, (p) => f.setTcpSrcPort(p, 0x1f90), pre))).toBe('1f90' + 'a5'.repeat(18));
     expect(toHex(emitted(k, 20, (p) => f.setTcpDstPort(p, 0x1f90), pre))).toBe('a5a51f90' + 'a5'.repeat(16));
     expect(toHex(emitted(k, 20, (p) => f.setTcpChecksum(p, 0x1f90), pre))).toBe('a5'.repeat(16) + '1f90a5a5');
+    expect(toHex(emitted(k, 20, (p) => f.setTcpSeq(p, 0xfedcba98), pre))).toBe('a5'.repeat(4) + 'fedcba98' + 'a5'.repeat(12));
+    expect(toHex(emitted(k, 20, (p) => f.setTcpFlags(p, 0x99), pre))).toBe('a5'.repeat(13) + '99' + 'a5'.repeat(6));
   });
 });
 
