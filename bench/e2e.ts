@@ -33,6 +33,35 @@ async function runPodwire(seconds: number, offloads: boolean): Promise<IperfResu
   }
 }
 
+type OverlayCase = { name: string; overlay: 'vxlan' | 'ipip' | 'host-gw'; dataplane: 'podwire' | 'kernel'; underlay?: 'bridge' };
+/** Cross-node cases: one pod on each of two nodes, wired by each overlay, podwire beside the kernel (flannel-style nodes). */
+export const OVERLAY_CASES: OverlayCase[] = [
+  { name: 'kernel VXLAN (flannel-style nodes)', overlay: 'vxlan', dataplane: 'kernel' },
+  { name: 'podwire VXLAN', overlay: 'vxlan', dataplane: 'podwire' },
+  { name: 'podwire VXLAN, bridge underlay (sw segmentation)', overlay: 'vxlan', dataplane: 'podwire', underlay: 'bridge' },
+  { name: 'podwire IP-in-IP', overlay: 'ipip', dataplane: 'podwire' },
+  { name: 'kernel host-gw', overlay: 'host-gw', dataplane: 'kernel' },
+  { name: 'podwire host-gw', overlay: 'host-gw', dataplane: 'podwire' },
+];
+
+async function runCrossNode(c: OverlayCase, seconds: number): Promise<IperfResult> {
+  const plan = planTopology({
+    cluster: { name: 'benchx', clusterCIDR: '10.249.0.0/16', overlay: c.overlay, ...(c.underlay ? { underlay: c.underlay } : {}) },
+    nodes: [
+      { name: 'x1', dataplane: c.dataplane, pods: ['benchx-a'] },
+      { name: 'x2', dataplane: c.dataplane, pods: ['benchx-b'] },
+    ],
+  }, 'benchmark lab');
+  const lab = await Lab.up(plan);
+  try {
+    const a = plan.nodes[0].pods[0];
+    const b = plan.nodes[1].pods[0];
+    return await iperf(a.namespace, b.namespace, b.ip, seconds);
+  } finally {
+    await lab.down();
+  }
+}
+
 async function timeUp(pods: number): Promise<number> {
   const plan = benchPlan('benchup', Array.from({ length: pods }, (_, i) => `bench-up-${i}`), true);
   const t0 = performance.now();
@@ -44,7 +73,7 @@ async function timeUp(pods: number): Promise<number> {
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
-export async function runE2e(opts: { seconds?: number; repeat?: number; offloadOff?: boolean; log?: (s: string) => void } = {}): Promise<E2eReport> {
+export async function runE2e(opts: { seconds?: number; repeat?: number; offloadOff?: boolean; overlays?: boolean; log?: (s: string) => void } = {}): Promise<E2eReport> {
   const seconds = opts.seconds ?? 5;
   const repeat = opts.repeat ?? 3;
   const log = opts.log ?? console.log;
@@ -56,6 +85,9 @@ export async function runE2e(opts: { seconds?: number; repeat?: number; offloadO
   if (opts.offloadOff) {
     cases.push(['C TAP forwarder (no offloads)', () => runCForwarder(seconds, { offloads: false })]);
     cases.push(['podwire (no offloads)', () => runPodwire(seconds, false)]);
+  }
+  if (opts.overlays) {
+    for (const c of OVERLAY_CASES) cases.push([`cross-node ${c.name}`, () => runCrossNode(c, seconds)]);
   }
   const samples: E2eSample[] = [];
   for (let r = 0; r < repeat; r++) {
@@ -76,6 +108,11 @@ export async function runE2e(opts: { seconds?: number; repeat?: number; offloadO
     'podwire / C TAP forwarder': med('podwire (vnet hdr, TSO)') / med('C TAP forwarder (vnet hdr, TSO)'),
   };
   if (opts.offloadOff) ratios['podwire / C forwarder, no offloads'] = med('podwire (no offloads)') / med('C TAP forwarder (no offloads)');
+  if (opts.overlays) {
+    ratios['podwire VXLAN / kernel VXLAN (cross-node)'] = med('cross-node podwire VXLAN') / med('cross-node kernel VXLAN (flannel-style nodes)');
+    ratios['podwire VXLAN / C TAP forwarder'] = med('cross-node podwire VXLAN') / med('C TAP forwarder (vnet hdr, TSO)');
+    ratios['podwire host-gw / kernel host-gw (cross-node)'] = med('cross-node podwire host-gw') / med('cross-node kernel host-gw');
+  }
   const upToReadyMs: number[] = [];
   for (let r = 0; r < repeat; r++) upToReadyMs.push(await timeUp(10));
   return { samples, summary, ratios, upToReadyMs };

@@ -46,17 +46,22 @@ export function benchCommand(): Command {
     .option('--duration <s>', 'seconds per iperf3 run', (v) => parseInt(v, 10), 5)
     .option('--repeat <n>', 'rounds (cases interleaved within each)', (v) => parseInt(v, 10), 3)
     .option('--offload-off', 'also compare with offloads off (MTU-sized frames)')
+    .option('--overlays', 'also cross-node: podwire VXLAN / IP-in-IP / host-gw beside the kernel\'s (flannel-style nodes)')
     .option('--quick', 'one round of 2 s runs')
     .option('--out <dir>', 'where to write the JSON', '.')
-    .action(async (opts: { duration: number; repeat: number; offloadOff?: boolean; quick?: boolean; out: string }) => {
+    .action(async (opts: { duration: number; repeat: number; offloadOff?: boolean; overlays?: boolean; quick?: boolean; out: string }) => {
       requireRoot('podwire bench e2e');
       const { runE2e } = await import('../../bench/e2e.ts');
-      const r = await runE2e({ seconds: opts.quick ? 2 : opts.duration, repeat: opts.quick ? 1 : opts.repeat, offloadOff: opts.offloadOff });
+      const r = await runE2e({ seconds: opts.quick ? 2 : opts.duration, repeat: opts.quick ? 1 : opts.repeat, offloadOff: opts.offloadOff, overlays: opts.overlays });
       console.log('\n' + table(['CASE', 'MEDIAN Gbit/s', 'MIN', 'MAX', 'RUNS'],
         r.summary.map((s) => [s.case, s.median.toFixed(2), s.min.toFixed(2), s.max.toFixed(2), s.n])));
       for (const [k, v] of Object.entries(r.ratios)) console.log(`${k}: ${v.toFixed(2)}`);
       const pw = r.summary.find((s) => s.case === 'podwire (vnet hdr, TSO)')!.median;
       console.log(`target >= 12 Gbit/s, >= 0.9 x C forwarder, >= 0.75 x kernel: ${pw.toFixed(1)} Gbit/s, ${r.ratios['podwire / C TAP forwarder'].toFixed(2)} x, ${r.ratios['podwire / kernel veth+bridge'].toFixed(2)} x`);
+      const vx = r.ratios['podwire VXLAN / kernel VXLAN (cross-node)'];
+      if (vx !== undefined) {
+        console.log(`target cross-node VXLAN >= 0.85 x kernel VXLAN, >= 0.95 x C forwarder: ${vx.toFixed(2)} x, ${r.ratios['podwire VXLAN / C TAP forwarder'].toFixed(2)} x`);
+      }
       console.log(`up -> ready, 10 pods: ${r.upToReadyMs.map((m) => `${Math.round(m)} ms`).join(', ')} (target < 2000 ms)`);
       console.log(`raw results: ${save(opts.out, 'e2e', r)}`);
     });

@@ -27,7 +27,8 @@ export class Lab {
   private constructor(
     readonly plan: LabPlan,
     private readonly taps: Tap[],
-    private readonly engine: EngineHost,
+    /** the forwarding worker; none when every node is a kernel node */
+    private readonly engine: EngineHost | undefined,
     readonly state: LabState,
   ) {}
 
@@ -80,7 +81,7 @@ export class Lab {
         }
         await Promise.all(kernelNodes.map((n) => buildKernelNode(kernelNodeSpec(plan, n, underlay))));
       }
-      const engine = await EngineHost.start({
+      const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
         // without offloads every frame is at most pod MTU + a tagged Ethernet header; a slot too
         // small for that makes the TAP read cut frames short (silently: read returns the cut length)
@@ -98,16 +99,16 @@ export class Lab {
   }
 
   stats(): Promise<NodeStats[]> {
-    return this.engine.stats();
+    return this.engine ? this.engine.stats() : Promise.resolve([]);
   }
 
   set onPortGone(fn: (names: string[]) => void) {
-    this.engine.onPortGone = fn;
+    if (this.engine) this.engine.onPortGone = fn;
   }
 
   /** Stop forwarding, close the TAPs (which deletes them), remove the namespaces and the state file. */
   async down(): Promise<void> {
-    await this.engine.stop().catch(() => {});
+    await this.engine?.stop().catch(() => {});
     for (const t of this.taps) {
       try { t.close(); } catch { /* already gone */ }
     }
