@@ -24,7 +24,8 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   if (bad != Drop.NONE) return bad;
   if (type == ETHERTYPE_ARP) {
     const arp = frame + l2len;
-    if (arpOp(arp) == ARP_OP_REQUEST && arpTpa(arp) == ulIp) return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+    if (arpTpa(arp) != ulIp) return Drop.NOT_FOR_US; // another node's ARP, flooded by the bridge
+    if (arpOp(arp) == ARP_OP_REQUEST) return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
     return Drop.UNDERLAY_UNHANDLED;
   }
   if (ethDst(frame) != ulMac) return Drop.NOT_FOR_US;

@@ -43,7 +43,7 @@ export class Lab {
     const namespaces = [
       ...pods.map((p) => p.namespace),
       ...(bridged ? [underlayNs] : []),
-      ...kernelNodes.flatMap((n) => [kernelNodeNs(n), ...n.pods.map((p) => p.namespace)]),
+      ...kernelNodes.flatMap((n) => [kernelNodeNs(plan, n), ...n.pods.map((p) => p.namespace)]),
     ];
     const existing = new Set(await netnsList());
     const clash = namespaces.filter((ns) => existing.has(ns));
@@ -143,15 +143,16 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
   };
 }
 
-function kernelNodeNs(n: NodePlan): string {
-  return `pw-node-${n.name}`;
+/** A kernel node's namespace, named by lab and node: node names (n1, k1) repeat across labs. */
+function kernelNodeNs(plan: LabPlan, n: NodePlan): string {
+  return `pw-node-${plan.name}-${n.name}`;
 }
 
 /** A kernel node as flannel would build it, its peers being every other node of the lab. */
 function kernelNodeSpec(plan: LabPlan, n: NodePlan, underlay: Underlay): KernelNodeSpec {
   return {
     name: n.name,
-    nodeNs: kernelNodeNs(n),
+    nodeNs: kernelNodeNs(plan, n),
     underlay,
     underlayIp: n.underlayIp,
     underlayMac: n.underlayMac,

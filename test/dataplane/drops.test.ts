@@ -120,7 +120,7 @@ const CASES: Case[] = [
   { reason: 'not_for_us', what: 'underlay: VXLAN to another node\'s MAC', frame: { port: UL, frame: fromPeer({ dstMac: '0a:58:ac:1f:ff:03' }) } },
   { reason: 'not_for_us', what: 'underlay: our MAC, another node\'s IP', frame: { port: UL, frame: fromPeer({ dstIp: '172.31.255.3' }) } },
   { reason: 'underlay_unhandled', what: 'underlay: UDP to port 4789 on our underlay IP (VXLAN is on 8472)', frame: { port: UL, frame: fromPeer({ dport: 4789 }) } },
-  { reason: 'underlay_unhandled', what: 'underlay: ARP request for another address', frame: { port: UL, frame: (() => { const f = hex(ARP_REQUEST_FOR_GW.hex); f.set([172, 31, 255, 9], 14 + 24); return f; })() } },
+  { reason: 'not_for_us', what: 'underlay: ARP request for another node (flooded by the bridge)', frame: { port: UL, frame: (() => { const f = hex(ARP_REQUEST_FOR_GW.hex); f.set([172, 31, 255, 9], 14 + 24); return f; })() } },
   { reason: 'vxlan_malformed', what: 'underlay: VXLAN without the I flag', frame: { port: UL, frame: fromPeer({ flags: 0 }) } },
   { reason: 'vxlan_malformed', what: 'underlay: VXLAN header cut to 6 bytes', frame: { port: UL, frame: (() => {
     const f = fromPeer().subarray(0, 14 + 20 + 8 + 6).slice();
