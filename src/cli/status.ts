@@ -19,12 +19,16 @@ export function statusCommand(): Command {
         console.log(JSON.stringify(s, null, 2));
         return;
       }
-      console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}`);
+      console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}${s.hostNode ? `; node ${s.hostNode} only (--node), the others run on other hosts` : ''}`);
       for (const n of s.nodes) {
         console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
         if (n.underlay) {
           const u = n.underlay.counters;
           console.log(`underlay ${n.underlay.ip} (${n.underlay.mac}, VTEP ${n.underlay.vtepMac}) ${s.cluster.overlay}${s.cluster.overlay === 'vxlan' ? ` vni ${s.cluster.vxlan.vni} port ${s.cluster.vxlan.port}` : ''}: rx ${u.rx_packets} pkts ${u.rx_bytes} B, tx ${u.tx_packets} pkts ${u.tx_bytes} B, drops rx ${u.rx_drops} tx ${u.tx_drops}`);
+          const k = n.underlay.socket;
+          if (k) {
+            console.log(`  across hosts (${k.kind === 'vxlan' ? 'UDP' : 'raw IP proto 4'} socket) to ${k.peers.map((p) => `${p.node} ${p.address}`).join(', ')}: sent ${k.txPackets} (errors ${k.txErrors}, no peer ${k.txNoPeer}), received ${k.rxPackets} (errors ${k.rxErrors}, unknown sender ${k.rxUnknownPeer}, too big ${k.rxTooBig})`);
+          }
         }
         console.log(table(['PORT', 'POD', 'IP', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'RX DROPS', 'TX DROPS'],
           n.ports.map((p) => {

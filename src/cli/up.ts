@@ -1,6 +1,6 @@
 // podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
 import { Command, InvalidArgumentError } from 'commander';
-import { loadTopologyFile, planTopology, DEFAULT_TOPOLOGY, allPods, isValidName, type LabPlan } from '../model/topology.ts';
+import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
 import { Lab } from '../lab/lab.ts';
 import { labStatus } from '../lab/status.ts';
 import { serveControl } from '../lab/control.ts';
@@ -14,12 +14,14 @@ export function upCommand(): Command {
     .option('--name <lab>', 'lab name (overrides cluster.name)')
     .option('--no-offloads', 'MTU-sized frames with full checksums on the TAPs (no TSO/GSO super-frames)')
     .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number }) => {
-      const plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
+    .option('--node <name>', "run only this node; the others run on other hosts, reached at their nodes[].address over this host's network (VXLAN over UDP or IP-in-IP). The lab is named <lab>-<node> here")
+    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string }) => {
+      let plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name !== undefined) {
         if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
         plan.name = opts.name;
       }
+      if (opts.node !== undefined) plan = selectHostNode(plan, opts.node);
       if (!opts.offloads) plan.offloads = false;
       requireRoot('podwire up');
       const t0 = performance.now();
@@ -30,7 +32,7 @@ export function upCommand(): Command {
         stopping = true;
         server.close();
         await lab.down();
-        console.log(`podwire: lab "${plan.name}" removed`);
+        console.log(`podwire: lab "${labId(plan)}" removed`);
         process.exit(code);
       };
       const server = await serveControl(lab.state.socket, async (req) => {
@@ -42,9 +44,17 @@ export function upCommand(): Command {
       lab.onPortGone = (names) => console.error(`podwire: TAP gone (namespace deleted?) for pod(s) ${names.join(', ')}`);
 
       const ms = Math.round(performance.now() - t0);
-      console.log(`podwire: lab "${plan.name}" cluster ${plan.clusterCIDR}, overlay ${plan.overlay}, pod MTU ${plan.podMtu}, offloads ${plan.offloads ? 'on' : 'off'}`);
-      console.log(table(['NODE', 'POD', 'NAMESPACE', 'IP', 'MAC'], allPods(plan).map((p) => [p.node, p.name, p.namespace, p.ip, p.mac])));
-      console.log(`ready: ${allPods(plan).length} pods on ${plan.nodes.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
+      const here = localNodes(plan);
+      const pods = here.flatMap((n) => n.pods);
+      console.log(`podwire: lab "${labId(plan)}" cluster ${plan.clusterCIDR}, overlay ${plan.overlay}, pod MTU ${plan.podMtu}, offloads ${plan.offloads ? 'on' : 'off'}`);
+      if (plan.hostNode) {
+        const me = here[0];
+        const others = plan.nodes.filter((n) => n !== me);
+        const via = plan.overlay === 'vxlan' ? `VXLAN over UDP ${me.underlayIp}:${plan.vxlan.port}` : `IP-in-IP (raw IP protocol 4) from ${me.underlayIp}`;
+        console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
+      }
+      console.log(table(['NODE', 'POD', 'NAMESPACE', 'IP', 'MAC'], pods.map((p) => [p.node, p.name, p.namespace, p.ip, p.mac])));
+      console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });
 }
 

@@ -4,6 +4,21 @@ import type { CounterSnapshot, OverlayKind, RouteKind } from './dataplane.ts';
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
 export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
 export interface RouteConfig { cidr: string; kind: RouteKind; nextHop?: string; vtepMac?: string }
+/**
+ * A node whose peers run on other hosts (`podwire up --node`): its underlay
+ * port is carried by a host socket (src/dataplane/socket-underlay.ts) —
+ * UDP on the VXLAN port, or raw IP protocol 4 — bound to the node's address.
+ */
+export interface SocketUnderlayConfig {
+  kind: 'vxlan' | 'ipip';
+  /** the open socket (src/io/socket.ts UnderlaySocket), owned by the main thread */
+  fd: number;
+  localIp: string;
+  /** the VXLAN UDP port (unused for ipip) */
+  port: number;
+  /** the other nodes: the underlay MAC the data plane addresses them by, and the host address they are reached at */
+  peers: { mac: string; ip: string }[];
+}
 export interface EngineNodeConfig {
   name: string;
   gatewayIp: string;
@@ -16,6 +31,8 @@ export interface EngineNodeConfig {
     port: number; ip: string; mac: string; mtu: number; fd: number;
     /** the underlay device cannot take encapsulated super-frames: segment TCP in software first */
     segment: boolean;
+    /** carried by a host socket to nodes on other hosts (fd above stays -1) */
+    socket?: SocketUnderlayConfig;
   };
   overlay: { kind: OverlayKind; vni: number; port: number; vtepMac: string };
   routes: RouteConfig[];
@@ -36,6 +53,28 @@ export type EngineRequest = { type: 'stats'; id: number } | { type: 'stop' };
 export interface PortIoStats { port: number; name: string; rxErrors: number; txErrors: number; broken: boolean }
 /** Frames the in-process underlay could not deliver: no node owns the MAC, or a forwarding loop ran too deep. */
 export interface FabricStats { noPeer: number; tooDeep: number; delivered: number }
+/** What a socket underlay sent and received, and what it could not. */
+export interface SocketUnderlayStats {
+  kind: 'vxlan' | 'ipip';
+  txPackets: number;
+  txBytes: number;
+  /** sendto failed (lastTxErrno says why) */
+  txErrors: number;
+  /** an underlay frame for a MAC no peer has */
+  txNoPeer: number;
+  /** an underlay frame that is not this overlay's tunnel packet (nothing to send it as) */
+  txNotTunnel: number;
+  lastTxErrno: number;
+  rxPackets: number;
+  rxBytes: number;
+  rxErrors: number;
+  /** a datagram from an address that is no peer's */
+  rxUnknownPeer: number;
+  /** a datagram larger than a frame slot */
+  rxTooBig: number;
+  rxTooShort: number;
+  lastRxErrno: number;
+}
 export interface NodeStats {
   name: string;
   counters: CounterSnapshot;
@@ -45,6 +84,8 @@ export interface NodeStats {
   fabric: FabricStats;
   /** the underlay port's number, -1 without one */
   underlayPort: number;
+  /** with a socket underlay (nodes on other hosts) */
+  socket?: SocketUnderlayStats;
 }
 
 export type EngineReply =

@@ -6,17 +6,24 @@
 // All nodes share one WebAssembly memory, so the in-process underlay (the
 // fabric) hands a frame one node sends on its underlay port to the node that
 // owns the destination MAC by address: that node processes it in place
-// (decap, route) and its output is written or handed on in turn.
+// (decap, route) and its output is written or handed on in turn. A node
+// whose peers run on other hosts (`podwire up --node`) has its underlay
+// carried by a host socket instead (socket-underlay.ts).
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { createNodes, genSlotsForSegmentation, type Dataplane, type CounterSnapshot } from './dataplane.ts';
 import { programNode } from './node-setup.ts';
+import { SocketUnderlay } from './socket-underlay.ts';
 import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
 import { EventFd } from '../io/eventfd.ts';
-import { EAGAIN, addressTable, bufferAddress, readAt, writeAt } from '../io/libc.ts';
+import { EAGAIN, EBADF, addressTable, bufferAddress, readAt, writeAt } from '../io/libc.ts';
 import type { EngineConfig, EngineRequest, EngineReply, NodeStats } from './engine-protocol.ts';
 
-interface Port { node: number; port: number; fd: number; name: string; rxErrors: number; txErrors: number; broken: boolean }
+interface Port {
+  node: number; port: number; fd: number; name: string; rxErrors: number; txErrors: number; broken: boolean;
+  /** an underlay socket (read by recvfrom, never "broken": POLLERR there is a pending socket error) */
+  sock?: SocketUnderlay;
+}
 interface Node {
   name: string;
   dp: Dataplane;
@@ -25,9 +32,11 @@ interface Node {
   readAddr: number[];
   fds: Int32Array;
   used: number;
-  /** underlay port (-1: none); in-process when ulFd < 0 */
+  /** underlay port (-1: none); in-process when ulFd < 0 and there is no socket */
   ulPort: number;
   ulFd: number;
+  /** the underlay as a host socket to nodes on other hosts */
+  sock?: SocketUnderlay;
   /** tx entries queued this round, and how many of them are done */
   txTotal: number;
   drained: number;
@@ -55,6 +64,7 @@ function main(): void {
     genSlots: segmenting ? genSlotsForSegmentation(cfg.batch, minPodMtu) : 256,
   });
   const memBase = bufferAddress(dps[0].memory.buffer);
+  const mem8 = new Uint8Array(dps[0].memory.buffer);
   const nodes: Node[] = cfg.nodes.map((n, i) => {
     const dp = dps[i];
     programNode(dp, n, cfg.macAgingMs);
@@ -63,21 +73,26 @@ function main(): void {
     if (n.underlay && n.underlay.fd >= 0) fds[n.underlay.port] = n.underlay.fd;
     const readAddr = addressTable(memBase + dp.readOffset(0), dp.slotSize, dp.slots);
     for (let s = 0; s < dp.slots; s++) dp.rxAddr[s] = dp.readOffset(s);
+    const sc = n.underlay?.socket;
+    const sock = sc && new SocketUnderlay(sc, mem8, memBase, n.underlay!.mac, dp.vnetLen,
+      Array.from({ length: dp.slots }, (_, s) => dp.readOffset(s)), dp.readCapacity);
     return {
       name: n.name, dp, memBase, readAddr, fds, used: 0,
-      ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, txTotal: 0, drained: 0,
+      ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, sock, txTotal: 0, drained: 0,
     };
   });
   // the fabric: which node owns each underlay MAC (as a number: 48 bits fit a double)
   const byMac = new Map<number, number>();
   cfg.nodes.forEach((n, i) => { if (n.underlay) byMac.set(macKey(parseMac(n.underlay.mac)), i); });
   const fabric = { noPeer: 0, tooDeep: 0, delivered: 0 };
-  const mem8 = new Uint8Array(dps[0].memory.buffer);
-  // every fd to poll: the pods' TAPs, and underlay TAPs where the underlay is a real bridge
-  const ports: Port[] = cfg.nodes.flatMap((n, ni) => [
+  // every fd to poll: the pods' TAPs, underlay TAPs where the underlay is a real bridge, underlay sockets
+  const ports: Port[] = cfg.nodes.flatMap((n, ni): Port[] => [
     ...n.ports.map((p) => ({ node: ni, port: p.port, fd: p.fd, name: p.name, rxErrors: 0, txErrors: 0, broken: false })),
     ...(n.underlay && n.underlay.fd >= 0
       ? [{ node: ni, port: n.underlay.port, fd: n.underlay.fd, name: `${n.name}/underlay`, rxErrors: 0, txErrors: 0, broken: false }]
+      : []),
+    ...(n.underlay?.socket
+      ? [{ node: ni, port: n.underlay.port, fd: n.underlay.socket.fd, name: `${n.name}/underlay`, rxErrors: 0, txErrors: 0, broken: false, sock: nodes[ni].sock }]
       : []),
   ]);
   const poller = new Poller([wake.fd, ...ports.map((p) => p.fd)]);
@@ -98,7 +113,8 @@ function main(): void {
       const start = tx[b + 2];
       const length = tx[b + 3];
       if (outPort === n.ulPort && n.ulFd < 0) {
-        handOver(start, length, depth);
+        if (n.sock) n.sock.send(start, length);
+        else handOver(start, length, depth);
         continue;
       }
       const fd = n.fds[outPort];
@@ -148,6 +164,7 @@ function main(): void {
         io: ports.filter((p) => p.node === ni).map((p) => ({ port: p.port, name: p.name, rxErrors: p.rxErrors, txErrors: p.txErrors, broken: p.broken })),
         fabric,
         underlayPort: n.ulPort,
+        ...(n.sock ? { socket: n.sock.stats } : {}),
       }));
       reply({ type: 'stats', id: req.id, nodes: stats });
     }
@@ -171,12 +188,30 @@ function main(): void {
     let brokenSeen = false;
     for (let i = 0; i < pollIndex.length; i++) {
       const p = ports[pollIndex[i]];
-      if (poller.isBroken(i + 1)) { p.broken = true; brokenSeen = true; continue; }
-      if (!poller.isReadable(i + 1)) continue;
       const n = nodes[p.node];
       const dp = n.dp;
-      const cap = dp.readCapacity;
       const limit = Math.min(dp.slots, n.used + PORT_BUDGET);
+      if (p.sock) {
+        // POLLERR here is a pending socket error, which the next recvfrom reports and clears
+        if (!poller.isReadable(i + 1) && !poller.isBroken(i + 1)) continue;
+        // bounded: datagrams dropped on arrival (unknown sender, too big) take no slot
+        for (let k = 0; k < PORT_BUDGET && n.used < limit; k++) {
+          const r = p.sock.recv(n.used);
+          if (r < 0) {
+            if (r === -EBADF) { p.broken = true; brokenSeen = true; } // closed under us: stop polling it
+            break;
+          }
+          if (r === 0) continue;
+          dp.rxLen[n.used] = r;
+          dp.rxPort[n.used] = p.port;
+          n.used++;
+        }
+        if (n.used === limit) busy = true;
+        continue;
+      }
+      if (poller.isBroken(i + 1)) { p.broken = true; brokenSeen = true; continue; }
+      if (!poller.isReadable(i + 1)) continue;
+      const cap = dp.readCapacity;
       while (n.used < limit) {
         // a read that fills the whole slot was cut short; processBatch counts it as oversize
         const r = readAt(p.fd, n.readAddr[n.used], cap);

@@ -20,6 +20,7 @@ export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
 export const EINTR = 4;
+export const EBADF = 9;
 export const EAGAIN = 11;
 
 const _open = lib.func('int open(const char *path, int flags, uint32_t mode)');
@@ -31,6 +32,13 @@ const _ioctl = lib.func('int ioctl(int fd, unsigned long req, ...)');
 const _poll = lib.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
 const _eventfd = lib.func('int eventfd(unsigned int initval, int flags)');
 const _strerror = lib.func('const char *strerror(int errnum)');
+// sockets (src/io/socket.ts): addresses and option values are passed as absolute addresses too
+const _socket = lib.func('int socket(int domain, int type, int protocol)');
+const _bind = lib.func('int bind(int fd, uintptr_t addr, uint32_t addrlen)');
+const _setsockopt = lib.func('int setsockopt(int fd, int level, int name, uintptr_t value, uint32_t len)');
+const _getsockopt = lib.func('int getsockopt(int fd, int level, int name, uintptr_t value, uintptr_t len)');
+const _sendto = lib.func('long sendto(int fd, uintptr_t buf, size_t len, int flags, uintptr_t addr, uint32_t addrlen)');
+const _recvfrom = lib.func('long recvfrom(int fd, uintptr_t buf, size_t len, int flags, uintptr_t addr, uintptr_t addrlen)');
 const _errnoLocation = lib.func('int *__errno_location()');
 
 // errno is thread-local; this module is evaluated once per thread (main or
@@ -130,6 +138,47 @@ export function pollAt(fdsAddr: number, nfds: number, timeoutMs: number): number
 export function eventfd(initval: number, flags: number): number {
   const fd = _eventfd(initval, flags) as number;
   return fd >= 0 ? fd : -errnoView[0];
+}
+
+/** socket(2): fd or -errno. */
+export function socket(domain: number, type: number, protocol: number): number {
+  const fd = _socket(domain, type, protocol) as number;
+  return fd >= 0 ? fd : -errnoView[0];
+}
+
+/** bind(2) to the socket address at `addr` (e.g. a struct sockaddr_in): 0 or -errno. */
+export function bindAt(fd: number, addr: number, addrlen: number): number {
+  return _bind(fd, addr, addrlen) === 0 ? 0 : -errnoView[0];
+}
+
+/** setsockopt(2) with an int value: 0 or -errno. */
+export function setsockoptInt(fd: number, level: number, name: number, value: number): number {
+  const v = new Int32Array([value]);
+  return _setsockopt(fd, level, name, bufferAddress(v), 4) === 0 ? 0 : -errnoView[0];
+}
+
+/** getsockopt(2) of an int value: the value, or -errno. */
+export function getsockoptInt(fd: number, level: number, name: number): number {
+  const v = new Int32Array([0, 4]); // value, then its socklen_t
+  const r = _getsockopt(fd, level, name, bufferAddress(v), bufferAddress(v) + 4);
+  return r === 0 ? v[0] : -errnoView[0];
+}
+
+/** sendto(2) of `len` bytes at `addr` to the socket address at `to`: bytes sent or -errno. Never throws. */
+export function sendtoAt(fd: number, addr: number, len: number, flags: number, to: number, tolen: number): number {
+  const n = _sendto(fd, addr, len, flags, to, tolen) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
+/**
+ * recvfrom(2) into an absolute address; the sender's address lands at `from`
+ * and its length at `fromlenAddr` (a socklen_t the caller sets to the room
+ * at `from` before each call). Bytes received (with MSG_TRUNC: the
+ * datagram's real length) or -errno. Never throws.
+ */
+export function recvfromAt(fd: number, addr: number, len: number, flags: number, from: number, fromlenAddr: number): number {
+  const n = _recvfrom(fd, addr, len, flags, from, fromlenAddr) as number;
+  return n >= 0 ? n : -errnoView[0];
 }
 
 /** An Error for a failed call: "ioctl(TUNSETIFF) pw-t0: Operation not permitted (errno 1)". */

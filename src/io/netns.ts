@@ -4,6 +4,7 @@
 // (never a shell), and many commands share one `ip -batch` process so a lab
 // of ten pods comes up in well under the 2 s budget.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export const PW_PREFIX = 'pw-';
 
@@ -45,6 +46,28 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
 /** `ip ARGS...` in the root namespace. Read-only use, or pw- objects only: callers check. */
 export function ip(args: string[]): Promise<RunResult> {
   return run('ip', args);
+}
+
+/**
+ * True when namespace names made here would stay private to this process: a
+ * name is a bind mount under /run/netns, and `ip netns exec` runs its command
+ * in a mount namespace whose /run/netns only receives mounts (a "master:"
+ * peer group, no "shared:" one). A pod namespace made there could not be
+ * entered from the user's shell. podwire refuses to start then, naming the
+ * fix: enter the host namespace with `nsenter --net=/run/netns/<ns>`, which
+ * changes the network namespace only.
+ */
+export function netnsNamesArePrivate(): boolean {
+  try {
+    const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    // mountinfo: id parent major:minor root mountpoint options [optional fields...] - fstype ...
+    const top = lines.map((l) => l.split(' ')).filter((f) => f[4] === '/run/netns').pop();
+    if (!top) return false;
+    const fields = top.slice(6, top.indexOf('-'));
+    return fields.some((f) => f.startsWith('master:')) && !fields.some((f) => f.startsWith('shared:'));
+  } catch {
+    return false; // no /proc: cannot tell, assume the common case
+  }
 }
 
 /**

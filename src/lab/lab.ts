@@ -2,12 +2,18 @@
 // a TAP held by the data plane worker. Every host object is pw- named and
 // recorded in the state file before it is created, so a failure at any step,
 // or a process that dies, can always be cleaned up.
+//
+// With plan.hostNode (`podwire up --node`) the process runs that node only:
+// its pods, and an underlay socket bound to its address that carries VXLAN or
+// IP-in-IP to the other nodes' hosts. The lab is then known on this host as
+// `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
-import { ipBatch, netnsList, linkList } from '../io/netns.ts';
+import { UnderlaySocket } from '../io/socket.ts';
+import { ipBatch, netnsList, linkList, netnsNamesArePrivate } from '../io/netns.ts';
 import { EngineHost } from '../dataplane/engine-host.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
 import type { NodeStats, EngineNodeConfig } from '../dataplane/engine-protocol.ts';
-import { allPods, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
+import { labId, localNodes, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
 import { nodeTables } from '../model/node-tables.ts';
 import { createUnderlay, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
@@ -27,14 +33,17 @@ export class Lab {
   private constructor(
     readonly plan: LabPlan,
     private readonly taps: Tap[],
+    private readonly sockets: UnderlaySocket[],
     /** the forwarding worker; none when every node is a kernel node */
     private readonly engine: EngineHost | undefined,
     readonly state: LabState,
   ) {}
 
   static async up(plan: LabPlan, opts: LabOptions = {}): Promise<Lab> {
-    const wasmNodes = plan.nodes.filter((n) => n.dataplane === 'podwire');
-    const kernelNodes = plan.nodes.filter((n) => n.dataplane === 'kernel');
+    const id = labId(plan);
+    const here = localNodes(plan);
+    const wasmNodes = here.filter((n) => n.dataplane === 'podwire');
+    const kernelNodes = here.filter((n) => n.dataplane === 'kernel');
     const pods = wasmNodes.flatMap((n) => n.pods); // pods on TAPs; kernel nodes' pods sit on veths
     const bridged = plan.underlay === 'bridge' && plan.nodes.length > 1;
     const underlayNs = `pw-ul-${plan.name}`;
@@ -45,26 +54,39 @@ export class Lab {
       ...(bridged ? [underlayNs] : []),
       ...kernelNodes.flatMap((n) => [kernelNodeNs(plan, n), ...n.pods.map((p) => p.namespace)]),
     ];
+    if (netnsNamesArePrivate()) {
+      throw new Error('podwire is running in a private mount namespace (as `ip netns exec` gives it): the pod namespaces it '
+        + 'would create could not be entered from outside. To run it inside a host namespace, use '
+        + '`nsenter --net=/run/netns/<namespace> podwire ...`, which changes the network namespace only');
+    }
     const existing = new Set(await netnsList());
     const clash = namespaces.filter((ns) => existing.has(ns));
     if (clash.length) {
       throw new Error(`namespace(s) ${clash.join(', ')} already exist: a lab is running (podwire status) or one died (podwire down)`);
     }
-    const prior = readState(plan.name);
-    if (prior && processAlive(prior.pid)) throw new Error(`lab "${plan.name}" is already running (pid ${prior.pid})`);
+    const prior = readState(id);
+    if (prior && processAlive(prior.pid)) throw new Error(`lab "${id}" is already running (pid ${prior.pid})`);
 
     // everything this lab may create is on record before it exists, so any failure (or a kill) can be cleaned up
     const state: LabState = {
-      name: plan.name,
+      name: id,
       pid: process.pid,
       startedAt: new Date().toISOString(),
       namespaces,
       links: [...pods.map((_, i) => tapName(i)), ...(bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [])],
-      socket: socketPath(plan.name),
+      socket: socketPath(id),
     };
     writeState(state);
     const taps: Tap[] = [];
+    const sockets = new Map<NodePlan, UnderlaySocket>();
     try {
+      // first, so a node address that is not this host's fails before anything exists
+      if (plan.hostNode && plan.nodes.length > 1) {
+        for (const n of wasmNodes) {
+          const kind = plan.overlay === 'ipip' ? 'ipip' : 'vxlan'; // host-gw is refused by selectHostNode
+          sockets.set(n, UnderlaySocket.open(kind, n.underlayIp, plan.vxlan.port));
+        }
+      }
       await ipBatch(pods.map((p) => `netns add ${p.namespace}`));
       pods.forEach((_, i) => taps.push(Tap.open(tapName(i), { offloads: plan.offloads })));
       await ipBatch(pods.map((p, i) => `link set ${tapName(i)} netns ${p.namespace} name eth0`));
@@ -87,13 +109,14 @@ export class Lab {
         // small for that makes the TAP read cut frames short (silently: read returns the cut length)
         slotSize: plan.offloads ? GSO_SLOT_SIZE : Math.max(MTU_SLOT_SIZE, plan.mtu + 256),
         macAgingMs: plan.macAgingSeconds * 1000,
-        nodes: wasmNodes.map((n) => engineNode(plan, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1)),
+        nodes: wasmNodes.map((n) => engineNode(plan, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
       });
-      return new Lab(plan, taps, engine, state);
+      return new Lab(plan, taps, [...sockets.values()], engine, state);
     } catch (e) {
       for (const t of taps) t.close();
+      for (const s of sockets.values()) s.close();
       await removeHostObjects(state);
-      removeState(plan.name);
+      removeState(id);
       throw e;
     }
   }
@@ -106,23 +129,27 @@ export class Lab {
     if (this.engine) this.engine.onPortGone = fn;
   }
 
-  /** Stop forwarding, close the TAPs (which deletes them), remove the namespaces and the state file. */
+  /** Stop forwarding, close the TAPs (which deletes them) and underlay sockets, remove the namespaces and the state file. */
   async down(): Promise<void> {
     await this.engine?.stop().catch(() => {});
     for (const t of this.taps) {
       try { t.close(); } catch { /* already gone */ }
     }
+    for (const s of this.sockets) {
+      try { s.close(); } catch { /* already closed */ }
+    }
     await removeHostObjects(this.state);
-    removeState(this.plan.name);
+    removeState(this.state.name);
   }
 }
 
 /**
  * One node as the forwarding worker runs it. Pods are ports 0..n-1; with
  * more than one node, the last port is the underlay: a TAP on the underlay
- * bridge (`ulFd`), or carried in-process (-1).
+ * bridge (`ulFd`), a host socket to nodes on other hosts (`sock`), or
+ * carried in-process (neither).
  */
-function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulFd: number): EngineNodeConfig {
+function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulFd: number, sock?: UnderlaySocket): EngineNodeConfig {
   const multi = plan.nodes.length > 1;
   const maxPorts = Math.max(8, n.pods.length + 1);
   return {
@@ -135,8 +162,16 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     underlay: multi ? {
       port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: ulFd,
       // a TAP on a real bridge cannot take a VXLAN/IP-in-IP-wrapped super-frame (the kernel would
-      // segment the outer packet); host-gw super-frames are plain TCP, which it takes
-      segment: ulFd >= 0 && plan.overlay !== 'host-gw',
+      // segment the outer packet); host-gw super-frames are plain TCP, which it takes. A socket
+      // sends one datagram per frame: every frame must be one wire packet
+      segment: sock !== undefined || (ulFd >= 0 && plan.overlay !== 'host-gw'),
+      ...(sock ? {
+        socket: {
+          kind: sock.kind, fd: sock.fd, localIp: sock.localIp, port: sock.port,
+          // the neighbour table's MACs for the other nodes (synthetic: they never reach the wire)
+          peers: plan.nodes.filter((o) => o !== n).map((o) => ({ mac: o.underlayMac, ip: o.underlayIp })),
+        },
+      } : {}),
     } : undefined,
     overlay: { kind: multi ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
     ...nodeTables(plan, n),

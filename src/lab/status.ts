@@ -1,10 +1,13 @@
 // The running lab as `podwire status` shows it: the plan joined with the
 // data plane's live counters.
-import type { LabPlan } from '../model/topology.ts';
+import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats } from '../dataplane/engine-protocol.ts';
 
 export interface LabStatus {
+  /** the lab's name on this host: `<lab>-<node>` with --node */
   lab: string;
+  /** with --node: the node this process runs (the others run on other hosts and are not listed) */
+  hostNode?: string;
   pid: number;
   startedAt: string;
   cluster: {
@@ -22,23 +25,28 @@ export interface LabStatus {
     events: Record<string, number>;
     fdb: { entries: number; capacity: number; table: { mac: string; port: number; ageMs: number; static?: boolean }[] };
     /** with more than one node: the node's underlay identity and its underlay port's counters */
-    underlay?: { ip: string; mac: string; vtepMac: string; port: number; counters: Record<string, number>; fabric: NodeStats['fabric'] };
+    underlay?: {
+      ip: string; mac: string; vtepMac: string; port: number; counters: Record<string, number>; fabric: NodeStats['fabric'];
+      /** with --node: the host socket carrying the underlay, and the peers it sends to */
+      socket?: NonNullable<NodeStats['socket']> & { peers: { node: string; address: string }[] };
+    };
   }[];
 }
 
 export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[]): LabStatus {
   return {
-    lab: plan.name,
+    lab: labId(plan),
+    ...(plan.hostNode ? { hostNode: plan.hostNode } : {}),
     pid,
     startedAt,
     cluster: {
       clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
       underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
     },
-    pods: plan.nodes.flatMap((n) => n.pods.map((p) => ({
+    pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
     }))),
-    nodes: plan.nodes.map((n) => {
+    nodes: localNodes(plan).map((n) => {
       const s = stats.find((x) => x.name === n.name);
       return {
         name: n.name,
@@ -58,6 +66,9 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
         underlay: s && s.underlayPort >= 0 ? {
           ip: n.underlayIp, mac: n.underlayMac, vtepMac: n.vtepMac, port: s.underlayPort,
           counters: s.counters.ports[s.underlayPort], fabric: s.fabric,
+          ...(s.socket ? {
+            socket: { ...s.socket, peers: plan.nodes.filter((o) => o !== n).map((o) => ({ node: o.name, address: o.underlayIp })) },
+          } : {}),
         } : undefined,
       };
     }),

@@ -54,3 +54,10 @@ export function* freeSubnets(pool: Cidr, prefixLen: number, taken: Cidr[]): Gene
     r = r.hasNextRange() ? r.nextRange() : undefined;
   }
 }
+
+/** Whether the address `ip` ("10.244.1.7") lies in `c`. */
+export function containsAddress(c: Cidr, ip: string): boolean {
+  const net = ipv4ToInt(c.range.getFirst().toString());
+  const mask = c.prefixLen === 0 ? 0 : (~0 << (32 - c.prefixLen)) >>> 0;
+  return ((ipv4ToInt(ip) & mask) >>> 0) === net;
+}

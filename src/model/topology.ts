@@ -2,8 +2,8 @@
 // created on the host, and resolved into a plan with every address decided.
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { parseCidr, overlaps, inside, freeSubnets, nthAddress, podCapacity, type Cidr } from './cidr.ts';
-import { macForIp } from './addr.ts';
+import { parseCidr, overlaps, inside, freeSubnets, nthAddress, podCapacity, containsAddress, type Cidr } from './cidr.ts';
+import { macForIp, ipv4ToInt } from './addr.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -40,8 +40,13 @@ export interface NodePlan {
   podCIDR: string;
   gateway: string;
   gatewayMac: string;
-  /** the node's address and MAC on the underlay (flannel's "public IP") */
+  /**
+   * the node's address and MAC on the underlay (flannel's "public IP"):
+   * `address` when the topology gives one, else the next of cluster.underlayCIDR
+   */
   underlayIp: string;
+  /** nodes[].address: the real address of the host the node runs on (needed by `podwire up --node`) */
+  address?: string;
   underlayMac: string;
   /** the node's VXLAN device MAC (flannel.1) */
   vtepMac: string;
@@ -63,12 +68,17 @@ export interface LabPlan {
   offloads: boolean;
   macAgingSeconds: number;
   nodes: NodePlan[];
+  /**
+   * `podwire up --node NAME` (selectHostNode): this process runs only that
+   * node; the others run on other hosts, reached over the hosts' network
+   */
+  hostNode?: string;
 }
 
 /** Every problem found in a topology, reported together. */
 export class TopologyError extends Error {
-  constructor(readonly problems: string[], source = 'topology') {
-    super(`${source} is invalid:\n  - ${problems.join('\n  - ')}`);
+  constructor(readonly problems: string[], source = 'topology', headline = `${source} is invalid`) {
+    super(`${headline}:\n  - ${problems.join('\n  - ')}`);
     this.name = 'TopologyError';
   }
 }
@@ -80,7 +90,7 @@ const MAX_NAME = 63;
 
 const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds'];
 const VXLAN_KEYS = ['vni', 'port'];
-const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane'];
+const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'labels'];
 
 /** The lab `podwire up` builds when given no file. */
@@ -160,7 +170,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const rawNodes = top.nodes as unknown[];
   const nodeNames = new Map<string, number>();
   const podNames = new Map<string, string>();
-  type Pending = { name: string; dataplane: DataplaneKind; cidr?: Cidr; pods: { name: string; labels: Record<string, string> }[] };
+  type Pending = { name: string; dataplane: DataplaneKind; cidr?: Cidr; address?: string; pods: { name: string; labels: Record<string, string> }[] };
   const pending: Pending[] = [];
   rawNodes.forEach((raw, i) => {
     const where = `nodes[${i}]`;
@@ -177,6 +187,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       problems.push(`node ${nodeName}: dataplane kernel cannot use overlay ipip (the host kernel here has no ipip module; use vxlan or host-gw)`);
     }
     const cidr = raw.podCIDR === undefined ? undefined : tryCidr(raw.podCIDR, `node ${nodeName}: podCIDR`, problems);
+    const address = raw.address === undefined ? undefined : hostAddress(raw.address, nodeName, clusterCIDR, serviceCIDR, problems);
     const pods: Pending['pods'] = [];
     const rawPods = raw.pods ?? [];
     if (!Array.isArray(rawPods)) problems.push(`node ${nodeName}: pods must be a list`);
@@ -196,7 +207,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       if (pod.labels !== undefined && !isObject(pod.labels)) problems.push(`${pw}.labels: expected a mapping`);
       pods.push({ name: podName, labels });
     });
-    pending.push({ name: nodeName, dataplane: DATAPLANES.includes(dataplane) ? dataplane : 'podwire', cidr, pods });
+    pending.push({ name: nodeName, dataplane: DATAPLANES.includes(dataplane) ? dataplane : 'podwire', cidr, address, pods });
   });
 
   // node pod CIDRs: inside the cluster CIDR, no two overlapping
@@ -243,11 +254,28 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   }
   if (problems.length) fail();
 
+  // a node's address is its underlay address; the others are numbered from the underlay range
+  const underlayIps = pending.map((n, i) => n.address ?? nthAddress(underlayCIDR!, i + 1));
+  if (underlay === 'bridge') {
+    // one bridge, one subnet: a node given an address elsewhere could reach nobody on it
+    for (const n of pending) {
+      if (n.address && !containsAddress(underlayCIDR!, n.address)) {
+        problems.push(`node ${n.name}: address ${n.address} is outside cluster.underlayCIDR ${underlayCIDR!.text} (the bridge underlay's subnet)`);
+      }
+    }
+  }
+  for (let a = 0; a < pending.length; a++) {
+    for (let b = a + 1; b < pending.length; b++) {
+      if (underlayIps[a] === underlayIps[b]) problems.push(`nodes ${pending[a].name} and ${pending[b].name} have the same underlay address ${underlayIps[a]}`);
+    }
+  }
+  if (problems.length) fail();
+
   const podMtu = mtu - OVERLAY_OVERHEAD[overlay];
   const nodes: NodePlan[] = pending.map((n, i) => {
     const cidr = n.cidr!;
     const gateway = nthAddress(cidr, 1);
-    const underlayIp = nthAddress(underlayCIDR!, i + 1);
+    const underlayIp = underlayIps[i];
     return {
       name: n.name,
       dataplane: n.dataplane,
@@ -255,6 +283,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       gateway,
       gatewayMac: macForIp(gateway),
       underlayIp,
+      ...(n.address ? { address: n.address } : {}),
       underlayMac: macForIp(underlayIp),
       vtepMac: vtepMacFor(underlayIp),
       pods: n.pods.map((p, port) => {
@@ -270,6 +299,44 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan, underlay,
     underlayCIDR: underlayCIDR!.text, mtu, podMtu, offloads, macAgingSeconds, nodes,
   };
+}
+
+/**
+ * `podwire up --node NAME`: run only node NAME here; the other nodes run on
+ * other hosts and are reached at their nodes[].address over the hosts' own
+ * network (VXLAN over UDP, or IP-in-IP). Returns the plan with `hostNode`
+ * set; throws a TopologyError listing every reason it cannot be done.
+ */
+export function selectHostNode(plan: LabPlan, node: string): LabPlan {
+  const problems: string[] = [];
+  const headline = `cannot run --node ${node}`;
+  if (!plan.nodes.some((n) => n.name === node)) {
+    problems.push(`no node "${node}" in the topology (nodes: ${plan.nodes.map((n) => n.name).join(', ')})`);
+    throw new TopologyError(problems, '--node', headline);
+  }
+  const kernel = plan.nodes.filter((n) => n.dataplane === 'kernel');
+  for (const k of kernel) problems.push(`node ${k.name} is a kernel node: kernel nodes need the single-host bridge underlay, they cannot run across hosts`);
+  if (plan.overlay === 'host-gw') problems.push("cluster.overlay host-gw: host-gw across hosts needs the hosts' own routing: use vxlan or ipip");
+  if (plan.underlay === 'bridge' && kernel.length === 0) {
+    problems.push('cluster.underlay "bridge" is a bridge inside one host: across hosts the underlay is the hosts\' own network (leave cluster.underlay out)');
+  }
+  for (const n of plan.nodes) {
+    if (!n.address) problems.push(`node ${n.name} has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at`);
+  }
+  const id = `${plan.name}-${node}`;
+  if (!isValidName(id)) problems.push(`the lab's name on this host, "${id}" (cluster name-node), is longer than ${MAX_NAME} characters`);
+  if (problems.length) throw new TopologyError(problems, '--node', headline);
+  return { ...plan, hostNode: node };
+}
+
+/** The name a running lab goes by on this host (state file, control socket): `<lab>-<node>` with --node. */
+export function labId(plan: LabPlan): string {
+  return plan.hostNode ? `${plan.name}-${plan.hostNode}` : plan.name;
+}
+
+/** The nodes this process runs: all of them, or the --node one. */
+export function localNodes(plan: LabPlan): NodePlan[] {
+  return plan.hostNode ? plan.nodes.filter((n) => n.name === plan.hostNode) : plan.nodes;
 }
 
 /** A node's VTEP MAC: 0e:58 and its underlay address (locally administered, distinct from its underlay MAC). */
@@ -301,6 +368,30 @@ function bool(v: unknown, dflt: boolean, what: string, problems: string[]): bool
   if (v === undefined) return dflt;
   if (typeof v !== 'boolean') { problems.push(`${what}: expected true or false`); return dflt; }
   return v;
+}
+/** nodes[].address: a host's unicast IPv4 address, outside the pods' and Services' ranges. */
+function hostAddress(v: unknown, node: string, clusterCIDR: Cidr | undefined, serviceCIDR: Cidr | undefined, problems: string[]): string | undefined {
+  let n: number;
+  try {
+    if (typeof v !== 'string') throw new Error();
+    n = ipv4ToInt(v);
+  } catch {
+    problems.push(`node ${node}: address ${JSON.stringify(v)} is not an IPv4 address like 192.0.2.10`);
+    return undefined;
+  }
+  const ip = v as string;
+  const first = n >>> 24;
+  if (first === 0 || first >= 224) {
+    problems.push(`node ${node}: address ${ip} cannot be a host's address (0.0.0.0/8, multicast and reserved ranges are not)`);
+    return undefined;
+  }
+  for (const [what, c] of [['clusterCIDR', clusterCIDR], ['serviceCIDR', serviceCIDR]] as const) {
+    if (c && containsAddress(c, ip)) {
+      problems.push(`node ${node}: address ${ip} is inside cluster.${what} ${c.text}`);
+      return undefined;
+    }
+  }
+  return ip;
 }
 function tryCidr(v: unknown, what: string, problems: string[]): Cidr | undefined {
   try {

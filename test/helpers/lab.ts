@@ -34,7 +34,7 @@ export interface ExecOptions {
 export interface StatusJson {
   lab: string;
   pid: number;
-  cluster: { clusterCIDR: string; serviceCIDR: string; overlay: string; mtu: number; podMtu: number; offloads: boolean };
+  cluster: { clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number }; underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean };
   pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number }[];
   nodes: {
     name: string;
@@ -45,6 +45,16 @@ export interface StatusJson {
     drops: Record<string, number>;
     events: Record<string, number>;
     fdb: { entries: number; capacity: number; table: { mac: string; port: number; ageMs: number }[] };
+    /**
+     * With more than one node, on podwire nodes: the node's underlay identity and its
+     * underlay port's counters; `fabric` counts the in-process hand-overs (0 on a real bridge).
+     * Absent on kernel nodes (no podwire data plane there).
+     */
+    underlay?: {
+      ip: string; mac: string; vtepMac: string; port: number;
+      counters: Record<string, number>;
+      fabric: { noPeer: number; tooDeep: number; delivered: number };
+    };
   }[];
 }
 

@@ -5,7 +5,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planTopology, loadTopologyFile, allPods, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
+import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNodes, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 
 const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds';
@@ -150,7 +150,7 @@ describe('topology: refused configurations, each with its message', () => {
     expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, nodes, services)']);
     expect(problems(doc({ clusterCidr: '10.244.0.0/16' }))).toEqual([`cluster.clusterCidr: unknown key (known: ${CLUSTER_KEYS})`]);
     expect(problems(doc({}, [node('n1', ['a'], { podCidr: '10.244.0.0/24' })])))
-      .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane)']);
+      .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address)']);
     expect(problems(doc({}, [node('n1', [{ name: 'a', image: 'nginx' }])])))
       .toEqual(['node n1 pods[0].image: unknown key (known: name, labels)']);
   });
@@ -218,6 +218,101 @@ describe('topology: refused configurations, each with its message', () => {
       'duplicate pod name "a" (on nodes n1 and n1): pod names name namespaces (pw-<pod>) and must be unique',
     ]);
     expect(err?.message).toBe(`lab.yaml is invalid:\n  - ${err!.problems.join('\n  - ')}`);
+  });
+});
+
+describe('topology: node addresses (nodes[].address) and --node', () => {
+  const addr = (name: string, address: unknown, pods: unknown[] = []) => node(name, pods, { address });
+  /** The problems selectHostNode reports (fails the test if it accepts). */
+  const hostProblems = (plan: LabPlan, name: string): string[] => {
+    try {
+      selectHostNode(plan, name);
+    } catch (e) {
+      expect(e).toBeInstanceOf(TopologyError);
+      expect((e as Error).message).toBe(`cannot run --node ${name}:\n  - ${(e as TopologyError).problems.join('\n  - ')}`);
+      return (e as TopologyError).problems;
+    }
+    throw new Error(`--node ${name} accepted`);
+  };
+
+  it('an address is the node\'s underlay address; nodes without one are numbered from cluster.underlayCIDR', () => {
+    const plan = planTopology(doc({}, [addr('n1', '192.0.2.10', ['a']), node('n2', ['b']), addr('n3', '198.51.100.7')]));
+    expect(plan.nodes.map((n) => [n.name, n.underlayIp, n.address, n.underlayMac, n.vtepMac])).toEqual([
+      ['n1', '192.0.2.10', '192.0.2.10', '0a:58:c0:00:02:0a', '0e:58:c0:00:02:0a'],
+      ['n2', '172.31.255.2', undefined, '0a:58:ac:1f:ff:02', '0e:58:ac:1f:ff:02'],
+      ['n3', '198.51.100.7', '198.51.100.7', '0a:58:c6:33:64:07', '0e:58:c6:33:64:07'],
+    ]);
+  });
+
+  it('refused addresses: not IPv4, not a host\'s, inside the pod or Service range, taken twice', () => {
+    expect(problems(doc({}, [addr('n1', '10.98.0'), addr('n2', '10.98.0.1/24'), addr('n3', 7), addr('n4', '10.98.0.256')]))).toEqual([
+      'node n1: address "10.98.0" is not an IPv4 address like 192.0.2.10',
+      'node n2: address "10.98.0.1/24" is not an IPv4 address like 192.0.2.10',
+      'node n3: address 7 is not an IPv4 address like 192.0.2.10',
+      'node n4: address "10.98.0.256" is not an IPv4 address like 192.0.2.10',
+    ]);
+    expect(problems(doc({}, [addr('n1', '0.0.0.0'), addr('n2', '224.0.0.1'), addr('n3', '255.255.255.255')]))).toEqual([
+      "node n1: address 0.0.0.0 cannot be a host's address (0.0.0.0/8, multicast and reserved ranges are not)",
+      "node n2: address 224.0.0.1 cannot be a host's address (0.0.0.0/8, multicast and reserved ranges are not)",
+      "node n3: address 255.255.255.255 cannot be a host's address (0.0.0.0/8, multicast and reserved ranges are not)",
+    ]);
+    // the default Service range 10.96.0.0/12 holds 10.98.0.0/24: a cross-host lab on it moves serviceCIDR
+    expect(problems(doc({}, [addr('n1', '10.244.3.9'), addr('n2', '10.98.0.2')]))).toEqual([
+      'node n1: address 10.244.3.9 is inside cluster.clusterCIDR 10.244.0.0/16',
+      'node n2: address 10.98.0.2 is inside cluster.serviceCIDR 10.96.0.0/12',
+    ]);
+    expect(problems(doc({}, [addr('n1', '192.0.2.1'), addr('n2', '192.0.2.1')]))).toEqual([
+      'nodes n1 and n2 have the same underlay address 192.0.2.1',
+    ]);
+    // an address that is another node's numbered underlay address
+    expect(problems(doc({}, [node('n1', ['a']), addr('n2', '172.31.255.1')]))).toEqual([
+      'nodes n1 and n2 have the same underlay address 172.31.255.1',
+    ]);
+    // on a bridge underlay every node sits on cluster.underlayCIDR
+    expect(problems(doc({ underlay: 'bridge' }, [addr('n1', '192.0.2.1'), node('n2')]))).toEqual([
+      'node n1: address 192.0.2.1 is outside cluster.underlayCIDR 172.31.255.0/24 (the bridge underlay\'s subnet)',
+    ]);
+    expect(planTopology(doc({ underlay: 'bridge' }, [addr('n1', '172.31.255.40'), node('n2')])).nodes.map((n) => n.underlayIp))
+      .toEqual(['172.31.255.40', '172.31.255.2']);
+  });
+
+  const cross = (overlay: string, nodes = [addr('n1', '192.0.2.1', ['a']), addr('n2', '192.0.2.2', ['b'])], extra: Record<string, unknown> = {}) =>
+    planTopology({ cluster: { name: 'xh', overlay, ...extra }, nodes });
+
+  it('--node NAME: this host runs that node only, as lab <lab>-<node>', () => {
+    const plan = cross('vxlan');
+    const p2 = selectHostNode(plan, 'n2');
+    expect(p2.hostNode).toBe('n2');
+    expect(labId(p2)).toBe('xh-n2');
+    expect(localNodes(p2).map((n) => n.name)).toEqual(['n2']);
+    expect(p2.nodes.map((n) => n.name)).toEqual(['n1', 'n2']); // the others stay in the plan: they are the peers
+    expect(plan.hostNode).toBeUndefined(); // the input plan is not changed
+    expect(labId(plan)).toBe('xh');
+    expect(localNodes(plan).map((n) => n.name)).toEqual(['n1', 'n2']);
+    expect(selectHostNode(cross('ipip'), 'n1').hostNode).toBe('n1');
+  });
+
+  it('--node refusals, each with its message', () => {
+    expect(hostProblems(cross('vxlan'), 'n9')).toEqual(['no node "n9" in the topology (nodes: n1, n2)']);
+    expect(hostProblems(cross('host-gw'), 'n1')).toEqual([
+      "cluster.overlay host-gw: host-gw across hosts needs the hosts' own routing: use vxlan or ipip",
+    ]);
+    expect(hostProblems(cross('vxlan', [addr('n1', '192.0.2.1', ['a']), node('n2', ['b']), node('n3')]), 'n1')).toEqual([
+      'node n2 has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at',
+      'node n3 has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at',
+    ]);
+    expect(hostProblems(cross('vxlan', [node('n1', ['a']), node('k1', ['b'], { dataplane: 'kernel' })]), 'n1')).toEqual([
+      'node k1 is a kernel node: kernel nodes need the single-host bridge underlay, they cannot run across hosts',
+      'node n1 has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at',
+      'node k1 has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at',
+    ]);
+    expect(hostProblems(cross('vxlan', [addr('n1', '172.31.255.1'), addr('n2', '172.31.255.2')], { underlay: 'bridge' }), 'n2')).toEqual([
+      'cluster.underlay "bridge" is a bridge inside one host: across hosts the underlay is the hosts\' own network (leave cluster.underlay out)',
+    ]);
+    const long = planTopology({ cluster: { name: 'l'.repeat(60) }, nodes: [addr('node1', '192.0.2.1')] });
+    expect(hostProblems(long, 'node1')).toEqual([
+      `the lab's name on this host, "${'l'.repeat(60)}-node1" (cluster name-node), is longer than 63 characters`,
+    ]);
   });
 });
 
@@ -357,6 +452,34 @@ describe('topology files and `podwire up` on an invalid one', () => {
       expect(r.stderr).toBe(`podwire: --name: "${name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)\n`);
     }
     expect(await hostLeftovers(['pw-e2e-inv-'])).toEqual({ namespaces: [], links: [] });
+  });
+
+  it('refuses a --node it cannot run, before creating anything', async () => {
+    const file = write('cross.yaml', [
+      'cluster:',
+      '  clusterCIDR: 10.247.0.0/16',
+      '  overlay: host-gw',
+      'nodes:',
+      '  - name: n1',
+      '    address: 192.0.2.1',
+      '    pods: [e2e-inv-f]',
+      '  - name: n2',
+      '    pods: [e2e-inv-g]',
+      '',
+    ].join('\n'));
+    const r = await podwire(['up', file, '--name', 'e2e-inv', '--node', 'n3'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('podwire: cannot run --node n3:\n  - no node "n3" in the topology (nodes: n1, n2)\n');
+    const r2 = await podwire(['up', file, '--name', 'e2e-inv', '--node', 'n1'], { timeoutMs: 30_000 });
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toBe([
+      'podwire: cannot run --node n1:',
+      "  - cluster.overlay host-gw: host-gw across hosts needs the hosts' own routing: use vxlan or ipip",
+      '  - node n2 has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at',
+      '',
+    ].join('\n'));
+    expect(await hostLeftovers(['pw-e2e-inv-'])).toEqual({ namespaces: [], links: [] });
+    expect(existsSync(statePathOf('e2e-inv-n1'))).toBe(false);
   });
 
   it('refuses a --batch that is not a positive integer (0 slots would forward nothing)', async () => {

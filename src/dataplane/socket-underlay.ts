@@ -1,0 +1,197 @@
+// A node's underlay carried by a host socket, for nodes on other hosts
+// (`podwire up --node`). The WASM data plane is unchanged: it still sends
+// whole underlay frames (outer Ethernet + IPv4 [+ UDP + VXLAN] + inner) on
+// its underlay port and takes them in on it. This adapter, run by the
+// forwarding worker, turns one into the other:
+//
+//   tx  the outer Ethernet destination (a peer node's underlay MAC, from the
+//       plan's neighbour table) picks the peer; the bytes after the outer
+//       headers go out with sendto() to the peer's address: the VXLAN header
+//       and inner frame on the UDP socket, the inner IP packet on the raw
+//       IP-in-IP socket. The kernel writes the outer headers itself, so what
+//       crosses the hosts' network is genuine VXLAN / IP-in-IP.
+//   rx  recvfrom() lands a datagram in a frame slot far enough in to write
+//       synthetic outer headers in front of it: Ethernet (this node's
+//       underlay MAC <- the sender's, found by its address) + IPv4 (valid
+//       checksum: the data plane checks it) + UDP for VXLAN; a raw IP-in-IP
+//       socket hands over the whole IPv4 packet, so only Ethernet is added.
+//       The data plane then decapsulates it as if it came off a wire.
+//
+// The synthetic MACs never appear on the wire. Nothing here allocates or
+// throws per packet: failures are counted.
+import { parseMac } from '../model/addr.ts';
+import { ipv4ToInt } from '../model/addr.ts';
+import { EAGAIN, addressTable, bufferAddress, recvfromAt, sendtoAt } from '../io/libc.ts';
+import { MSG_DONTWAIT, MSG_TRUNC, SOCKADDR_IN_LEN, sockaddrIn } from '../io/socket.ts';
+import type { SocketUnderlayConfig, SocketUnderlayStats } from './engine-protocol.ts';
+
+const ETH_HLEN = 14;
+const IPV4_HLEN = 20;
+const UDP_HLEN = 8;
+/** Outer Ethernet + IPv4 + UDP in front of a VXLAN datagram. */
+const VXLAN_OUTER = ETH_HLEN + IPV4_HLEN + UDP_HLEN;
+
+export class SocketUnderlay {
+  readonly stats: SocketUnderlayStats = {
+    kind: 'vxlan', txPackets: 0, txBytes: 0, txErrors: 0, txNoPeer: 0, txNotTunnel: 0, lastTxErrno: 0,
+    rxPackets: 0, rxBytes: 0, rxErrors: 0, rxUnknownPeer: 0, rxTooBig: 0, rxTooShort: 0, lastRxErrno: 0,
+  };
+  private readonly fd: number;
+  private readonly vxlan: boolean;
+  private readonly port: number;
+  /** peer i: underlay MAC as (first 2 bytes, last 4 bytes), address as a signed 32-bit big-endian int, sockaddr_in */
+  private readonly peerMacHi: Int32Array;
+  private readonly peerMacLo: Int32Array;
+  private readonly peerIp: Int32Array;
+  private readonly peerMac: Uint8Array;
+  private readonly peerSa: number[];
+  private readonly saBuf: Uint8Array;
+  private readonly localIp: number;
+  private readonly ulMac: Uint8Array;
+  /** recvfrom's sender address and its length, reused by every read */
+  private readonly from = new Uint8Array(SOCKADDR_IN_LEN + 4);
+  private readonly fromView = new DataView(this.from.buffer);
+  private readonly fromAddr = bufferAddress(this.from);
+  private readonly fromLenAddr = bufferAddress(this.from) + SOCKADDR_IN_LEN;
+  private readonly fromLen = new Uint32Array(this.from.buffer, SOCKADDR_IN_LEN, 1);
+  /** per slot: where its vnet header starts (memory offset), and where a datagram is read to (absolute) */
+  private readonly slotOff: number[];
+  private readonly recvAddr: number[];
+  private readonly recvCap: number;
+  private readonly hdr: number;
+
+  constructor(
+    cfg: SocketUnderlayConfig,
+    private readonly mem8: Uint8Array,
+    private readonly memBase: number,
+    ulMac: string,
+    private readonly vnetLen: number,
+    slotOffsets: number[],
+    readCapacity: number,
+  ) {
+    this.stats.kind = cfg.kind;
+    this.fd = cfg.fd;
+    this.vxlan = cfg.kind === 'vxlan';
+    this.port = cfg.port;
+    const n = cfg.peers.length;
+    this.peerMacHi = new Int32Array(n);
+    this.peerMacLo = new Int32Array(n);
+    this.peerIp = new Int32Array(n);
+    this.peerMac = new Uint8Array(n * 6);
+    this.saBuf = new Uint8Array(Math.max(1, n) * SOCKADDR_IN_LEN);
+    cfg.peers.forEach((p, i) => {
+      const m = parseMac(p.mac);
+      this.peerMac.set(m, i * 6);
+      this.peerMacHi[i] = (m[0] << 8) | m[1];
+      this.peerMacLo[i] = (m[2] << 24) | (m[3] << 16) | (m[4] << 8) | m[5];
+      this.peerIp[i] = ipv4ToInt(p.ip) | 0;
+      sockaddrIn(p.ip, this.vxlan ? cfg.port : 0, this.saBuf.subarray(i * SOCKADDR_IN_LEN));
+    });
+    this.peerSa = addressTable(bufferAddress(this.saBuf), SOCKADDR_IN_LEN, n);
+    this.localIp = ipv4ToInt(cfg.localIp);
+    this.ulMac = new Uint8Array(parseMac(ulMac));
+    this.hdr = this.vxlan ? VXLAN_OUTER : ETH_HLEN;
+    this.slotOff = slotOffsets.slice();
+    this.recvAddr = addressTable(0, 0, 0);
+    for (const off of slotOffsets) this.recvAddr.push(memBase + off + vnetLen + this.hdr);
+    this.recvCap = readCapacity - vnetLen - this.hdr;
+  }
+
+  /**
+   * Send one underlay frame the data plane queued (vnet header at memory
+   * offset `start`, `length` bytes with it) to the peer owning its outer
+   * destination MAC.
+   */
+  send(start: number, length: number): void {
+    const m = this.mem8;
+    const f = start + this.vnetLen;
+    const s = this.stats;
+    const hi = (m[f] << 8) | m[f + 1];
+    const lo = (m[f + 2] << 24) | (m[f + 3] << 16) | (m[f + 4] << 8) | m[f + 5];
+    let peer = -1;
+    for (let i = 0; i < this.peerIp.length; i++) {
+      if (this.peerMacLo[i] === lo && this.peerMacHi[i] === hi) { peer = i; break; }
+    }
+    if (peer < 0) { s.txNoPeer++; return; }
+    const ip = f + ETH_HLEN;
+    const frameLen = length - this.vnetLen;
+    if (frameLen < ETH_HLEN + IPV4_HLEN || m[f + 12] !== 0x08 || m[f + 13] !== 0x00) { s.txNotTunnel++; return; }
+    const ihl = (m[ip] & 0x0f) << 2;
+    let payload: number;
+    if (this.vxlan) {
+      const udp = ip + ihl;
+      if (m[ip + 9] !== 17 || frameLen < ETH_HLEN + ihl + UDP_HLEN || ((m[udp + 2] << 8) | m[udp + 3]) !== this.port) { s.txNotTunnel++; return; }
+      payload = udp + UDP_HLEN;
+    } else {
+      if (m[ip + 9] !== 4 || frameLen < ETH_HLEN + ihl) { s.txNotTunnel++; return; }
+      payload = ip + ihl;
+    }
+    const len = start + length - payload;
+    const r = sendtoAt(this.fd, this.memBase + payload, len, 0, this.peerSa[peer], SOCKADDR_IN_LEN);
+    if (r < 0) { s.txErrors++; s.lastTxErrno = -r; return; }
+    s.txPackets++;
+    s.txBytes += len;
+  }
+
+  /**
+   * Read one datagram into slot `slot` and dress it as an underlay frame.
+   * Returns the bytes of the slot to process (vnet header + frame), 0 when
+   * the datagram was dropped (counted; read on), or -errno (-EAGAIN: none left).
+   */
+  recv(slot: number): number {
+    const s = this.stats;
+    this.fromLen[0] = SOCKADDR_IN_LEN;
+    const r = recvfromAt(this.fd, this.recvAddr[slot], this.recvCap, MSG_DONTWAIT | MSG_TRUNC, this.fromAddr, this.fromLenAddr);
+    if (r < 0) {
+      if (r !== -EAGAIN) { s.rxErrors++; s.lastRxErrno = -r; }
+      return r;
+    }
+    if (r > this.recvCap) { s.rxTooBig++; return 0; }
+    const src = this.fromView.getInt32(4, false);
+    let peer = -1;
+    for (let i = 0; i < this.peerIp.length; i++) {
+      if (this.peerIp[i] === src) { peer = i; break; }
+    }
+    if (peer < 0) { s.rxUnknownPeer++; return 0; }
+    const m = this.mem8;
+    const v = this.slotOff[slot];
+    const f = v + this.vnetLen;
+    m.fill(0, v, f); // no GSO, no partial checksum: a plain frame
+    // Ethernet: to this node from the peer, IPv4
+    for (let i = 0; i < 6; i++) {
+      m[f + i] = this.ulMac[i];
+      m[f + 6 + i] = this.peerMac[peer * 6 + i];
+    }
+    m[f + 12] = 0x08;
+    m[f + 13] = 0x00;
+    if (this.vxlan) {
+      const ip = f + ETH_HLEN;
+      const total = IPV4_HLEN + UDP_HLEN + r;
+      m[ip] = 0x45; m[ip + 1] = 0;
+      m[ip + 2] = total >>> 8; m[ip + 3] = total & 0xff;
+      m[ip + 4] = 0; m[ip + 5] = 0; m[ip + 6] = 0; m[ip + 7] = 0; // id 0, no flags
+      m[ip + 8] = 64; m[ip + 9] = 17; m[ip + 10] = 0; m[ip + 11] = 0;
+      m[ip + 12] = src >>> 24; m[ip + 13] = (src >>> 16) & 0xff; m[ip + 14] = (src >>> 8) & 0xff; m[ip + 15] = src & 0xff;
+      const dst = this.localIp;
+      m[ip + 16] = dst >>> 24; m[ip + 17] = (dst >>> 16) & 0xff; m[ip + 18] = (dst >>> 8) & 0xff; m[ip + 19] = dst & 0xff;
+      let sum = 0;
+      for (let i = 0; i < IPV4_HLEN; i += 2) sum += (m[ip + i] << 8) | m[ip + i + 1];
+      sum = (sum & 0xffff) + (sum >>> 16);
+      sum = (sum & 0xffff) + (sum >>> 16);
+      const csum = ~sum & 0xffff;
+      m[ip + 10] = csum >>> 8; m[ip + 11] = csum & 0xff;
+      const udp = ip + IPV4_HLEN;
+      const udpLen = UDP_HLEN + r;
+      m[udp] = this.from[2]; m[udp + 1] = this.from[3]; // the sender's port, as it sent it
+      m[udp + 2] = this.port >>> 8; m[udp + 3] = this.port & 0xff;
+      m[udp + 4] = udpLen >>> 8; m[udp + 5] = udpLen & 0xff;
+      m[udp + 6] = 0; m[udp + 7] = 0; // checksum: none (the kernel checked the real one)
+    } else if (r < IPV4_HLEN) {
+      s.rxTooShort++;
+      return 0;
+    }
+    s.rxPackets++;
+    s.rxBytes += r;
+    return this.vnetLen + this.hdr + r;
+  }
+}
