@@ -97,8 +97,8 @@ function main(): void {
   ]);
   const poller = new Poller([wake.fd, ...ports.map((p) => p.fd)]);
   const pollIndex: number[] = ports.map((_, i) => i); // poll slot i+1 -> ports[pollIndex[i]]
-  const start = performance.now();
-  const clock = () => Math.floor(performance.now() - start) >>> 0;
+  const epoch = performance.now(); // the data plane clock counts ms from here
+  const clock = () => Math.floor(performance.now() - epoch) >>> 0;
   let lastAging = 0;
   let running = true;
   let busy = false;
