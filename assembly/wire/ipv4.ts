@@ -84,7 +84,7 @@ export function ipv4DecTtl(p: usize): u8 {
   return newTtl;
 }
 
-/** Emit a 20-byte header (no options) with its checksum. */
+/** Emit a 20-byte header (no options) with its checksum. `totalLen` must fit 16 bits. */
 export function ipv4Emit(p: usize, totalLen: u32, ident: u16, flagsFrag: u16, ttl: u8, proto: u8, src: u32, dst: u32): void {
   store<u8>(p + VER_IHL, 0x45);
   store<u8>(p + TOS, 0);
@@ -95,7 +95,10 @@ export function ipv4Emit(p: usize, totalLen: u32, ident: u16, flagsFrag: u16, tt
   store<u8>(p + PROTO, proto);
   setBe32(p + SRC, src);
   setBe32(p + DST, dst);
-  ipv4FillChecksum(p);
+  // every word is at hand: sum them (RFC 1071) instead of reading back what was just written
+  const sum = 0x4500 + totalLen + <u32>ident + <u32>flagsFrag + ((<u32>ttl << 8) | <u32>proto)
+    + (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
+  setBe16(p + CSUM, <u16>~fold16(sum));
 }
 
 /** Pseudo-header sum (RFC 793/768) for a transport checksum, unfolded, big-endian valued. */
