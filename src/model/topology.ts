@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { parseCidr, overlaps, inside, freeSubnets, nthAddress, podCapacity, containsAddress, type Cidr } from './cidr.ts';
 import { macForIp, ipv4ToInt } from './addr.ts';
+import { parseServiceList, allocateServices, dnsServiceIP, DNS_OFFSET, type ServicePlan } from './services.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -68,6 +69,10 @@ export interface LabPlan {
   offloads: boolean;
   macAgingSeconds: number;
   nodes: NodePlan[];
+  /** the topology's `services:`, with ClusterIPs, nodePorts and endpoints decided */
+  services: ServicePlan[];
+  /** the cluster DNS Service address: the 10th address of serviceCIDR (10.96.0.10) */
+  dnsIP: string;
   /**
    * `podwire up --node NAME` (selectHostNode): this process runs only that
    * node; the others run on other hosts, reached over the hosts' network
@@ -137,6 +142,9 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const serviceCIDR = tryCidr(cluster.serviceCIDR ?? '10.96.0.0/12', 'cluster.serviceCIDR', problems);
   if (clusterCIDR && serviceCIDR && overlaps(clusterCIDR, serviceCIDR)) {
     problems.push(`cluster.serviceCIDR ${serviceCIDR.text} overlaps cluster.clusterCIDR ${clusterCIDR.text}`);
+  }
+  if (serviceCIDR && serviceCIDR.prefixLen > 28) {
+    problems.push(`cluster.serviceCIDR ${serviceCIDR.text} is too small: the cluster DNS address is its ${DNS_OFFSET}th address (use a /28 or larger)`);
   }
   const maskSize = int(cluster.nodeCIDRMaskSize, 24, 'cluster.nodeCIDRMaskSize', problems, 1, 30);
   if (clusterCIDR && maskSize < clusterCIDR.prefixLen) {
@@ -209,6 +217,9 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     });
     pending.push({ name: nodeName, dataplane: DATAPLANES.includes(dataplane) ? dataplane : 'podwire', cidr, address, pods });
   });
+
+  // Services are checked field by field now (all problems at once); addresses are allocated once pods have theirs
+  const serviceSpecs = parseServiceList(top.services, problems);
 
   // node pod CIDRs: inside the cluster CIDR, no two overlapping
   if (clusterCIDR) {
@@ -295,9 +306,12 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       }),
     };
   });
+  const services = allocateServices(serviceSpecs, { serviceCIDR: serviceCIDR!.text, nodes }, problems);
+  if (problems.length) fail();
   return {
     name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan, underlay,
     underlayCIDR: underlayCIDR!.text, mtu, podMtu, offloads, macAgingSeconds, nodes,
+    services, dnsIP: dnsServiceIP(serviceCIDR!),
   };
 }
 

@@ -1,0 +1,147 @@
+// Kubernetes manifests (multi-document YAML) read into the model's
+// ServiceSpec, for a future `podwire apply`: v1 Services, and
+// discovery.k8s.io/v1 EndpointSlices giving a selector-less Service its
+// endpoints. Pure parsing and validation: nothing is applied.
+import { parseAllDocuments } from 'yaml';
+import { TopologyError } from './topology.ts';
+import { readServiceSpec, isServiceName, isNamespace, isObject, type ServiceSpec, type EndpointSpec, PROTOCOLS, type Protocol } from './services.ts';
+import { ipv4ToInt } from './addr.ts';
+
+export const SUPPORTED_KINDS: Record<string, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1' };
+/** The label linking an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+const OBJECT_KEYS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+const SLICE_KEYS = ['apiVersion', 'kind', 'metadata', 'addressType', 'endpoints', 'ports'];
+const ENDPOINT_KEYS = ['addresses', 'conditions', 'nodeName', 'targetRef', 'hostname', 'zone'];
+const CONDITION_KEYS = ['ready', 'serving', 'terminating'];
+const SLICE_PORT_KEYS = ['name', 'port', 'protocol', 'appProtocol'];
+
+export interface Manifests {
+  /** in document order; endpoints from EndpointSlices attached, targetPorts set from the slices' ports */
+  services: ServiceSpec[];
+}
+
+/**
+ * Parse a multi-document YAML of Services and EndpointSlices. Throws a
+ * TopologyError listing every problem, each naming its document (1-based)
+ * by index, kind and name.
+ */
+export function parseManifests(text: string, source = 'manifests'): Manifests {
+  const problems: string[] = [];
+  const services: ServiceSpec[] = [];
+  type Slice = { label: string; service: string; namespace: string; endpoints: EndpointSpec[]; ports: { name: string; port: number; protocol: Protocol }[] };
+  const slices: Slice[] = [];
+
+  parseAllDocuments(text).forEach((doc, i) => {
+    const n = `document ${i + 1}`;
+    if (doc.errors.length) { problems.push(`${n}: not valid YAML: ${doc.errors[0].message}`); return; }
+    const obj: unknown = doc.toJS();
+    if (obj === null || obj === undefined) return; // an empty document (a stray ---)
+    if (!isObject(obj)) { problems.push(`${n}: expected a Kubernetes object (a mapping with apiVersion, kind, metadata)`); return; }
+    const kind = obj.kind;
+    if (typeof kind !== 'string') { problems.push(`${n}: kind: required (podwire reads ${Object.keys(SUPPORTED_KINDS).join(', ')})`); return; }
+    const meta = isObject(obj.metadata) ? obj.metadata : {};
+    const rawName = meta.name;
+    const label = `${n} (${kind}${typeof rawName === 'string' ? ` ${rawName}` : ''}): `;
+    if (!(kind in SUPPORTED_KINDS)) { problems.push(`${label}kind ${kind} is not supported (podwire reads ${Object.keys(SUPPORTED_KINDS).join(', ')})`); return; }
+    const before = problems.length;
+    const p = (field: string, msg: string) => problems.push(`${label}${field}: ${msg}`);
+    if (obj.apiVersion !== SUPPORTED_KINDS[kind]) p('apiVersion', `${JSON.stringify(obj.apiVersion)} is not ${SUPPORTED_KINDS[kind]} (a ${kind} is apiVersion ${SUPPORTED_KINDS[kind]})`);
+    for (const k of Object.keys(obj)) if (!(kind === 'Service' ? OBJECT_KEYS : SLICE_KEYS).includes(k)) p(k, `unknown key (known: ${(kind === 'Service' ? OBJECT_KEYS : SLICE_KEYS).join(', ')})`);
+    if (!isObject(obj.metadata)) p('metadata', 'expected a mapping with name');
+    else if (typeof rawName !== 'string' || (kind === 'Service' ? !isServiceName(rawName) : !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(rawName))) {
+      p('metadata.name', rawName === undefined ? 'required' : `${JSON.stringify(rawName)} is not a valid ${kind} name`);
+    }
+    const namespace = meta.namespace === undefined ? 'default' : meta.namespace;
+    if (typeof namespace !== 'string' || !isNamespace(namespace)) p('metadata.namespace', `${JSON.stringify(namespace)} is not a valid namespace`);
+
+    if (kind === 'Service') {
+      if (!isObject(obj.spec)) { p('spec', 'expected a mapping with ports'); return; }
+      const spec = readServiceSpec(obj.spec, label, 'spec.', problems);
+      if (spec && problems.length === before) services.push({ name: rawName as string, namespace: namespace as string, ...spec });
+      return;
+    }
+
+    // EndpointSlice
+    const labels = isObject(meta.labels) ? meta.labels : {};
+    const service = labels[SERVICE_NAME_LABEL];
+    if (typeof service !== 'string') p(`metadata.labels.${SERVICE_NAME_LABEL}`, 'required: the name of the Service this slice belongs to');
+    if (obj.addressType !== 'IPv4') p('addressType', `${JSON.stringify(obj.addressType)}: podwire models IPv4 only (addressType: IPv4)`);
+    const endpoints: EndpointSpec[] = [];
+    if (!Array.isArray(obj.endpoints)) p('endpoints', 'expected a list');
+    else obj.endpoints.forEach((e, j) => {
+      const f = `endpoints[${j}]`;
+      if (!isObject(e)) { p(f, 'expected a mapping with addresses'); return; }
+      for (const k of Object.keys(e)) if (!ENDPOINT_KEYS.includes(k)) p(`${f}.${k}`, `unknown key (known: ${ENDPOINT_KEYS.join(', ')})`);
+      if (!Array.isArray(e.addresses) || e.addresses.length !== 1) { p(`${f}.addresses`, 'expected a list of one IPv4 address'); return; }
+      const ip = e.addresses[0];
+      if (typeof ip !== 'string' || !isIpv4(ip)) { p(`${f}.addresses[0]`, `${JSON.stringify(ip)} is not an IPv4 address`); return; }
+      let ready = true; // Kubernetes: an unset ready condition means ready
+      if (e.conditions !== undefined) {
+        if (!isObject(e.conditions)) p(`${f}.conditions`, 'expected a mapping like { ready: true }');
+        else {
+          for (const k of Object.keys(e.conditions)) if (!CONDITION_KEYS.includes(k)) p(`${f}.conditions.${k}`, `unknown key (known: ${CONDITION_KEYS.join(', ')})`);
+          for (const k of CONDITION_KEYS) if (e.conditions[k] !== undefined && typeof e.conditions[k] !== 'boolean') p(`${f}.conditions.${k}`, 'expected true or false');
+          if (e.conditions.ready === false) ready = false;
+        }
+      }
+      const ep: EndpointSpec = { ip, ready };
+      if (e.nodeName !== undefined) {
+        if (typeof e.nodeName !== 'string') p(`${f}.nodeName`, 'expected a node name');
+        else ep.node = e.nodeName;
+      }
+      if (e.targetRef !== undefined) {
+        const t = e.targetRef;
+        if (!isObject(t) || (t.kind !== undefined && t.kind !== 'Pod') || typeof t.name !== 'string') p(`${f}.targetRef`, 'expected { kind: Pod, name: POD }');
+        else ep.pod = t.name;
+      }
+      endpoints.push(ep);
+    });
+    const ports: Slice['ports'] = [];
+    if (obj.ports !== undefined) {
+      if (!Array.isArray(obj.ports)) p('ports', 'expected a list');
+      else obj.ports.forEach((pt, j) => {
+        const f = `ports[${j}]`;
+        if (!isObject(pt)) { p(f, 'expected a mapping like { name: http, port: 8080 }'); return; }
+        for (const k of Object.keys(pt)) if (!SLICE_PORT_KEYS.includes(k)) p(`${f}.${k}`, `unknown key (known: ${SLICE_PORT_KEYS.join(', ')})`);
+        if (typeof pt.port !== 'number' || !Number.isInteger(pt.port) || pt.port < 1 || pt.port > 65535) { p(`${f}.port`, `${JSON.stringify(pt.port)} is not an integer in [1, 65535]`); return; }
+        const protocol = pt.protocol ?? 'TCP';
+        if (!PROTOCOLS.includes(protocol as Protocol)) { p(`${f}.protocol`, `unknown protocol ${JSON.stringify(protocol)} (expected one of ${PROTOCOLS.join(', ')})`); return; }
+        if (pt.name !== undefined && typeof pt.name !== 'string') { p(`${f}.name`, 'expected a port name'); return; }
+        ports.push({ name: (pt.name as string | undefined) ?? '', port: pt.port, protocol: protocol as Protocol });
+      });
+    }
+    if (problems.length === before) slices.push({ label, service: service as string, namespace: namespace as string, endpoints, ports });
+  });
+
+  // link each slice to its Service: endpoints appended, the slice's port numbers become the targetPorts
+  const sliced = new Set<object>();
+  for (const s of slices) {
+    const svc = services.find((v) => v.name === s.service && v.namespace === s.namespace);
+    const field = `metadata.labels.${SERVICE_NAME_LABEL}`;
+    if (!svc) { problems.push(`${s.label}${field}: no Service "${s.service}" in namespace ${s.namespace} among the documents`); continue; }
+    if (svc.selector && Object.keys(svc.selector).length) {
+      problems.push(`${s.label}${field}: Service ${s.service} has a selector, so its endpoints come from its pods: an EndpointSlice is for a Service without one`);
+      continue;
+    }
+    let ok = true;
+    s.ports.forEach((pt, j) => {
+      const sp = svc.ports.find((x) => (x.name ?? '') === pt.name && x.protocol === pt.protocol);
+      if (!sp) { problems.push(`${s.label}ports[${j}]: Service ${s.service} has no ${pt.protocol} port named "${pt.name}"`); ok = false; return; }
+      if (sliced.has(sp) && sp.targetPort !== pt.port) {
+        problems.push(`${s.label}ports[${j}]: port ${pt.port} disagrees with another EndpointSlice of Service ${s.service}, which gives ${sp.targetPort}`);
+        ok = false;
+        return;
+      }
+      sp.targetPort = pt.port;
+      sliced.add(sp);
+    });
+    if (ok) svc.endpoints = [...(svc.endpoints ?? []), ...s.endpoints];
+  }
+  if (problems.length) throw new TopologyError(problems, source);
+  return { services };
+}
+
+function isIpv4(s: string): boolean {
+  try { ipv4ToInt(s); return true; } catch { return false; }
+}

@@ -1,0 +1,394 @@
+// Kubernetes Services in the model: what the topology file's `services:` list
+// (or a Service manifest, see manifests.ts) asks for, checked, and resolved
+// into a plan with every ClusterIP, nodePort and endpoint decided. Pure: no
+// data plane here.
+import { parseCidr, containsAddress, nthAddress, type Cidr } from './cidr.ts';
+import { ipv4ToInt } from './addr.ts';
+import { TopologyError, type NodePlan } from './topology.ts';
+
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+export const PROTOCOLS = ['TCP', 'UDP'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+export const SESSION_AFFINITIES = ['None', 'ClientIP'] as const;
+export type SessionAffinity = (typeof SESSION_AFFINITIES)[number];
+export const TRAFFIC_POLICIES = ['Cluster', 'Local'] as const;
+export type TrafficPolicy = (typeof TRAFFIC_POLICIES)[number];
+/** kube-apiserver's default --service-node-port-range */
+export const NODE_PORT_MIN = 30000;
+export const NODE_PORT_MAX = 32767;
+/** Kubernetes' default sessionAffinityConfig.clientIP.timeoutSeconds (3 hours), and its maximum (1 day) */
+export const DEFAULT_AFFINITY_TIMEOUT = 10800;
+export const MAX_AFFINITY_TIMEOUT = 86400;
+/** The offset in serviceCIDR of the cluster DNS Service address (10.96.0.10 in 10.96.0.0/12, as kubeadm does). */
+export const DNS_OFFSET = 10;
+
+/** The fields of a Service spec podwire models (the topology's services[] entries add name and namespace). */
+export const SERVICE_SPEC_KEYS = [
+  'type', 'clusterIP', 'ports', 'selector', 'sessionAffinity', 'sessionAffinityConfig',
+  'externalTrafficPolicy', 'internalTrafficPolicy', 'externalIPs', 'loadBalancerIP',
+];
+export const SERVICE_KEYS = ['name', 'namespace', ...SERVICE_SPEC_KEYS];
+export const SERVICE_PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'nodePort'];
+
+export interface ServicePortSpec {
+  name?: string;
+  port: number;
+  /** numeric only: podwire does not model pods' named container ports */
+  targetPort: number;
+  protocol: Protocol;
+  /** NodePort/LoadBalancer: given, or allocated by allocateServices */
+  nodePort?: number;
+}
+
+/** An explicit endpoint (from an EndpointSlice): a Service without a selector. */
+export interface EndpointSpec {
+  ip: string;
+  ready: boolean;
+  /** targetRef.name, if given: checked against the pod holding `ip` */
+  pod?: string;
+  /** nodeName, if given: checked against the node of that pod */
+  node?: string;
+}
+
+/** A Service checked field by field, before addresses and ports are allocated. */
+export interface ServiceSpec {
+  name: string;
+  namespace: string;
+  type: ServiceType;
+  clusterIP?: string;
+  ports: ServicePortSpec[];
+  /** undefined or empty: no endpoints from pods (Kubernetes treats `selector: {}` as none) */
+  selector?: Record<string, string>;
+  sessionAffinity: SessionAffinity;
+  sessionAffinityTimeoutSeconds: number;
+  externalTrafficPolicy: TrafficPolicy;
+  internalTrafficPolicy: TrafficPolicy;
+  externalIPs: string[];
+  loadBalancerIP?: string;
+  /** from EndpointSlices (manifests.ts); only for a Service without a selector */
+  endpoints?: EndpointSpec[];
+}
+
+export interface ServicePortPlan extends ServicePortSpec {}
+
+export interface EndpointPlan {
+  pod: string;
+  node: string;
+  ip: string;
+  ready: boolean;
+}
+
+export interface ServicePlan extends Omit<ServiceSpec, 'clusterIP' | 'endpoints'> {
+  clusterIP: string;
+  ports: ServicePortPlan[];
+  /** sorted by pod name */
+  endpoints: EndpointPlan[];
+}
+
+/** What allocation needs of the lab plan. */
+export interface ServiceContext {
+  serviceCIDR: string;
+  nodes: Pick<NodePlan, 'name' | 'pods'>[];
+}
+
+/** The cluster DNS Service address: the 10th address of serviceCIDR (10.96.0.10). */
+export function dnsServiceIP(serviceCIDR: string | Cidr): string {
+  const c = typeof serviceCIDR === 'string' ? parseCidr(serviceCIDR, 'serviceCIDR') : serviceCIDR;
+  if (c.prefixLen > 28) throw new Error(`serviceCIDR ${c.text} is too small to hold the cluster DNS address (its 10th address): use a /28 or larger`);
+  return nthAddress(c, DNS_OFFSET);
+}
+
+export function serviceFqdn(svc: { name: string; namespace: string }): string {
+  return `${svc.name}.${svc.namespace}.svc.cluster.local`;
+}
+
+/** How messages name a service: "service web", or "service shop/web" outside the default namespace. */
+export function serviceLabel(svc: { name: string; namespace: string }): string {
+  return svc.namespace === 'default' ? `service ${svc.name}` : `service ${svc.namespace}/${svc.name}`;
+}
+
+/**
+ * Validate the topology's `services:` list and allocate ClusterIPs, nodePorts
+ * and endpoints. Throws a TopologyError listing every problem.
+ */
+export function planServices(rawServices: unknown, plan: ServiceContext, source = 'services'): ServicePlan[] {
+  const problems: string[] = [];
+  const specs = parseServiceList(rawServices, problems);
+  const services = allocateServices(specs, plan, problems);
+  if (problems.length) throw new TopologyError(problems, source);
+  return services;
+}
+
+/** The topology's `services:` list, each entry checked (problems recorded, bad entries dropped). */
+export function parseServiceList(raw: unknown, problems: string[]): ServiceSpec[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) { problems.push('services: expected a list'); return []; }
+  const out: ServiceSpec[] = [];
+  raw.forEach((s, i) => {
+    if (!isObject(s)) { problems.push(`services[${i}]: expected a mapping with "name" and "ports"`); return; }
+    unknownKeys(s, SERVICE_KEYS, `services[${i}].`, problems);
+    const nameOk = typeof s.name === 'string' && isServiceName(s.name);
+    if (!nameOk) problems.push(`services[${i}].name: ${JSON.stringify(s.name)} is not a valid Service name (lowercase letters, digits, "-", starting with a letter, at most 63)`);
+    const namespace = s.namespace === undefined ? 'default' : s.namespace;
+    const nsOk = typeof namespace === 'string' && isNamespace(namespace);
+    if (!nsOk) problems.push(`services[${i}].namespace: ${JSON.stringify(namespace)} is not a valid namespace (lowercase letters, digits, "-", at most 63)`);
+    const where = nameOk && nsOk ? serviceLabel({ name: s.name as string, namespace: namespace as string }) : `services[${i}]`;
+    const spec = readServiceSpec(s, `${where}: `, '', problems, true);
+    if (nameOk && nsOk && spec) out.push({ name: s.name as string, namespace: namespace as string, ...spec });
+  });
+  return out;
+}
+
+/**
+ * The spec fields of one Service. `label` prefixes every message ("service
+ * web: "), `root` every field path ("spec." in a manifest). Returns undefined
+ * (problems recorded) when a field is unusable. With `keysChecked` the
+ * caller has already checked `obj`'s keys.
+ */
+export function readServiceSpec(obj: Record<string, unknown>, label: string, root: string, problems: string[], keysChecked = false): Omit<ServiceSpec, 'name' | 'namespace'> | undefined {
+  const before = problems.length;
+  const p = (field: string, msg: string) => problems.push(`${label}${root}${field}: ${msg}`);
+  if (!keysChecked) for (const k of Object.keys(obj)) if (!SERVICE_SPEC_KEYS.includes(k)) p(k, `unknown key (known: ${SERVICE_SPEC_KEYS.join(', ')})`);
+
+  const type = oneOf(obj.type, 'ClusterIP', SERVICE_TYPES, 'type', 'Service type', p);
+  let clusterIP: string | undefined;
+  if (obj.clusterIP !== undefined) {
+    if (obj.clusterIP === 'None') p('clusterIP', 'headless Services (clusterIP: None) are not modelled yet');
+    else clusterIP = ipv4(obj.clusterIP, 'clusterIP', p);
+  }
+
+  const ports: ServicePortSpec[] = [];
+  if (!Array.isArray(obj.ports) || obj.ports.length === 0) {
+    p('ports', 'expected a list with at least one port');
+  } else {
+    const seen = new Map<string, number>();
+    const names = new Map<string, number>();
+    obj.ports.forEach((raw, j) => {
+      const f = `ports[${j}]`;
+      if (!isObject(raw)) { p(f, 'expected a mapping like { port: 80, targetPort: 8080 }'); return; }
+      for (const k of Object.keys(raw)) if (!SERVICE_PORT_KEYS.includes(k)) p(`${f}.${k}`, `unknown key (known: ${SERVICE_PORT_KEYS.join(', ')})`);
+      let name: string | undefined;
+      if (raw.name !== undefined) {
+        if (typeof raw.name !== 'string' || !isPortName(raw.name)) p(`${f}.name`, `${JSON.stringify(raw.name)} is not a valid port name (lowercase letters, digits, "-", at most 15)`);
+        else {
+          name = raw.name;
+          if (names.has(name)) p(`${f}.name`, `"${name}" is already the name of ports[${names.get(name)}]`);
+          names.set(name, j);
+        }
+      } else if ((obj.ports as unknown[]).length > 1) {
+        p(`${f}.name`, 'required when a Service has more than one port');
+      }
+      const port = portNumber(raw.port, `${f}.port`, p, true);
+      let targetPort = port;
+      if (typeof raw.targetPort === 'string') {
+        p(`${f}.targetPort`, `"${raw.targetPort}" is a named port: podwire does not model pods' container ports, give the port number`);
+      } else if (raw.targetPort !== undefined) {
+        targetPort = portNumber(raw.targetPort, `${f}.targetPort`, p, false);
+      }
+      const protocol = oneOf(raw.protocol, 'TCP', PROTOCOLS, `${f}.protocol`, 'protocol', p);
+      let nodePort: number | undefined;
+      if (raw.nodePort !== undefined) {
+        if (type === 'ClusterIP') p(`${f}.nodePort`, 'only a NodePort or LoadBalancer Service has nodePorts');
+        else if (typeof raw.nodePort !== 'number' || !Number.isInteger(raw.nodePort) || raw.nodePort < NODE_PORT_MIN || raw.nodePort > NODE_PORT_MAX) {
+          p(`${f}.nodePort`, `${JSON.stringify(raw.nodePort)} is not an integer in [${NODE_PORT_MIN}, ${NODE_PORT_MAX}]`);
+        } else nodePort = raw.nodePort;
+      }
+      if (port !== undefined && targetPort !== undefined && protocol !== undefined) {
+        const key = `${port}/${protocol}`;
+        if (seen.has(key)) p(f, `port ${key} is already ports[${seen.get(key)}]`);
+        seen.set(key, j);
+        ports.push({ ...(name !== undefined ? { name } : {}), port, targetPort, protocol, ...(nodePort !== undefined ? { nodePort } : {}) });
+      }
+    });
+  }
+
+  let selector: Record<string, string> | undefined;
+  if (obj.selector !== undefined) {
+    if (!isObject(obj.selector) || Object.values(obj.selector).some((v) => typeof v !== 'string')) {
+      p('selector', 'expected a mapping of label names to strings, like { app: web }');
+    } else selector = obj.selector as Record<string, string>;
+  }
+
+  const sessionAffinity = oneOf(obj.sessionAffinity, 'None', SESSION_AFFINITIES, 'sessionAffinity', 'session affinity', p);
+  let sessionAffinityTimeoutSeconds = DEFAULT_AFFINITY_TIMEOUT;
+  const cfg = obj.sessionAffinityConfig;
+  if (cfg !== undefined) {
+    const known = 'sessionAffinityConfig';
+    if (sessionAffinity === 'None') p(known, 'only allowed with sessionAffinity ClientIP');
+    else if (!isObject(cfg) || Object.keys(cfg).some((k) => k !== 'clientIP') || (cfg.clientIP !== undefined && (!isObject(cfg.clientIP) || Object.keys(cfg.clientIP).some((k) => k !== 'timeoutSeconds')))) {
+      p(known, 'expected { clientIP: { timeoutSeconds: N } }');
+    } else if (isObject(cfg.clientIP) && cfg.clientIP.timeoutSeconds !== undefined) {
+      const t = cfg.clientIP.timeoutSeconds;
+      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > MAX_AFFINITY_TIMEOUT) {
+        p(`${known}.clientIP.timeoutSeconds`, `${JSON.stringify(t)} is not an integer in [1, ${MAX_AFFINITY_TIMEOUT}]`);
+      } else sessionAffinityTimeoutSeconds = t;
+    }
+  }
+
+  const externalIPs: string[] = [];
+  if (obj.externalIPs !== undefined) {
+    if (!Array.isArray(obj.externalIPs)) p('externalIPs', 'expected a list of IPv4 addresses');
+    else obj.externalIPs.forEach((v, j) => { const ip = ipv4(v, `externalIPs[${j}]`, p); if (ip) externalIPs.push(ip); });
+  }
+  const externalTrafficPolicy = oneOf(obj.externalTrafficPolicy, 'Cluster', TRAFFIC_POLICIES, 'externalTrafficPolicy', 'traffic policy', p);
+  if (obj.externalTrafficPolicy !== undefined && type === 'ClusterIP' && externalIPs.length === 0) {
+    p('externalTrafficPolicy', 'only applies to NodePort and LoadBalancer Services, or to externalIPs');
+  }
+  const internalTrafficPolicy = oneOf(obj.internalTrafficPolicy, 'Cluster', TRAFFIC_POLICIES, 'internalTrafficPolicy', 'traffic policy', p);
+  let loadBalancerIP: string | undefined;
+  if (obj.loadBalancerIP !== undefined) {
+    if (type !== undefined && type !== 'LoadBalancer') p('loadBalancerIP', 'only a LoadBalancer Service has a loadBalancerIP');
+    else loadBalancerIP = ipv4(obj.loadBalancerIP, 'loadBalancerIP', p);
+  }
+
+  if (problems.length > before) return undefined;
+  return {
+    type: type!, ...(clusterIP ? { clusterIP } : {}), ports, ...(selector ? { selector } : {}),
+    sessionAffinity: sessionAffinity!, sessionAffinityTimeoutSeconds,
+    externalTrafficPolicy: externalTrafficPolicy!, internalTrafficPolicy: internalTrafficPolicy!,
+    externalIPs, ...(loadBalancerIP ? { loadBalancerIP } : {}),
+  };
+}
+
+/**
+ * Checks across Services and allocation, as kube-apiserver and the endpoint
+ * controller do: unique names per namespace, ClusterIPs from serviceCIDR in
+ * address order (skipping the network address, the DNS address and the
+ * broadcast address), nodePorts from 30000 up, endpoints from the selector.
+ * Problems are recorded; services with problems are left out of the result.
+ */
+export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, problems: string[]): ServicePlan[] {
+  const cidr = parseCidr(ctx.serviceCIDR, 'cluster.serviceCIDR');
+  const size = 2 ** (32 - cidr.prefixLen);
+  const dns = cidr.prefixLen <= 28 ? dnsServiceIP(cidr) : undefined;
+  const bad = new Set<ServiceSpec>();
+  const flag = (s: ServiceSpec, msg: string) => { problems.push(`${serviceLabel(s)}: ${msg}`); bad.add(s); };
+
+  const names = new Set<string>();
+  for (const s of specs) {
+    const key = `${s.namespace}/${s.name}`;
+    if (names.has(key)) flag(s, `duplicate Service name "${s.name}" in namespace ${s.namespace}`);
+    names.add(key);
+  }
+
+  // explicit ClusterIPs first: inside the range, not reserved, not taken
+  const ipOwner = new Map<string, ServiceSpec>();
+  const first = ipv4ToInt(nthAddress(cidr, 0));
+  for (const s of specs) {
+    if (!s.clusterIP) continue;
+    const ip = s.clusterIP;
+    if (!containsAddress(cidr, ip)) { flag(s, `clusterIP ${ip} is outside cluster.serviceCIDR ${cidr.text}`); continue; }
+    const off = ipv4ToInt(ip) - first;
+    if (off === 0 || (off === size - 1 && size > 2)) { flag(s, `clusterIP ${ip} is the ${off === 0 ? 'network' : 'broadcast'} address of cluster.serviceCIDR ${cidr.text}`); continue; }
+    if (ip === dns) { flag(s, `clusterIP ${ip} is reserved for the cluster DNS Service`); continue; }
+    const other = ipOwner.get(ip);
+    if (other) { flag(s, `clusterIP ${ip} is already the clusterIP of ${serviceLabel(other)}`); continue; }
+    ipOwner.set(ip, s);
+  }
+  // explicit nodePorts: one Service per nodePort; one Service may reuse it across protocols (as Kubernetes allows)
+  const portOwner = new Map<number, { svc: ServiceSpec; protocols: Set<Protocol> }>();
+  for (const s of specs) {
+    s.ports.forEach((pt, j) => {
+      if (pt.nodePort === undefined) return;
+      const o = portOwner.get(pt.nodePort);
+      if (o && o.svc !== s) flag(s, `ports[${j}].nodePort ${pt.nodePort} is already used by ${serviceLabel(o.svc)}`);
+      else if (o && o.protocols.has(pt.protocol)) flag(s, `ports[${j}].nodePort ${pt.nodePort}/${pt.protocol} is used twice`);
+      else if (o) o.protocols.add(pt.protocol);
+      else portOwner.set(pt.nodePort, { svc: s, protocols: new Set([pt.protocol]) });
+    });
+  }
+
+  const pods = ctx.nodes.flatMap((n) => n.pods.map((p) => ({ ...p, node: n.name })));
+  const podByIp = new Map(pods.map((p) => [p.ip, p]));
+  const out: ServicePlan[] = [];
+  let nextOff = 1;
+  let nextNodePort = NODE_PORT_MIN;
+  for (const s of specs) {
+    if (bad.has(s)) continue;
+    let clusterIP = s.clusterIP;
+    if (!clusterIP) {
+      while (nextOff < size - 1 && (nthAddress(cidr, nextOff) === dns || ipOwner.has(nthAddress(cidr, nextOff)))) nextOff++;
+      if (nextOff >= size - 1) { flag(s, `cluster.serviceCIDR ${cidr.text} has no free address left`); continue; }
+      clusterIP = nthAddress(cidr, nextOff++);
+      ipOwner.set(clusterIP, s);
+    }
+    const ports: ServicePortPlan[] = [];
+    for (const pt of s.ports) {
+      if (s.type === 'ClusterIP' || pt.nodePort !== undefined) { ports.push({ ...pt }); continue; }
+      while (nextNodePort <= NODE_PORT_MAX && portOwner.has(nextNodePort)) nextNodePort++;
+      if (nextNodePort > NODE_PORT_MAX) { flag(s, `no free nodePort left in [${NODE_PORT_MIN}, ${NODE_PORT_MAX}]`); break; }
+      portOwner.set(nextNodePort, { svc: s, protocols: new Set([pt.protocol]) });
+      ports.push({ ...pt, nodePort: nextNodePort });
+    }
+    if (bad.has(s)) continue;
+
+    let endpoints: EndpointPlan[] = [];
+    const sel = s.selector && Object.keys(s.selector).length ? s.selector : undefined;
+    if (sel && s.endpoints) {
+      flag(s, 'has a selector and explicit endpoints: endpoints of a Service with a selector come from its pods');
+      continue;
+    }
+    if (sel) {
+      endpoints = pods
+        .filter((p) => Object.entries(sel).every(([k, v]) => Object.hasOwn(p.labels, k) && String(p.labels[k]) === v))
+        .map((p) => ({ pod: p.name, node: p.node, ip: p.ip, ready: true }));
+    } else if (s.endpoints) {
+      const seen = new Set<string>();
+      s.endpoints.forEach((e, j) => {
+        const pod = podByIp.get(e.ip);
+        if (!pod) { flag(s, `endpoints[${j}]: ${e.ip} is not the address of any pod in the lab`); return; }
+        if (e.pod !== undefined && e.pod !== pod.name) { flag(s, `endpoints[${j}]: ${e.ip} is pod ${pod.name}, not ${e.pod}`); return; }
+        if (e.node !== undefined && e.node !== pod.node) { flag(s, `endpoints[${j}]: pod ${pod.name} (${e.ip}) runs on node ${pod.node}, not ${e.node}`); return; }
+        if (seen.has(e.ip)) { flag(s, `endpoints[${j}]: ${e.ip} is listed twice`); return; }
+        seen.add(e.ip);
+        endpoints.push({ pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready });
+      });
+      if (bad.has(s)) continue;
+    }
+    endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+    const { endpoints: _explicit, ...rest } = s;
+    out.push({ ...rest, clusterIP, ports, endpoints });
+  }
+  return out;
+}
+
+// ---- helpers ----
+
+// DNS-1035 label: Service names must start with a letter
+const SERVICE_NAME_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+// DNS-1123 label
+const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// IANA_SVC_NAME as Kubernetes checks port names
+const PORT_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function isServiceName(s: string): boolean { return SERVICE_NAME_RE.test(s) && s.length <= 63; }
+export function isNamespace(s: string): boolean { return NAMESPACE_RE.test(s) && s.length <= 63; }
+function isPortName(s: string): boolean { return PORT_NAME_RE.test(s) && s.length <= 15 && /[a-z]/.test(s); }
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function unknownKeys(obj: Record<string, unknown>, known: string[], where: string, problems: string[]): void {
+  for (const k of Object.keys(obj)) if (!known.includes(k)) problems.push(`${where}${k}: unknown key (known: ${known.join(', ')})`);
+}
+function oneOf<T extends string>(v: unknown, dflt: T, allowed: readonly T[], field: string, what: string, p: (f: string, m: string) => void): T | undefined {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !allowed.includes(v as T)) { p(field, `unknown ${what} ${JSON.stringify(v)} (expected one of ${allowed.join(', ')})`); return undefined; }
+  return v as T;
+}
+function portNumber(v: unknown, field: string, p: (f: string, m: string) => void, required: boolean): number | undefined {
+  if (v === undefined && required) { p(field, 'required'); return undefined; }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) { p(field, `${JSON.stringify(v)} is not an integer in [1, 65535]`); return undefined; }
+  return v;
+}
+function ipv4(v: unknown, field: string, p: (f: string, m: string) => void): string | undefined {
+  try {
+    if (typeof v !== 'string') throw new Error();
+    ipv4ToInt(v);
+    return v;
+  } catch {
+    p(field, `${JSON.stringify(v)} is not an IPv4 address`);
+    return undefined;
+  }
+}
