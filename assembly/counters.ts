@@ -93,6 +93,10 @@ export const enum Ev {
   ICMP_ERRORS_SENT,
   ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, or a bad source (RFC 1812)
   GSO_SEGMENTED,        // TCP segments made from super-frames for an underlay that takes none (software GSO)
+  CT_CREATED,           // conntrack entries created
+  CT_EXPIRED,           // conntrack entries removed because they timed out (lookup or GC)
+  CT_DELETED,           // conntrack entries removed by ctDelete
+  CT_FULL,              // conntrack entry not created: table full (existing entries unaffected)
   COUNT,
 }
 
@@ -116,6 +120,10 @@ const EV_NAMES: StaticArray<string> = [
   "icmp_errors_sent",
   "icmp_errors_suppressed",
   "gso_segmented",
+  "conntrack_created",
+  "conntrack_expired",
+  "conntrack_deleted",
+  "conntrack_full",
 ];
 
 export const enum PortCtr {

@@ -2,7 +2,7 @@
 // frame slots, batch metadata, tx list and counters. This is the only place
 // that knows the memory layout; everything else talks in ports and frames.
 import { instantiate, newMemory, readString, type Build, type DataplaneExports } from './wasm.ts';
-import { ipv4ToInt, macToBigInt, bigIntToMac } from '../model/addr.ts';
+import { ipv4ToInt, intToIpv4, macToBigInt, bigIntToMac } from '../model/addr.ts';
 
 export interface DataplaneOptions {
   /** frame slots = the largest batch (default 256) */
@@ -26,6 +26,8 @@ export interface DataplaneOptions {
   genSlotSize?: number;
   fibCapacity?: number;
   neighCapacity?: number;
+  /** conntrack entries (default 65536; about 80 bytes each with its index) */
+  ctCapacity?: number;
 }
 
 export type PortKind = 'bridge' | 'underlay';
@@ -36,6 +38,36 @@ export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
 const ROUTE_KIND = { local: 1, vxlan: 2, ipip: 3, 'host-gw': 4 } as const;
 /** tx entry slot value of a generated frame */
 export const GEN_SLOT = 0xfffffffe;
+
+/** Conntrack states, numbered as assembly/tables/conntrack.ts CtState (index = number). */
+export const CT_STATES = [
+  'none', 'syn_sent', 'syn_recv', 'established', 'fin_wait', 'close_wait', 'last_ack', 'time_wait', 'close',
+  'unreplied', 'replied', 'icmp_request', 'icmp_replied', 'other',
+] as const;
+export type CtStateName = (typeof CT_STATES)[number];
+/** The timeout each state's setting governs, per protocol: the names `setCtTimeout` takes. */
+export const CT_TIMEOUTS = {
+  tcp_syn_sent: 1, tcp_syn_recv: 2, tcp_established: 3, tcp_fin_wait: 4, tcp_close_wait: 5, tcp_last_ack: 6,
+  tcp_time_wait: 7, tcp_close: 8, udp_unreplied: 9, udp_stream: 10, icmp: 11, icmp_replied: 12, generic: 13,
+} as const;
+export type CtTimeoutName = keyof typeof CT_TIMEOUTS;
+export const CT_PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
+export const CT_F_SEEN_REPLY = 1;
+export const CT_F_ASSURED = 2;
+/** A 5-tuple; for ICMP echo both ports are the echo identifier. */
+export interface CtTuple { src: string; dst: string; sport: number; dport: number }
+export interface CtEntry {
+  entry: number;
+  proto: number;
+  orig: CtTuple;
+  reply: CtTuple;
+  state: CtStateName;
+  seenReply: boolean;
+  assured: boolean;
+  ageMs: number;
+  timeoutMs: number;
+}
+const invert = (t: CtTuple): CtTuple => ({ src: t.dst, dst: t.src, sport: t.dport, dport: t.sport });
 
 export interface TxEntry { slot: number; port: number; start: number; length: number }
 
@@ -112,7 +144,8 @@ export class Dataplane {
     this.genSlotSize = opts.genSlotSize ?? 2048 + 256;
     this.genSlots = opts.genSlots ?? 256;
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
-      this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024);
+      this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024,
+      opts.ctCapacity ?? 65536);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;
@@ -284,6 +317,74 @@ export class Dataplane {
       });
     }
     return out.sort((a, b) => a.port - b.port || a.mac.localeCompare(b.mac));
+  }
+
+  // ---- connection tracking (assembly/tables/conntrack.ts) ----
+
+  /** The entry a packet with this tuple belongs to, and whether it matched the reply direction; undefined when none (or expired: removed). */
+  ctLookup(proto: number, t: CtTuple, nowMs: number): { entry: number; reply: boolean } | undefined {
+    const r = this.ex.ctLookup(proto, ipv4ToInt(t.src), ipv4ToInt(t.dst), t.sport, t.dport, nowMs >>> 0);
+    return r < 0 ? undefined : { entry: r >>> 1, reply: (r & 1) === 1 };
+  }
+  /**
+   * New entry: `orig` as the first packet had it, `reply` as replies will
+   * (default: `orig` inverted; NAT passes the translated one). Returns the
+   * entry index, -1 when the table is full (conntrack_full), -2 when a live
+   * entry holds either tuple.
+   */
+  ctCreate(proto: number, orig: CtTuple, nowMs: number, reply: CtTuple = invert(orig)): number {
+    return this.ex.ctCreate(proto, ipv4ToInt(orig.src), ipv4ToInt(orig.dst), orig.sport, orig.dport,
+      ipv4ToInt(reply.src), ipv4ToInt(reply.dst), reply.sport, reply.dport, nowMs >>> 0);
+  }
+  ctDelete(entry: number): boolean {
+    return this.ex.ctDelete(entry) !== 0;
+  }
+  /** A packet of `entry` seen (TCP: with its flags byte); returns the new state. */
+  ctUpdate(entry: number, reply: boolean, nowMs: number, tcpFlags = 0): CtStateName {
+    return CT_STATES[this.ex.ctUpdate(entry, reply ? 1 : 0, tcpFlags, nowMs >>> 0)];
+  }
+  ctState(entry: number): CtStateName {
+    return CT_STATES[this.ex.ctState(entry)];
+  }
+  /** Incremental GC: look at up to `budget` entries from where the last call stopped; returns how many expired ones went. */
+  ctGc(nowMs: number, budget: number): number {
+    return this.ex.ctGc(nowMs >>> 0, budget);
+  }
+  ctCount(): number {
+    return this.ex.ctCount();
+  }
+  setCtTimeout(name: CtTimeoutName, ms: number): void {
+    this.ex.ctSetTimeout(CT_TIMEOUTS[name], ms >>> 0);
+  }
+  ctTimeout(name: CtTimeoutName): number {
+    return this.ex.ctTimeout(CT_TIMEOUTS[name]);
+  }
+
+  /** The conntrack table as the data plane holds it (`podwire conntrack -L`); expired entries not yet collected are left out. */
+  conntrack(nowMs: number): CtEntry[] {
+    const base = this.ex.ctBase();
+    const size = this.ex.ctEntryBytes();
+    const n = this.ex.ctHighWater();
+    const view = new DataView(this.memory.buffer, base, Math.max(n, 1) * size);
+    const tuple = (o: number): CtTuple => ({
+      src: intToIpv4(view.getUint32(o, true)), dst: intToIpv4(view.getUint32(o + 4, true)),
+      sport: view.getUint16(o + 8, true), dport: view.getUint16(o + 10, true),
+    });
+    const out: CtEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = i * size;
+      const flags = view.getUint16(o + 26, true);
+      if ((flags & 0x8000) === 0) continue;
+      const st = view.getUint8(o + 25);
+      const ageMs = ((nowMs >>> 0) - view.getUint32(o + 28, true)) >>> 0;
+      const timeoutMs = this.ex.ctTimeout(st);
+      if (ageMs >= timeoutMs) continue;
+      out.push({
+        entry: i, proto: view.getUint8(o + 24), orig: tuple(o), reply: tuple(o + 12), state: CT_STATES[st],
+        seenReply: (flags & CT_F_SEEN_REPLY) !== 0, assured: (flags & CT_F_ASSURED) !== 0, ageMs, timeoutMs,
+      });
+    }
+    return out;
   }
 }
 

@@ -10,7 +10,7 @@ export interface DataplaneExports {
   memory: WebAssembly.Memory;
   _initialize(): void;
   configure(base: number, slots: number, slotSize: number, fdbCapacity: number, maxPorts: number,
-    genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number): number;
+    genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number, ctCapacity: number): number;
   processBatch(first: number, n: number): number;
   txClear(): void;
   rxAddrPtr(): number;
@@ -61,6 +61,27 @@ export interface DataplaneExports {
   fdbLookup(mac: bigint, now: number): number;
   fdbLearn(mac: bigint, port: number, now: number): void;
   fdbAddStatic(mac: bigint, port: number): number;
+  /** entry * 2 + (1 when the reply direction matched), or -1 */
+  ctLookup(proto: number, sip: number, dip: number, sport: number, dport: number, now: number): number;
+  /** entry index, -1 table full, -2 a live entry holds either tuple */
+  ctCreate(proto: number, oSip: number, oDip: number, oSport: number, oDport: number,
+    rSip: number, rDip: number, rSport: number, rDport: number, now: number): number;
+  ctDelete(entry: number): number;
+  ctUpdate(entry: number, dirIsReply: number, tcpFlags: number, now: number): number;
+  ctUpdateTcp(entry: number, dirIsReply: number, tcpFlags: number, now: number): number;
+  ctUpdateUdp(entry: number, dirIsReply: number, now: number): number;
+  ctUpdateIcmp(entry: number, dirIsReply: number, now: number): number;
+  ctGc(now: number, budget: number): number;
+  ctSetTimeout(state: number, ms: number): number;
+  ctTimeout(state: number): number;
+  ctState(entry: number): number;
+  ctFlags(entry: number): number;
+  ctCount(): number;
+  ctCapacity(): number;
+  ctBase(): number;
+  ctEntryBytes(): number;
+  ctHighWater(): number;
+  ctGcCursor(): number;
 }
 
 const modules = new Map<Build, WebAssembly.Module>();
