@@ -35,6 +35,8 @@ export const enum Drop {
   GSO_UNSUPPORTED,      // a super-frame for an underlay that takes none (setUnderlayNoGso), of a GSO type podwire cannot segment (UDP/UFO, TCPv6, UDP_L4)
   GSO_MALFORMED,        // a TCPv4 super-frame to segment that is not one: not TCP, an IP fragment, or a TCP header past the packet's end
   GSO_SEGMENT_OVERSIZE, // a super-frame to segment whose segments (headers + gso_size) would not fit a generated slot
+  SERVICE_NO_ENDPOINTS, // a new flow to a Service frontend with no backends (kube-proxy REJECTs; podwire drops, for now)
+  SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, or its reply tuple held by a live entry
   COUNT,
 }
 
@@ -71,6 +73,8 @@ const DROP_NAMES: StaticArray<string> = [
   "gso_unsupported",
   "gso_malformed",
   "gso_segment_oversize",
+  "service_no_endpoints",
+  "service_nat_failed",
 ];
 
 export const enum Ev {
@@ -97,6 +101,10 @@ export const enum Ev {
   CT_EXPIRED,           // conntrack entries removed because they timed out (lookup or GC)
   CT_DELETED,           // conntrack entries removed by ctDelete
   CT_FULL,              // conntrack entry not created: table full (existing entries unaffected)
+  CT_HIT,               // routed TCP/UDP packets the Service NAT stage found a conntrack entry for
+  CT_MISS,              // ... and found none for (looked up only once a Service or an entry exists)
+  SERVICE_DNAT,         // destinations rewritten to a Service backend (new flows and later packets)
+  SERVICE_UNDNAT,       // replies whose source was rewritten back to the Service VIP:port
   COUNT,
 }
 
@@ -124,6 +132,10 @@ const EV_NAMES: StaticArray<string> = [
   "conntrack_expired",
   "conntrack_deleted",
   "conntrack_full",
+  "conntrack_hit",
+  "conntrack_miss",
+  "service_dnat",
+  "service_undnat",
 ];
 
 export const enum PortCtr {

@@ -9,6 +9,7 @@ import { fdbBytes, fdbInit } from "./tables/mac_table";
 import { fibBytes, fibInit } from "./tables/fib";
 import { neighBytes, neighInit } from "./tables/neighbors";
 import { ctBytes, ctInit } from "./tables/conntrack";
+import { svcBytes, svcInit } from "./tables/services";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
 import { ulPort } from "./node";
 import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
@@ -26,6 +27,8 @@ export { fibAdd, fibDel, fibLookup, fibCount } from "./tables/fib";
 export { neighSet, neighDel, neighLookup, neighCount } from "./tables/neighbors";
 export { ctLookup, ctCreate, ctDelete, ctUpdate, ctUpdateTcp, ctUpdateUdp, ctUpdateIcmp, ctGc, ctSetTimeout, ctTimeout,
   ctState, ctFlags, ctCount, ctCapacity, ctBase, ctEntryBytes, ctHighWater, ctGcCursor } from "./tables/conntrack";
+export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBackend, svcBackendCount, svcFrontendCount,
+  svcCapacity, svcMaxBackends, svcSetSeed } from "./tables/services";
 
 const ALIGN: usize = 64;
 @inline function align(a: usize): usize { return (a + ALIGN - 1) & ~(ALIGN - 1); }
@@ -39,13 +42,15 @@ let regionEnd: usize = 0;
  * Carve this node's memory, from `base` (0: the end of static data): `slots`
  * frame slots of `slotSize` bytes, `genSlots` generated-frame slots of
  * `genSlotSize`, an FDB of `fdbCapacity` MACs, `maxPorts` ports, `fibCapacity`
- * routes, `neighCapacity` neighbours and `ctCapacity` conntrack entries. Several nodes may share one memory,
+ * routes, `neighCapacity` neighbours, `ctCapacity` conntrack entries and
+ * `svcCapacity` Service frontends of up to `svcMaxBackends` backends each. Several nodes may share one memory,
  * each configured at the previous one's end (see regionEndPtr). Called once.
  * Returns 0, or -1 when memory could not grow, -2 when already configured,
  * -3 for a slot too small to hold a minimal frame.
  */
 export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32,
-  genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32, ctCapacity: u32): i32 {
+  genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32, ctCapacity: u32,
+  svcCapacity: u32, svcMaxBackends: u32): i32 {
   if (configured) return -2;
   if (slotSize < HEADROOM + 64 || genSlotSize < HEADROOM + 64) return -3;
   let at = align(base == 0 ? __heap_base : base);
@@ -57,6 +62,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const fibAt = at; at = align(at + fibBytes(fibCapacity));
   const neighAt = at; at = align(at + neighBytes(neighCapacity));
   const ctAt = at; at = align(at + ctBytes(ctCapacity));
+  const svcAt = at; at = align(at + svcBytes(svcCapacity, svcMaxBackends));
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
   const rxPortAt = at; at = align(at + <usize>rxCap * 4);
@@ -78,6 +84,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   fibInit(fibAt, fibCapacity);
   neighInit(neighAt, neighCapacity);
   ctInit(ctAt, ctCapacity);
+  svcInit(svcAt, svcCapacity, svcMaxBackends);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
   configured = true;

@@ -18,6 +18,7 @@ import { bridgeForward } from "./bridge";
 import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD } from "./encap";
 import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
+import { serviceNat } from "./service_nat";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 
 /** Ingress port value for frames that came from no bridge port (routed, generated): excludes nothing from a flood. */
@@ -35,6 +36,9 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
     l2len = ETH_HLEN;
   }
   const ip = frame + l2len;
+  // Service DNAT / un-DNAT before the route lookup (kube-proxy's PREROUTING)
+  const nat = serviceNat(frame, len, l2len);
+  if (nat != Drop.NONE) return nat;
   if (ipv4Ttl(ip) <= 1) {
     icmpError(frame, len, l2len, ICMP_TIME_EXCEEDED, 0, 0);
     return Drop.TTL_EXCEEDED;

@@ -28,7 +28,13 @@ export interface DataplaneOptions {
   neighCapacity?: number;
   /** conntrack entries (default 65536; about 80 bytes each with its index) */
   ctCapacity?: number;
+  /** Service frontends (VIP, port, protocol), default 256, and backends per frontend, default 64 */
+  svcCapacity?: number;
+  svcMaxBackends?: number;
 }
+
+export type ServiceProto = 'tcp' | 'udp';
+export interface ServiceBackend { ip: string; port: number }
 
 export type PortKind = 'bridge' | 'underlay';
 const PORT_KIND = { bridge: 1, underlay: 2 } as const;
@@ -134,6 +140,10 @@ export class Dataplane {
   private readonly dropNames: string[];
   private readonly eventNames: string[];
   private readonly portCounterNames: string[];
+  /** "vip:port/proto" -> the service index the data plane knows it by */
+  private readonly services = new Map<string, number>();
+  private readonly freeServices: number[] = [];
+  private nextService = 0;
 
   constructor(opts: DataplaneOptions = {}) {
     this.slots = opts.slots ?? 256;
@@ -145,7 +155,7 @@ export class Dataplane {
     this.genSlots = opts.genSlots ?? 256;
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
       this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024,
-      opts.ctCapacity ?? 65536);
+      opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;
@@ -358,6 +368,51 @@ export class Dataplane {
   }
   ctTimeout(name: CtTimeoutName): number {
     return this.ex.ctTimeout(CT_TIMEOUTS[name]);
+  }
+
+  // ---- Services (assembly/tables/services.ts, assembly/stages/service_nat.ts) ----
+
+  /**
+   * Program Service frontend `vip`:`port`/`proto`, load-balanced to
+   * `backends` (possibly none: new flows are then dropped, service_no_endpoints).
+   * Calling it again for the same frontend replaces the backends; flows
+   * already tracked keep the backend conntrack chose for them.
+   */
+  addService(vip: string, port: number, proto: ServiceProto, backends: ServiceBackend[]): void {
+    const max = this.ex.svcMaxBackends();
+    if (backends.length > max) throw new Error(`service ${vip}:${port}/${proto}: ${backends.length} backends, at most ${max}`);
+    const key = `${vip}:${port}/${proto}`;
+    let idx = this.services.get(key);
+    if (idx === undefined) {
+      idx = this.freeServices.pop() ?? this.nextService;
+      if (idx >= this.ex.svcCapacity()) throw new Error(`service ${key}: table full (${this.ex.svcCapacity()})`);
+      if (this.ex.svcAddFrontend(ipv4ToInt(vip), port, CT_PROTO[proto], idx) === 0) {
+        throw new Error(`service ${key}: frontend table full`);
+      }
+      if (idx === this.nextService) this.nextService++;
+      this.services.set(key, idx);
+    }
+    this.ex.svcClearBackends(idx);
+    for (const b of backends) this.ex.svcAddBackend(idx, ipv4ToInt(b.ip), b.port);
+  }
+  /** Remove a Service frontend; flows already tracked keep going to their backends. False when there was none. */
+  removeService(vip: string, port: number, proto: ServiceProto): boolean {
+    const key = `${vip}:${port}/${proto}`;
+    const idx = this.services.get(key);
+    if (idx === undefined) return false;
+    this.ex.svcDelFrontend(ipv4ToInt(vip), port, CT_PROTO[proto]);
+    this.ex.svcClearBackends(idx);
+    this.services.delete(key);
+    this.freeServices.push(idx);
+    return true;
+  }
+  /** Seed the backend choice (xorshift32): the same seed and traffic choose the same backends. */
+  setServiceSeed(seed: number): void {
+    this.ex.svcSetSeed(seed >>> 0);
+  }
+  serviceBackendCount(vip: string, port: number, proto: ServiceProto): number {
+    const idx = this.services.get(`${vip}:${port}/${proto}`);
+    return idx === undefined ? 0 : this.ex.svcBackendCount(idx);
   }
 
   /** The conntrack table as the data plane holds it (`podwire conntrack -L`); expired entries not yet collected are left out. */

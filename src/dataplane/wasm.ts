@@ -10,7 +10,8 @@ export interface DataplaneExports {
   memory: WebAssembly.Memory;
   _initialize(): void;
   configure(base: number, slots: number, slotSize: number, fdbCapacity: number, maxPorts: number,
-    genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number, ctCapacity: number): number;
+    genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number, ctCapacity: number,
+    svcCapacity: number, svcMaxBackends: number): number;
   processBatch(first: number, n: number): number;
   txClear(): void;
   rxAddrPtr(): number;
@@ -82,6 +83,19 @@ export interface DataplaneExports {
   ctEntryBytes(): number;
   ctHighWater(): number;
   ctGcCursor(): number;
+  /** frontend (vip, port, proto) -> service index; 0 when out of range or full */
+  svcAddFrontend(vip: number, port: number, proto: number, svc: number): number;
+  svcDelFrontend(vip: number, port: number, proto: number): number;
+  /** service index, or -1 */
+  svcLookup(vip: number, port: number, proto: number): number;
+  svcClearBackends(svc: number): void;
+  /** 0 when out of range or the service's backend list is full */
+  svcAddBackend(svc: number, ip: number, port: number): number;
+  svcBackendCount(svc: number): number;
+  svcFrontendCount(): number;
+  svcCapacity(): number;
+  svcMaxBackends(): number;
+  svcSetSeed(seed: number): void;
 }
 
 const modules = new Map<Build, WebAssembly.Module>();

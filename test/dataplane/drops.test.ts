@@ -157,6 +157,20 @@ const CASES: Case[] = [
     },
     frame: { port: 0, frame: plainUdp() },
   },
+  {
+    reason: 'service_no_endpoints', what: 'UDP to a Service VIP:port with no backends',
+    setup: (dp) => dp.addService('10.96.0.10', 53, 'udp', []),
+    frame: { port: 0, frame: routed({ dst: '10.96.0.10' }) },
+  },
+  {
+    reason: 'service_nat_failed', what: 'UDP to a Service VIP:port, conntrack full',
+    opts: { ctCapacity: 1 },
+    setup: (dp) => {
+      dp.addService('10.96.0.10', 53, 'udp', [{ ip: REMOTE_POD, port: 5353 }]);
+      dp.ctCreate(6, { src: '10.244.0.9', dst: '10.244.1.9', sport: 1, dport: 2 }, 0);
+    },
+    frame: { port: 0, frame: routed({ dst: '10.96.0.10' }) },
+  },
 ];
 
 /** The frame's IPv4 source (untagged or one tag), or undefined. */

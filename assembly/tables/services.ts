@@ -1,0 +1,164 @@
+// Service frontends and their backends, as kube-proxy programs them: a
+// frontend (virtual IP, port, protocol) names a service index; each service
+// index has up to `maxBackends` backends (ip, port), chosen per new flow by a
+// seeded xorshift PRNG (deterministic labs and tests). The control plane
+// (src/dataplane/dataplane.ts) picks the service indices.
+//
+// Two regions, fixed at configure time:
+//  - frontends: open addressing, linear probing, power-of-two slots at most
+//    half full. A slot is 16 bytes: key u64 (vip << 24 | port << 8 | proto),
+//    ref u32 (service + 1; 0 = empty), pad. Deletion by backward shift, no
+//    tombstones: a lookup costs the same whatever the number of services.
+//  - backends: `capacity` services x (count u32 + pad, then maxBackends x
+//    8 bytes: ip u32, port u16, pad).
+const FSLOT: usize = 16;
+const BACKEND: usize = 8;
+const SVC_HDR: usize = 8;
+
+let fslots: usize = 0;
+let fmask: u32 = 0;
+let fcount: u32 = 0;
+let svcs: usize = 0;
+let capacity: u32 = 0;
+let maxBe: u32 = 0;
+let svcStride: usize = 0;
+let rng: u32 = 0x9E3779B9;
+
+function fslotsFor(cap: u32): u32 {
+  let s: u32 = 16;
+  while (<u64>s < <u64>cap * 2) s <<= 1;
+  return s;
+}
+
+export function svcBytes(cap: u32, maxBackends: u32): usize {
+  return <usize>fslotsFor(cap) * FSLOT + <usize>cap * (SVC_HDR + <usize>maxBackends * BACKEND);
+}
+
+export function svcInit(at: usize, cap: u32, maxBackends: u32): void {
+  capacity = cap;
+  maxBe = maxBackends;
+  fmask = fslotsFor(cap) - 1;
+  fslots = at;
+  svcs = at + <usize>(fmask + 1) * FSLOT;
+  svcStride = SVC_HDR + <usize>maxBackends * BACKEND;
+  fcount = 0;
+  rng = 0x9E3779B9;
+  memory.fill(at, 0, svcBytes(cap, maxBackends));
+}
+
+@inline function key(vip: u32, port: u32, proto: u32): u64 {
+  return (<u64>vip << 24) | (<u64>(port & 0xffff) << 8) | <u64>(proto & 0xff);
+}
+@inline function hashKey(k: u64): u32 {
+  let h = k * 0x9E3779B97F4A7C15;
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9;
+  return <u32>(h >> 32);
+}
+@inline function fslotAt(i: u32): usize { return fslots + <usize>i * FSLOT; }
+@inline function svcAt(s: u32): usize { return svcs + <usize>s * svcStride; }
+
+/** The service index of frontend (vip, port, proto), or -1. */
+export function svcLookup(vip: u32, port: u32, proto: u32): i32 {
+  const k = key(vip, port, proto);
+  let i = hashKey(k) & fmask;
+  while (true) {
+    const s = fslotAt(i);
+    const ref = load<u32>(s, 8);
+    if (ref == 0) return -1;
+    if (load<u64>(s) == k) return <i32>(ref - 1);
+    i = (i + 1) & fmask;
+  }
+}
+
+/**
+ * Map frontend (vip, port, proto) to service `svc` (replacing an existing
+ * mapping). False when `svc` is out of range or the frontend table is full.
+ */
+export function svcAddFrontend(vip: u32, port: u32, proto: u32, svc: u32): bool {
+  if (svc >= capacity) return false;
+  const k = key(vip, port, proto);
+  let i = hashKey(k) & fmask;
+  while (true) {
+    const s = fslotAt(i);
+    const ref = load<u32>(s, 8);
+    if (ref == 0) break;
+    if (load<u64>(s) == k) { store<u32>(s, svc + 1, 8); return true; }
+    i = (i + 1) & fmask;
+  }
+  if (fcount >= capacity) return false; // at most half the slots used
+  const s = fslotAt(i);
+  store<u64>(s, k);
+  store<u32>(s, svc + 1, 8);
+  fcount++;
+  return true;
+}
+
+/** Remove frontend (vip, port, proto). False when there was none. */
+export function svcDelFrontend(vip: u32, port: u32, proto: u32): bool {
+  const k = key(vip, port, proto);
+  let i = hashKey(k) & fmask;
+  while (true) {
+    const s = fslotAt(i);
+    if (load<u32>(s, 8) == 0) return false;
+    if (load<u64>(s) == k) break;
+    i = (i + 1) & fmask;
+  }
+  // backward-shift deletion (Knuth 6.4 Algorithm R)
+  let hole = i;
+  let j = i;
+  while (true) {
+    j = (j + 1) & fmask;
+    const s = fslotAt(j);
+    if (load<u32>(s, 8) == 0) break;
+    const home = hashKey(load<u64>(s)) & fmask;
+    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+    if (movable) {
+      memory.copy(fslotAt(hole), s, FSLOT);
+      hole = j;
+    }
+  }
+  memory.fill(fslotAt(hole), 0, FSLOT);
+  fcount--;
+  return true;
+}
+
+/** Forget service `svc`'s backends (flows already tracked keep theirs: conntrack holds them). */
+export function svcClearBackends(svc: u32): void {
+  if (svc < capacity) store<u32>(svcAt(svc), 0);
+}
+
+/** Add a backend to service `svc`. False when `svc` is out of range or its list is full. */
+export function svcAddBackend(svc: u32, ip: u32, port: u32): bool {
+  if (svc >= capacity) return false;
+  const a = svcAt(svc);
+  const n = load<u32>(a);
+  if (n >= maxBe) return false;
+  const b = a + SVC_HDR + <usize>n * BACKEND;
+  store<u32>(b, ip);
+  store<u16>(b, <u16>port, 4);
+  store<u32>(a, n + 1);
+  return true;
+}
+
+export function svcBackendCount(svc: u32): u32 { return svc < capacity ? load<u32>(svcAt(svc)) : 0; }
+export function svcFrontendCount(): u32 { return fcount; }
+export function svcCapacity(): u32 { return capacity; }
+export function svcMaxBackends(): u32 { return maxBe; }
+
+/** Seed the backend choice (0 is taken as the default seed: xorshift needs a non-zero state). */
+export function svcSetSeed(seed: u32): void { rng = seed != 0 ? seed : 0x9E3779B9; }
+
+/** Choose one of `svc`'s backends (xorshift32): its index, or -1 when it has none. */
+export function svcPick(svc: u32): i32 {
+  const n = load<u32>(svcAt(svc));
+  if (n == 0) return -1;
+  let x = rng;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  rng = x;
+  return <i32>(<u32>((<u64>x * <u64>n) >> 32));
+}
+@inline export function svcBackendIp(svc: u32, i: u32): u32 { return load<u32>(svcAt(svc) + SVC_HDR + <usize>i * BACKEND); }
+@inline export function svcBackendPort(svc: u32, i: u32): u32 { return <u32>load<u16>(svcAt(svc) + SVC_HDR + <usize>i * BACKEND, 4); }
