@@ -2,7 +2,7 @@
 // control plane's loader (src/dataplane/), and table operations.
 import { HEADROOM, TX_ENTRY, frameLayout, rxLen, rxPort, rxAddr, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, rxAddrBase, rxCapacity, txBase, txCapacity } from "./frame";
 import { VNET_HLEN, vnetCheck } from "./wire/virtio";
-import { ethDst, ethHeaderLen, ethPayloadType, isGroupMac, ETHERTYPE_ARP } from "./wire/ethernet";
+import { ethDst, ethHeaderLen, ethPayloadType, isGroupMac, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "./wire/ethernet";
 import { Drop, Ev, PortCtr, countDrop, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
 import * as counters from "./counters";
 import { fdbBytes, fdbInit } from "./tables/mac_table";
@@ -16,6 +16,7 @@ import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
 import { gatewayInput, gwMac, isArpForGateway, arpReply } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
+import { serviceNat } from "./stages/service_nat";
 
 export { setClock } from "./clock";
 export { setGateway } from "./stages/gateway";
@@ -130,6 +131,14 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   if (dst == gwMac) return gatewayInput(slot, inPort, frame, len, l2len, l3type);
   if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && isArpForGateway(frame + l2len)) {
     return arpReply(slot, inPort, frame, len, l2len);
+  }
+  // Bridged IPv4 goes through Service NAT too, as bridge-nf-call-iptables (which
+  // kube-proxy requires) makes the kernel do: a backend on the client's own node
+  // answers the client directly over the bridge (same pod subnet, no gateway),
+  // and only this un-DNATs its reply back to the ClusterIP the client talks to.
+  if (l3type == ETHERTYPE_IPV4 && !isGroupMac(dst)) {
+    const nat = serviceNat(frame, len, l2len);
+    if (nat != Drop.NONE) return nat;
   }
   return bridgeForward(slot, inPort, frame, len, l2len);
 }

@@ -20,6 +20,16 @@ export function statusCommand(): Command {
         return;
       }
       console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}${s.hostNode ? `; node ${s.hostNode} only (--node), the others run on other hosts` : ''}`);
+      const services = s.services ?? [];
+      if (services.length) {
+        console.log('\nservices (ClusterIP frontends on every podwire node; kernel nodes have none):');
+        console.log(table(['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'ENDPOINTS'],
+          services.map((v) => [
+            v.namespace, v.name, v.type, v.clusterIP,
+            v.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}->${p.targetPort}`).join(','),
+            v.endpoints.length ? v.endpoints.map((e) => `${e.ip}${e.ready ? '' : ' (not ready)'}`).join(',') : '<none>',
+          ])));
+      }
       for (const n of s.nodes) {
         console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
         if (n.underlay) {

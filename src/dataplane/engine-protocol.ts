@@ -37,7 +37,14 @@ export interface EngineNodeConfig {
   overlay: { kind: OverlayKind; vni: number; port: number; vtepMac: string };
   routes: RouteConfig[];
   neighbors: { ip: string; mac: string }[];
+  /**
+   * Service frontends (ClusterIP:port/proto) and their ready backends, as
+   * kube-proxy programs them on every node; a frontend with no backends
+   * drops new flows (service_no_endpoints).
+   */
+  services: EngineServiceConfig[];
 }
+export interface EngineServiceConfig { vip: string; port: number; proto: 'tcp' | 'udp'; backends: { ip: string; port: number }[] }
 export interface EngineConfig {
   nodes: EngineNodeConfig[];
   /** eventfd the main thread signals after posting a message */

@@ -177,7 +177,12 @@ function main(): void {
     for (const n of nodes) n.dp.setClock(now);
     if (now - lastAging >= 1000) {
       lastAging = now;
-      for (const n of nodes) n.dp.ex.fdbExpire(now);
+      for (const n of nodes) {
+        n.dp.ex.fdbExpire(now);
+        // a lookup removes an expired flow only when its tuple comes back: sweep the rest, or the
+        // table fills with dead flows and new ones fail (the whole table once a second: well under 1 ms)
+        n.dp.ex.ctGc(now, n.dp.ex.ctCapacity());
+      }
     }
     if (poller.isReadable(0)) {
       wake.drain();

@@ -12,7 +12,7 @@ import { UnderlaySocket } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate } from '../io/netns.ts';
 import { EngineHost } from '../dataplane/engine-host.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
-import type { NodeStats, EngineNodeConfig } from '../dataplane/engine-protocol.ts';
+import type { NodeStats, EngineNodeConfig, EngineServiceConfig } from '../dataplane/engine-protocol.ts';
 import { labId, localNodes, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
 import { nodeTables } from '../model/node-tables.ts';
 import { createUnderlay, type Underlay } from './underlay.ts';
@@ -175,7 +175,24 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     } : undefined,
     overlay: { kind: multi ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
     ...nodeTables(plan, n),
+    services: serviceFrontends(plan),
   };
+}
+
+/**
+ * The Service frontends every podwire node gets, as kube-proxy programs every
+ * node: each Service's ClusterIP:port/protocol (whatever its type: NodePort
+ * and LoadBalancer Services have a ClusterIP too) to its ready endpoints at
+ * targetPort. NodePort and load-balancer addresses are not answered yet.
+ * Kernel nodes get none: their pods reach no Service (no kube-proxy rules there).
+ */
+export function serviceFrontends(plan: Pick<LabPlan, 'services'>): EngineServiceConfig[] {
+  return plan.services.flatMap((svc) => svc.ports.map((p) => ({
+    vip: svc.clusterIP,
+    port: p.port,
+    proto: p.protocol === 'UDP' ? 'udp' as const : 'tcp' as const,
+    backends: svc.endpoints.filter((e) => e.ready).map((e) => ({ ip: e.ip, port: p.targetPort })),
+  })));
 }
 
 /** A kernel node's namespace, named by lab and node: node names (n1, k1) repeat across labs. */

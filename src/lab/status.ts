@@ -2,6 +2,7 @@
 // data plane's live counters.
 import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats } from '../dataplane/engine-protocol.ts';
+import type { ServicePlan } from '../model/services.ts';
 
 export interface LabStatus {
   /** the lab's name on this host: `<lab>-<node>` with --node */
@@ -15,6 +16,8 @@ export interface LabStatus {
     underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
   };
   pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string> }[];
+  /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
+  services: Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints'>[];
   nodes: {
     name: string;
     podCIDR: string;
@@ -46,6 +49,10 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
     }))),
+    services: plan.services.map((svc) => ({
+      name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
+      ports: svc.ports.map((p) => ({ ...p })), endpoints: svc.endpoints.map((e) => ({ ...e })),
+    })),
     nodes: localNodes(plan).map((n) => {
       const s = stats.find((x) => x.name === n.name);
       return {

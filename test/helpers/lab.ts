@@ -36,6 +36,11 @@ export interface StatusJson {
   pid: number;
   cluster: { clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number }; underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean };
   pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number }[];
+  services: {
+    name: string; namespace: string; type: string; clusterIP: string;
+    ports: { name?: string; port: number; targetPort: number; protocol: string; nodePort?: number }[];
+    endpoints: { pod: string; node: string; ip: string; ready: boolean }[];
+  }[];
   nodes: {
     name: string;
     podCIDR: string;
