@@ -17,6 +17,7 @@
 // now - lastSeen >= timeout(state), wrap-safe. An expired entry is absent to
 // lookups (which remove it, as the kernel's lookup does) and is collected
 // incrementally by ctGc.
+import { slotsFor, canFillHole } from "./open_addressing";
 import { countEv, Ev } from "../counters";
 
 // ---- entry layout (ENTRY = 48 bytes) ----
@@ -84,17 +85,12 @@ let gcCursor: u32 = 0;
 let timeouts: usize = 0; // CtState.COUNT x u32 ms
 
 export function ctBytes(cap: u32): usize {
-  return <usize>cap * ENTRY + <usize>slotsFor(cap) * SLOT + <usize>CtState.COUNT * 4;
-}
-function slotsFor(cap: u32): u32 {
-  let s: u32 = 16;
-  while (<u64>s < <u64>cap * 4) s <<= 1;
-  return s;
+  return <usize>cap * ENTRY + <usize>slotsFor(cap, 4) * SLOT + <usize>CtState.COUNT * 4;
 }
 
 export function ctInit(at: usize, cap: u32): void {
   capacity = cap;
-  mask = slotsFor(cap) - 1;
+  mask = slotsFor(cap, 4) - 1;
   entries = at;
   slots = at + <usize>cap * ENTRY;
   timeouts = slots + <usize>(mask + 1) * SLOT;
@@ -168,8 +164,7 @@ function removeSlot(i: u32): void {
     const s = slots + <usize>j * SLOT;
     if (load<u32>(s) == 0) break;
     const home = load<u32>(s, 4) & mask;
-    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-    if (movable) {
+    if (canFillHole(hole, j, home)) {
       store<u64>(slots + <usize>hole * SLOT, load<u64>(s));
       hole = j;
     }

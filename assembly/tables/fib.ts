@@ -6,6 +6,7 @@
 // Each route says how to reach its prefix: on the local bridge, through a
 // tunnel to another node (VXLAN or IP-in-IP), or directly over the underlay
 // to another node (host-gw). Filled by the control plane only.
+import { slotsFor, canFillHole } from "./open_addressing";
 
 export const ROUTE_NONE: i32 = -1;
 export const enum RouteKind {
@@ -31,11 +32,6 @@ let refcount: usize = 0;   // per-length route counts (33 x u32), to clear bits 
 
 export function fibBytes(cap: u32): usize {
   return <usize>slotsFor(cap) * SLOT + <usize>cap * REC + 33 * 4;
-}
-function slotsFor(cap: u32): u32 {
-  let s: u32 = 16;
-  while (s < cap * 2) s <<= 1;
-  return s;
 }
 
 export function fibInit(at: usize, cap: u32): void {
@@ -113,8 +109,7 @@ export function fibDel(prefix: u32, len: u32): bool {
     const k = load<u64>(slotsBase + <usize>j * SLOT);
     if (k == 0) break;
     const home = hash(k) & mask;
-    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-    if (movable) {
+    if (canFillHole(hole, j, home)) {
       memory.copy(slotsBase + <usize>hole * SLOT, slotsBase + <usize>j * SLOT, SLOT);
       hole = j;
     }

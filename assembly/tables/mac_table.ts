@@ -3,6 +3,7 @@
 // most half full; deletion by backward shift (no tombstones), so lookups stop
 // at the first empty slot. Fixed capacity: when full, new MACs are not
 // learned (counted) and frames to them keep flooding.
+import { slotsFor, canFillHole } from "./open_addressing";
 import { countEv, Ev } from "../counters";
 
 // entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32 (| STATIC), seen u32 (ms)
@@ -25,11 +26,6 @@ let agingMs: u32 = 300_000; // Linux bridge default ageing_time: 300 s
 
 export function fdbBytes(cap: u32): usize {
   return <usize>slotsFor(cap) * ENTRY;
-}
-function slotsFor(cap: u32): u32 {
-  let s: u32 = 16;
-  while (s < cap * 2) s <<= 1;
-  return s;
 }
 
 export function fdbInit(at: usize, cap: u32): void {
@@ -122,8 +118,7 @@ function removeAt(i: u32): void {
     if (k == 0) break;
     const home = hash(k & ~OCCUPIED) & mask;
     // can the entry at j move into the hole? only if its home is not in (hole, j]
-    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-    if (movable) {
+    if (canFillHole(hole, j, home)) {
       memory.copy(base + <usize>hole * ENTRY, base + <usize>j * ENTRY, ENTRY);
       hole = j;
     }

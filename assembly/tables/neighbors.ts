@@ -2,6 +2,7 @@
 // underlay (other nodes). Programmed by the control plane, which knows every
 // pod and node it created, as a CNI plugin does; no ARP resolution in the
 // hot path. Open addressing with backward-shift delete, like mac_table.ts.
+import { slotsFor, canFillHole } from "./open_addressing";
 
 // slot, 16 bytes: ip u32 | OCCUPIED(bit 32) as u64 key, mac u64
 const SLOT: usize = 16;
@@ -13,11 +14,6 @@ let mask: u32 = 0;
 let capacity: u32 = 0;
 let count: u32 = 0;
 
-function slotsFor(cap: u32): u32 {
-  let s: u32 = 16;
-  while (s < cap * 2) s <<= 1;
-  return s;
-}
 export function neighBytes(cap: u32): usize { return <usize>slotsFor(cap) * SLOT; }
 
 export function neighInit(at: usize, cap: u32): void {
@@ -78,8 +74,7 @@ export function neighDel(ip: u32): bool {
     const k = load<u64>(base + <usize>j * SLOT);
     if (k == 0) break;
     const home = hash(<u32>k) & mask;
-    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-    if (movable) {
+    if (canFillHole(hole, j, home)) {
       memory.copy(base + <usize>hole * SLOT, base + <usize>j * SLOT, SLOT);
       hole = j;
     }

@@ -11,6 +11,8 @@
 //    tombstones: a lookup costs the same whatever the number of services.
 //  - backends: `capacity` services x (count u32 + pad, then maxBackends x
 //    8 bytes: ip u32, port u16, pad).
+import { slotsFor, canFillHole } from "./open_addressing";
+
 const FSLOT: usize = 16;
 const BACKEND: usize = 8;
 const SVC_HDR: usize = 8;
@@ -24,20 +26,14 @@ let maxBe: u32 = 0;
 let svcStride: usize = 0;
 let rng: u32 = 0x9E3779B9;
 
-function fslotsFor(cap: u32): u32 {
-  let s: u32 = 16;
-  while (<u64>s < <u64>cap * 2) s <<= 1;
-  return s;
-}
-
 export function svcBytes(cap: u32, maxBackends: u32): usize {
-  return <usize>fslotsFor(cap) * FSLOT + <usize>cap * (SVC_HDR + <usize>maxBackends * BACKEND);
+  return <usize>slotsFor(cap) * FSLOT + <usize>cap * (SVC_HDR + <usize>maxBackends * BACKEND);
 }
 
 export function svcInit(at: usize, cap: u32, maxBackends: u32): void {
   capacity = cap;
   maxBe = maxBackends;
-  fmask = fslotsFor(cap) - 1;
+  fmask = slotsFor(cap) - 1;
   fslots = at;
   svcs = at + <usize>(fmask + 1) * FSLOT;
   svcStride = SVC_HDR + <usize>maxBackends * BACKEND;
@@ -112,8 +108,7 @@ export function svcDelFrontend(vip: u32, port: u32, proto: u32): bool {
     const s = fslotAt(j);
     if (load<u32>(s, 8) == 0) break;
     const home = hashKey(load<u64>(s)) & fmask;
-    const movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-    if (movable) {
+    if (canFillHole(hole, j, home)) {
       memory.copy(fslotAt(hole), s, FSLOT);
       hole = j;
     }

@@ -148,16 +148,16 @@ const concat = (...parts: Uint8Array[]) => {
   return b;
 };
 
-/** A UDP datagram with its checksum filled in (RFC 768), for `src` -> `dst`. */
-export function udp(src: string, dst: string, sport: number, dport: number, payload: Uint8Array): Uint8Array {
+/** A UDP datagram for `src` -> `dst` with its checksum filled in (RFC 768), or none (0) when `noCsum`. */
+export function udp(src: string, dst: string, sport: number, dport: number, payload: Uint8Array, noCsum = false): Uint8Array {
   const b = new Uint8Array(8 + payload.length);
   const v = new DataView(b.buffer);
   v.setUint16(0, sport);
   v.setUint16(2, dport);
   v.setUint16(4, b.length);
   b.set(payload, 8);
-  const c = refChecksum(concat(pseudo(src, dst, 17, b.length), b)) || 0xffff;
-  v.setUint16(6, c);
+  // 0 means "no checksum" in UDP over IPv4 (RFC 768)
+  if (!noCsum) v.setUint16(6, refChecksum(concat(pseudo(src, dst, 17, b.length), b)) || 0xffff);
   return b;
 }
 
@@ -209,17 +209,8 @@ export function tcpSuper(o: TcpOpts): Uint8Array {
   return b;
 }
 
-export function icmpMsg(type: number, code: number, rest: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const b = new Uint8Array(8 + payload.length);
-  b[0] = type;
-  b[1] = code;
-  new DataView(b.buffer).setUint32(4, rest >>> 0);
-  b.set(payload, 8);
-  const c = refChecksum(b);
-  b[2] = c >> 8;
-  b[3] = c & 0xff;
-  return b;
-}
+/** An ICMP message with its checksum filled in (the same builder the single-node tests use). */
+export { icmp as icmpMsg } from './frames.ts';
 
 export function arpRequest(senderMac: string, senderIp: string, targetIp: string, dstMac = 'ff:ff:ff:ff:ff:ff'): Uint8Array {
   const a = new Uint8Array(28);

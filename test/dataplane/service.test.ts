@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import type { Dataplane } from '../../src/dataplane/dataplane.ts';
 import { eth } from './frames.ts';
 import {
-  twoNodes, runNode, handOver, podFrame, ip4, ipAt4, pseudo, arpRequest, tcpPartial, pattern, vnetFields, rd16,
+  twoNodes, runNode, handOver, podFrame, ip4, ipAt4, pseudo, arpRequest, tcpPartial, pattern, vnetFields, rd16, udp,
   N1, N2, POD, UL, INNER_IP, type Sent,
 } from './overlay-kit.ts';
 import { refChecksum } from '../util.ts';
@@ -37,17 +37,6 @@ function tcpSeg(src: string, dst: string, sport: number, dport: number, flags: n
   v.setUint16(14, 64240);
   b.set(payload, 20);
   v.setUint16(16, refChecksum(cat(pseudo(src, dst, TCP, b.length), b)));
-  return b;
-}
-/** A UDP datagram with a correct checksum (or 0: none). */
-function udpDg(src: string, dst: string, sport: number, dport: number, payload: Uint8Array, noCsum = false): Uint8Array {
-  const b = new Uint8Array(8 + payload.length);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, sport);
-  v.setUint16(2, dport);
-  v.setUint16(4, b.length);
-  b.set(payload, 8);
-  if (!noCsum) v.setUint16(6, refChecksum(cat(pseudo(src, dst, UDP, b.length), b)) || 0xffff);
   return b;
 }
 
@@ -228,7 +217,7 @@ describe('Service NAT: UDP', () => {
     n1.addService(VIP, 53, 'udp', [{ ip: N2.pod, port: 5353 }]);
     for (const noCsum of [false, true]) {
       const sport = noCsum ? 33001 : 33000;
-      const q = podFrame(N1, { dst: VIP, proto: UDP, payload: udpDg(N1.pod, VIP, sport, 53, pattern(33), noCsum) });
+      const q = podFrame(N1, { dst: VIP, proto: UDP, payload: udp(N1.pod, VIP, sport, 53, pattern(33), noCsum) });
       const { t, r } = send(n1, q);
       expect(r.events).toMatchObject({ service_dnat: 1 });
       const inner = l4At(t.frame, INNER_IP.vxlan);
@@ -237,7 +226,7 @@ describe('Service NAT: UDP', () => {
       const d = handOver(n2, t);
       expect(l4At(d.tx[0].frame, 14)).toMatchObject({ dst: N2.pod, dport: 5353, l4Ok: true });
 
-      const back = runNode(n2, [{ port: POD, frame: podFrame(N2, { dst: N1.pod, proto: UDP, payload: udpDg(N2.pod, N1.pod, 5353, sport, pattern(40, 1), noCsum) }) }]);
+      const back = runNode(n2, [{ port: POD, frame: podFrame(N2, { dst: N1.pod, proto: UDP, payload: udp(N2.pod, N1.pod, 5353, sport, pattern(40, 1), noCsum) }) }]);
       const r2 = handOver(n1, back.tx[0]);
       expect(r2.tx).toHaveLength(1);
       const got = l4At(r2.tx[0].frame, 14);

@@ -13,15 +13,17 @@
 // Pod namespaces are global names (pw-xh-a1, pw-xh-b1): podwire enters each
 // host namespace with nsenter --net, which keeps the shared mount namespace
 // (`ip netns exec` would give it a private one, which podwire refuses).
+import { iperf } from '../../bench/baseline.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, constants } from 'node:os';
 import { join } from 'node:path';
 import {
-  PODWIRE, REPO, isRoot, podwire, runProgram, execIn, spawnIn, sleep, hostLeftovers, statePathOf, readStateFile,
+  PODWIRE, REPO, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf, readStateFile,
 } from '../helpers/lab.ts';
 import { ping, replyTtls, linkMtu, tcpTransfer } from '../helpers/traffic.ts';
+import { capture } from '../helpers/capture.ts';
 
 if (!isRoot) console.warn('test/e2e/cross-host.test.ts: skipped — needs root (creates network namespaces, a veth, TAPs and raw sockets); run as root (CI is root)');
 
@@ -158,27 +160,10 @@ async function hostLinks(ns: string): Promise<string[]> {
  * IP) is one comma-separated value.
  */
 async function captureVeth(filter: string, fields: string[], count: number, traffic: () => Promise<unknown>): Promise<string[][]> {
-  const proc = spawnIn(HOSTS[0], ['tshark', '-n', '-i', VETHS[0], '-f', filter, '-c', String(count), '-a', 'duration:15',
-    '-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE',
-    '-d', `udp.port==${VXLAN_PORT},vxlan`, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])]);
-  let out = '';
-  let err = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const done = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const alive = () => proc.exitCode === null && proc.signalCode === null;
-  try {
-    for (let t = 0; !/Capturing on/.test(err); t += 20) {
-      if (t > 10_000 || !alive()) throw new Error(`tshark did not start: ${err}`);
-      await sleep(20);
-    }
-    const end = Date.now() + 15_000;
-    while (alive() && Date.now() < end) await traffic();
-    await Promise.race([done, sleep(5_000)]);
-    return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-  } finally {
-    if (alive()) proc.kill('SIGKILL');
-  }
+  return capture({
+    ns: HOSTS[0], iface: VETHS[0], filter, fields, count,
+    prefs: ['ip.check_checksum:TRUE', 'udp.check_checksum:TRUE'], decodeAs: [`udp.port==${VXLAN_PORT},vxlan`],
+  }, traffic);
 }
 
 interface NodeStatus {
@@ -379,22 +364,9 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
 
       if (overlay === 'vxlan') {
         it.skipIf(!hasIperf)('iperf3 across the hosts (throughput reported, not judged)', async () => {
-          const server = spawnIn(NS.b1, ['iperf3', '-s', '-1', '-p', '5302', '--forceflush']);
-          let sOut = '';
-          server.stdout!.setEncoding('utf8').on('data', (c: string) => { sOut += c; });
-          try {
-            for (let t = 0; !/listening/i.test(sOut); t += 20) {
-              if (t > 10_000 || server.exitCode !== null) throw new Error(`iperf3 server did not start: ${sOut}`);
-              await sleep(20);
-            }
-            const c = await execIn(NS.a1, ['iperf3', '-c', IP.b1, '-p', '5302', '-t', '5', '-J'], { timeoutMs: 30_000 });
-            expect(c.code, c.stderr + c.stdout.slice(0, 2000)).toBe(0);
-            const bps = JSON.parse(c.stdout).end.sum_received.bits_per_second as number;
-            console.log(`cross-host VXLAN (UDP socket) iperf3 a1 -> b1: ${(bps / 1e9).toFixed(2)} Gbit/s`);
-            expect(bps).toBeGreaterThan(0);
-          } finally {
-            if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-          }
+          const r = await iperf(NS.a1, NS.b1, IP.b1, 5);
+          console.log(`cross-host VXLAN (UDP socket) iperf3 a1 -> b1: ${r.gbps.toFixed(2)} Gbit/s`);
+          expect(r.gbps).toBeGreaterThan(0);
         });
       }
 

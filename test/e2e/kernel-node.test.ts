@@ -6,13 +6,14 @@
 // bridge shows what crosses the wire. Everything is removed afterwards, also
 // when a build fails halfway. All names are pw-kn-* / kn-* so this file never
 // collides with another test's namespaces.
+import { iperf as iperfBetween } from '../../bench/baseline.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { createUnderlay, underlayAddress, underlayPortName, type Underlay } from '../../src/lab/underlay.ts';
 import { buildKernelNode, hostVethName, type KernelNode, type KernelOverlay } from '../../src/lab/kernel-node.ts';
 import { netnsList, netnsAdd, netnsDel, linkList } from '../../src/io/netns.ts';
 import { macForIp } from '../../src/model/addr.ts';
-import { isRoot, execIn, spawnIn, hostLeftovers, sleep } from '../helpers/lab.ts';
+import { isRoot, spawnIn, hostLeftovers, sleep } from '../helpers/lab.ts';
 import { ping, tcpTransfer } from '../helpers/traffic.ts';
 
 if (!isRoot) console.warn('test/e2e/kernel-node.test.ts: skipped — needs root (creates network namespaces, bridges, veth and vxlan devices); run as root (CI is root)');
@@ -101,20 +102,7 @@ async function captureUnderlay(filter: string, fields: string[], count: number, 
 
 /** iperf3 from pod 1 to pod 2 for `seconds`; resolves with the receiver's bits/s. */
 async function iperf(seconds: number): Promise<number> {
-  const server = spawnIn(K2.pod.namespace, ['iperf3', '-s', '-1', '-p', '5301', '--forceflush']);
-  let sOut = '';
-  server.stdout!.setEncoding('utf8').on('data', (c: string) => { sOut += c; });
-  try {
-    for (let t = 0; !/listening/i.test(sOut); t += 20) {
-      if (t > 10_000 || server.exitCode !== null) throw new Error(`iperf3 server did not start: ${sOut}`);
-      await sleep(20);
-    }
-    const c = await execIn(K1.pod.namespace, ['iperf3', '-c', K2.pod.ip, '-p', '5301', '-t', String(seconds), '-J'], { timeoutMs: (seconds + 20) * 1000 });
-    if (c.code !== 0) throw new Error(`iperf3 client failed (exit ${c.code}): ${c.stderr}${c.stdout.slice(0, 2000)}`);
-    return JSON.parse(c.stdout).end.sum_received.bits_per_second as number;
-  } finally {
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
-  }
+  return (await iperfBetween(K1.pod.namespace, K2.pod.namespace, K2.pod.ip, seconds)).gbps * 1e9;
 }
 
 /** Nothing of ours is left: no pw-kn- namespace, and none of our link names in the root namespace. */

@@ -13,7 +13,7 @@
 // underlays 172.31.250-252.0/24.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
-import { startLab, stopAllLabs, hostLeftovers, isRoot, statePathOf, readStateFile, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, hostLeftovers, statusNode, nonZero, isRoot, statePathOf, readStateFile, type RunningLab, type StatusJson } from '../helpers/lab.ts';
 import { ping, replyTtls, linkMtu, tcpTransfer } from '../helpers/traffic.ts';
 import { capture, checksumGood, checksumAbsent } from '../helpers/capture.ts';
 
@@ -58,19 +58,8 @@ const CASES: MixedCase[] = [
   { overlay: 'host-gw', lab: 'mx-hgw', net: '10.248', underlayNet: '172.31.251', podMtu: 1500, p: 'mxg', n2: false },
 ];
 
-function node(s: StatusJson, name: string): StatusJson['nodes'][number] {
-  const n = s.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`status has no node ${name}: ${JSON.stringify(s.nodes.map((x) => x.name))}`);
-  return n;
-}
-
-/** Counters with a non-zero value, as [name, count] pairs. */
-function nonZero(counts: Record<string, number>): [string, number][] {
-  return Object.entries(counts).filter(([, v]) => v !== 0);
-}
-
 function grew(before: StatusJson, after: StatusJson, n: string, key: string): number {
-  return (node(after, n).events[key] ?? 0) - (node(before, n).events[key] ?? 0);
+  return (statusNode(after, n).events[key] ?? 0) - (statusNode(before, n).events[key] ?? 0);
 }
 
 function mbps(bytes: number, ms: number): string {
@@ -123,8 +112,8 @@ for (const c of CASES) {
       expect(lab.output()).toMatch(new RegExp(`^ready: ${PODS.length} pods on ${c.n2 ? 3 : 2} node\\(s\\)`, 'm'));
       expect(before.cluster).toMatchObject({ overlay: c.overlay, mtu: UNDERLAY_MTU, podMtu: c.podMtu, underlayCIDR: `${c.underlayNet}.0/24` });
       expect(before.pods.map((p) => [p.name, p.node, p.ip])).toEqual(PODS.map((p) => [p.name, p.node, p.ip]));
-      for (const n of podwireNodes) expect(node(before, n).underlay?.ip, `${n} underlay ip`).toBe(UL[n as 'n1' | 'n2']);
-      expect(node(before, 'k1').underlay).toBeUndefined();
+      for (const n of podwireNodes) expect(statusNode(before, n).underlay?.ip, `${n} underlay ip`).toBe(UL[n as 'n1' | 'n2']);
+      expect(statusNode(before, 'k1').underlay).toBeUndefined();
       expect((await hostLeftovers(LAB_NAMESPACES)).namespaces.sort()).toEqual([...LAB_NAMESPACES].sort());
       for (const p of PODS) expect(await linkMtu(ns(p)), `eth0 MTU in ${ns(p)}`).toBe(c.podMtu);
     });
@@ -158,7 +147,7 @@ for (const c of CASES) {
           expect(['0', '8']).toContain(icmp);
         }
         const s = await lab.status();
-        for (const n of podwireNodes) expect(node(s, n).underlay?.fabric.delivered, `${n} in-process hand-overs`).toBe(0);
+        for (const n of podwireNodes) expect(statusNode(s, n).underlay?.fabric.delivered, `${n} in-process hand-overs`).toBe(0);
       });
     }
 
@@ -256,18 +245,18 @@ for (const c of CASES) {
       // the other overlays' events stay at 0
       const others = ['vxlan_encap', 'vxlan_decap', 'ipip_encap', 'ipip_decap', 'host_gw_out'].filter((e) => !events.includes(e));
       for (const n of podwireNodes) {
-        const st = node(s, n);
+        const st = statusNode(s, n);
         for (const e of others) expect(st.events[e], `${n} ${e}`).toBe(0);
         expect(nonZero(st.drops).filter(([k]) => !ALLOWED_DROPS.includes(k)), `${n} drops ${JSON.stringify(st.drops)}`).toEqual([]);
         for (const p of st.ports) expect([p.pod, p.rx_drops, p.tx_drops, p.tap_rx_errors, p.tap_tx_errors]).toEqual([p.pod, 0, 0, 0, 0]);
         expect(st.underlay?.fabric.delivered, `${n} in-process hand-overs`).toBe(0);
       }
-      const n1 = node(s, 'n1');
+      const n1 = statusNode(s, 'n1');
       // a1's 20 MB went out of n1 onto the bridge and c1's 20 MB came in from it
       expect(n1.underlay!.counters.tx_bytes).toBeGreaterThan(MB20);
       expect(n1.underlay!.counters.rx_bytes).toBeGreaterThan(MB20);
       console.log(`mixed ${c.overlay}: n1 events ${JSON.stringify(Object.fromEntries(nonZero(n1.events)))}, drops ${JSON.stringify(Object.fromEntries(nonZero(n1.drops)))}`);
-      if (c.n2) console.log(`mixed ${c.overlay}: n2 drops ${JSON.stringify(Object.fromEntries(nonZero(node(s, 'n2').drops)))}`);
+      if (c.n2) console.log(`mixed ${c.overlay}: n2 drops ${JSON.stringify(Object.fromEntries(nonZero(statusNode(s, 'n2').drops)))}`);
     });
 
     it('SIGTERM: exits 0 and leaves no namespace of the lab (pods, the kernel node namespace, the underlay), no link, no state file', async () => {

@@ -8,7 +8,7 @@
 // net unreachable. Every lab leaves nothing behind.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
-import { startLab, stopAllLabs, hostLeftovers, runProgram, isRoot, statePathOf, readStateFile, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, hostLeftovers, statusNode, nonZero, runProgram, isRoot, statePathOf, readStateFile, type RunningLab, type StatusJson } from '../helpers/lab.ts';
 import { ping, pingWith, replyTtls, linkMtu, tcpTransfer, udpDatagrams, snmpCounter } from '../helpers/traffic.ts';
 
 if (!isRoot) console.warn('test/e2e/multi-node.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
@@ -42,20 +42,9 @@ function topology(o: { overlay: Overlay; cidr: string; pods: { a1: string; a2?: 
   ].join('\n');
 }
 
-function node(s: StatusJson, name: string): StatusJson['nodes'][number] {
-  const n = s.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`status has no node ${name}: ${JSON.stringify(s.nodes.map((x) => x.name))}`);
-  return n;
-}
-
-/** Drop reasons with a non-zero count, as [reason, count] pairs (empty when nothing was dropped). */
-function nonZero(counts: Record<string, number>): [string, number][] {
-  return Object.entries(counts).filter(([, v]) => v !== 0);
-}
-
 /** How much counter `key` of node `n` grew between two status snapshots. */
 function grew(before: StatusJson, after: StatusJson, n: string, kind: 'drops' | 'events', key: string): number {
-  return (node(after, n)[kind][key] ?? 0) - (node(before, n)[kind][key] ?? 0);
+  return (statusNode(after, n)[kind][key] ?? 0) - (statusNode(before, n)[kind][key] ?? 0);
 }
 
 /** SIGTERM the lab and check it removed its namespaces, TAPs, state file and socket. */
@@ -119,7 +108,7 @@ for (const c of CASES) {
       expect(before.nodes.map((n) => [n.name, n.podCIDR, n.gateway])).toEqual([['n1', `${net}.0.0/24`, GW1], ['n2', `${net}.1.0/24`, GW2]]);
       for (const p of PODS) expect(await linkMtu(`pw-${p}`), `eth0 MTU in pw-${p}`).toBe(c.podMtu);
       // nothing crossed the underlay yet
-      for (const n of ['n1', 'n2']) for (const e of ALL_TUNNEL_EVENTS) expect(node(before, n).events[e], `${n} ${e}`).toBe(0);
+      for (const n of ['n1', 'n2']) for (const e of ALL_TUNNEL_EVENTS) expect(statusNode(before, n).events[e], `${n} ${e}`).toBe(0);
     });
 
     it('cross-node ping works both ways with TTL 62 (two forwarding hops); same-node ping keeps TTL 64', async () => {
@@ -150,7 +139,7 @@ for (const c of CASES) {
     it(`status --json: ${TUNNEL_EVENTS[c.overlay].join('/')} moved on both nodes, nothing dropped`, async () => {
       const s = await lab.status();
       for (const n of ['n1', 'n2']) {
-        const ns = node(s, n);
+        const ns = statusNode(s, n);
         for (const e of TUNNEL_EVENTS[c.overlay]) expect(grew(before, s, n, 'events', e), `${n} ${e}`).toBeGreaterThan(0);
         // only this overlay's events: the others' stay at 0
         for (const e of ALL_TUNNEL_EVENTS.filter((x) => !TUNNEL_EVENTS[c.overlay].includes(x))) expect(ns.events[e], `${n} ${e}`).toBe(0);
@@ -162,13 +151,13 @@ for (const c of CASES) {
         }
       }
       // 20 MB left a1 on n1 and reached b1 on n2
-      expect(node(s, 'n1').ports.find((p) => p.pod === A1)!.rx_bytes).toBeGreaterThan(MB20);
-      expect(node(s, 'n2').ports.find((p) => p.pod === B1)!.tx_bytes).toBeGreaterThan(MB20);
+      expect(statusNode(s, 'n1').ports.find((p) => p.pod === A1)!.rx_bytes).toBeGreaterThan(MB20);
+      expect(statusNode(s, 'n2').ports.find((p) => p.pod === B1)!.tx_bytes).toBeGreaterThan(MB20);
       // each tunnel packet was taken apart on the other side: n1's encaps are n2's decaps and back
       if (c.overlay !== 'host-gw') {
         const [enc, dec] = TUNNEL_EVENTS[c.overlay];
-        expect(node(s, 'n1').events[enc]).toBe(node(s, 'n2').events[dec]);
-        expect(node(s, 'n2').events[enc]).toBe(node(s, 'n1').events[dec]);
+        expect(statusNode(s, 'n1').events[enc]).toBe(statusNode(s, 'n2').events[dec]);
+        expect(statusNode(s, 'n2').events[enc]).toBe(statusNode(s, 'n1').events[dec]);
       }
     });
 
@@ -216,7 +205,7 @@ for (const c of CASES) {
           // 1472 + 8 UDP + 20 IP = 1500 > 1450: the node made (at least) two fragments; 1000 needs none
           expect(grew(s0, s1, 'n1', 'events', 'fragments_sent')).toBeGreaterThanOrEqual(2);
           expect({ received: udp.received, csumErrors }).toEqual({ received: udp.sent, csumErrors: 0 });
-          for (const n of ['n1', 'n2']) expect(nonZero(node(s1, n).drops), `${n} drops`).toEqual([]);
+          for (const n of ['n1', 'n2']) expect(nonZero(statusNode(s1, n).drops), `${n} drops`).toEqual([]);
         });
 
         it('the same ping with DF set gets "Frag needed and DF set (mtu = 1450)" from the gateway', async () => {
@@ -229,7 +218,7 @@ for (const c of CASES) {
           expect(r.stdout, what).toMatch(new RegExp(`^From ${GW1.replace(/\./g, '\\.')} icmp_seq=1 Frag needed and DF set \\(mtu = 1450\\)$`, 'm'));
           expect(r.stdout, what).toMatch(/2 packets transmitted, 0 received, \+2 errors/);
           const s1 = await lab.status();
-          expect(node(s1, 'n1').drops.frag_needed).toBeGreaterThanOrEqual(1);
+          expect(statusNode(s1, 'n1').drops.frag_needed).toBeGreaterThanOrEqual(1);
           expect(grew(s0, s1, 'n1', 'drops', 'frag_needed')).toBeGreaterThanOrEqual(1);
           expect(grew(s0, s1, 'n1', 'events', 'icmp_errors_sent')).toBeGreaterThanOrEqual(1);
           // nothing of it reached n2
@@ -291,9 +280,9 @@ describe.skipIf(!isRoot)('vxlan with cluster.vxlan { vni: 42, port: 4789 } (root
     }
     const s = await lab.status();
     for (const n of ['n1', 'n2']) {
-      expect(node(s, n).events.vxlan_encap, `${n} vxlan_encap`).toBeGreaterThan(0);
-      expect(node(s, n).events.vxlan_decap, `${n} vxlan_decap`).toBeGreaterThan(0);
-      expect(nonZero(node(s, n).drops), `${n} drops`).toEqual([]);
+      expect(statusNode(s, n).events.vxlan_encap, `${n} vxlan_encap`).toBeGreaterThan(0);
+      expect(statusNode(s, n).events.vxlan_decap, `${n} vxlan_decap`).toBeGreaterThan(0);
+      expect(nonZero(statusNode(s, n).drops), `${n} drops`).toEqual([]);
     }
   });
 

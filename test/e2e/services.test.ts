@@ -9,7 +9,7 @@
 // same pods does the same for datagrams. `podwire status` shows the Services.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { startLab, stopAllLabs, hostLeftovers, isRoot, podwire, spawnIn, sleep, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, hostLeftovers, statusNode, isRoot, podwire, spawnIn, sleep, type RunningLab, type StatusJson } from '../helpers/lab.ts';
 
 if (!isRoot) console.warn('test/e2e/services.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
 
@@ -109,12 +109,6 @@ for i in range(n):
 print(json.dumps({'got': got, 'fails': fails}))
 `;
 
-function node(s: StatusJson, name: string): StatusJson['nodes'][number] {
-  const n = s.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`status has no node ${name}`);
-  return n;
-}
-
 afterAll(async () => {
   await stopAllLabs();
 });
@@ -178,14 +172,14 @@ describe.skipIf(!isRoot)('ClusterIP Services in a two-node vxlan lab (root)', ()
     expect(Object.keys(got).sort()).toEqual(WEB);
     expect(Object.values(got).reduce((a, b) => a + b, 0)).toBe(100);
     const s = await lab.status();
-    const n1 = node(s, 'n1');
-    expect(n1.events.service_dnat - (node(before, 'n1').events.service_dnat ?? 0)).toBeGreaterThanOrEqual(100);
+    const n1 = statusNode(s, 'n1');
+    expect(n1.events.service_dnat - (statusNode(before, 'n1').events.service_dnat ?? 0)).toBeGreaterThanOrEqual(100);
     expect(n1.events.service_undnat).toBeGreaterThan(0);
     expect(n1.events.vxlan_encap).toBeGreaterThan(0); // backends on n2 were reached through the tunnel
     expect(n1.drops.service_no_endpoints ?? 0).toBe(0);
     expect(n1.drops.service_nat_failed ?? 0).toBe(0);
     // n2 only forwards: the translation (both ways) is n1's
-    expect(node(s, 'n2').events.service_dnat ?? 0).toBe(0);
+    expect(statusNode(s, 'n2').events.service_dnat ?? 0).toBe(0);
   });
 
   it('UDP: 30 datagrams to the echo ClusterIP, each answered from the ClusterIP by a backend', async () => {

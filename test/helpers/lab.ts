@@ -63,6 +63,18 @@ export interface StatusJson {
   }[];
 }
 
+/** One node of a `status --json` result, by name (throws naming the nodes there are). */
+export function statusNode(s: StatusJson, name: string): StatusJson['nodes'][number] {
+  const n = s.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`status has no node ${name}: ${JSON.stringify(s.nodes.map((x) => x.name))}`);
+  return n;
+}
+
+/** Counters with a non-zero value, as [name, count] pairs (empty when all are zero). */
+export function nonZero(counts: Record<string, number>): [string, number][] {
+  return Object.entries(counts).filter(([, v]) => v !== 0);
+}
+
 export interface RunningLab {
   name: string;
   proc: ChildProcess;
