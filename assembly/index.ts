@@ -27,7 +27,7 @@ export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, 
 export { fibAdd, fibDel, fibLookup, fibCount } from "./tables/fib";
 export { neighSet, neighDel, neighLookup, neighCount } from "./tables/neighbors";
 export { ctLookup, ctCreate, ctDelete, ctUpdate, ctUpdateTcp, ctUpdateUdp, ctUpdateIcmp, ctGc, ctSetTimeout, ctTimeout,
-  ctState, ctFlags, ctCount, ctCapacity, ctBase, ctEntryBytes, ctHighWater, ctGcCursor } from "./tables/conntrack";
+  ctState, ctFlags, ctFlushReplySource, ctCount, ctCapacity, ctBase, ctEntryBytes, ctHighWater, ctGcCursor } from "./tables/conntrack";
 export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBackend, svcBackendCount, svcFrontendCount,
   svcCapacity, svcMaxBackends, svcSetSeed } from "./tables/services";
 

@@ -386,6 +386,26 @@ export function ctUpdate(e: u32, dirIsReply: bool, tcpFlags: u32, now: u32): u32
 }
 
 /**
+ * Remove every live `proto` entry whose reply comes from `ip`:`port` (a
+ * Service backend that went away), as kube-proxy's `conntrack -D` does for
+ * UDP: the next datagram of such a flow then picks a live backend. Scans the
+ * table (a control-plane operation). Returns how many went.
+ */
+export function ctFlushReplySource(proto: u32, ip: u32, port: u32): u32 {
+  let removed: u32 = 0;
+  for (let e: u32 = 0; e < highWater; e++) {
+    if (!isLive(e)) continue;
+    const a = entryAt(e);
+    if (<u32>load<u8>(a, O_PROTO) == proto && load<u32>(a, O_REPLY) == ip && <u32>load<u16>(a, O_REPLY + 8) == port) {
+      removeEntry(e);
+      removed++;
+    }
+  }
+  if (removed > 0) countEv(Ev.CT_DELETED, removed);
+  return removed;
+}
+
+/**
  * Incremental garbage collection: look at up to `budget` entries from a
  * cursor kept between calls (wrapping), removing the expired ones (counted
  * conntrack_expired). Returns how many went.

@@ -353,6 +353,13 @@ export class Dataplane {
   ctUpdate(entry: number, reply: boolean, nowMs: number, tcpFlags = 0): CtStateName {
     return CT_STATES[this.ex.ctUpdate(entry, reply ? 1 : 0, tcpFlags, nowMs >>> 0)];
   }
+  /**
+   * Forget every `proto` flow answered by `ip`:`port` (a backend removed from
+   * its Service), as kube-proxy flushes UDP entries; returns how many went.
+   */
+  ctFlushBackend(proto: ServiceProto, ip: string, port: number): number {
+    return this.ex.ctFlushReplySource(CT_PROTO[proto], ipv4ToInt(ip), port);
+  }
   ctState(entry: number): CtStateName {
     return CT_STATES[this.ex.ctState(entry)];
   }

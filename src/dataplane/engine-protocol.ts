@@ -44,7 +44,20 @@ export interface EngineNodeConfig {
    */
   services: EngineServiceConfig[];
 }
-export interface EngineServiceConfig { vip: string; port: number; proto: 'tcp' | 'udp'; backends: { ip: string; port: number }[] }
+export interface EngineServiceConfig {
+  vip: string;
+  port: number;
+  proto: 'tcp' | 'udp';
+  backends: { ip: string; port: number }[];
+  /** the Service this frontend belongs to ("namespace/name"), for status and traces */
+  service?: string;
+  /** source-NAT new flows to the node's gateway address (NodePort / external addresses under externalTrafficPolicy: Cluster) */
+  masquerade?: boolean;
+  /** sessionAffinity: ClientIP, for this many seconds */
+  affinitySeconds?: number;
+  /** with no backends, drop new flows silently (a Local traffic policy with no local endpoint) instead of rejecting them */
+  dropWhenEmpty?: boolean;
+}
 export interface EngineConfig {
   nodes: EngineNodeConfig[];
   /** eventfd the main thread signals after posting a message */

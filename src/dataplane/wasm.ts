@@ -76,6 +76,7 @@ export interface DataplaneExports {
   ctSetTimeout(state: number, ms: number): number;
   ctTimeout(state: number): number;
   ctState(entry: number): number;
+  ctFlushReplySource(proto: number, ip: number, port: number): number;
   ctFlags(entry: number): number;
   ctCount(): number;
   ctCapacity(): number;

@@ -175,7 +175,7 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     } : undefined,
     overlay: { kind: multi ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
     ...nodeTables(plan, n),
-    services: serviceFrontends(plan),
+    services: serviceFrontends(plan, n),
   };
 }
 
@@ -186,12 +186,13 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
  * targetPort. NodePort and load-balancer addresses are not answered yet.
  * Kernel nodes get none: their pods reach no Service (no kube-proxy rules there).
  */
-export function serviceFrontends(plan: Pick<LabPlan, 'services'>): EngineServiceConfig[] {
+export function serviceFrontends(plan: Pick<LabPlan, 'services'>, _node: NodePlan): EngineServiceConfig[] {
   return plan.services.flatMap((svc) => svc.ports.map((p) => ({
     vip: svc.clusterIP,
     port: p.port,
     proto: p.protocol === 'UDP' ? 'udp' as const : 'tcp' as const,
     backends: svc.endpoints.filter((e) => e.ready).map((e) => ({ ip: e.ip, port: p.targetPort })),
+    service: `${svc.namespace}/${svc.name}`,
   })));
 }
 
