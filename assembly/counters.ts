@@ -35,8 +35,9 @@ export const enum Drop {
   GSO_UNSUPPORTED,      // a super-frame for an underlay that takes none (setUnderlayNoGso), of a GSO type podwire cannot segment (UDP/UFO, TCPv6, UDP_L4)
   GSO_MALFORMED,        // a TCPv4 super-frame to segment that is not one: not TCP, an IP fragment, or a TCP header past the packet's end
   GSO_SEGMENT_OVERSIZE, // a super-frame to segment whose segments (headers + gso_size) would not fit a generated slot
-  SERVICE_NO_ENDPOINTS, // a new flow to a Service frontend with no backends (kube-proxy REJECTs; podwire drops, for now)
-  SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, or its reply tuple held by a live entry
+  SERVICE_NO_ENDPOINTS, // a new flow to a Service frontend with no backends: rejected, as kube-proxy does (TCP RST / ICMP port unreachable sent)
+  SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, no free masquerade port, or no gateway address to masquerade to
+  SERVICE_NO_LOCAL_ENDPOINTS, // a new flow to a Local-traffic-policy frontend with no endpoint on this node (kube-proxy drops these)
   COUNT,
 }
 
@@ -75,6 +76,7 @@ const DROP_NAMES: StaticArray<string> = [
   "gso_segment_oversize",
   "service_no_endpoints",
   "service_nat_failed",
+  "service_no_local_endpoints",
 ];
 
 export const enum Ev {
@@ -105,6 +107,12 @@ export const enum Ev {
   CT_MISS,              // ... and found none for (looked up only once a Service or an entry exists)
   SERVICE_DNAT,         // destinations rewritten to a Service backend (new flows and later packets)
   SERVICE_UNDNAT,       // replies whose source was rewritten back to the Service VIP:port
+  SERVICE_SNAT,         // sources masqueraded to the node's gateway address (externalTrafficPolicy: Cluster, hairpin)
+  SERVICE_UNSNAT,       // replies whose destination was rewritten back to the masqueraded client
+  SERVICE_REJECTS,      // TCP resets / ICMP port unreachables sent for a Service with no endpoints
+  SERVICE_ICMP_RELATED, // ICMP errors about a translated flow whose quoted packet (and addresses) were translated back
+  AFFINITY_HITS,        // new flows sent to the backend a ClientIP affinity remembered
+  AFFINITY_EVICTED,     // affinity entries evicted by a full bucket before their timeout
   COUNT,
 }
 
@@ -136,6 +144,12 @@ const EV_NAMES: StaticArray<string> = [
   "conntrack_miss",
   "service_dnat",
   "service_undnat",
+  "service_snat",
+  "service_unsnat",
+  "service_rejects",
+  "service_icmp_related",
+  "affinity_hits",
+  "affinity_evicted",
 ];
 
 export const enum PortCtr {

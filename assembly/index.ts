@@ -10,6 +10,7 @@ import { fibBytes, fibInit } from "./tables/fib";
 import { neighBytes, neighInit } from "./tables/neighbors";
 import { ctBytes, ctInit } from "./tables/conntrack";
 import { svcBytes, svcInit } from "./tables/services";
+import { affBytes, affInit } from "./tables/affinity";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
 import { ulPort } from "./node";
 import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
@@ -29,7 +30,8 @@ export { neighSet, neighDel, neighLookup, neighCount } from "./tables/neighbors"
 export { ctLookup, ctCreate, ctDelete, ctUpdate, ctUpdateTcp, ctUpdateUdp, ctUpdateIcmp, ctGc, ctSetTimeout, ctTimeout,
   ctState, ctFlags, ctFlushReplySource, ctCount, ctCapacity, ctBase, ctEntryBytes, ctHighWater, ctGcCursor } from "./tables/conntrack";
 export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBackend, svcBackendCount, svcFrontendCount,
-  svcCapacity, svcMaxBackends, svcSetSeed } from "./tables/services";
+  svcCapacity, svcMaxBackends, svcSetSeed, svcSetOptions } from "./tables/services";
+export { affForgetService } from "./tables/affinity";
 
 const ALIGN: usize = 64;
 @inline function align(a: usize): usize { return (a + ALIGN - 1) & ~(ALIGN - 1); }
@@ -64,6 +66,9 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const neighAt = at; at = align(at + neighBytes(neighCapacity));
   const ctAt = at; at = align(at + ctBytes(ctCapacity));
   const svcAt = at; at = align(at + svcBytes(svcCapacity, svcMaxBackends));
+  // ClientIP affinity: one entry per client and Service, a quarter of the flows' room
+  const affCap = max<u32>(ctCapacity >> 2, 64);
+  const affAt = at; at = align(at + affBytes(affCap));
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
   const rxPortAt = at; at = align(at + <usize>rxCap * 4);
@@ -86,6 +91,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   neighInit(neighAt, neighCapacity);
   ctInit(ctAt, ctCapacity);
   svcInit(svcAt, svcCapacity, svcMaxBackends);
+  affInit(affAt, affCap);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
   configured = true;

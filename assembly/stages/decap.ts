@@ -1,10 +1,11 @@
 // Frames arriving on the underlay port: this node's ARP, echo to its
 // underlay address, VXLAN and IP-in-IP decapsulation (the inner packet is
 // then routed, as the kernel routes what its vxlan/tunl0 device receives),
-// and host-gw traffic for the node's pods.
+// host-gw traffic for the node's pods, and NodePort / external-address
+// Service traffic to the node's address (forwarded once translated).
 import { ethHeaderLen, ethPayloadType, ethDst, ethEmit, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet";
 import { arpOp, arpTpa, ARP_OP_REQUEST } from "../wire/arp";
-import { ipv4Dst, ipv4Proto, ipv4HeaderLen, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
+import { ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
 import { udpCheck, udpDstPort } from "../wire/udp";
 import { vxlanCheck, vxlanVni, VXLAN_HLEN } from "../wire/vxlan";
 
@@ -14,6 +15,7 @@ import { overlay, Overlay, ulIp, ulMac, vtepMac, vni, vxlanPort } from "../node"
 import { l3Check } from "./l2_input";
 import { ipForward } from "./route";
 import { arpReplyAs, echoReplyAs } from "./gateway";
+import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
 
 export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): Drop {
@@ -37,18 +39,21 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   }
   const proto = ipv4Proto(ip);
   const ihl = ipv4HeaderLen(ip);
-  if (proto == IPPROTO_UDP && overlay == Overlay.VXLAN) {
+  const l4avail = len - l2len - ihl;
+  if (proto == IPPROTO_UDP && overlay == Overlay.VXLAN && l4avail >= 8 && udpDstPort(ip + ihl) == vxlanPort) {
     const udp = ip + ihl;
-    const udpAvail = len - l2len - ihl;
-    if (udpAvail < 8 || udpDstPort(udp) != vxlanPort) return Drop.UNDERLAY_UNHANDLED;
+    const udpAvail = l4avail;
     // a GSO super-frame's outer lengths saturate at 64 KiB: only whole frames must add up
     const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
     if (!gso && !udpCheck(udp, udpAvail)) return Drop.VXLAN_MALFORMED;
     return vxlanDecap(slot, frame, len, udp, udpAvail);
   }
   if (proto == IPPROTO_IPIP && overlay == Overlay.IPIP) return ipipDecap(slot, frame, len, ip, ihl);
-  if (proto == IPPROTO_ICMP) return echoReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
-  return Drop.UNDERLAY_UNHANDLED;
+  if (proto == IPPROTO_ICMP && !isIcmpError(ip + ihl, ipv4TotalLen(ip) - ihl)) {
+    return echoReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+  }
+  // a NodePort (or an ICMP error about one of its flows): forwarded if the Service NAT translates it
+  return ipForward(slot, frame, len, l2len, Drop.UNDERLAY_UNHANDLED);
 }
 
 function vxlanDecap(slot: u32, frame: usize, len: u32, udp: usize, udpAvail: u32): Drop {

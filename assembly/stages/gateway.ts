@@ -1,6 +1,8 @@
 // The node's gateway address: the first address of the pod CIDR, held by the
 // bridge device on a real node. It answers ARP for itself and ICMP echo;
-// anything else addressed to its MAC is the routing stage's business.
+// replies to flows masqueraded to it (and ICMP errors about them) are
+// translated and forwarded; anything else addressed to its MAC is the
+// routing stage's business.
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ethSrc, setEthDst, setEthSrc } from "../wire/ethernet";
 import { arpOp, arpSha, arpSpa, arpTpa, arpEmit, ARP_OP_REQUEST, ARP_OP_REPLY } from "../wire/arp";
 import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, setIpv4Dst, ipv4FillChecksum, IPPROTO_ICMP, TTL } from "../wire/ipv4";
@@ -8,6 +10,7 @@ import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQU
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
 import { output } from "./output";
 import { ipForward } from "./route";
+import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
 
 export let gwIp: u32 = 0;
@@ -49,8 +52,10 @@ export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2l
   if (l3type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const ip = frame + l2len;
   if (ipv4Dst(ip) != gwIp) return ipForward(slot, frame, len, l2len);
-  if (ipv4Proto(ip) != IPPROTO_ICMP) return Drop.GATEWAY_UNHANDLED;
-  return echoReplyAs(slot, inPort, frame, len, l2len, gwIp, gwMac);
+  if (ipv4Proto(ip) == IPPROTO_ICMP && !isIcmpError(ip + ipv4HeaderLen(ip), ipv4TotalLen(ip) - ipv4HeaderLen(ip))) {
+    return echoReplyAs(slot, inPort, frame, len, l2len, gwIp, gwMac);
+  }
+  return ipForward(slot, frame, len, l2len, Drop.GATEWAY_UNHANDLED);
 }
 
 /**

@@ -3,7 +3,7 @@
 // needed (RFC 1191, with the next-hop MTU). Built in a generated slot, then
 // routed back to the source like any packet the node originates.
 import { ethEmit, ETHERTYPE_IPV4 } from "../wire/ethernet";
-import { ipv4Emit, ipv4Src, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK, IPPROTO_ICMP } from "../wire/ipv4";
+import { ipv4Emit, ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK, IPPROTO_ICMP } from "../wire/ipv4";
 import { icmpEmitError, icmpFillChecksum, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY } from "../wire/icmp";
 import { VNET_HLEN } from "../wire/virtio";
 import { genAlloc, GEN_SLOT } from "../frame";
@@ -11,6 +11,7 @@ import { nextIpId } from "../node";
 import { gwIp, gwMac } from "./gateway";
 import { fibLookup, ROUTE_NONE } from "../tables/fib";
 import { routeTo, NO_INGRESS } from "./route";
+import { natIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 
 /** RFC 1812: an error message carries as much of the offending packet as fits in 576 bytes. */
@@ -37,7 +38,7 @@ export function icmpError(frame: usize, len: u32, l2len: u32, type: u8, code: u8
     }
   }
   if (suppress || gwIp == 0) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
-  const r = fibLookup(src);
+  let r = fibLookup(src);
   if (r == ROUTE_NONE) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
   const v = genAlloc();
   if (v == 0) { countDrop(Drop.GEN_POOL_EMPTY); return; }
@@ -51,6 +52,13 @@ export function icmpError(frame: usize, len: u32, l2len: u32, type: u8, code: u8
   icmpEmitError(g + 34, type, code, rest);
   memory.copy(g + 42, ip, quote);
   icmpFillChecksum(g + 34, 8 + quote);
+  // about a translated flow (the packet was DNATed before it failed): the
+  // client must see its own addresses quoted, and a masqueraded flow's
+  // error must go to the client, not to the masquerade address
+  if (natIcmpError(g, 14 + total, 14) && ipv4Dst(g + 14) != src) {
+    r = fibLookup(ipv4Dst(g + 14));
+    if (r == ROUTE_NONE) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
+  }
   countEv(Ev.ICMP_ERRORS_SENT);
   const d = routeTo(r, GEN_SLOT, NO_INGRESS, g, 14 + total, 14);
   if (d != Drop.NONE) countDrop(d);

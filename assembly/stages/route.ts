@@ -18,14 +18,19 @@ import { bridgeForward } from "./bridge";
 import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD } from "./encap";
 import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
-import { serviceNat } from "./service_nat";
+import { serviceNat, natApplied } from "./service_nat";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 
 /** Ingress port value for frames that came from no bridge port (routed, generated): excludes nothing from a flood. */
 export const NO_INGRESS: u32 = 0xffffffff;
 
-/** Forward the IPv4 packet at `frame + l2len`. The header is already validated. */
-export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
+/**
+ * Forward the IPv4 packet at `frame + l2len`. The header is already validated.
+ * `unlessNat` (not NONE) is for packets addressed to the node itself (its
+ * gateway or underlay address): only a Service translation (a NodePort, a
+ * masqueraded flow's reply) makes them forwardable; otherwise that drop.
+ */
+export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessNat: Drop = Drop.NONE): Drop {
   if (l2len != ETH_HLEN) {
     // routed frames leave untagged: drop the 802.1Q tag by sliding the MACs over it
     memory.copy(frame + 4, frame, 12);
@@ -39,6 +44,7 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32): Drop {
   // Service DNAT / un-DNAT before the route lookup (kube-proxy's PREROUTING)
   const nat = serviceNat(frame, len, l2len);
   if (nat != Drop.NONE) return nat;
+  if (unlessNat != Drop.NONE && !natApplied) return unlessNat;
   if (ipv4Ttl(ip) <= 1) {
     icmpError(frame, len, l2len, ICMP_TIME_EXCEEDED, 0, 0);
     return Drop.TTL_EXCEEDED;

@@ -1,37 +1,61 @@
-// Service NAT, as kube-proxy's PREROUTING DNAT and the kernel's conntrack do
-// it: run on every routed IPv4 TCP/UDP packet (from pods, or decapsulated
-// from the underlay) before the route lookup, so the translated destination
-// is what gets routed.
+// Service NAT, as kube-proxy's PREROUTING DNAT (and POSTROUTING masquerade)
+// and the kernel's conntrack do it: run on every routed IPv4 packet (from
+// pods, decapsulated from the underlay, addressed to the node itself) before
+// the route lookup, so the translated destination is what gets routed.
 //  - conntrack hit, original direction: rewrite the destination to the
-//    entry's reply source (the backend chosen when the flow began);
-//  - conntrack hit, reply direction: rewrite the source back to the
-//    original destination (the Service VIP:port), "un-DNAT";
-//  - miss, and the destination is a Service frontend: choose a backend,
-//    track the flow (reply tuple backend -> client), rewrite the destination;
+//    entry's reply source (the backend chosen when the flow began), and the
+//    source to the reply destination when the flow was masqueraded;
+//  - conntrack hit, reply direction: the inverse ("un-DNAT", "un-SNAT");
+//  - miss, and the destination is a Service frontend: choose a backend
+//    (ClientIP affinity, else the seeded random choice), masquerade the
+//    source to the node's gateway address when the frontend asks for it
+//    (externalTrafficPolicy: Cluster) or the client is its own backend
+//    (hairpin), track the flow (reply tuple backend -> client or gateway),
+//    rewrite; with no backend: reject (TCP RST / ICMP port unreachable), or
+//    drop for a Local policy with no local endpoint;
+//  - an ICMP error quoting a tracked flow's packet: translate the quote and
+//    the outer addresses back (service_icmp.ts);
 //  - anything else passes untouched (no entry is made for it).
+// `natApplied` says whether the last call changed the packet (the node's own
+// addresses only forward what was translated).
 // Checksums are updated incrementally (RFC 1624); a partial checksum (virtio
 // NEEDS_CSUM) holds only the pseudo-header sum, so only the address part of
 // it changes (ports are summed when it is completed).
 // IP fragments pass untouched (no defragmentation; the kernel would reassemble first).
 import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, ipv4Checksum, setIpv4Checksum,
-  FLAG_MF, FRAG_OFFSET_MASK, SRC, DST, IPPROTO_TCP, IPPROTO_UDP } from "../wire/ipv4";
+  FLAG_MF, FRAG_OFFSET_MASK, SRC, DST, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
 import { be16, setBe16, setBe32, csumUpdate16, csumUpdate32 } from "../wire/checksum";
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum } from "../wire/virtio";
 import { ctLookup, ctCreate, ctUpdate, ctRefEntry, ctRefIsReply, ctBase, ctCount, ENTRY, O_ORIG, O_REPLY } from "../tables/conntrack";
-import { svcLookup, svcPick, svcBackendIp, svcBackendPort, svcFrontendCount } from "../tables/services";
+import { svcLookup, svcPick, svcBackendIp, svcBackendPort, svcBackendCount, svcFrontendCount, svcFlags, svcAffinityMs,
+  SVC_MASQUERADE, SVC_DROP_EMPTY } from "../tables/services";
+import { affFind, affBackend, affRemember } from "../tables/affinity";
+import { gwIp } from "./gateway";
+import { serviceReject } from "./service_reject";
+import { natIcmpError } from "./service_icmp";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
 
 const TCP_CSUM: u32 = 16;
 const UDP_CSUM: u32 = 6;
 const TCP_FLAGS: u32 = 13;
+/** Masquerade ports tried after the client's own: Linux's nf_nat picks from the whole range above 1024 too. */
+const SNAT_TRIES: u32 = 64;
+
+/** Did the last serviceNat call translate the packet? */
+export let natApplied = false;
 
 /** Translate the packet at `frame + l2len` (IPv4, header validated) in place if it belongs to a Service flow. */
 export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
+  natApplied = false;
   // nothing programmed, nothing tracked: nothing to do (the common case for a node with no Services)
   if (svcFrontendCount() == 0 && ctCount() == 0) return Drop.NONE;
   const ip = frame + l2len;
   const proto = <u32>ipv4Proto(ip);
+  if (proto == <u32>IPPROTO_ICMP) {
+    natApplied = natIcmpError(frame, len, l2len);
+    return Drop.NONE;
+  }
   if (proto != <u32>IPPROTO_TCP && proto != <u32>IPPROTO_UDP) return Drop.NONE;
   if ((ipv4FlagsFrag(ip) & (FLAG_MF | FRAG_OFFSET_MASK)) != 0) return Drop.NONE;
   const ihl = ipv4HeaderLen(ip);
@@ -54,34 +78,99 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
     const e = ctRefEntry(ref);
     const reply = ctRefIsReply(ref);
     ctUpdate(e, reply, tcpFlags, now);
-    const a = ctBase() + <usize>e * ENTRY;
-    if (!reply) {
-      const nIp = load<u32>(a, O_REPLY);
-      const nPort = <u32>load<u16>(a, O_REPLY + 8);
-      if (nIp == dip && nPort == dport) return Drop.NONE;
-      const d = rewrite(frame, len, ip, l4, isTcp, false, dip, nIp, dport, nPort);
-      if (d == Drop.NONE) countEv(Ev.SERVICE_DNAT);
-      return d;
+    // the other direction's tuple, inverted, is what this packet must become
+    const o = ctBase() + <usize>e * ENTRY + (reply ? O_ORIG : O_REPLY);
+    const nSrc = load<u32>(o, 4);
+    const nSport = <u32>load<u16>(o, 10);
+    const nDst = load<u32>(o);
+    const nDport = <u32>load<u16>(o, 8);
+    let d = Drop.NONE;
+    if (nDst != dip || nDport != dport) {
+      d = rewrite(frame, len, ip, l4, isTcp, false, dip, nDst, dport, nDport);
+      if (d != Drop.NONE) return d;
+      countEv(reply ? Ev.SERVICE_UNSNAT : Ev.SERVICE_DNAT);
+      natApplied = true;
     }
-    const oIp = load<u32>(a, O_ORIG + 4);
-    const oPort = <u32>load<u16>(a, O_ORIG + 10);
-    if (oIp == sip && oPort == sport) return Drop.NONE;
-    const d = rewrite(frame, len, ip, l4, isTcp, true, sip, oIp, sport, oPort);
-    if (d == Drop.NONE) countEv(Ev.SERVICE_UNDNAT);
-    return d;
+    if (nSrc != sip || nSport != sport) {
+      d = rewrite(frame, len, ip, l4, isTcp, true, sip, nSrc, sport, nSport);
+      if (d != Drop.NONE) return d;
+      countEv(reply ? Ev.SERVICE_UNDNAT : Ev.SERVICE_SNAT);
+      natApplied = true;
+    }
+    return Drop.NONE;
   }
   countEv(Ev.CT_MISS);
   const svc = svcLookup(dip, dport, proto);
   if (svc < 0) return Drop.NONE;
-  const b = svcPick(<u32>svc);
-  if (b < 0) return Drop.SERVICE_NO_ENDPOINTS;
+  const flags = svcFlags(<u32>svc);
+  const b = chooseBackend(<u32>svc, sip, now);
+  if (b < 0) {
+    if ((flags & SVC_DROP_EMPTY) != 0) return Drop.SERVICE_NO_LOCAL_ENDPOINTS;
+    serviceReject(frame, len, l2len, isTcp);
+    return Drop.SERVICE_NO_ENDPOINTS;
+  }
   const bIp = svcBackendIp(<u32>svc, <u32>b);
   const bPort = svcBackendPort(<u32>svc, <u32>b);
-  const e = ctCreate(proto, sip, dip, sport, dport, bIp, sip, bPort, sport, now);
+  // masquerade: asked for, or a pod reaching itself through its Service (hairpin:
+  // its reply would otherwise go straight to itself, never un-DNATed)
+  const masq = (flags & SVC_MASQUERADE) != 0 || bIp == sip;
+  let rDst = sip;
+  let rDport = sport;
+  let e: i32;
+  if (!masq) {
+    e = ctCreate(proto, sip, dip, sport, dport, bIp, sip, bPort, sport, now);
+  } else {
+    if (gwIp == 0) return Drop.SERVICE_NAT_FAILED;
+    rDst = gwIp;
+    // the client's port if free, else others (a clash: another client's flow to the same backend holds it)
+    e = -2;
+    for (let i: u32 = 0; i <= SNAT_TRIES && e == -2; i++) {
+      rDport = i == 0 ? sport : snatPort(sip, sport, bIp, i);
+      e = ctCreate(proto, sip, dip, sport, dport, bIp, gwIp, bPort, rDport, now);
+    }
+  }
   if (e < 0) return Drop.SERVICE_NAT_FAILED;
-  const d = rewrite(frame, len, ip, l4, isTcp, false, dip, bIp, dport, bPort);
-  if (d == Drop.NONE) countEv(Ev.SERVICE_DNAT);
-  return d;
+  let d = rewrite(frame, len, ip, l4, isTcp, false, dip, bIp, dport, bPort);
+  if (d != Drop.NONE) return d;
+  countEv(Ev.SERVICE_DNAT);
+  if (masq) {
+    d = rewrite(frame, len, ip, l4, isTcp, true, sip, rDst, sport, rDport);
+    if (d != Drop.NONE) return d;
+    countEv(Ev.SERVICE_SNAT);
+  }
+  natApplied = true;
+  return Drop.NONE;
+}
+
+/**
+ * The backend index for a new flow from `client` to service `svc`, -1 when it
+ * has none. ClientIP affinity: the backend the client's last new flow went
+ * to, if within the timeout and still one of the service's (matched by
+ * address: the list may have changed), else a fresh choice, remembered.
+ */
+function chooseBackend(svc: u32, client: u32, now: u32): i32 {
+  const affMs = svcAffinityMs(svc);
+  if (affMs == 0) return svcPick(svc);
+  const n = svcBackendCount(svc);
+  if (n == 0) return -1;
+  let b: i32 = -1;
+  const entry = affFind(svc, client, now, affMs);
+  if (entry != 0) {
+    const want = affBackend(entry);
+    for (let i: u32 = 0; i < n; i++) {
+      if (svcBackendIp(svc, i) == want) { b = <i32>i; countEv(Ev.AFFINITY_HITS); break; }
+    }
+  }
+  if (b < 0) b = svcPick(svc);
+  affRemember(svc, client, svcBackendIp(svc, <u32>b), now, affMs);
+  return b;
+}
+
+/** The `i`th masquerade port to try for a flow: spread over 1024-65535 by a hash of the flow. */
+function snatPort(sip: u32, sport: u32, bIp: u32, i: u32): u32 {
+  let h = (<u64>sip << 32 | <u64>(sport << 16) | <u64>i) ^ (<u64>bIp << 7);
+  h *= 0x9E3779B97F4A7C15;
+  return 1024 + <u32>((h >> 32) % 64512);
 }
 
 /**

@@ -9,13 +9,19 @@
 //    half full. A slot is 16 bytes: key u64 (vip << 24 | port << 8 | proto),
 //    ref u32 (service + 1; 0 = empty), pad. Deletion by backward shift, no
 //    tombstones: a lookup costs the same whatever the number of services.
-//  - backends: `capacity` services x (count u32 + pad, then maxBackends x
-//    8 bytes: ip u32, port u16, pad).
+//  - backends: `capacity` services x (a 16-byte header: count u32, flags
+//    u32 (SVC_*), affinity timeout ms u32, pad; then maxBackends x 8 bytes:
+//    ip u32, port u16, pad).
 import { slotsFor, canFillHole } from "./open_addressing";
 
 const FSLOT: usize = 16;
 const BACKEND: usize = 8;
-const SVC_HDR: usize = 8;
+const SVC_HDR: usize = 16;
+
+/** Source-NAT every new flow to the node's gateway address (externalTrafficPolicy: Cluster on a NodePort / external address). */
+export const SVC_MASQUERADE: u32 = 1;
+/** With no backends, drop new flows silently (a Local traffic policy with no local endpoint), not reject them. */
+export const SVC_DROP_EMPTY: u32 = 2;
 
 let fslots: usize = 0;
 let fmask: u32 = 0;
@@ -117,6 +123,16 @@ export function svcDelFrontend(vip: u32, port: u32, proto: u32): bool {
   fcount--;
   return true;
 }
+
+/** Set service `svc`'s SVC_* flags and its ClientIP affinity timeout (0 = no affinity). False when out of range. */
+export function svcSetOptions(svc: u32, flags: u32, affinityMs: u32): bool {
+  if (svc >= capacity) return false;
+  store<u32>(svcAt(svc), flags, 4);
+  store<u32>(svcAt(svc), affinityMs, 8);
+  return true;
+}
+@inline export function svcFlags(svc: u32): u32 { return load<u32>(svcAt(svc), 4); }
+@inline export function svcAffinityMs(svc: u32): u32 { return load<u32>(svcAt(svc), 8); }
 
 /** Forget service `svc`'s backends (flows already tracked keep theirs: conntrack holds them). */
 export function svcClearBackends(svc: u32): void {

@@ -35,6 +35,15 @@ export interface DataplaneOptions {
 
 export type ServiceProto = 'tcp' | 'udp';
 export interface ServiceBackend { ip: string; port: number }
+/** How a frontend treats new flows beyond the backend choice (EngineServiceConfig carries the same fields). */
+export interface ServiceOptions {
+  /** source-NAT new flows to the node's gateway address (externalTrafficPolicy: Cluster on a NodePort / external address) */
+  masquerade?: boolean;
+  /** sessionAffinity: ClientIP for this many seconds (0 or absent: none) */
+  affinitySeconds?: number;
+  /** with no backends drop new flows (service_no_local_endpoints) instead of rejecting them */
+  dropWhenEmpty?: boolean;
+}
 
 export type PortKind = 'bridge' | 'underlay';
 const PORT_KIND = { bridge: 1, underlay: 2 } as const;
@@ -44,6 +53,10 @@ export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
 const ROUTE_KIND = { local: 1, vxlan: 2, ipip: 3, 'host-gw': 4 } as const;
 /** tx entry slot value of a generated frame */
 export const GEN_SLOT = 0xfffffffe;
+
+// assembly/tables/services.ts SVC_* flags
+const SVC_MASQUERADE = 1;
+const SVC_DROP_EMPTY = 2;
 
 /** Conntrack states, numbered as assembly/tables/conntrack.ts CtState (index = number). */
 export const CT_STATES = [
@@ -381,11 +394,12 @@ export class Dataplane {
 
   /**
    * Program Service frontend `vip`:`port`/`proto`, load-balanced to
-   * `backends` (possibly none: new flows are then dropped, service_no_endpoints).
-   * Calling it again for the same frontend replaces the backends; flows
-   * already tracked keep the backend conntrack chose for them.
+   * `backends` (possibly none: new flows are then rejected, service_no_endpoints,
+   * or dropped with `dropWhenEmpty`). Calling it again for the same frontend
+   * replaces the backends and options; flows already tracked keep the
+   * backend conntrack chose for them.
    */
-  addService(vip: string, port: number, proto: ServiceProto, backends: ServiceBackend[]): void {
+  addService(vip: string, port: number, proto: ServiceProto, backends: ServiceBackend[], opts: ServiceOptions = {}): void {
     const max = this.ex.svcMaxBackends();
     if (backends.length > max) throw new Error(`service ${vip}:${port}/${proto}: ${backends.length} backends, at most ${max}`);
     const key = `${vip}:${port}/${proto}`;
@@ -401,6 +415,8 @@ export class Dataplane {
     }
     this.ex.svcClearBackends(idx);
     for (const b of backends) this.ex.svcAddBackend(idx, ipv4ToInt(b.ip), b.port);
+    const flags = (opts.masquerade ? SVC_MASQUERADE : 0) | (opts.dropWhenEmpty ? SVC_DROP_EMPTY : 0);
+    this.ex.svcSetOptions(idx, flags, Math.round((opts.affinitySeconds ?? 0) * 1000) >>> 0);
   }
   /** Remove a Service frontend; flows already tracked keep going to their backends. False when there was none. */
   removeService(vip: string, port: number, proto: ServiceProto): boolean {
@@ -409,6 +425,8 @@ export class Dataplane {
     if (idx === undefined) return false;
     this.ex.svcDelFrontend(ipv4ToInt(vip), port, CT_PROTO[proto]);
     this.ex.svcClearBackends(idx);
+    this.ex.svcSetOptions(idx, 0, 0);
+    this.ex.affForgetService(idx); // the index will serve another frontend
     this.services.delete(key);
     this.freeServices.push(idx);
     return true;

@@ -17,5 +17,5 @@ export function programNode(dp: Dataplane, n: EngineNodeConfig, macAgingMs: numb
   for (const r of n.routes) dp.addRoute(r.cidr, r.kind, r.nextHop, r.vtepMac);
   for (const nb of n.neighbors) dp.setNeighbor(nb.ip, nb.mac);
   for (const p of n.ports) if (p.mac) dp.addStaticMac(p.mac, p.port);
-  for (const s of n.services) dp.addService(s.vip, s.port, s.proto, s.backends);
+  for (const s of n.services) dp.addService(s.vip, s.port, s.proto, s.backends, s);
 }

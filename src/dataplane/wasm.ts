@@ -77,6 +77,8 @@ export interface DataplaneExports {
   ctTimeout(state: number): number;
   ctState(entry: number): number;
   ctFlushReplySource(proto: number, ip: number, port: number): number;
+  svcSetOptions(svc: number, flags: number, affinityMs: number): number;
+  affForgetService(svc: number): void;
   ctFlags(entry: number): number;
   ctCount(): number;
   ctCapacity(): number;

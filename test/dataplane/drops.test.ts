@@ -158,8 +158,14 @@ const CASES: Case[] = [
     frame: { port: 0, frame: plainUdp() },
   },
   {
-    reason: 'service_no_endpoints', what: 'UDP to a Service VIP:port with no backends',
+    reason: 'service_no_endpoints', what: 'UDP to a Service VIP:port with no backends (rejected: ICMP port unreachable)',
     setup: (dp) => dp.addService('10.96.0.10', 53, 'udp', []),
+    frame: { port: 0, frame: routed({ dst: '10.96.0.10' }) },
+    icmp: [3, 3],
+  },
+  {
+    reason: 'service_no_local_endpoints', what: 'UDP to a Local-policy frontend with no endpoint on this node (dropped, not rejected)',
+    setup: (dp) => dp.addService('10.96.0.10', 53, 'udp', [], { dropWhenEmpty: true }),
     frame: { port: 0, frame: routed({ dst: '10.96.0.10' }) },
   },
   {
