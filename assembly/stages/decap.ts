@@ -4,7 +4,8 @@
 // host-gw traffic for the node's pods, and NodePort / external-address
 // Service traffic to the node's address (forwarded once translated).
 import { ethHeaderLen, ethPayloadType, ethDst, ethEmit, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet";
-import { arpOp, arpTpa, ARP_OP_REQUEST } from "../wire/arp";
+import { arpOp, arpTpa, arpSpa, arpSha, ARP_OP_REQUEST } from "../wire/arp";
+import { neighSet } from "../tables/neighbors";
 import { ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
 import { udpCheck, udpDstPort } from "../wire/udp";
 import { vxlanCheck, vxlanVni, VXLAN_HLEN } from "../wire/vxlan";
@@ -27,15 +28,24 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   if (type == ETHERTYPE_ARP) {
     const arp = frame + l2len;
     if (arpTpa(arp) != ulIp) return Drop.NOT_FOR_US; // another node's ARP, flooded by the bridge
-    if (arpOp(arp) == ARP_OP_REQUEST) return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+    if (arpOp(arp) == ARP_OP_REQUEST) {
+      // whoever asks for us is a neighbour we will answer (the kernel's
+      // arp_process does the same): a host outside the cluster reaching a
+      // NodePort gets its replies through the underlay's connected route
+      const spa = arpSpa(arp);
+      if (spa != 0) neighSet(spa, arpSha(arp));
+      return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+    }
     return Drop.UNDERLAY_UNHANDLED;
   }
   if (ethDst(frame) != ulMac) return Drop.NOT_FOR_US;
   if (type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const ip = frame + l2len;
   if (ipv4Dst(ip) != ulIp) {
-    // host-gw: the next hop for our pods is this node's underlay address
-    return overlay == Overlay.HOST_GW ? ipForward(slot, frame, len, l2len) : Drop.NOT_FOR_US;
+    // host-gw: the next hop for our pods is this node's underlay address; with
+    // a tunnel overlay only a Service's external address routed to this node
+    // (externalIPs, loadBalancerIP) is ours to forward, once translated
+    return overlay == Overlay.HOST_GW ? ipForward(slot, frame, len, l2len) : ipForward(slot, frame, len, l2len, Drop.NOT_FOR_US);
   }
   const proto = ipv4Proto(ip);
   const ihl = ipv4HeaderLen(ip);

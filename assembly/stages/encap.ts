@@ -80,7 +80,9 @@ export function encapIpip(r: i32, slot: u32, frame: usize, len: u32): Drop {
 }
 
 export function hostGwOut(r: i32, slot: u32, frame: usize, len: u32): Drop {
-  const nhMac = nextHopMac(r);
+  // no next hop: a connected route (the underlay's own subnet), the destination is the neighbour
+  const nh = routeNextHop(r);
+  const nhMac = neighLookup(nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN));
   if (nhMac == NO_MAC) return Drop.NO_NEIGHBOR;
   setEthDst(frame, nhMac);
   setEthSrc(frame, ulMac);

@@ -4,6 +4,7 @@ import { downByState } from '../lab/lab.ts';
 import { listLabs } from '../lab/state.ts';
 import { netnsList, linkList, ipBatch, PW_PREFIX } from '../io/netns.ts';
 import { requireRoot } from './root.ts';
+import { removeEtcNetns, etcNetnsEntries, ETC_NETNS } from '../lab/cluster-dns.ts';
 
 export function downCommand(): Command {
   return new Command('down')
@@ -26,7 +27,8 @@ export function downCommand(): Command {
         const links = (await linkList()).filter((l) => l.startsWith(PW_PREFIX));
         if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
         if (ns.length) await ipBatch(ns.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
-        if (ns.length || links.length) console.log(`podwire: removed strays ${[...ns, ...links].join(' ')}`);
+        const etc = removeEtcNetns(etcNetnsEntries()).map((n) => `${ETC_NETNS}/${n}`); // pods' resolv.conf
+        if (ns.length || links.length || etc.length) console.log(`podwire: removed strays ${[...ns, ...links, ...etc].join(' ')}`);
         else if (!found) console.log('podwire: nothing to remove');
       } else if (!found) {
         console.log(`podwire: no lab named "${opts.name}" (nothing to remove; try --all)`);

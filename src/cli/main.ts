@@ -4,6 +4,8 @@ import { upCommand } from './up.ts';
 import { downCommand } from './down.ts';
 import { statusCommand } from './status.ts';
 import { benchCommand } from './bench.ts';
+import { applyCommand, deleteCommand } from './apply.ts';
+import { conntrackCommand } from './conntrack.ts';
 
 const program = new Command()
   .name('podwire')
@@ -14,6 +16,9 @@ program.addCommand(upCommand());
 program.addCommand(downCommand());
 program.addCommand(statusCommand());
 program.addCommand(benchCommand());
+program.addCommand(applyCommand());
+program.addCommand(deleteCommand());
+program.addCommand(conntrackCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import { listLabs, readState, processAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
 import { table } from './table.ts';
+import { dnsStatusLine } from '../lab/cluster-dns.ts';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -30,6 +31,7 @@ export function statusCommand(): Command {
             v.endpoints.length ? v.endpoints.map((e) => `${e.ip}${e.ready ? '' : ' (not ready)'}`).join(',') : '<none>',
           ])));
       }
+      if (s.dns) console.log(dnsStatusLine(s.dns));
       for (const n of s.nodes) {
         console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
         if (n.underlay) {

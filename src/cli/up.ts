@@ -3,7 +3,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
 import { Lab } from '../lab/lab.ts';
 import { labStatus } from '../lab/status.ts';
+import { clusterDnsStatus, clusterDnsLine } from '../lab/cluster-dns.ts';
 import { serveControl } from '../lab/control.ts';
+import { ServiceControl } from '../lab/service-control.ts';
 import { requireRoot } from './root.ts';
 import { table } from './table.ts';
 
@@ -35,8 +37,11 @@ export function upCommand(): Command {
         console.log(`podwire: lab "${labId(plan)}" removed`);
         process.exit(code);
       };
+      const services = new ServiceControl(lab, (line) => console.error(line)); // apply, delete, conntrack
       const server = await serveControl(lab.state.socket, async (req) => {
-        if (req.cmd === 'status') return labStatus(plan, process.pid, lab.state.startedAt, await lab.stats());
+        if (req.cmd === 'status') return labStatus(plan, process.pid, lab.state.startedAt, await lab.stats(), clusterDnsStatus(plan, lab.dns));
+        const answer = services.handle(req);
+        if (answer) return answer;
         throw new Error(`unknown command "${req.cmd}"`);
       }).catch(async (e) => { await lab.down(); throw e; });
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
@@ -53,6 +58,7 @@ export function upCommand(): Command {
         const via = plan.overlay === 'vxlan' ? `VXLAN over UDP ${me.underlayIp}:${plan.vxlan.port}` : `IP-in-IP (raw IP protocol 4) from ${me.underlayIp}`;
         console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
       }
+      console.log(clusterDnsLine(plan, lab.dns));
       console.log(table(['NODE', 'POD', 'NAMESPACE', 'IP', 'MAC'], pods.map((p) => [p.node, p.name, p.namespace, p.ip, p.mac])));
       console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });

@@ -1,13 +1,16 @@
 // The main thread's handle on the forwarding worker.
 import { Worker } from 'node:worker_threads';
 import { EventFd } from '../io/eventfd.ts';
-import type { EngineConfig, EngineReply, EngineRequest, NodeStats } from './engine-protocol.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, EngineServiceConfig } from './engine-protocol.ts';
+import type { ServiceSyncResult } from './service-sync.ts';
 
 export class EngineHost {
   private readonly worker: Worker;
   private readonly wake: EventFd;
   private nextId = 1;
   private readonly pending = new Map<number, (nodes: NodeStats[]) => void>();
+  /** replies to 'conntrack' and 'services' requests, by id */
+  private readonly waiting = new Map<number, (m: EngineReply) => void>();
   private stoppedResolve?: () => void;
   private exited = false;
   /** called when the worker notices a TAP vanished */
@@ -49,6 +52,9 @@ export class EngineHost {
     if (m.type === 'stats') {
       this.pending.get(m.id)?.(m.nodes);
       this.pending.delete(m.id);
+    } else if (m.type === 'conntrack' || m.type === 'services') {
+      this.waiting.get(m.id)?.(m);
+      this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
       this.onPortGone(m.names);
     }
@@ -66,6 +72,32 @@ export class EngineHost {
       const t = setTimeout(() => { this.pending.delete(id); reject(new Error('data plane did not answer')); }, timeoutMs);
       this.pending.set(id, (nodes) => { clearTimeout(t); resolve(nodes); });
       this.send({ type: 'stats', id });
+    });
+  }
+
+  /** Every node's connection table, read by the worker on the data plane's clock. */
+  async conntrack(timeoutMs = 5000): Promise<NodeConntrack[]> {
+    const m = await this.ask({ type: 'conntrack', id: 0 }, timeoutMs);
+    return m.type === 'conntrack' ? m.nodes : [];
+  }
+
+  /**
+   * Make node `node`'s Service frontends `services` (with `only`: just those
+   * Services' frontends); resolves once the worker has programmed them.
+   */
+  async syncServices(node: string, services: EngineServiceConfig[], only?: string[], timeoutMs = 60_000): Promise<ServiceSyncResult> {
+    const m = await this.ask({ type: 'services', id: 0, node, services, ...(only ? { only } : {}) }, timeoutMs);
+    if (m.type !== 'services' || !m.result) throw new Error(`node ${node}: ${m.type === 'services' ? m.error : 'no answer'}`);
+    return m.result;
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' }>, timeoutMs: number): Promise<EngineReply> {
+    if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => { this.waiting.delete(id); reject(new Error('data plane did not answer')); }, timeoutMs);
+      this.waiting.set(id, (m) => { clearTimeout(t); resolve(m); });
+      this.send({ ...req, id });
     });
   }
 

@@ -1,5 +1,6 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
-import type { CounterSnapshot, OverlayKind, RouteKind } from './dataplane.ts';
+import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry } from './dataplane.ts';
+import type { ServiceSyncResult } from './service-sync.ts';
 
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
 export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
@@ -66,9 +67,22 @@ export interface EngineConfig {
   batch: number;
   slotSize: number;
   macAgingMs: number;
+  /** each node's Service tables (cluster.serviceCapacity / serviceMaxBackends); the Dataplane's defaults when absent */
+  svcCapacity?: number;
+  svcMaxBackends?: number;
 }
 
-export type EngineRequest = { type: 'stats'; id: number } | { type: 'stop' };
+export type EngineRequest =
+  | { type: 'stats'; id: number }
+  | { type: 'stop' }
+  // `podwire conntrack`: every node's connection table, on the data plane's own clock
+  | { type: 'conntrack'; id: number }
+  // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);
+  // with `only`, just the frontends of those Services ("namespace/name") are replaced
+  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] };
+
+/** One node's connection table (Dataplane.conntrack), read at `nowMs` on the engine's clock. */
+export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[] }
 
 export interface PortIoStats { port: number; name: string; rxErrors: number; txErrors: number; broken: boolean }
 /** Frames the in-process underlay could not deliver: no node owns the MAC, or a forwarding loop ran too deep. */
@@ -112,4 +126,6 @@ export type EngineReply =
   | { type: 'ready' }
   | { type: 'stopped' }
   | { type: 'stats'; id: number; nodes: NodeStats[] }
-  | { type: 'portGone'; names: string[] };
+  | { type: 'portGone'; names: string[] }
+  | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
+  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string };

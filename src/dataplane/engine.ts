@@ -12,6 +12,7 @@
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { createNodes, genSlotsForSegmentation, type Dataplane, type CounterSnapshot } from './dataplane.ts';
 import { programNode } from './node-setup.ts';
+import { NodeServices } from './service-sync.ts';
 import { SocketUnderlay } from './socket-underlay.ts';
 import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
@@ -62,6 +63,8 @@ function main(): void {
     slots: cfg.batch, slotSize: cfg.slotSize, maxPorts: Math.max(...cfg.nodes.map((n) => n.maxPorts)),
     genSlotSize: maxMtu + 512,
     genSlots: segmenting ? genSlotsForSegmentation(cfg.batch, minPodMtu) : 256,
+    ...(cfg.svcCapacity ? { svcCapacity: cfg.svcCapacity } : {}),
+    ...(cfg.svcMaxBackends ? { svcMaxBackends: cfg.svcMaxBackends } : {}),
   });
   const memBase = bufferAddress(dps[0].memory.buffer);
   const mem8 = new Uint8Array(dps[0].memory.buffer);
@@ -152,8 +155,25 @@ function main(): void {
   };
 
   const reply = (m: EngineReply) => port.postMessage(m);
+  // each node's Service frontends as programmed, for `podwire apply`'s diffs (service-sync.ts)
+  const nodeServices = nodes.map((n, i) => new NodeServices(n.dp, cfg.nodes[i].services));
   const handle = (req: EngineRequest) => {
     if (req.type === 'stop') { running = false; return; }
+    if (req.type === 'conntrack') {
+      const now = clock();
+      reply({ type: 'conntrack', id: req.id, nodes: nodes.map((n) => ({ name: n.name, nowMs: now, entries: n.dp.conntrack(now) })) });
+      return;
+    }
+    if (req.type === 'services') {
+      const i = nodes.findIndex((n) => n.name === req.node);
+      try {
+        if (i < 0) throw new Error(`no podwire node ${req.node} in this lab`);
+        reply({ type: 'services', id: req.id, node: req.node, result: nodeServices[i].sync(req.services, req.only) });
+      } catch (e) {
+        reply({ type: 'services', id: req.id, node: req.node, error: (e as Error).message });
+      }
+      return;
+    }
     if (req.type === 'stats') {
       const now = clock();
       const stats: NodeStats[] = nodes.map((n, ni) => ({

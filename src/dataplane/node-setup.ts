@@ -3,6 +3,7 @@
 // write into a real node's kernel — and the Services kube-proxy programs.
 import type { Dataplane } from './dataplane.ts';
 import type { EngineNodeConfig } from './engine-protocol.ts';
+import { programServices } from './service-sync.ts';
 
 export function programNode(dp: Dataplane, n: EngineNodeConfig, macAgingMs: number): void {
   dp.setGateway(n.gatewayIp, n.gatewayMac);
@@ -17,5 +18,5 @@ export function programNode(dp: Dataplane, n: EngineNodeConfig, macAgingMs: numb
   for (const r of n.routes) dp.addRoute(r.cidr, r.kind, r.nextHop, r.vtepMac);
   for (const nb of n.neighbors) dp.setNeighbor(nb.ip, nb.mac);
   for (const p of n.ports) if (p.mac) dp.addStaticMac(p.mac, p.port);
-  for (const s of n.services) dp.addService(s.vip, s.port, s.proto, s.backends, s);
+  programServices(dp, [], n.services);
 }

@@ -4,17 +4,21 @@
 import { createServer, createConnection, type Server } from 'node:net';
 import { rmSync, chmodSync } from 'node:fs';
 
-export type ControlHandler = (req: { cmd: string }) => Promise<unknown>;
+export type ControlHandler = (req: { cmd: string } & Record<string, unknown>) => Promise<unknown>;
 
 export function serveControl(path: string, handler: ControlHandler): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((sock) => {
     let buf = '';
+    let taken = false;
     sock.setEncoding('utf8');
-    sock.on('data', async (chunk) => {
+    sock.on('data', async (chunk: string) => {
+      if (taken) return;
       buf += chunk;
+      // a request may be megabytes (`podwire apply` of thousands of Services): look for the end in the new chunk only
+      if (!chunk.includes('\n')) return;
+      taken = true;
       const nl = buf.indexOf('\n');
-      if (nl < 0) return;
       let reply: unknown;
       try {
         reply = { ok: true, result: await handler(JSON.parse(buf.slice(0, nl))) };
@@ -34,13 +38,14 @@ export function serveControl(path: string, handler: ControlHandler): Promise<Ser
   });
 }
 
-export function requestControl(path: string, cmd: string, timeoutMs = 5000): Promise<unknown> {
+/** Send `cmd` (with the fields of `body`, e.g. the Services to apply) and resolve with the lab's answer. */
+export function requestControl(path: string, cmd: string, timeoutMs = 5000, body: Record<string, unknown> = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = '';
     const t = setTimeout(() => { sock.destroy(); reject(new Error(`no answer on ${path}`)); }, timeoutMs);
     sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(JSON.stringify({ cmd }) + '\n'));
+    sock.on('connect', () => sock.write(JSON.stringify({ ...body, cmd }) + '\n'));
     sock.on('data', (c) => { buf += c; });
     sock.on('end', () => {
       clearTimeout(t);

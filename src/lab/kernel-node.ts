@@ -170,6 +170,9 @@ function podVethLines(r: Resolved): string[] {
     return [
       `link add ${host} mtu ${p.mtu} type veth peer name eth0 mtu ${p.mtu} address ${p.mac} netns ${p.namespace}`,
       `link set ${host} addrgenmode none master cni0`,
+      // flannel's CNI config delegates to the bridge plugin with hairpinMode: true: a pod reaching
+      // itself through a Service (DNAT back to it, kernel-services.ts) is bridged out of the port it came in on
+      `link set ${host} type bridge_slave hairpin on`,
       `link set ${host} up`,
     ];
   });

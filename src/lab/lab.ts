@@ -12,12 +12,18 @@ import { UnderlaySocket } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate } from '../io/netns.ts';
 import { EngineHost } from '../dataplane/engine-host.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
-import type { NodeStats, EngineNodeConfig, EngineServiceConfig } from '../dataplane/engine-protocol.ts';
+import type { NodeStats, EngineNodeConfig, EngineServiceConfig, NodeConntrack } from '../dataplane/engine-protocol.ts';
+import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
+import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
 import { labId, localNodes, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
 import { nodeTables } from '../model/node-tables.ts';
+import { serviceFrontends } from './service-frontends.ts';
+export { serviceFrontends };
 import { createUnderlay, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
+import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { writeState, removeState, readState, processAlive, socketPath, type LabState } from './state.ts';
+import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
 
 export interface LabOptions {
   /**
@@ -41,7 +47,9 @@ export class Lab {
 
   static async up(plan: LabPlan, opts: LabOptions = {}): Promise<Lab> {
     const id = labId(plan);
-    const here = localNodes(plan);
+    // the cluster DNS pod (cluster-dns.ts) joins its node's pods: namespace, TAP and port like theirs
+    const net = withDnsPod(plan);
+    const here = localNodes(net);
     const wasmNodes = here.filter((n) => n.dataplane === 'podwire');
     const kernelNodes = here.filter((n) => n.dataplane === 'kernel');
     const pods = wasmNodes.flatMap((n) => n.pods); // pods on TAPs; kernel nodes' pods sit on veths
@@ -75,9 +83,12 @@ export class Lab {
       namespaces,
       links: [...pods.map((_, i) => tapName(i)), ...(bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [])],
       socket: socketPath(id),
+      etcNetns: resolvConfNamespaces(plan),
     };
     writeState(state);
     const taps: Tap[] = [];
+    let dns: ClusterDns | undefined;
+    let kernelServices: KernelServices | undefined;
     const sockets = new Map<NodePlan, UnderlaySocket>();
     try {
       // first, so a node address that is not this host's fails before anything exists
@@ -91,6 +102,7 @@ export class Lab {
       pods.forEach((_, i) => taps.push(Tap.open(tapName(i), { offloads: plan.offloads })));
       await ipBatch(pods.map((p, i) => `link set ${tapName(i)} netns ${p.namespace} name eth0`));
       await Promise.all(pods.map((p) => ipBatch(podLinkSetup(p), p.namespace)));
+      dns = ClusterDns.start(plan);
       const ulTaps = new Map<NodePlan, Tap>();
       if (bridged) {
         const underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
@@ -102,6 +114,9 @@ export class Lab {
           await ipBatch([`link set ${t.name} mtu ${plan.mtu} addrgenmode none master ${underlay.bridge}`, `link set ${t.name} up`], underlayNs);
         }
         await Promise.all(kernelNodes.map((n) => buildKernelNode(kernelNodeSpec(plan, n, underlay))));
+        // kube-proxy's nftables rules in each kernel node (kernel-services.ts); plan.services is read at each sync
+        kernelServices = kernelServicesFor({ ...net, get services() { return plan.services; } }, kernelNodes.map((n) => ({ node: n, ns: kernelNodeNs(plan, n) })));
+        await kernelServices.sync();
       }
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
@@ -109,10 +124,20 @@ export class Lab {
         // small for that makes the TAP read cut frames short (silently: read returns the cut length)
         slotSize: plan.offloads ? GSO_SLOT_SIZE : Math.max(MTU_SLOT_SIZE, plan.mtu + 256),
         macAgingMs: plan.macAgingSeconds * 1000,
-        nodes: wasmNodes.map((n) => engineNode(plan, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
+        // sized for what `podwire apply` may add later, not just the Services at up
+        svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
+        svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
+        nodes: wasmNodes.map((n) => engineNode(net, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
       });
-      return new Lab(plan, taps, [...sockets.values()], engine, state);
+      const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
+      if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
+      if (dns) {
+        lab.dns = dns;
+        lab.onServicesChanged.push((p) => dns!.setRecords(p.services));
+      }
+      return lab;
     } catch (e) {
+      await dns?.close().catch(() => {});
       for (const t of taps) t.close();
       for (const s of sockets.values()) s.close();
       await removeHostObjects(state);
@@ -125,6 +150,23 @@ export class Lab {
     return this.engine ? this.engine.stats() : Promise.resolve([]);
   }
 
+  /** Called after `podwire apply` / `delete` changed plan.services and the data plane has them (e.g. for cluster DNS). */
+  readonly onServicesChanged: ((plan: LabPlan) => void)[] = [];
+
+  /** Every podwire node's connection table (`podwire conntrack`). */
+  conntrack(): Promise<NodeConntrack[]> {
+    return this.engine ? this.engine.conntrack() : Promise.resolve([]);
+  }
+
+  /** Program podwire node `node`'s Service frontends as a diff (src/lab/service-control.ts). */
+  syncServices(node: string, services: EngineServiceConfig[], only?: string[]): Promise<ServiceSyncResult> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.syncServices(node, services, only);
+  }
+
+  /** the cluster DNS server, when the DNS pod runs here (cluster-dns.ts); `dns.setRecords` takes new Services */
+  dns?: ClusterDns;
+
   set onPortGone(fn: (names: string[]) => void) {
     if (this.engine) this.engine.onPortGone = fn;
   }
@@ -132,6 +174,7 @@ export class Lab {
   /** Stop forwarding, close the TAPs (which deletes them) and underlay sockets, remove the namespaces and the state file. */
   async down(): Promise<void> {
     await this.engine?.stop().catch(() => {});
+    await this.dns?.close().catch(() => {});
     for (const t of this.taps) {
       try { t.close(); } catch { /* already gone */ }
     }
@@ -177,23 +220,6 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     ...nodeTables(plan, n),
     services: serviceFrontends(plan, n),
   };
-}
-
-/**
- * The Service frontends every podwire node gets, as kube-proxy programs every
- * node: each Service's ClusterIP:port/protocol (whatever its type: NodePort
- * and LoadBalancer Services have a ClusterIP too) to its ready endpoints at
- * targetPort. NodePort and load-balancer addresses are not answered yet.
- * Kernel nodes get none: their pods reach no Service (no kube-proxy rules there).
- */
-export function serviceFrontends(plan: Pick<LabPlan, 'services'>, _node: NodePlan): EngineServiceConfig[] {
-  return plan.services.flatMap((svc) => svc.ports.map((p) => ({
-    vip: svc.clusterIP,
-    port: p.port,
-    proto: p.protocol === 'UDP' ? 'udp' as const : 'tcp' as const,
-    backends: svc.endpoints.filter((e) => e.ready).map((e) => ({ ip: e.ip, port: p.targetPort })),
-    service: `${svc.namespace}/${svc.name}`,
-  })));
 }
 
 /** A kernel node's namespace, named by lab and node: node names (n1, k1) repeat across labs. */
@@ -242,6 +268,7 @@ export async function removeHostObjects(state: LabState): Promise<{ namespaces: 
   const links = state.links.filter((l) => linksNow.has(l));
   if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
   if (namespaces.length) await ipBatch(namespaces.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
+  removeEtcNetns(state.etcNetns ?? []); // the pods' resolv.conf (cluster-dns.ts)
   return { namespaces, links };
 }
 

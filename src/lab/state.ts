@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { isValidName } from '../model/topology.ts';
+import type { ServicePlan } from '../model/services.ts';
 
 export const STATE_DIR = process.env.PODWIRE_STATE_DIR ?? '/run/podwire';
 
@@ -15,6 +16,10 @@ export interface LabState {
   /** root-namespace links this lab may create (TAPs before they move into their pod) */
   links: string[];
   socket: string;
+  /** /etc/netns/<name> directories this lab writes (the pods' resolv.conf, src/lab/cluster-dns.ts) */
+  etcNetns?: string[];
+  /** after `podwire apply` / `delete service`: the lab's Services as they now are (as `status` shows them) */
+  services?: ServicePlan[];
 }
 
 export function statePath(lab: string): string {

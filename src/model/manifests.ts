@@ -1,5 +1,5 @@
 // Kubernetes manifests (multi-document YAML) read into the model's
-// ServiceSpec, for a future `podwire apply`: v1 Services, and
+// ServiceSpec, for `podwire apply`: v1 Services, and
 // discovery.k8s.io/v1 EndpointSlices giving a selector-less Service its
 // endpoints. Pure parsing and validation: nothing is applied.
 import { parseAllDocuments } from 'yaml';
@@ -19,6 +19,8 @@ const SLICE_PORT_KEYS = ['name', 'port', 'protocol', 'appProtocol'];
 export interface Manifests {
   /** in document order; endpoints from EndpointSlices attached, targetPorts set from the slices' ports */
   services: ServiceSpec[];
+  /** where each of `services` came from, as messages name it: "document 2 (Service api)" */
+  origins: string[];
 }
 
 /**
@@ -26,13 +28,18 @@ export interface Manifests {
  * TopologyError listing every problem, each naming its document (1-based)
  * by index, kind and name.
  */
-export function parseManifests(text: string, source = 'manifests'): Manifests {
+/** A parsed document as parseManifests reads it (yaml's Document, or a JSON object wrapped by `podwire apply`). */
+export interface ManifestDoc { errors: { message: string }[]; toJS(): unknown }
+
+export function parseManifests(text: string | ManifestDoc[], source = 'manifests'): Manifests {
   const problems: string[] = [];
   const services: ServiceSpec[] = [];
+  const origins: string[] = [];
   type Slice = { label: string; service: string; namespace: string; endpoints: EndpointSpec[]; ports: { name: string; port: number; protocol: Protocol }[] };
   const slices: Slice[] = [];
 
-  parseAllDocuments(text).forEach((doc, i) => {
+  const docs: ManifestDoc[] = typeof text === 'string' ? parseAllDocuments(text) : text; // already parsed: `podwire apply` looks first
+  docs.forEach((doc, i) => {
     const n = `document ${i + 1}`;
     if (doc.errors.length) { problems.push(`${n}: not valid YAML: ${doc.errors[0].message}`); return; }
     const obj: unknown = doc.toJS();
@@ -58,7 +65,10 @@ export function parseManifests(text: string, source = 'manifests'): Manifests {
     if (kind === 'Service') {
       if (!isObject(obj.spec)) { p('spec', 'expected a mapping with ports'); return; }
       const spec = readServiceSpec(obj.spec, label, 'spec.', problems);
-      if (spec && problems.length === before) services.push({ name: rawName as string, namespace: namespace as string, ...spec });
+      if (spec && problems.length === before) {
+        services.push({ name: rawName as string, namespace: namespace as string, ...spec });
+        origins.push(label.slice(0, -2));
+      }
       return;
     }
 
@@ -139,7 +149,7 @@ export function parseManifests(text: string, source = 'manifests'): Manifests {
     if (ok) svc.endpoints = [...(svc.endpoints ?? []), ...s.endpoints];
   }
   if (problems.length) throw new TopologyError(problems, source);
-  return { services };
+  return { services, origins };
 }
 
 function isIpv4(s: string): boolean {

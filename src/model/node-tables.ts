@@ -1,8 +1,11 @@
 // What flannel and the CNI plugin program into each node: a route for the
 // node's own pod CIDR on its bridge, one per other node's pod CIDR through
 // the overlay (VXLAN to that node's VTEP, IP-in-IP to its underlay address,
-// or host-gw with it as next hop), and neighbours for the node's pods and
-// for the other nodes on the underlay.
+// or host-gw with it as next hop), the underlay's own subnet as a connected
+// route (hosts there, such as a client outside the cluster reaching a
+// NodePort, are answered directly; their addresses are learned from their
+// ARP requests), and neighbours for the node's pods and for the other nodes
+// on the underlay.
 import type { LabPlan, NodePlan } from './topology.ts';
 import type { RouteConfig } from '../dataplane/engine-protocol.ts';
 
@@ -17,6 +20,8 @@ export function nodeTables(plan: LabPlan, node: NodePlan): NodeTables {
     routes: [
       { cidr: node.podCIDR, kind: 'local' },
       ...others.map((o): RouteConfig => ({ cidr: o.podCIDR, kind: plan.overlay, nextHop: o.underlayIp, vtepMac: o.vtepMac })),
+      // connected (no next hop): out of the underlay port to the destination's own MAC
+      ...(others.length > 0 ? [{ cidr: plan.underlayCIDR, kind: 'host-gw' as const }] : []),
     ],
     neighbors: [
       ...node.pods.map((p) => ({ ip: p.ip, mac: p.mac })),

@@ -2,8 +2,8 @@
 // (or a Service manifest, see manifests.ts) asks for, checked, and resolved
 // into a plan with every ClusterIP, nodePort and endpoint decided. Pure: no
 // data plane here.
-import { parseCidr, containsAddress, nthAddress, type Cidr } from './cidr.ts';
-import { ipv4ToInt } from './addr.ts';
+import { parseCidr, nthAddress, type Cidr } from './cidr.ts';
+import { ipv4ToInt, intToIpv4 } from './addr.ts';
 import { TopologyError, type NodePlan } from './topology.ts';
 
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
@@ -28,6 +28,14 @@ export const SERVICE_SPEC_KEYS = [
   'type', 'clusterIP', 'ports', 'selector', 'sessionAffinity', 'sessionAffinityConfig',
   'externalTrafficPolicy', 'internalTrafficPolicy', 'externalIPs', 'loadBalancerIP',
 ];
+/**
+ * Spec fields `kubectl get -o yaml` prints for every Service: accepted in a
+ * manifest, checked for consistency (IPv4, single stack), otherwise ignored.
+ */
+export const EXPORTED_SPEC_KEYS = ['clusterIPs', 'ipFamilies', 'ipFamilyPolicy', 'allocateLoadBalancerNodePorts'];
+/** Port fields accepted and ignored (kubectl may print appProtocol). */
+const IGNORED_PORT_KEYS = ['appProtocol'];
+export const IP_FAMILY_POLICIES = ['SingleStack', 'PreferDualStack', 'RequireDualStack'] as const;
 export const SERVICE_KEYS = ['name', 'namespace', ...SERVICE_SPEC_KEYS];
 export const SERVICE_PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'nodePort'];
 
@@ -92,6 +100,31 @@ export interface ServiceContext {
   nodes: Pick<NodePlan, 'name' | 'pods'>[];
 }
 
+/**
+ * A lab's Service table sizes (cluster.serviceCapacity, cluster.serviceMaxBackends):
+ * the data plane sets its Service tables aside once, at `up`, so what
+ * `podwire apply` may add later must fit them. Frontends are Service ports
+ * (each ClusterIP:port/protocol); backends are one frontend's ready endpoints.
+ * Each node's table costs about capacity x (8 + 8 x maxBackends) bytes
+ * (2 MiB at the defaults).
+ */
+export const DEFAULT_SERVICE_CAPACITY = 1024;
+export const DEFAULT_SERVICE_MAX_BACKENDS = 256;
+
+/** Whether `services` fit a lab's Service tables; problems name the Service and the setting to raise. */
+export function checkServiceCapacity(services: ServicePlan[], capacity: number, maxBackends: number, problems: string[]): void {
+  const frontends = services.reduce((n, s) => n + s.ports.length, 0);
+  if (frontends > capacity) {
+    problems.push(`${frontends} Service ports (frontends) do not fit cluster.serviceCapacity ${capacity}: raise it in the topology file (it is fixed at up)`);
+  }
+  for (const s of services) {
+    const ready = s.endpoints.reduce((n, e) => n + (e.ready ? 1 : 0), 0);
+    if (ready > maxBackends) {
+      problems.push(`${serviceLabel(s)}: ${ready} ready endpoints, more than cluster.serviceMaxBackends ${maxBackends}: raise it in the topology file (it is fixed at up)`);
+    }
+  }
+}
+
 /** The cluster DNS Service address: the 10th address of serviceCIDR (10.96.0.10). */
 export function dnsServiceIP(serviceCIDR: string | Cidr): string {
   const c = typeof serviceCIDR === 'string' ? parseCidr(serviceCIDR, 'serviceCIDR') : serviceCIDR;
@@ -149,13 +182,32 @@ export function parseServiceList(raw: unknown, problems: string[]): ServiceSpec[
 export function readServiceSpec(obj: Record<string, unknown>, label: string, root: string, problems: string[], keysChecked = false): Omit<ServiceSpec, 'name' | 'namespace'> | undefined {
   const before = problems.length;
   const p = (field: string, msg: string) => problems.push(`${label}${root}${field}: ${msg}`);
-  if (!keysChecked) for (const k of Object.keys(obj)) if (!SERVICE_SPEC_KEYS.includes(k)) p(k, `unknown key (known: ${SERVICE_SPEC_KEYS.join(', ')})`);
+  if (!keysChecked) for (const k of Object.keys(obj)) if (!SERVICE_SPEC_KEYS.includes(k) && !EXPORTED_SPEC_KEYS.includes(k)) p(k, `unknown key (known: ${SERVICE_SPEC_KEYS.join(', ')})`);
 
   const type = oneOf(obj.type, 'ClusterIP', SERVICE_TYPES, 'type', 'Service type', p);
   let clusterIP: string | undefined;
   if (obj.clusterIP !== undefined) {
     if (obj.clusterIP === 'None') p('clusterIP', 'headless Services (clusterIP: None) are not modelled yet');
     else clusterIP = ipv4(obj.clusterIP, 'clusterIP', p);
+  }
+  // clusterIPs (as kubectl exports it): its first entry is clusterIP; a second would be the IPv6 one
+  if (obj.clusterIPs !== undefined) {
+    const ips = obj.clusterIPs;
+    if (!Array.isArray(ips) || ips.length === 0) p('clusterIPs', 'expected a list like [10.96.0.1]');
+    else if (ips[0] === 'None') { if (obj.clusterIP !== 'None') p('clusterIPs[0]', 'headless Services (clusterIP: None) are not modelled yet'); }
+    else if (ips.length > 1) p('clusterIPs', `${JSON.stringify(ips)}: podwire models IPv4 single-stack Services only (one clusterIP)`);
+    else if (obj.clusterIP !== undefined && ips[0] !== obj.clusterIP) p('clusterIPs[0]', `${JSON.stringify(ips[0])} differs from clusterIP ${JSON.stringify(obj.clusterIP)}`);
+    else if (obj.clusterIP === undefined) clusterIP = ipv4(ips[0], 'clusterIPs[0]', p);
+  }
+  if (obj.ipFamilies !== undefined && (!Array.isArray(obj.ipFamilies) || obj.ipFamilies.length !== 1 || obj.ipFamilies[0] !== 'IPv4')) {
+    p('ipFamilies', `${JSON.stringify(obj.ipFamilies)}: podwire models IPv4 only (ipFamilies: [IPv4])`);
+  }
+  if (obj.ipFamilyPolicy !== undefined) {
+    const pol = oneOf(obj.ipFamilyPolicy, 'SingleStack', IP_FAMILY_POLICIES, 'ipFamilyPolicy', 'IP family policy', p);
+    if (pol === 'RequireDualStack') p('ipFamilyPolicy', 'RequireDualStack: podwire models IPv4 single-stack Services only');
+  }
+  if (obj.allocateLoadBalancerNodePorts !== undefined && typeof obj.allocateLoadBalancerNodePorts !== 'boolean') {
+    p('allocateLoadBalancerNodePorts', 'expected true or false');
   }
 
   const ports: ServicePortSpec[] = [];
@@ -167,7 +219,7 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
     obj.ports.forEach((raw, j) => {
       const f = `ports[${j}]`;
       if (!isObject(raw)) { p(f, 'expected a mapping like { port: 80, targetPort: 8080 }'); return; }
-      for (const k of Object.keys(raw)) if (!SERVICE_PORT_KEYS.includes(k)) p(`${f}.${k}`, `unknown key (known: ${SERVICE_PORT_KEYS.join(', ')})`);
+      for (const k of Object.keys(raw)) if (!SERVICE_PORT_KEYS.includes(k) && !IGNORED_PORT_KEYS.includes(k)) p(`${f}.${k}`, `unknown key (known: ${SERVICE_PORT_KEYS.join(', ')})`);
       let name: string | undefined;
       if (raw.name !== undefined) {
         if (typeof raw.name !== 'string' || !isPortName(raw.name)) p(`${f}.name`, `${JSON.stringify(raw.name)} is not a valid port name (lowercase letters, digits, "-", at most 15)`);
@@ -257,13 +309,50 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
  * address order (skipping the network address, the DNS address and the
  * broadcast address), nodePorts from 30000 up, endpoints from the selector.
  * Problems are recorded; services with problems are left out of the result.
+ *
+ * `existing`: the Services a running lab already has (`podwire apply`). A
+ * spec naming one of them (same namespace and name) keeps its ClusterIP and
+ * nodePorts (matched by port and protocol) unless it gives others; every
+ * address and nodePort an existing Service holds that is not among `specs`
+ * stays reserved, so a new Service never gets one. Kept allocations are
+ * claimed before newly given ones, so a conflict is blamed on the newcomer.
+ * The result holds only `specs`' Services (the caller merges).
  */
-export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, problems: string[]): ServicePlan[] {
+export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, problems: string[], existing: ServicePlan[] = []): ServicePlan[] {
   const cidr = parseCidr(ctx.serviceCIDR, 'cluster.serviceCIDR');
   const size = 2 ** (32 - cidr.prefixLen);
   const dns = cidr.prefixLen <= 28 ? dnsServiceIP(cidr) : undefined;
   const bad = new Set<ServiceSpec>();
   const flag = (s: ServiceSpec, msg: string) => { problems.push(`${serviceLabel(s)}: ${msg}`); bad.add(s); };
+
+  // stable allocation: inherit what the same Service already holds, reserve what the others hold
+  const prior = new Map(existing.map((e) => [`${e.namespace}/${e.name}`, e]));
+  const inSpecs = new Set(specs.map((s) => `${s.namespace}/${s.name}`));
+  const reservedIp = new Map<string, ServicePlan>();
+  const reservedPort = new Map<number, ServicePlan>();
+  for (const e of existing) {
+    if (inSpecs.has(`${e.namespace}/${e.name}`)) continue;
+    reservedIp.set(e.clusterIP, e);
+    for (const pt of e.ports) if (pt.nodePort !== undefined) reservedPort.set(pt.nodePort, e);
+  }
+  /** The allocation a spec keeps from its existing self: a ClusterIP, and nodePorts by port index. */
+  const kept = new Map<ServiceSpec, { clusterIP?: string; nodePorts: (number | undefined)[] }>();
+  specs = specs.map((s) => {
+    const e = prior.get(`${s.namespace}/${s.name}`);
+    if (!e) return s;
+    const clusterIP = s.clusterIP ?? e.clusterIP;
+    const nodePorts = s.ports.map((pt) => {
+      if (s.type === 'ClusterIP') return undefined;
+      const was = e.ports.find((q) => q.port === pt.port && q.protocol === pt.protocol)?.nodePort;
+      return pt.nodePort === undefined || pt.nodePort === was ? was : undefined;
+    });
+    const out: ServiceSpec = {
+      ...s, clusterIP,
+      ports: s.ports.map((pt, j) => (pt.nodePort === undefined && nodePorts[j] !== undefined ? { ...pt, nodePort: nodePorts[j] } : pt)),
+    };
+    kept.set(out, { clusterIP: clusterIP === e.clusterIP ? clusterIP : undefined, nodePorts });
+    return out;
+  });
 
   const names = new Set<string>();
   for (const s of specs) {
@@ -275,10 +364,16 @@ export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, prob
   // explicit ClusterIPs first: inside the range, not reserved, not taken
   const ipOwner = new Map<string, ServiceSpec>();
   const first = ipv4ToInt(nthAddress(cidr, 0));
-  for (const s of specs) {
+  // plain arithmetic: the CIDR library's calls cost microseconds each, which thousands of Services notice
+  const nth = (off: number) => intToIpv4((first + off) >>> 0);
+  const keptFirst = [...specs.filter((s) => kept.get(s)?.clusterIP), ...specs.filter((s) => !kept.get(s)?.clusterIP)];
+  for (const s of keptFirst) {
     if (!s.clusterIP) continue;
     const ip = s.clusterIP;
-    if (!containsAddress(cidr, ip)) { flag(s, `clusterIP ${ip} is outside cluster.serviceCIDR ${cidr.text}`); continue; }
+    const holder = reservedIp.get(ip);
+    if (holder) { flag(s, `clusterIP ${ip} is already the clusterIP of ${serviceLabel(holder)}`); continue; }
+    const at = ipv4ToInt(ip) - first;
+    if (at < 0 || at >= size) { flag(s, `clusterIP ${ip} is outside cluster.serviceCIDR ${cidr.text}`); continue; }
     const off = ipv4ToInt(ip) - first;
     if (off === 0 || (off === size - 1 && size > 2)) { flag(s, `clusterIP ${ip} is the ${off === 0 ? 'network' : 'broadcast'} address of cluster.serviceCIDR ${cidr.text}`); continue; }
     if (ip === dns) { flag(s, `clusterIP ${ip} is reserved for the cluster DNS Service`); continue; }
@@ -287,16 +382,16 @@ export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, prob
     ipOwner.set(ip, s);
   }
   // explicit nodePorts: one Service per nodePort; one Service may reuse it across protocols (as Kubernetes allows)
-  const portOwner = new Map<number, { svc: ServiceSpec; protocols: Set<Protocol> }>();
-  for (const s of specs) {
-    s.ports.forEach((pt, j) => {
-      if (pt.nodePort === undefined) return;
-      const o = portOwner.get(pt.nodePort);
-      if (o && o.svc !== s) flag(s, `ports[${j}].nodePort ${pt.nodePort} is already used by ${serviceLabel(o.svc)}`);
-      else if (o && o.protocols.has(pt.protocol)) flag(s, `ports[${j}].nodePort ${pt.nodePort}/${pt.protocol} is used twice`);
-      else if (o) o.protocols.add(pt.protocol);
-      else portOwner.set(pt.nodePort, { svc: s, protocols: new Set([pt.protocol]) });
-    });
+  const portOwner = new Map<number, { svc: ServiceSpec | ServicePlan; protocols: Set<Protocol> }>();
+  for (const [np, e] of reservedPort) portOwner.set(np, { svc: e, protocols: new Set(e.ports.filter((q) => q.nodePort === np).map((q) => q.protocol)) });
+  const nodePortClaims = specs.flatMap((s) => s.ports.map((pt, j) => ({ s, pt, j, kept: kept.get(s)?.nodePorts[j] !== undefined })));
+  for (const { s, pt, j } of [...nodePortClaims.filter((c) => c.kept), ...nodePortClaims.filter((c) => !c.kept)]) {
+    if (pt.nodePort === undefined) continue;
+    const o = portOwner.get(pt.nodePort);
+    if (o && o.svc !== s) flag(s, `ports[${j}].nodePort ${pt.nodePort} is already used by ${serviceLabel(o.svc)}`);
+    else if (o && o.protocols.has(pt.protocol)) flag(s, `ports[${j}].nodePort ${pt.nodePort}/${pt.protocol} is used twice`);
+    else if (o) o.protocols.add(pt.protocol);
+    else portOwner.set(pt.nodePort, { svc: s, protocols: new Set([pt.protocol]) });
   }
 
   const pods = ctx.nodes.flatMap((n) => n.pods.map((p) => ({ ...p, node: n.name })));
@@ -308,9 +403,9 @@ export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, prob
     if (bad.has(s)) continue;
     let clusterIP = s.clusterIP;
     if (!clusterIP) {
-      while (nextOff < size - 1 && (nthAddress(cidr, nextOff) === dns || ipOwner.has(nthAddress(cidr, nextOff)))) nextOff++;
+      while (nextOff < size - 1 && (nth(nextOff) === dns || ipOwner.has(nth(nextOff)) || reservedIp.has(nth(nextOff)))) nextOff++;
       if (nextOff >= size - 1) { flag(s, `cluster.serviceCIDR ${cidr.text} has no free address left`); continue; }
-      clusterIP = nthAddress(cidr, nextOff++);
+      clusterIP = nth(nextOff++);
       ipOwner.set(clusterIP, s);
     }
     const ports: ServicePortPlan[] = [];

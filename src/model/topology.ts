@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { parseCidr, overlaps, inside, freeSubnets, nthAddress, podCapacity, containsAddress, type Cidr } from './cidr.ts';
 import { macForIp, ipv4ToInt } from './addr.ts';
 import { parseServiceList, allocateServices, dnsServiceIP, DNS_OFFSET, type ServicePlan } from './services.ts';
+import { checkServiceCapacity, DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from './services.ts';
+import { clusterDnsNameProblems, planClusterDns, clusterDnsService, type DnsPlan } from './dns.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -73,6 +75,11 @@ export interface LabPlan {
   services: ServicePlan[];
   /** the cluster DNS Service address: the 10th address of serviceCIDR (10.96.0.10) */
   dnsIP: string;
+  /** the cluster DNS pod (src/model/dns.ts); absent with cluster.dns: false or without a podwire node */
+  dns?: DnsPlan;
+  /** each podwire node's Service tables, fixed at up (what `podwire apply` can grow to): frontends, and backends per frontend (services.ts DEFAULT_SERVICE_*) */
+  serviceCapacity?: number;
+  serviceMaxBackends?: number;
   /**
    * `podwire up --node NAME` (selectHostNode): this process runs only that
    * node; the others run on other hosts, reached over the hosts' network
@@ -93,7 +100,7 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // netns names have no hard limit, but pod names double as interface-ish labels in output; keep k8s' 63
 const MAX_NAME = 63;
 
-const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds'];
+const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'dns'];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'labels'];
@@ -170,6 +177,9 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   }
   const offloads = bool(cluster.offloads, true, 'cluster.offloads', problems);
   const macAgingSeconds = int(cluster.macAgingSeconds, 300, 'cluster.macAgingSeconds', problems, 1, 1_000_000);
+  const dnsOn = bool(cluster.dns, true, 'cluster.dns', problems);
+  const serviceCapacity = int(cluster.serviceCapacity, DEFAULT_SERVICE_CAPACITY, 'cluster.serviceCapacity', problems, 1, 1 << 20);
+  const serviceMaxBackends = int(cluster.serviceMaxBackends, DEFAULT_SERVICE_MAX_BACKENDS, 'cluster.serviceMaxBackends', problems, 1, 65536);
 
   if (!Array.isArray(top.nodes) || top.nodes.length === 0) {
     problems.push('nodes: expected a list with at least one node');
@@ -220,6 +230,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
 
   // Services are checked field by field now (all problems at once); addresses are allocated once pods have theirs
   const serviceSpecs = parseServiceList(top.services, problems);
+  if (dnsOn) clusterDnsNameProblems(serviceSpecs, pending.map((n) => ({ node: n.name, pods: n.pods })), problems);
 
   // node pod CIDRs: inside the cluster CIDR, no two overlapping
   if (clusterCIDR) {
@@ -306,12 +317,17 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
       }),
     };
   });
-  const services = allocateServices(serviceSpecs, { serviceCIDR: serviceCIDR!.text, nodes }, problems);
+  const userServices = allocateServices(serviceSpecs, { serviceCIDR: serviceCIDR!.text, nodes }, problems);
+  const dnsIP = dnsServiceIP(serviceCIDR!);
+  // the cluster DNS pod and Service come after every user pod and Service: their addresses do not depend on it
+  const dns = dnsOn ? planClusterDns(dnsIP, nodes, podMtu) : undefined;
+  const services = dns ? [...userServices, clusterDnsService(dns)] : userServices;
+  if (!problems.length) checkServiceCapacity(services, serviceCapacity, serviceMaxBackends, problems);
   if (problems.length) fail();
   return {
     name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan, underlay,
     underlayCIDR: underlayCIDR!.text, mtu, podMtu, offloads, macAgingSeconds, nodes,
-    services, dnsIP: dnsServiceIP(serviceCIDR!),
+    services, dnsIP, ...(dns ? { dns } : {}), serviceCapacity, serviceMaxBackends,
   };
 }
 

@@ -12,62 +12,7 @@ import {
 } from './overlay-kit.ts';
 import { refChecksum } from '../util.ts';
 
-const VIP = '10.96.0.10';
-const B1 = '10.244.0.3', B1_MAC = '0a:58:0a:f4:00:03', B1_PORT = 1; // a backend pod on node 1
-const SYN = 0x02, ACK = 0x10, PSH = 0x08;
-const TCP = 6, UDP = 17;
-
-const cat = (...parts: Uint8Array[]) => {
-  const b = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) { b.set(p, o); o += p.length; }
-  return b;
-};
-
-/** A TCP segment (20-byte header) with a correct checksum for src -> dst. */
-function tcpSeg(src: string, dst: string, sport: number, dport: number, flags: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
-  const b = new Uint8Array(20 + payload.length);
-  const v = new DataView(b.buffer);
-  v.setUint16(0, sport);
-  v.setUint16(2, dport);
-  v.setUint32(4, 0x01000000);
-  v.setUint32(8, flags & ACK ? 0x02000000 : 0);
-  b[12] = 5 << 4;
-  b[13] = flags;
-  v.setUint16(14, 64240);
-  b.set(payload, 20);
-  v.setUint16(16, refChecksum(cat(pseudo(src, dst, TCP, b.length), b)));
-  return b;
-}
-
-/** The IPv4 packet at `at`: addresses, ports, and whether both checksums verify. */
-function l4At(frame: Uint8Array, at: number) {
-  const v = ipAt4(frame, at);
-  const p = v.payload;
-  const csumOff = v.proto === TCP ? 16 : 6;
-  const csum = rd16(p, csumOff);
-  const l4Ok = v.proto === UDP && csum === 0 ? true : refChecksum(cat(pseudo(v.src, v.dst, v.proto, p.length), p)) === 0;
-  return { src: v.src, dst: v.dst, sport: rd16(p, 0), dport: rd16(p, 2), proto: v.proto, headerOk: v.headerOk, l4Ok, csum, ttl: v.ttl };
-}
-
-/** Nodes 1 and 2 (VXLAN); node 1 also has backend pod B1 on port 1, already heard from. */
-function setup(): [Dataplane, Dataplane] {
-  const [n1, n2] = twoNodes('vxlan');
-  n1.attachPort(B1_PORT, 1450);
-  n1.setNeighbor(B1, B1_MAC);
-  expect(runNode(n1, [{ port: B1_PORT, frame: arpRequest(B1_MAC, B1, N1.gw) }]).tx).toHaveLength(1);
-  n1.setServiceSeed(42);
-  return [n1, n2];
-}
-
-const clientSyn = (sport: number, flags = SYN) => podFrame(N1, { dst: VIP, proto: TCP, payload: tcpSeg(N1.pod, VIP, sport, 80, flags) });
-/** Node 1 sends a client packet; the one frame it produces. */
-function send(n1: Dataplane, frame: Uint8Array, vnet?: Uint8Array) {
-  const r = runNode(n1, [{ port: POD, frame, vnet }]);
-  expect(r.drops).toEqual({});
-  expect(r.tx).toHaveLength(1);
-  return { r, t: r.tx[0] };
-}
+import { VIP, B1, B1_MAC, B1_PORT, SYN, ACK, PSH, TCP, UDP, cat, tcpSeg, l4At, setup, clientSyn, send } from './service-kit.ts';
 
 describe('Service NAT: TCP to a VIP', () => {
   it('backend on node 1: SYN DNATed onto the bridge; SYN-ACK un-DNATed to the VIP; checksums valid', () => {

@@ -77,7 +77,8 @@ for (const c of CASES) {
     const UL = { n1: `${c.underlayNet}.1`, k1: `${c.underlayNet}.2`, n2: `${c.underlayNet}.3` };
     const UNDERLAY_NS = `pw-ul-${c.lab}`;
     const ns = (p: Pod) => `pw-${p.name}`;
-    const LAB_NAMESPACES = [...PODS.map(ns), kernelNodeNs(c.lab), UNDERLAY_NS];
+    // pw-dns.<lab>: the cluster DNS pod, on the podwire node (src/lab/cluster-dns.ts)
+    const LAB_NAMESPACES = [...PODS.map(ns), kernelNodeNs(c.lab), UNDERLAY_NS, `pw-dns.${c.lab}`];
     const YAML = [
       'cluster:',
       `  clusterCIDR: ${c.net}.0.0/16`,

@@ -142,9 +142,9 @@ describe('manifests: refused, each with its message naming the document', () => 
   });
 
   it('unknown keys in the object and its spec', () => {
-    expect(problems(WEB.replace('spec:', 'spec:\n  ipFamilies: [IPv4]') + 'extra: 1\n')).toEqual([
+    expect(problems(WEB.replace('spec:', 'spec:\n  ipFamily: [IPv4]') + 'extra: 1\n')).toEqual([
       'document 1 (Service web): extra: unknown key (known: apiVersion, kind, metadata, spec, status)',
-      'document 1 (Service web): spec.ipFamilies: unknown key (known: type, clusterIP, ports, selector, sessionAffinity, sessionAffinityConfig, externalTrafficPolicy, internalTrafficPolicy, externalIPs, loadBalancerIP)',
+      'document 1 (Service web): spec.ipFamily: unknown key (known: type, clusterIP, ports, selector, sessionAffinity, sessionAffinityConfig, externalTrafficPolicy, internalTrafficPolicy, externalIPs, loadBalancerIP)',
     ]);
   });
 
@@ -179,5 +179,92 @@ metadata: { name: cfg }
       'document 2 (Service db): spec.ports[0].protocol: unknown protocol "SCTP" (expected one of TCP, UDP)',
       'document 3 (ConfigMap cfg): kind ConfigMap is not supported (podwire reads Service, EndpointSlice)',
     ]);
+  });
+});
+
+// What `kubectl get svc,endpointslice -o yaml` prints: the fields it always adds are accepted and ignored.
+const EXPORTED = `
+apiVersion: v1
+kind: Service
+metadata:
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: |
+      {"apiVersion":"v1","kind":"Service"}
+  creationTimestamp: "2026-11-21T10:00:00Z"
+  labels: { app: legacy }
+  name: legacy
+  namespace: shop
+  resourceVersion: "4242"
+  uid: 0b6a3c1e-1111-2222-3333-444455556666
+spec:
+  clusterIP: 10.96.0.44
+  clusterIPs: [10.96.0.44]
+  internalTrafficPolicy: Cluster
+  ipFamilies: [IPv4]
+  ipFamilyPolicy: SingleStack
+  ports:
+  - name: http
+    port: 80
+    protocol: TCP
+    targetPort: 9090
+  sessionAffinity: None
+  type: ClusterIP
+status:
+  loadBalancer: {}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  creationTimestamp: "2026-11-21T10:00:00Z"
+  generateName: legacy-
+  generation: 1
+  labels:
+    kubernetes.io/service-name: legacy
+    endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io
+  name: legacy-x7k2p
+  namespace: shop
+  ownerReferences:
+  - { apiVersion: v1, kind: Service, name: legacy, uid: 0b6a3c1e-1111-2222-3333-444455556666 }
+  resourceVersion: "4243"
+  uid: 9f9f9f9f-1111-2222-3333-444455556666
+addressType: IPv4
+endpoints:
+- addresses: [10.244.0.2]
+  conditions: { ready: true, serving: true, terminating: false }
+  nodeName: n1
+  targetRef: { kind: Pod, name: web-1, namespace: shop, uid: 12345678-1111-2222-3333-444455556666 }
+ports:
+- { name: http, port: 9090, protocol: TCP, appProtocol: http }
+`;
+
+describe('manifests: what kubectl exports', () => {
+  it('metadata (uid, resourceVersion, creationTimestamp, annotations, labels), clusterIPs, ipFamilies, ipFamilyPolicy, status: accepted, ignored', () => {
+    const m = parseManifests(EXPORTED);
+    expect(m.services).toEqual([{
+      name: 'legacy', namespace: 'shop', type: 'ClusterIP', clusterIP: '10.96.0.44',
+      ports: [{ name: 'http', port: 80, targetPort: 9090, protocol: 'TCP' }],
+      sessionAffinity: 'None', sessionAffinityTimeoutSeconds: 10800,
+      externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', externalIPs: [],
+      endpoints: [{ ip: '10.244.0.2', ready: true, node: 'n1', pod: 'web-1' }],
+    }]);
+    expect(m.origins).toEqual(['document 1 (Service legacy)']);
+  });
+
+  it('clusterIPs alone gives the clusterIP; a NodePort export (allocateLoadBalancerNodePorts, externalTrafficPolicy) too', () => {
+    const svc = (spec: string) => `apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n${spec}\n`;
+    expect(parseManifests(svc('  clusterIPs: [10.96.0.7]\n  ports: [{ port: 80 }]')).services[0].clusterIP).toBe('10.96.0.7');
+    expect(parseManifests(svc('  type: LoadBalancer\n  allocateLoadBalancerNodePorts: true\n  externalTrafficPolicy: Cluster\n  ports: [{ port: 80, nodePort: 30080 }]')).services[0])
+      .toMatchObject({ type: 'LoadBalancer', ports: [{ port: 80, nodePort: 30080 }] });
+  });
+
+  it('refused, naming document and field: dual stack, IPv6, clusterIPs disagreeing, headless', () => {
+    const svc = (spec: string) => `apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec:\n  ports: [{ port: 80 }]\n${spec}\n`;
+    expect(problems(svc('  ipFamilies: [IPv6]'))).toEqual(['document 1 (Service web): spec.ipFamilies: ["IPv6"]: podwire models IPv4 only (ipFamilies: [IPv4])']);
+    expect(problems(svc('  ipFamilyPolicy: RequireDualStack'))).toEqual(['document 1 (Service web): spec.ipFamilyPolicy: RequireDualStack: podwire models IPv4 single-stack Services only']);
+    expect(problems(svc('  ipFamilyPolicy: Sometimes'))).toEqual(['document 1 (Service web): spec.ipFamilyPolicy: unknown IP family policy "Sometimes" (expected one of SingleStack, PreferDualStack, RequireDualStack)']);
+    expect(problems(svc('  clusterIP: 10.96.0.1\n  clusterIPs: [10.96.0.2]'))).toEqual(['document 1 (Service web): spec.clusterIPs[0]: "10.96.0.2" differs from clusterIP "10.96.0.1"']);
+    expect(problems(svc('  clusterIPs: [10.96.0.2, "fd00::2"]'))).toEqual(['document 1 (Service web): spec.clusterIPs: ["10.96.0.2","fd00::2"]: podwire models IPv4 single-stack Services only (one clusterIP)']);
+    expect(problems(svc('  clusterIP: None\n  clusterIPs: [None]'))).toEqual(['document 1 (Service web): spec.clusterIP: headless Services (clusterIP: None) are not modelled yet']);
+    expect(problems(svc('  clusterIPs: [None]'))).toEqual(['document 1 (Service web): spec.clusterIPs[0]: headless Services (clusterIP: None) are not modelled yet']);
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNodes, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 
-const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds';
+const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, dns';
 
 /** The problems planTopology reports for `doc` (fails the test if it accepts it). */
 function problems(doc: unknown): string[] {

@@ -1,0 +1,58 @@
+// podwire apply FILE / podwire delete service NAME: change a running lab's
+// Services live, as kubectl apply / kubectl delete do. FILE is parsed and
+// checked here; the lab process plans the change against its own plan and
+// answers once every podwire node's data plane has it (src/lab/service-control.ts).
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parseApplyFile } from '../model/apply.ts';
+import type { ServiceChangeReply } from '../lab/service-control.ts';
+import { isNamespace, isServiceName } from '../model/services.ts';
+import { requestControl } from '../lab/control.ts';
+import { runningLab } from './lab-target.ts';
+
+/** Applying thousands of Services takes seconds, not the status request's 5. */
+const CHANGE_TIMEOUT_MS = 120_000;
+
+export function applyCommand(): Command {
+  return new Command('apply')
+    .description("create or replace Services of the running lab (Kubernetes Service/EndpointSlice manifests, or a topology file's services:)")
+    .argument('[file]', 'YAML file: Service and EndpointSlice documents, or a mapping with services: (cluster: and nodes: ignored)')
+    .option('-f, --filename <file>', 'the file (as kubectl apply -f)')
+    .option('--name <lab>', 'lab name (default: the only running lab)')
+    .option('--timing', 'also print how long planning and programming the data plane took')
+    .action(async (file: string | undefined, opts: { filename?: string; name?: string; timing?: boolean }) => {
+      const path = opts.filename ?? file;
+      if (!path) throw new Error('apply: give the file (podwire apply FILE, or -f FILE)');
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (e) {
+        throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+      }
+      const input = parseApplyFile(text, path);
+      const state = runningLab(opts.name);
+      const r = (await requestControl(state.socket, 'apply', CHANGE_TIMEOUT_MS, { input })) as ServiceChangeReply;
+      for (const x of r.results) console.log(`service/${x.name} ${x.action}`);
+      if (opts.timing) console.log(`planned in ${r.planMs.toFixed(1)} ms, data plane programmed in ${r.programMs.toFixed(1)} ms`);
+    });
+}
+
+export function deleteCommand(): Command {
+  const del = new Command('delete').description('delete objects from the running lab (kubectl delete)');
+  del.command('service')
+    .alias('services').alias('svc')
+    .description('delete Services (their frontends leave every node; UDP flows to their backends are flushed)')
+    .argument('<names...>', 'Service names')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--name <lab>', 'lab name (default: the only running lab)')
+    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
+      for (const n of names) if (!isServiceName(n)) throw new Error(`"${n}" is not a valid Service name`);
+      const state = runningLab(opts.name);
+      const r = (await requestControl(state.socket, 'delete', CHANGE_TIMEOUT_MS, {
+        services: names.map((name) => ({ namespace: opts.namespace, name })),
+      })) as ServiceChangeReply;
+      for (const x of r.results) console.log(`service "${x.name}" deleted`);
+    });
+  return del;
+}

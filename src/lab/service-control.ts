@@ -1,0 +1,126 @@
+// The running lab's side of `podwire apply`, `podwire delete service` and
+// `podwire conntrack`, reached through the control socket (up.ts).
+//
+// An apply is computed whole first (src/model/apply.ts: stable allocation,
+// every check against the lab's plan); only a valid result reaches the data
+// plane: each local podwire node gets the frontends of the Services that
+// changed (serviceFrontends, the one source of a node's frontend list) and
+// programs them as a diff (src/dataplane/service-sync.ts). Only once every
+// node has them does the plan change (so `status` shows them), the state
+// file record them, and onServicesChanged hooks run. Should a node refuse
+// (it checks its table sizes before touching anything), the nodes already
+// done are put back: nothing is half-applied. Requests run one at a time.
+import { localNodes, type LabPlan } from '../model/topology.ts';
+import { planApply, planDelete, serviceKey, type ApplyInput, type ApplyResult, type ServiceChange } from '../model/apply.ts';
+import { isNamespace } from '../model/services.ts';
+import { CT_PROTO, type CtTuple } from '../dataplane/dataplane.ts';
+import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
+import { serviceFrontends, type Lab } from './lab.ts';
+import { writeState } from './state.ts';
+
+/** What `podwire apply` / `delete` print from: one result per Service, and how long the data plane took. */
+export interface ServiceChangeReply { results: ApplyResult[]; planMs: number; programMs: number }
+
+/** One connection as `podwire conntrack --json` lists it. */
+export interface ConntrackEntryJson {
+  node: string;
+  proto: 'tcp' | 'udp' | 'icmp' | string;
+  /** the data plane's state name (assembly/tables/conntrack.ts): established, syn_sent, ... for TCP; unreplied/replied for UDP */
+  state: string;
+  /** seconds left before the entry expires (as conntrack -L's third column) */
+  timeoutSeconds: number;
+  orig: CtTuple;
+  /** the tuple replies carry: after a Service DNAT its source is the backend */
+  reply: CtTuple;
+  assured: boolean;
+  seenReply: boolean;
+}
+
+const PROTO_NAME = Object.fromEntries(Object.entries(CT_PROTO).map(([k, v]) => [v, k])) as Record<number, string>;
+
+export class ServiceControl {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly lab: Lab, private readonly log: (line: string) => void = () => {}) {}
+
+  /** The answer to a control request this handles ('apply', 'delete', 'conntrack'), or undefined for others. */
+  handle(req: { cmd: string } & Record<string, unknown>): Promise<unknown> | undefined {
+    if (req.cmd === 'conntrack') return this.conntrack();
+    if (req.cmd === 'apply') {
+      const input = req.input as ApplyInput;
+      if (!input || !Array.isArray(input.services) || !Array.isArray(input.origins)) return Promise.reject(new Error('apply: no services in the request'));
+      return this.serialized(() => this.change(() => planApply(this.lab.plan, input)));
+    }
+    if (req.cmd === 'delete') {
+      const refs = req.services as { namespace: string; name: string }[];
+      if (!Array.isArray(refs) || refs.some((r) => typeof r?.name !== 'string' || typeof r.namespace !== 'string' || !isNamespace(r.namespace))) {
+        return Promise.reject(new Error('delete: expected services [{ namespace, name }]'));
+      }
+      return this.serialized(() => this.change(() => planDelete(this.lab.plan, refs)));
+    }
+    return undefined;
+  }
+
+  async conntrack(): Promise<ConntrackEntryJson[]> {
+    const nodes = await this.lab.conntrack();
+    return nodes.flatMap((n) => n.entries.map((e) => ({
+      node: n.name,
+      proto: PROTO_NAME[e.proto] ?? String(e.proto),
+      state: e.state,
+      timeoutSeconds: Math.max(0, Math.floor((e.timeoutMs - e.ageMs) / 1000)),
+      orig: e.orig,
+      reply: e.reply,
+      assured: e.assured,
+      seenReply: e.seenReply,
+    })));
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  private async change(compute: () => ServiceChange): Promise<ServiceChangeReply> {
+    const t0 = performance.now();
+    const change = compute(); // throws (nothing changed) on any problem
+    const t1 = performance.now();
+    await this.program(change);
+    const t2 = performance.now();
+    const plan = this.lab.plan;
+    plan.services = change.services;
+    writeState({ ...this.lab.state, services: change.services });
+    for (const fn of this.lab.onServicesChanged) {
+      try { fn(plan); } catch (e) { this.log(`podwire: onServicesChanged hook failed: ${(e as Error).message}`); }
+    }
+    return { results: change.results, planMs: t1 - t0, programMs: t2 - t1 };
+  }
+
+  /** Every local podwire node gets the touched Services' frontends; on a refusal the nodes done are restored. */
+  private async program(change: ServiceChange): Promise<void> {
+    if (change.touched.length === 0) return;
+    const plan = this.lab.plan;
+    const nodes = localNodes(plan).filter((n) => n.dataplane === 'podwire');
+    const touched = new Set(change.touched);
+    const next: LabPlan = { ...plan, services: change.services };
+    const done: { node: string; old: EngineServiceConfig[]; only?: string[] }[] = [];
+    try {
+      for (const n of nodes) {
+        const part = serviceFrontends({ ...next, services: change.services.filter((s) => touched.has(serviceKey(s))) }, n);
+        // a frontend not tied to one Service: send the node's whole set instead
+        const whole = part.some((f) => f.service === undefined || !touched.has(f.service));
+        const only = whole ? undefined : change.touched;
+        const old = whole
+          ? serviceFrontends(plan, n)
+          : serviceFrontends({ ...plan, services: plan.services.filter((s) => touched.has(serviceKey(s))) }, n);
+        await this.lab.syncServices(n.name, whole ? serviceFrontends(next, n) : part, only);
+        done.push({ node: n.name, old, only });
+      }
+    } catch (e) {
+      for (const d of done.reverse()) {
+        await this.lab.syncServices(d.node, d.old, d.only).catch((r) => this.log(`podwire: could not restore node ${d.node}'s Services: ${(r as Error).message}`));
+      }
+      throw new Error(`the data plane refused the change, nothing applied: ${(e as Error).message}`);
+    }
+  }
+}

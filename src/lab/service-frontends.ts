@@ -1,0 +1,59 @@
+// The Service frontends one podwire node gets, as kube-proxy programs every
+// node (its iptables/nftables rules, in WASM tables here):
+//  - ClusterIP:port of every Service (NodePort and LoadBalancer ones have a
+//    ClusterIP too), to its ready endpoints at targetPort — only this node's
+//    endpoints under internalTrafficPolicy: Local;
+//  - for NodePort and LoadBalancer Services: the node's own address at each
+//    nodePort, and every externalIP / loadBalancerIP at the port. Under
+//    externalTrafficPolicy: Cluster the client is masqueraded to the node
+//    (any endpoint may answer, replies must come back through this node);
+//    under Local only this node's endpoints serve and the client's address
+//    is kept;
+//  - a Local policy with endpoints elsewhere but none here drops new flows
+//    (kube-proxy's "no local endpoints" rule); a Service with no ready
+//    endpoint at all rejects them;
+//  - sessionAffinity: ClientIP with its timeout on every frontend.
+import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
+import type { LabPlan, NodePlan } from '../model/topology.ts';
+import type { ServicePlan, EndpointPlan } from '../model/services.ts';
+
+export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes'>, node: NodePlan): EngineServiceConfig[] {
+  // a single-node lab's node has no underlay: nothing reaches its address from outside
+  const nodeAddress = plan.nodes.length > 1 ? node.underlayIp : undefined;
+  return plan.services.flatMap((svc) => frontendsOf(svc, node, nodeAddress));
+}
+
+function frontendsOf(svc: ServicePlan, node: NodePlan, nodeAddress: string | undefined): EngineServiceConfig[] {
+  const ready = svc.endpoints.filter((e) => e.ready);
+  const local = ready.filter((e) => e.node === node.name);
+  const affinitySeconds = svc.sessionAffinity === 'ClientIP' ? svc.sessionAffinityTimeoutSeconds : undefined;
+  const service = `${svc.namespace}/${svc.name}`;
+  const pick = (policy: 'Cluster' | 'Local'): { eps: EndpointPlan[]; dropWhenEmpty?: boolean } =>
+    policy === 'Local' ? { eps: local, ...(local.length === 0 && ready.length > 0 ? { dropWhenEmpty: true } : {}) } : { eps: ready };
+  const out: EngineServiceConfig[] = [];
+  for (const p of svc.ports) {
+    const proto = p.protocol === 'UDP' ? 'udp' as const : 'tcp' as const;
+    const to = (eps: EndpointPlan[]) => eps.map((e) => ({ ip: e.ip, port: p.targetPort }));
+    const internal = pick(svc.internalTrafficPolicy);
+    out.push({
+      vip: svc.clusterIP, port: p.port, proto, backends: to(internal.eps), service,
+      ...(affinitySeconds ? { affinitySeconds } : {}), ...(internal.dropWhenEmpty ? { dropWhenEmpty: true } : {}),
+    });
+    if (svc.type === 'ClusterIP') continue;
+    const external = pick(svc.externalTrafficPolicy);
+    const ext = {
+      proto, backends: to(external.eps), service,
+      ...(svc.externalTrafficPolicy === 'Cluster' ? { masquerade: true } : {}),
+      ...(affinitySeconds ? { affinitySeconds } : {}), ...(external.dropWhenEmpty ? { dropWhenEmpty: true } : {}),
+    };
+    if (nodeAddress && p.nodePort) out.push({ vip: nodeAddress, port: p.nodePort, ...ext });
+    for (const ip of externalAddresses(svc)) out.push({ vip: ip, port: p.port, ...ext });
+  }
+  return out;
+}
+
+/** externalIPs, and the loadBalancerIP of a LoadBalancer Service (podwire has no address pool: without one it stays pending). */
+export function externalAddresses(svc: Pick<ServicePlan, 'type' | 'externalIPs' | 'loadBalancerIP'>): string[] {
+  const lb = svc.type === 'LoadBalancer' && svc.loadBalancerIP ? [svc.loadBalancerIP] : [];
+  return [...new Set([...svc.externalIPs, ...lb])];
+}
