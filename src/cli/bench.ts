@@ -23,23 +23,42 @@ function save(dir: string, kind: string, data: unknown): string {
 export function benchCommand(): Command {
   const bench = new Command('bench').description('measure the data plane (figures, never pass/fail)');
   bench.command('hotpath')
-    .description('in-memory hot-path suites (benchmark.js): parse and bridge forwarding, Mpps and ns/frame')
+    .description('in-memory hot-path suites (benchmark.js): bridge forwarding, routing + overlays, Service DNAT; Mpps and ns/frame')
     .option('--quick', 'short runs')
+    .option('--suites <list>', 'comma-separated: bridge, overlay, service', 'bridge,overlay,service')
     .option('--out <dir>', 'where to write the JSON', '.')
-    .action(async (opts: { quick?: boolean; out: string }) => {
-      const { runHotpath } = await import('../../bench/hotpath.ts');
-      const { runOverlayHotpath } = await import('../../bench/overlay-hotpath.ts');
-      const results = await runHotpath({ quick: opts.quick });
-      console.log('');
-      const overlay = await runOverlayHotpath({ quick: opts.quick });
-      const bridge64 = results.find((r) => r.suite === 'bridge' && r.frameBytes === 64 && r.batch === 256 && r.slotBytes < 65536);
+    .action(async (opts: { quick?: boolean; suites: string; out: string }) => {
+      const suites = new Set(opts.suites.split(',').map((s) => s.trim()).filter(Boolean));
+      for (const s of suites) if (!['bridge', 'overlay', 'service'].includes(s)) throw new Error(`unknown suite "${s}" (bridge, overlay, service)`);
       const verdict = (x: number, t: number) => `${x.toFixed(1)} Mpps (${x >= t ? 'met' : 'NOT met'})`;
-      console.log('');
-      if (bridge64) console.log(`target: bridge forwarding with learning, 64 B, one core >= 30 Mpps: ${verdict(bridge64.mpps, 30)}`);
-      const best = (suite: string) => Math.max(...overlay.filter((r) => r.suite === suite && r.frameBytes === 64).map((r) => r.mpps));
-      console.log(`target: route + VXLAN encap, 64 B inner, >= 20 Mpps: ${verdict(best('route+vxlan encap'), 20)} (best batch, input restore included)`);
-      console.log(`target: VXLAN decap + bridge, 64 B inner, >= 20 Mpps: ${verdict(best('vxlan decap+bridge'), 20)} (best batch, input restore included)`);
-      console.log(`raw results: ${save(opts.out, 'hotpath', { results, overlay })}`);
+      const targets: string[] = [];
+      const data: Record<string, unknown> = {};
+      if (suites.has('bridge')) {
+        const { runHotpath } = await import('../../bench/hotpath.ts');
+        const results = await runHotpath({ quick: opts.quick });
+        console.log('');
+        data.results = results;
+        const bridge64 = results.find((r) => r.suite === 'bridge' && r.frameBytes === 64 && r.batch === 256 && r.slotBytes < 65536);
+        if (bridge64) targets.push(`target: bridge forwarding with learning, 64 B, one core >= 30 Mpps: ${verdict(bridge64.mpps, 30)}`);
+      }
+      if (suites.has('overlay')) {
+        const { runOverlayHotpath } = await import('../../bench/overlay-hotpath.ts');
+        const overlay = await runOverlayHotpath({ quick: opts.quick });
+        console.log('');
+        data.overlay = overlay;
+        const best = (suite: string) => Math.max(...overlay.filter((r) => r.suite === suite && r.frameBytes === 64).map((r) => r.mpps));
+        targets.push(`target: route + VXLAN encap, 64 B inner, >= 20 Mpps: ${verdict(best('route+vxlan encap'), 20)} (best batch, input restore included)`);
+        targets.push(`target: VXLAN decap + bridge, 64 B inner, >= 20 Mpps: ${verdict(best('vxlan decap+bridge'), 20)} (best batch, input restore included)`);
+      }
+      if (suites.has('service')) {
+        const { runServiceHotpath, serviceTargets } = await import('../../bench/service-hotpath.ts');
+        const service = await runServiceHotpath({ quick: opts.quick });
+        console.log('');
+        data.service = service;
+        targets.push(...serviceTargets(service));
+      }
+      for (const t of targets) console.log(t);
+      console.log(`raw results: ${save(opts.out, 'hotpath', data)}`);
     });
   bench.command('e2e')
     .description('iperf3 TCP pod to pod through podwire vs the kernel veth+bridge and a C TAP forwarder (root)')
