@@ -14,10 +14,11 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, stopAllLabs, hostLeftovers, isRoot, podwire, spawnIn, sleep, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { PYTHON } from '../helpers/traffic.ts';
+import { startPodServers, killAll } from '../helpers/pod-servers.ts';
 
 if (!isRoot) console.warn('test/e2e/apply.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
 
-const PYTHON = '/usr/bin/python3';
 const LAB = 'apl';
 const SERVERS = ['apl-web1', 'apl-web2', 'apl-udp1', 'apl-udp2'];
 const CLIENT = 'apl-client';
@@ -42,31 +43,6 @@ services:
     ports: [{ port: 80, targetPort: 8080 }]
 `;
 
-// HTTP on :8080 and UDP on :5353, both answering the pod's name.
-const SERVER_PY = String.raw`
-import http.server, socket, sys, threading
-name = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = (name + '\n').encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H)
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(('0.0.0.0', 5353))
-def udp():
-    while True:
-        d, a = u.recvfrom(2048)
-        u.sendto(name.encode(), a)
-threading.Thread(target=udp, daemon=True).start()
-print('listening', flush=True)
-srv.serve_forever()
-`;
-
 // One datagram from a fixed source port (the same flow every run); prints who answered.
 const UDP_ONCE_PY = String.raw`
 import socket, sys
@@ -80,6 +56,18 @@ s.send(b'who')
 print(s.recv(2048).decode())
 `;
 
+// An EndpointSlice giving Service `service` these ready endpoints on `port`.
+const endpointSlice = (service: string, port: number, protocol: string, ips: string[]) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${service}-1
+  labels: { kubernetes.io/service-name: ${service} }
+addressType: IPv4
+ports: [{ port: ${port}, protocol: ${protocol} }]
+endpoints:
+${ips.map((ip) => `  - addresses: [${ip}]\n    conditions: { ready: true }`).join('\n')}
+`;
+
 const echoManifests = (ips: string[]) => `
 apiVersion: v1
 kind: Service
@@ -90,16 +78,7 @@ spec:
   ipFamilyPolicy: SingleStack
   ports: [{ port: 53, protocol: UDP }]
 ---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: echo-1
-  labels: { kubernetes.io/service-name: echo }
-addressType: IPv4
-ports: [{ port: 5353, protocol: UDP }]
-endpoints:
-${ips.map((ip) => `  - addresses: [${ip}]\n    conditions: { ready: true }`).join('\n')}
-`;
+${endpointSlice('echo', 5353, 'UDP', ips)}`;
 
 afterAll(async () => {
   await stopAllLabs();
@@ -109,7 +88,7 @@ describe.skipIf(!isRoot)('podwire apply / delete service / conntrack on a runnin
   let lab: RunningLab;
   let before: StatusJson;
   let dir: string;
-  const servers: ChildProcess[] = [];
+  let servers: ChildProcess[] = [];
   const ipOf = (pod: string) => before.pods.find((p) => p.name === pod)!.ip;
   const file = (name: string, text: string) => { const f = join(dir, name); writeFileSync(f, text); return f; };
   const curl = (ip: string, port = 80) => lab.exec(`pw-${CLIENT}`, ['curl', '-s', '--max-time', '3', `http://${ip}:${port}/`], { timeoutMs: 10_000 });
@@ -118,21 +97,11 @@ describe.skipIf(!isRoot)('podwire apply / delete service / conntrack on a runnin
     dir = mkdtempSync(join(tmpdir(), 'pw-apply-'));
     lab = await startLab(TOPOLOGY, { name: LAB });
     before = await lab.status();
-    for (const pod of SERVERS) {
-      const p = spawnIn(`pw-${pod}`, [PYTHON, '-c', SERVER_PY, pod]);
-      servers.push(p);
-      let out = '';
-      p.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-      const end = Date.now() + 10_000;
-      while (!out.includes('listening')) {
-        if (Date.now() > end || p.exitCode !== null) throw new Error(`server in pw-${pod} did not start`);
-        await sleep(20);
-      }
-    }
+    servers = await startPodServers(SERVERS);
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of servers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    killAll(servers);
     await lab?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -222,16 +191,7 @@ spec:
   sessionAffinity: ClientIP
   ports: [{ port: 5201, protocol: TCP }]
 ---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata:
-  name: bulk-1
-  labels: { kubernetes.io/service-name: bulk }
-addressType: IPv4
-ports: [{ port: 5201, protocol: TCP }]
-endpoints:
-${ips.map((ip) => `  - addresses: [${ip}]\n    conditions: { ready: true }`).join('\n')}
-`;
+${endpointSlice('bulk', 5201, 'TCP', ips)}`;
     const pods = ['apl-web1', 'apl-web2'];
     expect((await podwire(['apply', file('bulk.yaml', bulk(pods.map(ipOf))), '--name', LAB])).code).toBe(0);
     const iperfServers = pods.map((p) => spawnIn(`pw-${p}`, ['iperf3', '-s', '-1', '-p', '5201']));
@@ -256,7 +216,7 @@ ${ips.map((ip) => `  - addresses: [${ip}]\n    conditions: { ready: true }`).joi
       // every half second moved data, also after the change
       expect(j.intervals.map((i) => i.sum.bytes).filter((b) => b === 0)).toEqual([]);
     } finally {
-      for (const p of iperfServers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+      killAll(iperfServers);
     }
   });
 
@@ -271,7 +231,7 @@ ${ips.map((ip) => `  - addresses: [${ip}]\n    conditions: { ready: true }`).joi
   });
 
   it('SIGTERM: exits 0 and leaves no namespace or link behind', async () => {
-    for (const p of servers) p.kill('SIGKILL');
+    killAll(servers);
     const pid = lab.proc.pid!;
     expect(await lab.stop()).toBe(0);
     expect(await hostLeftovers([...PODS.map((p) => `pw-${p}`), `pw-${pid}-`])).toEqual({ namespaces: [], links: [] });

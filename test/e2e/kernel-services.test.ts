@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { nftRules, applyKernelServices } from '../../src/lab/kernel-services.ts';
-import { startLab, stopAllLabs, isRoot, spawnIn, sleep, execIn, podwire, hostLeftovers, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, isRoot, sleep, execIn, podwire, hostLeftovers, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startPodServers, killAll, httpAnswers, connectOutcome } from '../helpers/pod-servers.ts';
 
 if (!isRoot) console.warn('test/e2e/kernel-services.test.ts: skipped — needs root (creates network namespaces, TAPs, bridges, veth and vxlan devices, nftables); run as root (CI is root)');
 
-const PYTHON = '/usr/bin/python3';
 const LAB = 'kss';
 const NODE_NS = `pw-node-${LAB}-k1`;
 const WEB = ['kss-web1', 'kss-web2']; // on n1 (podwire) and k1 (kernel)
@@ -61,62 +61,6 @@ services:
     ports: [{ name: http, port: 80, targetPort: 8080 }, { name: dns, port: 53, targetPort: 53, protocol: UDP }]
 `;
 
-// HTTP on :8080 answering "<pod name> <client address it saw>".
-const SERVER_PY = String.raw`
-import http.server, sys
-name = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = ('%s %s\n' % (name, self.client_address[0])).encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H)
-print('listening', flush=True)
-srv.serve_forever()
-`;
-
-// N sequential requests (each a new connection); prints the answers and failures.
-const HTTP_N_PY = String.raw`
-import http.client, json, sys
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-got, fails = [], []
-for i in range(n):
-    try:
-        c = http.client.HTTPConnection(host, port, timeout=3)
-        c.request('GET', '/')
-        got.append(c.getresponse().read().decode().strip())
-        c.close()
-    except Exception as e:
-        fails.append(repr(e))
-print(json.dumps({'got': got, 'fails': fails}))
-`;
-
-// One connect (TCP) or send+recv (UDP): how it ended and how long it took.
-const REFUSED_PY = String.raw`
-import json, socket, sys, time
-host, port, proto = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-t = time.monotonic()
-try:
-    if proto == 'tcp':
-        s = socket.create_connection((host, port), timeout=5)
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(5)
-        s.connect((host, port))
-        s.send(b'q')
-        s.recv(100)
-    r = 'connected'
-except ConnectionRefusedError:
-    r = 'refused'
-except Exception as e:
-    r = repr(e)
-print(json.dumps({'result': r, 'seconds': time.monotonic() - t}))
-`;
-
 afterAll(async () => {
   await stopAllLabs();
 });
@@ -125,40 +69,18 @@ describe.skipIf(!isRoot)('kernel node Services: kube-proxy nftables rules (root)
   let lab: RunningLab;
   let st: StatusJson;
   let dir: string;
-  const servers: ChildProcess[] = [];
+  let servers: ChildProcess[] = [];
   const svc = (name: string) => st.services.find((s) => s.name === name)!;
-  async function http(ns: string, host: string, port: number, n: number): Promise<{ got: string[]; fails: string[] }> {
-    const r = await execIn(ns, [PYTHON, '-c', HTTP_N_PY, host, String(port), String(n)], { timeoutMs: 60_000 });
-    expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as { got: string[]; fails: string[] };
-  }
-  async function requests(ns: string, host: string, port: number, n: number): Promise<string[]> {
-    const { got, fails } = await http(ns, host, port, n);
-    expect(fails).toEqual([]);
-    return got;
-  }
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pw-kss-'));
     lab = await startLab(TOPOLOGY, { name: LAB });
     st = await lab.status();
-    for (const pod of WEB) {
-      const p = spawnIn(`pw-${pod}`, [PYTHON, '-c', SERVER_PY, pod]);
-      servers.push(p);
-      let out = '';
-      let err = '';
-      p.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-      p.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-      const end = Date.now() + 10_000;
-      while (!out.includes('listening')) {
-        if (Date.now() > end || p.exitCode !== null) throw new Error(`server in pw-${pod} did not start: ${err}`);
-        await sleep(20);
-      }
-    }
+    servers = await startPodServers(WEB, { clientAddress: true });
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of servers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    killAll(servers);
     await lab?.stop();
     rmSync(dir, { recursive: true, force: true });
     expect(await hostLeftovers([`pw-${LAB}`, 'pw-node-kss', 'pw-ul-kss'])).toEqual({ namespaces: [], links: [] });
@@ -175,7 +97,7 @@ describe.skipIf(!isRoot)('kernel node Services: kube-proxy nftables rules (root)
   });
 
   it('30 requests from a kernel-node pod to the ClusterIP: all answered, by both backends (same node and across VXLAN), client address kept', async () => {
-    const got = await requests(`pw-${CLIENT}`, svc('web').clusterIP, 80, 30);
+    const got = await httpAnswers(`pw-${CLIENT}`, svc('web').clusterIP, 80, 30);
     expect(got).toHaveLength(30);
     const clientIp = st.pods.find((p) => p.name === CLIENT)!.ip;
     expect(new Set(got.map((l) => l.split(' ')[0]))).toEqual(new Set(WEB));
@@ -184,18 +106,16 @@ describe.skipIf(!isRoot)('kernel node Services: kube-proxy nftables rules (root)
 
   it('a Service without endpoints: TCP refused at once (reset), UDP port unreachable', async () => {
     for (const [port, proto] of [[80, 'tcp'], [53, 'udp']] as const) {
-      const r = await execIn(`pw-${CLIENT}`, [PYTHON, '-c', REFUSED_PY, svc('empty').clusterIP, String(port), proto], { timeoutMs: 20_000 });
-      expect(r.code, r.stderr).toBe(0);
-      const { result, seconds } = JSON.parse(r.stdout) as { result: string; seconds: number };
+      const { result, seconds } = await connectOutcome(`pw-${CLIENT}`, svc('empty').clusterIP, port, proto);
       expect(result, proto).toBe('refused');
       expect(seconds, `${proto} refused after`).toBeLessThan(1);
     }
   });
 
   it('sessionAffinity ClientIP sticks; hairpin (a pod through its own Service) is masqueraded to the gateway', async () => {
-    const sticky = await requests(`pw-${CLIENT}`, svc('sticky').clusterIP, 80, 10);
+    const sticky = await httpAnswers(`pw-${CLIENT}`, svc('sticky').clusterIP, 80, 10);
     expect(new Set(sticky).size).toBe(1);
-    const hair = await requests('pw-kss-web2', svc('self').clusterIP, 80, 3);
+    const hair = await httpAnswers('pw-kss-web2', svc('self').clusterIP, 80, 3);
     expect(hair).toEqual(Array(3).fill(`kss-web2 ${K1_GATEWAY}`));
   });
 
@@ -203,7 +123,7 @@ describe.skipIf(!isRoot)('kernel node Services: kube-proxy nftables rules (root)
     const r = await execIn(NODE_NS, ['nft', 'list', 'set', 'ip', 'kube-proxy', 'nodeport-ips']);
     const address = /elements = \{ ([\d.]+)/.exec(r.stdout)?.[1];
     expect(address, r.stdout).toMatch(/^172\.31\.246\./);
-    const got = await requests(NODE_NS, address!, 30080, 12);
+    const got = await httpAnswers(NODE_NS, address!, 30080, 12);
     expect(new Set(got.map((l) => l.split(' ')[0]))).toEqual(new Set(WEB));
   });
 
@@ -223,7 +143,7 @@ describe.skipIf(!isRoot)('kernel node Services: kube-proxy nftables rules (root)
       await sleep(50);
     }
     expect(table).toContain(`${vip} . tcp . 8081`);
-    const got = await requests(`pw-${CLIENT}`, vip, 8081, 6);
+    const got = await httpAnswers(`pw-${CLIENT}`, vip, 8081, 6);
     expect(got.every((l) => WEB.includes(l.split(' ')[0]))).toBe(true);
 
     const d = await podwire(['delete', 'service', 'more', '--name', LAB]);
@@ -246,6 +166,6 @@ describe.skipIf(!isRoot)('kernel node Services: kube-proxy nftables rules (root)
     const self = { vip: svc('self').clusterIP, port: 80, proto: 'tcp' as const, service: 'default/self', backends: [{ ip: web2, port: 8080 }] };
     await applyKernelServices(NODE_NS, nftRules([self], { clusterCIDR: '10.236.0.0/16', podCIDR: K1_POD_CIDR, serviceCIDR: '10.92.0.0/16', brNetfilter: false }));
     // the backend's reply is bridged straight to the client unless the flow is masqueraded: it is, to the gateway
-    expect(await requests(`pw-${CLIENT}`, self.vip, 80, 3)).toEqual(Array(3).fill(`kss-web2 ${K1_GATEWAY}`));
+    expect(await httpAnswers(`pw-${CLIENT}`, self.vip, 80, 3)).toEqual(Array(3).fill(`kss-web2 ${K1_GATEWAY}`));
   });
 });

@@ -10,13 +10,13 @@
 // ICMP port unreachable for UDP) instead of timing out.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { startLab, stopAllLabs, statusNode, isRoot, spawnIn, sleep, execIn, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, statusNode, isRoot, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startPodServers, killAll, httpAnswers, connectOutcome } from '../helpers/pod-servers.ts';
 import { attachVethNode, removeNamespaces, type Underlay } from '../../src/lab/underlay.ts';
 import { netnsAdd } from '../../src/io/netns.ts';
 
 if (!isRoot) console.warn('test/e2e/service-policies.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
 
-const PYTHON = '/usr/bin/python3';
 const LAB = 'pol';
 const EXT_NS = 'pw-pol-ext';
 const EXT_IP = '172.31.248.200';
@@ -61,62 +61,6 @@ services:
     ports: [{ name: http, port: 80, targetPort: 8080 }, { name: dns, port: 53, targetPort: 53, protocol: UDP }]
 `;
 
-// HTTP on :8080 answering "<pod name> <client address it saw>".
-const SERVER_PY = String.raw`
-import http.server, sys
-name = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = ('%s %s\n' % (name, self.client_address[0])).encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H)
-print('listening', flush=True)
-srv.serve_forever()
-`;
-
-// N sequential requests (each a new connection); prints the answers.
-const HTTP_N_PY = String.raw`
-import http.client, json, sys
-host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-got, fails = [], []
-for i in range(n):
-    try:
-        c = http.client.HTTPConnection(host, port, timeout=3)
-        c.request('GET', '/')
-        got.append(c.getresponse().read().decode().strip())
-        c.close()
-    except Exception as e:
-        fails.append(repr(e))
-print(json.dumps({'got': got, 'fails': fails}))
-`;
-
-// One connect (TCP) or send+recv (UDP): how it ended and how long it took.
-const REFUSED_PY = String.raw`
-import json, socket, sys, time
-host, port, proto = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-t = time.monotonic()
-try:
-    if proto == 'tcp':
-        s = socket.create_connection((host, port), timeout=5)
-    else:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(5)
-        s.connect((host, port))
-        s.send(b'q')
-        s.recv(100)
-    r = 'connected'
-except ConnectionRefusedError:
-    r = 'refused'
-except Exception as e:
-    r = repr(e)
-print(json.dumps({'result': r, 'seconds': time.monotonic() - t}))
-`;
-
 afterAll(async () => {
   await stopAllLabs();
   await removeNamespaces([EXT_NS]).catch(() => {});
@@ -125,34 +69,15 @@ afterAll(async () => {
 describe.skipIf(!isRoot)('Service policies: NodePort from outside, masquerade, Local, affinity, hairpin, reject (root)', () => {
   let lab: RunningLab;
   let st: StatusJson;
-  const servers: ChildProcess[] = [];
+  let servers: ChildProcess[] = [];
   const svc = (name: string) => st.services.find((s) => s.name === name)!;
   const podIp = (name: string) => st.pods.find((p) => p.name === name)!.ip;
   const nodeOf = (name: string) => statusNode(st, name);
-  async function requests(ns: string, host: string, port: number, n: number): Promise<string[]> {
-    const r = await execIn(ns, [PYTHON, '-c', HTTP_N_PY, host, String(port), String(n)], { timeoutMs: 60_000 });
-    expect(r.code, r.stderr).toBe(0);
-    const { got, fails } = JSON.parse(r.stdout) as { got: string[]; fails: string[] };
-    expect(fails).toEqual([]);
-    return got;
-  }
 
   beforeAll(async () => {
     lab = await startLab(TOPOLOGY, { name: LAB });
     st = await lab.status();
-    for (const pod of WEB) {
-      const p = spawnIn(`pw-${pod}`, [PYTHON, '-c', SERVER_PY, pod]);
-      servers.push(p);
-      let out = '';
-      let err = '';
-      p.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-      p.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-      const end = Date.now() + 10_000;
-      while (!out.includes('listening')) {
-        if (Date.now() > end || p.exitCode !== null) throw new Error(`server in pw-${pod} did not start: ${err}`);
-        await sleep(20);
-      }
-    }
+    servers = await startPodServers(WEB, { clientAddress: true });
     // a machine on the same LAN as the nodes, outside the cluster
     await removeNamespaces([EXT_NS]).catch(() => {});
     await netnsAdd(EXT_NS);
@@ -161,7 +86,7 @@ describe.skipIf(!isRoot)('Service policies: NodePort from outside, masquerade, L
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of servers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    killAll(servers);
     await lab?.stop();
     await removeNamespaces([EXT_NS]).catch(() => {});
   });
@@ -169,7 +94,7 @@ describe.skipIf(!isRoot)('Service policies: NodePort from outside, masquerade, L
   it('NodePort (externalTrafficPolicy Cluster) from outside, on each node\'s address: answered, client masqueraded to that node', async () => {
     for (const n of ['n1', 'n2']) {
       const node = nodeOf(n);
-      const got = await requests(EXT_NS, node.underlay!.ip, 30080, 8);
+      const got = await httpAnswers(EXT_NS, node.underlay!.ip, 30080, 8);
       for (const line of got) {
         const [pod, seen] = line.split(' ');
         expect(WEB).toContain(pod);
@@ -182,31 +107,29 @@ describe.skipIf(!isRoot)('Service policies: NodePort from outside, masquerade, L
 
   it('NodePort (externalTrafficPolicy Local): only the node\'s own endpoint answers, and sees the client\'s real address', async () => {
     for (const [n, pod] of [['n1', 'pol-web1'], ['n2', 'pol-web2']]) {
-      const got = await requests(EXT_NS, nodeOf(n).underlay!.ip, 30081, 4);
+      const got = await httpAnswers(EXT_NS, nodeOf(n).underlay!.ip, 30081, 4);
       expect(got).toEqual(Array(4).fill(`${pod} ${EXT_IP}`));
     }
   });
 
   it('sessionAffinity ClientIP: 20 connections from one client all reach the same pod', async () => {
-    const got = await requests(`pw-${CLIENT}`, svc('sticky').clusterIP, 80, 20);
+    const got = await httpAnswers(`pw-${CLIENT}`, svc('sticky').clusterIP, 80, 20);
     expect(new Set(got).size).toBe(1);
     expect(got[0]).toMatch(/^pol-web[12] /);
     // the same 20 to the non-sticky Service spread (the seeded choice, not a stuck one)
-    const spread = await requests(`pw-${CLIENT}`, svc('web').clusterIP, 80, 20);
+    const spread = await httpAnswers(`pw-${CLIENT}`, svc('web').clusterIP, 80, 20);
     expect(new Set(spread.map((l) => l.split(' ')[0])).size).toBe(2);
   });
 
   it('hairpin: a pod reaches itself through its own Service (masqueraded to the gateway, so its reply comes back translated)', async () => {
-    const got = await requests('pw-pol-web1', svc('self').clusterIP, 80, 3);
+    const got = await httpAnswers('pw-pol-web1', svc('self').clusterIP, 80, 3);
     expect(got).toEqual(Array(3).fill(`pol-web1 ${nodeOf('n1').gateway}`));
   });
 
   it('no endpoints: TCP connect refused at once (RST), UDP gets port unreachable (ECONNREFUSED), counted', async () => {
     const before = nodeOf('n1');
     for (const [port, proto] of [[80, 'tcp'], [53, 'udp']] as const) {
-      const r = await execIn(`pw-${CLIENT}`, [PYTHON, '-c', REFUSED_PY, svc('empty').clusterIP, String(port), proto], { timeoutMs: 20_000 });
-      expect(r.code, r.stderr).toBe(0);
-      const { result, seconds } = JSON.parse(r.stdout) as { result: string; seconds: number };
+      const { result, seconds } = await connectOutcome(`pw-${CLIENT}`, svc('empty').clusterIP, port, proto);
       expect(result, proto).toBe('refused');
       expect(seconds, `${proto} refused after`).toBeLessThan(1); // not the 5 s timeout
     }

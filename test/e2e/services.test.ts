@@ -9,11 +9,12 @@
 // same pods does the same for datagrams. `podwire status` shows the Services.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { startLab, stopAllLabs, hostLeftovers, statusNode, isRoot, podwire, spawnIn, sleep, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, hostLeftovers, statusNode, isRoot, podwire, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { PYTHON } from '../helpers/traffic.ts';
+import { startPodServers, killAll, httpRequests, tally } from '../helpers/pod-servers.ts';
 
 if (!isRoot) console.warn('test/e2e/services.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
 
-const PYTHON = '/usr/bin/python3';
 const LAB = 'svc';
 const WEB = ['svc-web1', 'svc-web2', 'svc-web3'];
 const CLIENT = 'svc-client';
@@ -45,51 +46,6 @@ const TOPOLOGY = [
   '',
 ].join('\n');
 
-// HTTP on :8080 and UDP on :5353, both answering the pod's name.
-const SERVER_PY = String.raw`
-import http.server, socket, sys, threading
-name = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        b = (name + '\n').encode()
-        self.send_response(200)
-        self.send_header('Content-Length', str(len(b)))
-        self.end_headers()
-        self.wfile.write(b)
-    def log_message(self, *a):
-        pass
-srv = http.server.ThreadingHTTPServer(('0.0.0.0', 8080), H)
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(('0.0.0.0', 5353))
-def udp():
-    while True:
-        d, a = u.recvfrom(2048)
-        u.sendto(name.encode(), a)
-threading.Thread(target=udp, daemon=True).start()
-print('listening', flush=True)
-srv.serve_forever()
-`;
-
-// N sequential requests, each on a new connection (a new flow: a new backend choice).
-const HTTP_CLIENT_PY = String.raw`
-import http.client, json, sys
-vip, n = sys.argv[1], int(sys.argv[2])
-got, fails = {}, []
-for i in range(n):
-    try:
-        c = http.client.HTTPConnection(vip, 80, timeout=3)
-        c.request('GET', '/')
-        r = c.getresponse()
-        body = r.read().decode().strip()
-        c.close()
-        if r.status != 200:
-            fails.append('status %d' % r.status)
-        got[body] = got.get(body, 0) + 1
-    except Exception as e:
-        fails.append(repr(e))
-print(json.dumps({'got': got, 'fails': fails}))
-`;
-
 // N datagrams, each from a new connected socket (a new flow); a reply must come from the ClusterIP.
 const UDP_CLIENT_PY = String.raw`
 import json, socket, sys
@@ -116,7 +72,7 @@ afterAll(async () => {
 describe.skipIf(!isRoot)('ClusterIP Services in a two-node vxlan lab (root)', () => {
   let lab: RunningLab;
   let before: StatusJson;
-  const servers: ChildProcess[] = [];
+  let servers: ChildProcess[] = [];
   let web: StatusJson['services'][number];
   let echo: StatusJson['services'][number];
 
@@ -125,23 +81,11 @@ describe.skipIf(!isRoot)('ClusterIP Services in a two-node vxlan lab (root)', ()
     before = await lab.status();
     web = before.services.find((s) => s.name === 'web')!;
     echo = before.services.find((s) => s.name === 'echo')!;
-    for (const pod of WEB) {
-      const p = spawnIn(`pw-${pod}`, [PYTHON, '-c', SERVER_PY, pod]);
-      servers.push(p);
-      let out = '';
-      let err = '';
-      p.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-      p.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-      const end = Date.now() + 10_000;
-      while (!out.includes('listening')) {
-        if (Date.now() > end || p.exitCode !== null) throw new Error(`server in pw-${pod} did not start: ${err}`);
-        await sleep(20);
-      }
-    }
+    servers = await startPodServers(WEB);
   }, 60_000);
 
   afterAll(async () => {
-    for (const p of servers) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    killAll(servers);
     await lab?.stop();
   });
 
@@ -165,10 +109,9 @@ describe.skipIf(!isRoot)('ClusterIP Services in a two-node vxlan lab (root)', ()
   });
 
   it('100 sequential requests to the ClusterIP all succeed, answered by all three backends', async () => {
-    const r = await lab.exec(`pw-${CLIENT}`, [PYTHON, '-c', HTTP_CLIENT_PY, web.clusterIP, '100'], { timeoutMs: 120_000 });
-    expect(r.code, r.stderr).toBe(0);
-    const { got, fails } = JSON.parse(r.stdout) as { got: Record<string, number>; fails: string[] };
+    const { got: answers, fails } = await httpRequests(`pw-${CLIENT}`, web.clusterIP, 80, 100, { timeoutMs: 120_000 });
     expect(fails).toEqual([]);
+    const got = tally(answers);
     expect(Object.keys(got).sort()).toEqual(WEB);
     expect(Object.values(got).reduce((a, b) => a + b, 0)).toBe(100);
     const s = await lab.status();
@@ -200,7 +143,7 @@ describe.skipIf(!isRoot)('ClusterIP Services in a two-node vxlan lab (root)', ()
   });
 
   it('SIGTERM: exits 0 and leaves no namespace, link or server behind', async () => {
-    for (const p of servers) p.kill('SIGKILL');
+    killAll(servers);
     const pid = lab.proc.pid!;
     expect(await lab.stop()).toBe(0);
     expect(await hostLeftovers([...PODS.map((p) => `pw-${p}`), `pw-${pid}-`])).toEqual({ namespaces: [], links: [] });

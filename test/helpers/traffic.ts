@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { execIn, spawnIn, runProgram, sleep, type ExecResult } from './lab.ts';
 
 export const TCP_TRANSFER_PY = fileURLToPath(new URL('../e2e/tcp_transfer.py', import.meta.url));
-const PYTHON = '/usr/bin/python3';
+/** The interpreter the tests' helper scripts run with, inside pod namespaces. */
+export const PYTHON = '/usr/bin/python3';
 
 /** `ping -c 2 -W 2 ip` from inside `ns`. */
 export function ping(ns: string, ip: string, count = 2): Promise<ExecResult> {
@@ -138,7 +139,8 @@ function lastJson(text: string): { bytes: number; sha256: string } {
   return JSON.parse(line);
 }
 
-async function waitFor(cond: () => boolean, ms: number, why: () => string, proc?: ChildProcess): Promise<void> {
+/** Poll `cond` every 20 ms; throw `why()` after `ms`, or as soon as `proc` has exited. */
+export async function waitFor(cond: () => boolean, ms: number, why: () => string, proc?: ChildProcess): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end || (proc && proc.exitCode !== null)) throw new Error(why());

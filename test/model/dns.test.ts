@@ -2,8 +2,9 @@
 // every user pod, the kube-dns Service points at it, `cluster.dns: false`
 // turns both off, and names the DNS takes are refused with exact messages.
 import { describe, it, expect } from 'vitest';
-import { planTopology, selectHostNode, TopologyError } from '../../src/model/topology.ts';
+import { planTopology, selectHostNode } from '../../src/model/topology.ts';
 import { withClusterDnsService } from '../../src/model/dns.ts';
+import { planProblems as problems } from '../helpers/problems.ts';
 import { withDnsPod, dnsNetns, clusterDnsPod, resolvConfNamespaces, clusterDnsOff } from '../../src/lab/cluster-dns.ts';
 
 const NODES = [
@@ -11,16 +12,6 @@ const NODES = [
   { name: 'n2', pods: ['b1'] },
 ];
 const SERVICES = [{ name: 'web', selector: { app: 'web' }, ports: [{ port: 80 }] }];
-
-function problems(doc: unknown): string[] {
-  try {
-    planTopology(doc);
-  } catch (e) {
-    expect(e).toBeInstanceOf(TopologyError);
-    return (e as TopologyError).problems;
-  }
-  throw new Error(`accepted: ${JSON.stringify(doc)}`);
-}
 
 describe('cluster DNS in the plan', () => {
   it('a DNS pod on the first podwire node, after its pods; user pods and Services keep their addresses', () => {

@@ -2,18 +2,13 @@
 // Services and EndpointSlices, and every document refused, with its message.
 import { describe, it, expect } from 'vitest';
 import { parseManifests } from '../../src/model/manifests.ts';
-import { planTopology, TopologyError } from '../../src/model/topology.ts';
+import { planTopology } from '../../src/model/topology.ts';
 import { allocateServices } from '../../src/model/services.ts';
+import { refusalProblems } from '../helpers/problems.ts';
 
 /** The problems parseManifests reports (fails the test if it accepts the text). */
 function problems(text: string): string[] {
-  try {
-    parseManifests(text);
-  } catch (e) {
-    expect(e).toBeInstanceOf(TopologyError);
-    return (e as TopologyError).problems;
-  }
-  throw new Error(`accepted:\n${text}`);
+  return refusalProblems(() => parseManifests(text), text);
 }
 
 const WEB = `

@@ -7,19 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNodes, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
+import { planProblems as problems } from '../helpers/problems.ts';
 
 const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, dns';
-
-/** The problems planTopology reports for `doc` (fails the test if it accepts it). */
-function problems(doc: unknown): string[] {
-  try {
-    planTopology(doc);
-  } catch (e) {
-    expect(e).toBeInstanceOf(TopologyError);
-    return (e as TopologyError).problems;
-  }
-  throw new Error(`accepted: ${JSON.stringify(doc)}`);
-}
 
 const node = (name: string, pods: unknown[] = [], extra: Record<string, unknown> = {}) => ({ name, pods, ...extra });
 const doc = (cluster: Record<string, unknown>, nodes: unknown[] = [node('n1', ['a'])]) => ({ cluster, nodes });
