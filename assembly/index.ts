@@ -18,6 +18,7 @@ import { gatewayInput, gwMac, isArpForGateway, arpReply } from "./stages/gateway
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
+import { prefetchFlows } from "./stages/flow_prefetch";
 
 export { setClock } from "./clock";
 export { setGateway } from "./stages/gateway";
@@ -32,6 +33,7 @@ export { ctLookup, ctCreate, ctDelete, ctUpdate, ctUpdateTcp, ctUpdateUdp, ctUpd
 export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBackend, svcBackendCount, svcFrontendCount,
   svcCapacity, svcMaxBackends, svcSetSeed, svcSetOptions } from "./tables/services";
 export { affForgetService } from "./tables/affinity";
+export { setFlowPrefetch } from "./stages/flow_prefetch";
 
 const ALIGN: usize = 64;
 @inline function align(a: usize): usize { return (a + ALIGN - 1) & ~(ALIGN - 1); }
@@ -105,6 +107,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
  */
 export function processBatch(first: u32, n: u32): u32 {
   const end = min(first + n, rxCapacity);
+  prefetchFlows(first, end);
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));

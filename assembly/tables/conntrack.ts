@@ -134,7 +134,7 @@ export function ctTimeout(state: u32): u32 {
   return now - load<u32>(a, O_SEEN) >= load<u32>(timeouts + (<usize>load<u8>(a, O_STATE) << 2));
 }
 
-@inline function hashTuple(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32): u32 {
+@inline export function hashTuple(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32): u32 {
   const a = ((<u64>sip << 32) | <u64>dip) * 0x9E3779B97F4A7C15;
   const b = ((<u64>proto << 32) | (<u64>(sport & 0xffff) << 16) | <u64>(dport & 0xffff)) * 0xC2B2AE3D27D4EB4F;
   let h = a ^ (b + 0x165667B19E3779F9) ^ (a >> 29);
@@ -231,6 +231,28 @@ export function ctLookup(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32,
 }
 @inline export function ctRefEntry(ref: i32): u32 { return <u32>ref >> 1; }
 @inline export function ctRefIsReply(ref: i32): bool { return (ref & 1) != 0; }
+
+// ---- batched lookups (stages/flow_prefetch.ts) ----
+// Two reads per lookup, the second depending on the first (index slot, then
+// entry), each a cache and TLB miss in a big table: a batch's lookups one
+// after another wait for 2 x n misses in a row. Touching every frame's slot
+// first, then every entry, lets the CPU overlap the misses.
+
+/** Read the home slot of hash `h` (a flow's first probe). */
+@inline export function ctTouchSlot(h: u32): u32 { return load<u32>(slots + <usize>(h & mask) * SLOT); }
+
+/** Read the entry the first index slot with hash `h` in its probe run refers to (0 when none nearby). */
+export function ctTouchEntry(h: u32): u32 {
+  let i = h & mask;
+  for (let k = 0; k < 4; k++) {
+    const s = slots + <usize>i * SLOT;
+    const ref = load<u32>(s);
+    if (ref == 0) return 0;
+    if (load<u32>(s, 4) == h) return load<u32>(entryAt((ref & ~REPLY_BIT) - 1));
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
 
 /** Drop a matching entry if it expired (so a new one may take its tuple). False when a live one holds it. */
 function clearTuple(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32, now: u32): bool {

@@ -79,6 +79,7 @@ export interface DataplaneExports {
   ctFlushReplySource(proto: number, ip: number, port: number): number;
   svcSetOptions(svc: number, flags: number, affinityMs: number): number;
   affForgetService(svc: number): void;
+  setFlowPrefetch(on: number): void;
   ctFlags(entry: number): number;
   ctCount(): number;
   ctCapacity(): number;

@@ -382,3 +382,34 @@ describe('Service NAT: ICMP errors about translated flows', () => {
     expect([rd16(inner.payload, 0), rd16(inner.payload, 2)]).toEqual([40020, 80]);
   });
 });
+
+describe('batched conntrack prefetch (stages/flow_prefetch.ts)', () => {
+  it('with 20,000 tracked flows, a batch (odd frames included) gives the same output with the pass on and off', () => {
+    const outputs = [true, false].map((on) => {
+      const [n1] = setup();
+      n1.addService(VIP, 80, 'tcp', [{ ip: B1, port: 8080 }]);
+      for (let p = 0; p < 20_000; p++) {
+        const sport = 10_000 + p;
+        expect(n1.ctCreate(TCP, { src: N1.pod, dst: VIP, sport, dport: 80 }, 0, { src: B1, dst: N1.pod, sport: 8080, dport: sport })).toBeGreaterThanOrEqual(0);
+      }
+      n1.ex.setFlowPrefetch(on ? 1 : 0);
+      const acks = Array.from({ length: 40 }, (_, i) => ({ port: POD, frame: clientSyn(10_000 + i * 487, ACK) }));
+      const odd = [
+        { port: POD, frame: clientSyn(10_001, ACK).subarray(0, 40) },                       // truncated in the IP header
+        { port: POD, frame: podFrame(N1, { dst: VIP, proto: TCP, mf: true, payload: tcpSeg(N1.pod, VIP, 10_002, 80, ACK) }) }, // a fragment
+        { port: POD, frame: podFrame(N1, { dst: VIP, proto: UDP, payload: udp(N1.pod, VIP, 10_003, 80, pattern(8)) }) },
+      ];
+      const frames = [...acks, ...odd];
+      const out = { tx: [] as string[], drops: [] as Record<string, number>[], dnat: 0 };
+      for (let i = 0; i < frames.length; i += 8) { // the nodes' batch size
+        const r = runNode(n1, frames.slice(i, i + 8));
+        out.tx.push(...r.tx.map((t) => Array.from(t.frame).join(',')));
+        out.drops.push(r.drops);
+        out.dnat += r.events.service_dnat ?? 0;
+      }
+      return out;
+    });
+    expect(outputs[0].dnat).toBe(40);
+    expect(outputs[0]).toEqual(outputs[1]);
+  });
+});
