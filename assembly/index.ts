@@ -11,6 +11,7 @@ import { neighBytes, neighInit } from "./tables/neighbors";
 import { ctBytes, ctInit } from "./tables/conntrack";
 import { svcBytes, svcInit } from "./tables/services";
 import { affBytes, affInit } from "./tables/affinity";
+import { maglevBytes, maglevInit } from "./tables/maglev";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
 import { ulPort } from "./node";
 import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
@@ -34,6 +35,7 @@ export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBack
   svcCapacity, svcMaxBackends, svcSetSeed, svcSetOptions } from "./tables/services";
 export { affForgetService } from "./tables/affinity";
 export { setFlowPrefetch } from "./stages/flow_prefetch";
+export { maglevEnabled, maglevTable, maglevSlots } from "./tables/maglev";
 
 const ALIGN: usize = 64;
 @inline function align(a: usize): usize { return (a + ALIGN - 1) & ~(ALIGN - 1); }
@@ -55,7 +57,7 @@ let regionEnd: usize = 0;
  */
 export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32,
   genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32, ctCapacity: u32,
-  svcCapacity: u32, svcMaxBackends: u32): i32 {
+  svcCapacity: u32, svcMaxBackends: u32, maglev: bool): i32 {
   if (configured) return -2;
   if (slotSize < HEADROOM + 64 || genSlotSize < HEADROOM + 64) return -3;
   let at = align(base == 0 ? __heap_base : base);
@@ -71,6 +73,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   // ClientIP affinity: one entry per client and Service, a quarter of the flows' room
   const affCap = max<u32>(ctCapacity >> 2, 64);
   const affAt = at; at = align(at + affBytes(affCap));
+  const maglevAt = at; at = align(at + maglevBytes(svcCapacity, maglev));
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
   const rxPortAt = at; at = align(at + <usize>rxCap * 4);
@@ -94,6 +97,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   ctInit(ctAt, ctCapacity);
   svcInit(svcAt, svcCapacity, svcMaxBackends);
   affInit(affAt, affCap);
+  maglevInit(maglevAt, svcCapacity, maglev);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
   configured = true;

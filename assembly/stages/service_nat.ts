@@ -28,7 +28,9 @@ import { be16, setBe16, setBe32, csumUpdate16, csumUpdate32 } from "../wire/chec
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum } from "../wire/virtio";
 import { ctLookup, ctCreate, ctUpdate, ctRefEntry, ctRefIsReply, ctBase, ctCount, ENTRY, O_ORIG, O_REPLY } from "../tables/conntrack";
 import { svcLookup, svcPick, svcBackendIp, svcBackendPort, svcBackendCount, svcFrontendCount, svcFlags, svcAffinityMs,
-  SVC_MASQUERADE, SVC_DROP_EMPTY } from "../tables/services";
+  SVC_MASQUERADE, SVC_DROP_EMPTY, SVC_MAGLEV } from "../tables/services";
+import { maglevPick, maglevEnabled } from "../tables/maglev";
+import { hashTuple } from "../tables/conntrack";
 import { affFind, affBackend, affRemember } from "../tables/affinity";
 import { gwIp } from "./gateway";
 import { serviceReject } from "./service_reject";
@@ -103,7 +105,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
   const svc = svcLookup(dip, dport, proto);
   if (svc < 0) return Drop.NONE;
   const flags = svcFlags(<u32>svc);
-  const b = chooseBackend(<u32>svc, sip, now);
+  const b = chooseBackend(<u32>svc, flags, proto, sip, dip, sport, dport, now);
   if (b < 0) {
     if ((flags & SVC_DROP_EMPTY) != 0) return Drop.SERVICE_NO_LOCAL_ENDPOINTS;
     serviceReject(frame, len, l2len, isTcp);
@@ -143,26 +145,36 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
 }
 
 /**
- * The backend index for a new flow from `client` to service `svc`, -1 when it
- * has none. ClientIP affinity: the backend the client's last new flow went
- * to, if within the timeout and still one of the service's (matched by
- * address: the list may have changed), else a fresh choice, remembered.
+ * The backend index for a new flow to service `svc`, -1 when it has none.
+ * ClientIP affinity: the backend the client's last new flow went to, if
+ * within the timeout and still one of the service's (matched by address:
+ * the list may have changed), else a fresh choice, remembered. A fresh
+ * choice is the Maglev table's slot for the flow's hash (SVC_MAGLEV), or the
+ * seeded random one.
  */
-function chooseBackend(svc: u32, client: u32, now: u32): i32 {
-  const affMs = svcAffinityMs(svc);
-  if (affMs == 0) return svcPick(svc);
+function chooseBackend(svc: u32, flags: u32, proto: u32, client: u32, dip: u32, sport: u32, dport: u32, now: u32): i32 {
   const n = svcBackendCount(svc);
   if (n == 0) return -1;
+  const affMs = svcAffinityMs(svc);
   let b: i32 = -1;
-  const entry = affFind(svc, client, now, affMs);
-  if (entry != 0) {
-    const want = affBackend(entry);
-    for (let i: u32 = 0; i < n; i++) {
-      if (svcBackendIp(svc, i) == want) { b = <i32>i; countEv(Ev.AFFINITY_HITS); break; }
+  if (affMs != 0) {
+    const entry = affFind(svc, client, now, affMs);
+    if (entry != 0) {
+      const want = affBackend(entry);
+      for (let i: u32 = 0; i < n; i++) {
+        if (svcBackendIp(svc, i) == want) { b = <i32>i; countEv(Ev.AFFINITY_HITS); break; }
+      }
     }
   }
-  if (b < 0) b = svcPick(svc);
-  affRemember(svc, client, svcBackendIp(svc, <u32>b), now, affMs);
+  if (b < 0) {
+    if ((flags & SVC_MAGLEV) != 0 && maglevEnabled()) {
+      const m = maglevPick(svc, hashTuple(proto, client, dip, sport, dport));
+      b = m < n ? <i32>m : svcPick(svc); // a table behind its list (never left so by the control plane): still a choice
+    } else {
+      b = svcPick(svc);
+    }
+  }
+  if (affMs != 0) affRemember(svc, client, svcBackendIp(svc, <u32>b), now, affMs);
   return b;
 }
 

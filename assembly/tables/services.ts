@@ -22,6 +22,8 @@ const SVC_HDR: usize = 16;
 export const SVC_MASQUERADE: u32 = 1;
 /** With no backends, drop new flows silently (a Local traffic policy with no local endpoint), not reject them. */
 export const SVC_DROP_EMPTY: u32 = 2;
+/** Choose backends by the Service's Maglev table (tables/maglev.ts), not at random. */
+export const SVC_MAGLEV: u32 = 4;
 
 let fslots: usize = 0;
 let fmask: u32 = 0;

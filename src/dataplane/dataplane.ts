@@ -1,6 +1,7 @@
 // One node's data plane: a WebAssembly instance plus typed views over its
 // frame slots, batch metadata, tx list and counters. This is the only place
 // that knows the memory layout; everything else talks in ports and frames.
+import { maglevTable } from './maglev.ts';
 import { instantiate, newMemory, readString, type Build, type DataplaneExports } from './wasm.ts';
 import { ipv4ToInt, intToIpv4, macToBigInt, bigIntToMac } from '../model/addr.ts';
 
@@ -31,6 +32,8 @@ export interface DataplaneOptions {
   /** Service frontends (VIP, port, protocol), default 256, and backends per frontend, default 64 */
   svcCapacity?: number;
   svcMaxBackends?: number;
+  /** room for a Maglev table per Service (8 KiB each), so addService may ask for scheduler 'maglev' */
+  maglev?: boolean;
 }
 
 export type ServiceProto = 'tcp' | 'udp';
@@ -43,7 +46,10 @@ export interface ServiceOptions {
   affinitySeconds?: number;
   /** with no backends drop new flows (service_no_local_endpoints) instead of rejecting them */
   dropWhenEmpty?: boolean;
+  /** how a new flow's backend is chosen: seeded random (default), or Maglev consistent hashing of its 5-tuple (IPVS "mh") */
+  scheduler?: ServiceScheduler;
 }
+export type ServiceScheduler = 'random' | 'maglev';
 
 export type PortKind = 'bridge' | 'underlay';
 const PORT_KIND = { bridge: 1, underlay: 2 } as const;
@@ -57,6 +63,7 @@ export const GEN_SLOT = 0xfffffffe;
 // assembly/tables/services.ts SVC_* flags
 const SVC_MASQUERADE = 1;
 const SVC_DROP_EMPTY = 2;
+const SVC_MAGLEV = 4;
 
 /** Conntrack states, numbered as assembly/tables/conntrack.ts CtState (index = number). */
 export const CT_STATES = [
@@ -168,7 +175,7 @@ export class Dataplane {
     this.genSlots = opts.genSlots ?? 256;
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
       this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024,
-      opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64);
+      opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64, opts.maglev ? 1 : 0);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;
@@ -415,7 +422,14 @@ export class Dataplane {
     }
     this.ex.svcClearBackends(idx);
     for (const b of backends) this.ex.svcAddBackend(idx, ipv4ToInt(b.ip), b.port);
-    const flags = (opts.masquerade ? SVC_MASQUERADE : 0) | (opts.dropWhenEmpty ? SVC_DROP_EMPTY : 0);
+    const maglev = opts.scheduler === 'maglev';
+    if (maglev) {
+      if (this.ex.maglevEnabled() === 0) throw new Error(`service ${key}: scheduler maglev needs a data plane configured with maglev: true`);
+      // written before the flag is set: the table always matches the list it indexes
+      const table = maglevTable(backends.map((b) => `${b.ip}:${b.port}`), this.ex.maglevSlots());
+      new Uint16Array(this.memory.buffer, this.ex.maglevTable(idx), table.length).set(table);
+    }
+    const flags = (opts.masquerade ? SVC_MASQUERADE : 0) | (opts.dropWhenEmpty ? SVC_DROP_EMPTY : 0) | (maglev ? SVC_MAGLEV : 0);
     this.ex.svcSetOptions(idx, flags, Math.round((opts.affinitySeconds ?? 0) * 1000) >>> 0);
   }
   /** Remove a Service frontend; flows already tracked keep going to their backends. False when there was none. */

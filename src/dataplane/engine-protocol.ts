@@ -58,6 +58,8 @@ export interface EngineServiceConfig {
   affinitySeconds?: number;
   /** with no backends, drop new flows silently (a Local traffic policy with no local endpoint) instead of rejecting them */
   dropWhenEmpty?: boolean;
+  /** backend choice for new flows: 'maglev' (consistent hashing) or, absent, seeded random */
+  scheduler?: 'random' | 'maglev';
 }
 export interface EngineConfig {
   nodes: EngineNodeConfig[];
@@ -70,6 +72,8 @@ export interface EngineConfig {
   /** each node's Service tables (cluster.serviceCapacity / serviceMaxBackends); the Dataplane's defaults when absent */
   svcCapacity?: number;
   svcMaxBackends?: number;
+  /** room for a Maglev table per Service (cluster.serviceScheduler: maglev) */
+  maglev?: boolean;
 }
 
 export type EngineRequest =

@@ -65,6 +65,7 @@ function main(): void {
     genSlots: segmenting ? genSlotsForSegmentation(cfg.batch, minPodMtu) : 256,
     ...(cfg.svcCapacity ? { svcCapacity: cfg.svcCapacity } : {}),
     ...(cfg.svcMaxBackends ? { svcMaxBackends: cfg.svcMaxBackends } : {}),
+    ...(cfg.maglev ? { maglev: true } : {}),
   });
   const memBase = bufferAddress(dps[0].memory.buffer);
   const mem8 = new Uint8Array(dps[0].memory.buffer);

@@ -81,7 +81,7 @@ function sameFrontend(a: EngineServiceConfig, b: EngineServiceConfig): boolean {
     if (a.backends[i].ip !== b.backends[i].ip || a.backends[i].port !== b.backends[i].port) return false;
   }
   return (a.masquerade ?? false) === (b.masquerade ?? false) && (a.affinitySeconds ?? 0) === (b.affinitySeconds ?? 0)
-    && (a.dropWhenEmpty ?? false) === (b.dropWhenEmpty ?? false);
+    && (a.dropWhenEmpty ?? false) === (b.dropWhenEmpty ?? false) && (a.scheduler ?? 'random') === (b.scheduler ?? 'random');
 }
 
 /**

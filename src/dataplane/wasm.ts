@@ -11,7 +11,7 @@ export interface DataplaneExports {
   _initialize(): void;
   configure(base: number, slots: number, slotSize: number, fdbCapacity: number, maxPorts: number,
     genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number, ctCapacity: number,
-    svcCapacity: number, svcMaxBackends: number): number;
+    svcCapacity: number, svcMaxBackends: number, maglev: number): number;
   processBatch(first: number, n: number): number;
   txClear(): void;
   rxAddrPtr(): number;
@@ -80,6 +80,9 @@ export interface DataplaneExports {
   svcSetOptions(svc: number, flags: number, affinityMs: number): number;
   affForgetService(svc: number): void;
   setFlowPrefetch(on: number): void;
+  maglevEnabled(): number;
+  maglevTable(svc: number): number;
+  maglevSlots(): number;
   ctFlags(entry: number): number;
   ctCount(): number;
   ctCapacity(): number;

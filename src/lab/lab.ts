@@ -127,6 +127,7 @@ export class Lab {
         // sized for what `podwire apply` may add later, not just the Services at up
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
+        maglev: plan.serviceScheduler === 'maglev',
         nodes: wasmNodes.map((n) => engineNode(net, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
       });
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);

@@ -12,15 +12,18 @@
 //  - a Local policy with endpoints elsewhere but none here drops new flows
 //    (kube-proxy's "no local endpoints" rule); a Service with no ready
 //    endpoint at all rejects them;
-//  - sessionAffinity: ClientIP with its timeout on every frontend.
+//  - sessionAffinity: ClientIP with its timeout on every frontend;
+//  - cluster.serviceScheduler: maglev makes every frontend choose by Maglev
+//    consistent hashing (IPVS's "mh") instead of at random.
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
 import type { LabPlan, NodePlan } from '../model/topology.ts';
 import type { ServicePlan, EndpointPlan } from '../model/services.ts';
 
-export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes'>, node: NodePlan): EngineServiceConfig[] {
+export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler'>, node: NodePlan): EngineServiceConfig[] {
   // a single-node lab's node has no underlay: nothing reaches its address from outside
   const nodeAddress = plan.nodes.length > 1 ? node.underlayIp : undefined;
-  return plan.services.flatMap((svc) => frontendsOf(svc, node, nodeAddress));
+  const frontends = plan.services.flatMap((svc) => frontendsOf(svc, node, nodeAddress));
+  return plan.serviceScheduler === 'maglev' ? frontends.map((f) => ({ ...f, scheduler: 'maglev' as const })) : frontends;
 }
 
 function frontendsOf(svc: ServicePlan, node: NodePlan, nodeAddress: string | undefined): EngineServiceConfig[] {

@@ -10,6 +10,8 @@ import { clusterDnsNameProblems, planClusterDns, clusterDnsService, type DnsPlan
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
+export const SERVICE_SCHEDULERS = ['random', 'maglev'] as const;
+export type ServiceScheduler = (typeof SERVICE_SCHEDULERS)[number];
 export const DATAPLANES = ['podwire', 'kernel'] as const;
 export type DataplaneKind = (typeof DATAPLANES)[number];
 /** in-process: podwire nodes hand frames to each other in memory; bridge: a pw- namespace with a Linux bridge, a real L2 segment */
@@ -80,6 +82,8 @@ export interface LabPlan {
   /** each podwire node's Service tables, fixed at up (what `podwire apply` can grow to): frontends, and backends per frontend (services.ts DEFAULT_SERVICE_*) */
   serviceCapacity?: number;
   serviceMaxBackends?: number;
+  /** how new flows choose a Service backend on podwire nodes: seeded random (kube-proxy's iptables/nftables modes) or Maglev (IPVS's "mh") */
+  serviceScheduler?: ServiceScheduler;
   /**
    * `podwire up --node NAME` (selectHostNode): this process runs only that
    * node; the others run on other hosts, reached over the hosts' network
@@ -100,7 +104,7 @@ const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // netns names have no hard limit, but pod names double as interface-ish labels in output; keep k8s' 63
 const MAX_NAME = 63;
 
-const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'dns'];
+const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns'];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'labels'];
@@ -180,6 +184,10 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const dnsOn = bool(cluster.dns, true, 'cluster.dns', problems);
   const serviceCapacity = int(cluster.serviceCapacity, DEFAULT_SERVICE_CAPACITY, 'cluster.serviceCapacity', problems, 1, 1 << 20);
   const serviceMaxBackends = int(cluster.serviceMaxBackends, DEFAULT_SERVICE_MAX_BACKENDS, 'cluster.serviceMaxBackends', problems, 1, 65536);
+  const serviceScheduler = (cluster.serviceScheduler ?? 'random') as ServiceScheduler;
+  if (!SERVICE_SCHEDULERS.includes(serviceScheduler)) {
+    problems.push(`cluster.serviceScheduler: unknown scheduler ${JSON.stringify(cluster.serviceScheduler)} (expected one of ${SERVICE_SCHEDULERS.join(', ')})`);
+  }
 
   if (!Array.isArray(top.nodes) || top.nodes.length === 0) {
     problems.push('nodes: expected a list with at least one node');
@@ -327,7 +335,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   return {
     name, clusterCIDR: clusterCIDR!.text, serviceCIDR: serviceCIDR!.text, overlay, vxlan, underlay,
     underlayCIDR: underlayCIDR!.text, mtu, podMtu, offloads, macAgingSeconds, nodes,
-    services, dnsIP, ...(dns ? { dns } : {}), serviceCapacity, serviceMaxBackends,
+    services, dnsIP, ...(dns ? { dns } : {}), serviceCapacity, serviceMaxBackends, serviceScheduler,
   };
 }
 

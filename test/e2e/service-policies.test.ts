@@ -7,7 +7,8 @@
 // Cluster) and source preservation (Local) are visible. In the cluster:
 // ClientIP affinity sticks, a pod reaches itself through its own Service
 // (hairpin), and a Service with no endpoints refuses at once (TCP RST,
-// ICMP port unreachable for UDP) instead of timing out.
+// ICMP port unreachable for UDP) instead of timing out. Every backend is
+// chosen by Maglev consistent hashing (cluster.serviceScheduler: maglev).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { startLab, stopAllLabs, statusNode, isRoot, type RunningLab, type StatusJson } from '../helpers/lab.ts';
@@ -31,6 +32,7 @@ cluster:
   underlay: bridge
   overlay: vxlan
   dns: false
+  serviceScheduler: maglev     # every choice below by Maglev consistent hashing
 nodes:
   - name: n1
     pods:

@@ -62,4 +62,12 @@ describe('service frontends per node', () => {
       expect(f.dropWhenEmpty).toBeUndefined();
     }
   });
+
+  it('cluster.serviceScheduler: maglev puts every frontend on Maglev; an unknown scheduler is refused', () => {
+    const p = planTopology({ cluster: { dns: false, serviceScheduler: 'maglev' }, nodes, services: [{ name: 'web', type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80 }] }] });
+    expect(p.serviceScheduler).toBe('maglev');
+    expect(at(p, 'n1').map((f) => f.scheduler)).toEqual(['maglev', 'maglev']);
+    expect(at(plan({}), 'n1')[0].scheduler).toBeUndefined();
+    expect(() => planTopology({ cluster: { serviceScheduler: 'rr' }, nodes })).toThrow('cluster.serviceScheduler: unknown scheduler "rr" (expected one of random, maglev)');
+  });
 });

@@ -9,7 +9,7 @@ import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNo
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { planProblems as problems } from '../helpers/problems.ts';
 
-const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, dns';
+const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, serviceScheduler, dns';
 
 const node = (name: string, pods: unknown[] = [], extra: Record<string, unknown> = {}) => ({ name, pods, ...extra });
 const doc = (cluster: Record<string, unknown>, nodes: unknown[] = [node('n1', ['a'])]) => ({ cluster, nodes });
