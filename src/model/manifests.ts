@@ -126,8 +126,11 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
 
   // link each slice to its Service: endpoints appended, the slice's port numbers become the targetPorts
   const sliced = new Set<object>();
+  // by namespace/name, first of a name (a duplicate is reported by allocation): thousands of slices each find theirs at once
+  const byName = new Map<string, (typeof services)[number]>();
+  for (const v of services) if (!byName.has(`${v.namespace}/${v.name}`)) byName.set(`${v.namespace}/${v.name}`, v);
   for (const s of slices) {
-    const svc = services.find((v) => v.name === s.service && v.namespace === s.namespace);
+    const svc = byName.get(`${s.namespace}/${s.service}`);
     const field = `metadata.labels.${SERVICE_NAME_LABEL}`;
     if (!svc) { problems.push(`${s.label}${field}: no Service "${s.service}" in namespace ${s.namespace} among the documents`); continue; }
     if (svc.selector && Object.keys(svc.selector).length) {
