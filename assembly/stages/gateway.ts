@@ -52,7 +52,8 @@ export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2l
   if (l3type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const ip = frame + l2len;
   if (ipv4Dst(ip) != gwIp) return ipForward(slot, frame, len, l2len);
-  if (ipv4Proto(ip) == IPPROTO_ICMP && !isIcmpError(ip + ipv4HeaderLen(ip), ipv4TotalLen(ip) - ipv4HeaderLen(ip))) {
+  const ihl = ipv4HeaderLen(ip);
+  if (ipv4Proto(ip) == IPPROTO_ICMP && !isIcmpError(ip + ihl, ipv4TotalLen(ip) - ihl)) {
     return echoReplyAs(slot, inPort, frame, len, l2len, gwIp, gwMac);
   }
   return ipForward(slot, frame, len, l2len, Drop.GATEWAY_UNHANDLED);

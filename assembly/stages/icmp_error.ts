@@ -2,17 +2,13 @@
 // RFC 1812 4.3.2): time exceeded, destination unreachable, fragmentation
 // needed (RFC 1191, with the next-hop MTU). Built in a generated slot, then
 // routed back to the source like any packet the node originates.
-import { ethEmit, ETHERTYPE_IPV4 } from "../wire/ethernet";
-import { ipv4Emit, ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK, IPPROTO_ICMP } from "../wire/ipv4";
+import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK, IPPROTO_ICMP } from "../wire/ipv4";
 import { icmpEmitError, icmpFillChecksum, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY } from "../wire/icmp";
-import { VNET_HLEN } from "../wire/virtio";
-import { genAlloc, GEN_SLOT } from "../frame";
-import { nextIpId } from "../node";
-import { gwIp, gwMac } from "./gateway";
+import { gwIp } from "./gateway";
 import { fibLookup, ROUTE_NONE } from "../tables/fib";
-import { routeTo, NO_INGRESS } from "./route";
+import { genIpv4, sendGenerated } from "./generated";
 import { natIcmpError } from "./service_icmp";
-import { Drop, Ev, countEv, countDrop } from "../counters";
+import { Ev, countEv } from "../counters";
 
 /** RFC 1812: an error message carries as much of the offending packet as fits in 576 bytes. */
 const MAX_ERROR_IP_LEN: u32 = 576;
@@ -40,15 +36,12 @@ export function icmpError(frame: usize, len: u32, l2len: u32, type: u8, code: u8
   if (suppress || gwIp == 0) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
   let r = fibLookup(src);
   if (r == ROUTE_NONE) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
-  const v = genAlloc();
-  if (v == 0) { countDrop(Drop.GEN_POOL_EMPTY); return; }
-  const g = v + VNET_HLEN;
   let quote = ipv4TotalLen(ip);
   if (quote > avail) quote = avail;
   if (quote > MAX_ERROR_IP_LEN - 28) quote = MAX_ERROR_IP_LEN - 28;
   const total = 28 + quote;
-  ethEmit(g, 0, gwMac, ETHERTYPE_IPV4); // destination MAC is the routing stage's to fill
-  ipv4Emit(g + 14, total, nextIpId(), 0, 64, IPPROTO_ICMP, gwIp, src);
+  const g = genIpv4(total, IPPROTO_ICMP, gwIp, src);
+  if (g == 0) return;
   icmpEmitError(g + 34, type, code, rest);
   memory.copy(g + 42, ip, quote);
   icmpFillChecksum(g + 34, 8 + quote);
@@ -60,6 +53,5 @@ export function icmpError(frame: usize, len: u32, l2len: u32, type: u8, code: u8
     if (r == ROUTE_NONE) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
   }
   countEv(Ev.ICMP_ERRORS_SENT);
-  const d = routeTo(r, GEN_SLOT, NO_INGRESS, g, 14 + total, 14);
-  if (d != Drop.NONE) countDrop(d);
+  sendGenerated(r, g, 14 + total);
 }

@@ -2,19 +2,14 @@
 // learns at once ("connection refused") instead of timing out. TCP gets a
 // reset from the Service address (RFC 793 3.4: the reset answers the segment
 // it refuses), UDP an ICMP port unreachable quoting the datagram.
-import { ethEmit, ETHERTYPE_IPV4 } from "../wire/ethernet";
-import { ipv4Emit, ipv4Src, ipv4Dst, ipv4HeaderLen, ipv4TotalLen, IPPROTO_TCP } from "../wire/ipv4";
+import { ipv4Src, ipv4Dst, ipv4HeaderLen, ipv4TotalLen, IPPROTO_TCP } from "../wire/ipv4";
 import { be16, be32, setBe16, setBe32 } from "../wire/checksum";
 import { tcpFillChecksum, TCP_RST, TCP_ACK, TCP_SYN, TCP_FIN } from "../wire/tcp";
 import { ICMP_DEST_UNREACH, ICMP_CODE_PORT_UNREACH } from "../wire/icmp";
-import { VNET_HLEN } from "../wire/virtio";
-import { genAlloc, GEN_SLOT } from "../frame";
-import { nextIpId } from "../node";
-import { gwMac } from "./gateway";
 import { fibLookup, ROUTE_NONE } from "../tables/fib";
-import { routeTo, NO_INGRESS } from "./route";
+import { genIpv4, sendGenerated } from "./generated";
 import { icmpError } from "./icmp_error";
-import { Drop, Ev, countEv, countDrop } from "../counters";
+import { Ev, countEv } from "../counters";
 
 /** Refuse the new flow whose first packet is at `frame + l2len` (TCP or UDP, L4 header present). */
 export function serviceReject(frame: usize, len: u32, l2len: u32, isTcp: bool): void {
@@ -31,9 +26,6 @@ export function serviceReject(frame: usize, len: u32, l2len: u32, isTcp: bool): 
   const client = ipv4Src(ip);
   const r = fibLookup(client);
   if (r == ROUTE_NONE) return;
-  const v = genAlloc();
-  if (v == 0) { countDrop(Drop.GEN_POOL_EMPTY); return; }
-  const g = v + VNET_HLEN;
   // RFC 793: to a segment with ACK, a reset with seq = its ack; otherwise
   // seq 0 and an ACK of everything the segment occupied (data, SYN, FIN)
   let seq: u32 = 0;
@@ -48,8 +40,8 @@ export function serviceReject(frame: usize, len: u32, l2len: u32, isTcp: bool): 
     ack = be32(tcp + 4) + data + ((flags & <u32>TCP_SYN) != 0 ? 1 : 0) + ((flags & <u32>TCP_FIN) != 0 ? 1 : 0);
     outFlags |= <u32>TCP_ACK;
   }
-  ethEmit(g, 0, gwMac, ETHERTYPE_IPV4); // destination MAC is the routing stage's to fill
-  ipv4Emit(g + 14, 40, nextIpId(), 0, 64, IPPROTO_TCP, ipv4Dst(ip), client);
+  const g = genIpv4(40, IPPROTO_TCP, ipv4Dst(ip), client);
+  if (g == 0) return;
   const t = g + 34;
   setBe16(t, be16(tcp + 2));
   setBe16(t + 2, be16(tcp));
@@ -61,6 +53,5 @@ export function serviceReject(frame: usize, len: u32, l2len: u32, isTcp: bool): 
   store<u16>(t + 18, 0);
   tcpFillChecksum(t, 20, ipv4Dst(ip), client);
   countEv(Ev.SERVICE_REJECTS);
-  const d = routeTo(r, GEN_SLOT, NO_INGRESS, g, 54, 14);
-  if (d != Drop.NONE) countDrop(d);
+  sendGenerated(r, g, 54);
 }

@@ -3,8 +3,8 @@
 // the clients that talk to it from a pod (or node) namespace: N sequential
 // HTTP requests, and one connect to see whether it is refused at once.
 import type { ChildProcess } from 'node:child_process';
-import { execIn, spawnIn } from './lab.ts';
-import { PYTHON, waitFor } from './traffic.ts';
+import { execIn } from './lab.ts';
+import { PYTHON, startListening } from './traffic.ts';
 
 /** The port the pod servers answer HTTP on (a Service's targetPort). */
 export const HTTP_PORT = 8080;
@@ -52,20 +52,10 @@ const START_TIMEOUT_MS = 10_000;
  * then killed. The caller kills the servers it got (killAll).
  */
 export async function startPodServers(pods: string[], opts: { clientAddress?: boolean } = {}): Promise<ChildProcess[]> {
-  const procs: ChildProcess[] = [];
-  const waits: Promise<void>[] = [];
-  for (const pod of pods) {
-    const p = spawnIn(`pw-${pod}`, [PYTHON, '-c', SERVER_PY, pod, ...(opts.clientAddress ? ['--client'] : [])]);
-    procs.push(p);
-    let out = '';
-    let err = '';
-    p.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-    p.stderr!.setEncoding('utf8').on('data', (c: string) => { err = (err + c).slice(-8192); });
-    waits.push(waitFor(() => out.includes('listening'), START_TIMEOUT_MS,
-      () => `server in pw-${pod} did not start (${p.exitCode !== null ? `exit ${p.exitCode}` : `not listening after ${START_TIMEOUT_MS / 1000} s`}): ${err}`, p));
-  }
-  const results = await Promise.allSettled(waits);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const servers = pods.map((pod) => startListening(`pw-${pod}`, [PYTHON, '-c', SERVER_PY, pod, ...(opts.clientAddress ? ['--client'] : [])],
+    `server in pw-${pod}`, START_TIMEOUT_MS));
+  const procs = servers.map((s) => s.proc);
+  const failed = (await Promise.allSettled(servers.map((s) => s.listening))).find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     killAll(procs);
     throw failed.reason;

@@ -45,21 +45,16 @@ export interface TransferResult {
  * (a server started in `toNs` on `port`); both ends hash what they saw.
  */
 export async function tcpTransfer(fromNs: string, toNs: string, toIp: string, bytes: number, port = 5201): Promise<TransferResult> {
-  const server = spawnIn(toNs, [PYTHON, TCP_TRANSFER_PY, 'server', String(port), '30']);
-  let sOut = '';
-  let sErr = '';
-  server.stdout!.setEncoding('utf8').on('data', (c: string) => { sOut += c; });
-  server.stderr!.setEncoding('utf8').on('data', (c: string) => { sErr += c; });
-  const serverDone = new Promise<number>((resolve) => server.once('exit', (code) => resolve(code ?? -1)));
+  const server = startListening(toNs, [PYTHON, TCP_TRANSFER_PY, 'server', String(port), '30'], `server in ${toNs}`);
   try {
-    await waitFor(() => sOut.includes('listening'), 10_000, () => `server in ${toNs} did not start: ${sErr}`, server);
+    await server.listening;
     const c = await execIn(fromNs, [PYTHON, TCP_TRANSFER_PY, 'client', toIp, String(port), String(bytes)], { timeoutMs: 60_000 });
     if (c.code !== 0) throw new Error(`client in ${fromNs} failed (exit ${c.code}): ${c.stderr}`);
-    const code = await Promise.race([serverDone, sleep(30_000).then(() => -2)]);
-    if (code !== 0) throw new Error(`server in ${toNs} failed (exit ${code}): ${sErr}`);
-    return { sent: lastJson(c.stdout), received: lastJson(sOut) };
+    const code = await Promise.race([server.exited, sleep(30_000).then(() => -2)]);
+    if (code !== 0) throw new Error(`server in ${toNs} failed (exit ${code}): ${server.stderr()}`);
+    return { sent: lastJson(c.stdout), received: lastJson(server.stdout()) };
   } finally {
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+    server.kill();
   }
 }
 
@@ -101,22 +96,17 @@ export interface Datagram { bytes: number; sha256: string }
  */
 export async function udpDatagrams(fromNs: string, toNs: string, toIp: string, sizes: number[], opts: { df: boolean; port?: number; idleSeconds?: number }): Promise<{ sent: Datagram[]; received: Datagram[] }> {
   const port = opts.port ?? 5301;
-  const server = spawnIn(toNs, [PYTHON, '-c', UDP_PY, 'recv', String(port), String(sizes.length), String(opts.idleSeconds ?? 2)]);
-  let sOut = '';
-  let sErr = '';
-  server.stdout!.setEncoding('utf8').on('data', (c: string) => { sOut += c; });
-  server.stderr!.setEncoding('utf8').on('data', (c: string) => { sErr += c; });
-  const serverDone = new Promise<number>((resolve) => server.once('exit', (code) => resolve(code ?? -1)));
+  const server = startListening(toNs, [PYTHON, '-c', UDP_PY, 'recv', String(port), String(sizes.length), String(opts.idleSeconds ?? 2)], `UDP receiver in ${toNs}`);
   try {
-    await waitFor(() => sOut.includes('listening'), 10_000, () => `UDP receiver in ${toNs} did not start: ${sErr}`, server);
+    await server.listening;
     const c = await execIn(fromNs, [PYTHON, '-c', UDP_PY, 'send', toIp, String(port), opts.df ? '2' : '0', ...sizes.map(String)], { timeoutMs: 30_000 });
     if (c.code !== 0) throw new Error(`UDP sender in ${fromNs} failed (exit ${c.code}): ${c.stderr}`);
-    const code = await Promise.race([serverDone, sleep(30_000).then(() => -2)]);
-    if (code !== 0) throw new Error(`UDP receiver in ${toNs} failed (exit ${code}): ${sErr}`);
+    const code = await Promise.race([server.exited, sleep(30_000).then(() => -2)]);
+    if (code !== 0) throw new Error(`UDP receiver in ${toNs} failed (exit ${code}): ${server.stderr()}`);
     const last = (t: string) => JSON.parse(t.trim().split('\n').filter((l) => l.startsWith('[')).pop() ?? 'null') as Datagram[];
-    return { sent: last(c.stdout), received: last(sOut) };
+    return { sent: last(c.stdout), received: last(server.stdout()) };
   } finally {
-    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+    server.kill();
   }
 }
 
@@ -140,6 +130,36 @@ function lastJson(text: string): { bytes: number; sha256: string } {
 }
 
 /** Poll `cond` every 20 ms; throw `why()` after `ms`, or as soon as `proc` has exited. */
+/** A program started in a namespace that says "listening" once it is ready (a test server). */
+export interface ListeningProcess {
+  proc: ChildProcess;
+  /** resolves once it printed "listening"; rejects, with its stderr, when it exits first or takes over `ms` */
+  listening: Promise<void>;
+  /** its exit code (-1 when killed by a signal) */
+  exited: Promise<number>;
+  stdout(): string;
+  stderr(): string;
+  /** SIGKILL it if it is still running */
+  kill(): void;
+}
+
+/** Start `argv` in `ns`; `what` names it in errors ("server in pw-web-1"). */
+export function startListening(ns: string, argv: string[], what: string, ms = 10_000): ListeningProcess {
+  const proc = spawnIn(ns, argv);
+  let out = '';
+  let err = '';
+  proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  proc.stderr!.setEncoding('utf8').on('data', (c: string) => { err = (err + c).slice(-8192); });
+  const exited = new Promise<number>((resolve) => proc.once('exit', (code) => resolve(code ?? -1)));
+  const listening = waitFor(() => out.includes('listening'), ms,
+    () => `${what} did not start (${proc.exitCode !== null ? `exit ${proc.exitCode}` : `not listening after ${ms / 1000} s`}): ${err}`, proc);
+  listening.catch(() => {}); // the caller awaits it; no unhandled rejection if it never does
+  return {
+    proc, listening, exited, stdout: () => out, stderr: () => err,
+    kill: () => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL'); },
+  };
+}
+
 export async function waitFor(cond: () => boolean, ms: number, why: () => string, proc?: ChildProcess): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
