@@ -20,6 +20,8 @@ import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
 import { prefetchFlows } from "./stages/flow_prefetch";
+import { Step, tracing, trace, traceFrame, traceRx, tracePkt, traceInit, traceBytes } from "./trace";
+import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
 export { setGateway } from "./stages/gateway";
@@ -36,11 +38,16 @@ export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBack
 export { affForgetService } from "./tables/affinity";
 export { setFlowPrefetch } from "./stages/flow_prefetch";
 export { maglevEnabled, maglevTable, maglevSlots } from "./tables/maglev";
+export { traceSet, traceReset, traceCount, traceRingPtr, traceRingCap, traceRecordBytes, traceBuilt, traceStepCount, traceStepName } from "./trace";
+export { traceBegin, traceEnd } from "./trace_session";
+export { routePrefix } from "./tables/fib";
 
 const ALIGN: usize = 64;
 @inline function align(a: usize): usize { return (a + ALIGN - 1) & ~(ALIGN - 1); }
 /** rx entries past the slots: frames other nodes hand over on the underlay, one at a time. */
 const RX_EXTRA: u32 = 4;
+/** Trace records per node: a whole batch's decisions (about a dozen a frame) while tracing live. */
+const TRACE_RECORDS: u32 = 8192;
 
 let configured = false;
 let regionEnd: usize = 0;
@@ -64,6 +71,10 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const dropAt = at; at = align(at + <usize>Drop.COUNT * 8);
   const evAt = at; at = align(at + <usize>Ev.COUNT * 8);
   const portCtrAt = at; at = align(at + <usize>maxPorts * <usize>PortCtr.COUNT * 8);
+  const countersEnd = at;
+  // a copy of every counter, for a dry-run trace to put back
+  const snapAt = at; at = align(at + (countersEnd - dropAt));
+  const traceAt = at; at = align(at + traceBytes(TRACE_RECORDS));
   const portsAt = at; at = align(at + portsBytes(maxPorts));
   const fdbAt = at; at = align(at + fdbBytes(fdbCapacity));
   const fibAt = at; at = align(at + fibBytes(fibCapacity));
@@ -90,6 +101,8 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   counters.dropBase = dropAt;
   counters.evBase = evAt;
   counters.portCtrBase = portCtrAt;
+  traceSnapshotLayout(dropAt, countersEnd - dropAt, snapAt);
+  traceInit(traceAt, TRACE_RECORDS);
   portsInit(portsAt, maxPorts);
   fdbInit(fdbAt, fdbCapacity);
   fibInit(fibAt, fibCapacity);
@@ -114,7 +127,9 @@ export function processBatch(first: u32, n: u32): u32 {
   prefetchFlows(first, end);
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
+    traceFrame();
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    if (tracing()) trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
     if (r != Drop.NONE) {
       countDrop(r);
       if (portUp(inPort)) countPort(inPort, PortCtr.RX_DROPS, 1);
@@ -131,6 +146,7 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   countPort(inPort, PortCtr.RX_BYTES, len);
   const frame = vnet + VNET_HLEN;
   if (!vnetCheck(vnet, len)) return Drop.BAD_VNET_HDR;
+  if (tracing()) traceRx(inPort, frame, len, ethHeaderLen(frame, len));
   if (inPort == ulPort) return underlayInput(slot, inPort, frame, len);
   // a TAP read that filled its slot was cut short (the TAP copies what fits
   // and says no more): bigger than any port's MTU allows, never forwarded in part
@@ -140,6 +156,7 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   const l3type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, l3type);
   if (bad != Drop.NONE) return bad;
+  if (tracing() && l3type == ETHERTYPE_IPV4) tracePkt(frame + l2len, len - l2len);
   const dst = ethDst(frame);
   if (dst == gwMac) return gatewayInput(slot, inPort, frame, len, l2len, l3type);
   if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && isArpForGateway(frame + l2len)) {

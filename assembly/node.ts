@@ -41,3 +41,5 @@ export function setUnderlayNoGso(on: bool): void {
 }
 
 @inline export function nextIpId(): u16 { return ipId++; }
+/** The outer IP ID counter (a dry-run trace puts it back). */
+export function setIpId(v: u16): void { ipId = v; }

@@ -7,12 +7,14 @@ import { portLimit, portBridged } from "../tables/ports";
 import { nowMs } from "../clock";
 import { output } from "./output";
 import { Drop, Ev, countEv } from "../counters";
+import { Step, tracing, trace, macHi, macLo } from "../trace";
 
 /** Forward a frame that is not for the gateway. Returns Drop.NONE or why nothing was sent. */
 export function bridgeForward(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32): Drop {
   const dst = ethDst(frame);
   if (!isGroupMac(dst)) {
     const out = fdbLookup(dst, nowMs);
+    if (tracing()) trace(out != NO_PORT ? Step.FDB_HIT : Step.FDB_MISS, 0, <u32>out, macHi(dst), macLo(dst), 0, 0, 0);
     if (out != NO_PORT) {
       if (<u32>out == inPort) return Drop.SAME_PORT;
       return output(slot, <u32>out, frame, len, l2len);
@@ -33,6 +35,7 @@ export function flood(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32
     if (r == Drop.NONE) sent++;
     else refused = r;
   }
+  if (tracing()) trace(Step.FLOOD, 0, sent, 0, 0, 0, 0, 0);
   // forwarded if any port took it; otherwise one reason for the frame
   return sent > 0 ? Drop.NONE : refused;
 }

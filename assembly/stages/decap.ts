@@ -18,6 +18,9 @@ import { ipForward } from "./route";
 import { arpReplyAs, echoReplyAs } from "./gateway";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
+import { Step, tracing, trace, tracePkt, dryRun } from "../trace";
+import { RouteKind } from "../tables/fib";
+import { ipv4Src } from "../wire/ipv4";
 
 export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): Drop {
   const l2len = ethHeaderLen(frame, len);
@@ -25,6 +28,7 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   const type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, type);
   if (bad != Drop.NONE) return bad;
+  if (tracing() && type == ETHERTYPE_IPV4) tracePkt(frame + l2len, len - l2len);
   if (type == ETHERTYPE_ARP) {
     const arp = frame + l2len;
     if (arpTpa(arp) != ulIp) return Drop.NOT_FOR_US; // another node's ARP, flooded by the bridge
@@ -33,7 +37,7 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
       // arp_process does the same): a host outside the cluster reaching a
       // NodePort gets its replies through the underlay's connected route
       const spa = arpSpa(arp);
-      if (spa != 0) neighSet(spa, arpSha(arp));
+      if (spa != 0 && !dryRun()) neighSet(spa, arpSha(arp));
       return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
     }
     return Drop.UNDERLAY_UNHANDLED;
@@ -56,7 +60,7 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
     // a GSO super-frame's outer lengths saturate at 64 KiB: only whole frames must add up
     const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
     if (!gso && !udpCheck(udp, udpAvail)) return Drop.VXLAN_MALFORMED;
-    return vxlanDecap(slot, frame, len, udp, udpAvail);
+    return vxlanDecap(slot, frame, len, ip, udp, udpAvail);
   }
   if (proto == IPPROTO_IPIP && overlay == Overlay.IPIP) return ipipDecap(slot, frame, len, ip, ihl);
   if (proto == IPPROTO_ICMP && !isIcmpError(ip + ihl, ipv4TotalLen(ip) - ihl)) {
@@ -66,7 +70,7 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   return ipForward(slot, frame, len, l2len, Drop.UNDERLAY_UNHANDLED);
 }
 
-function vxlanDecap(slot: u32, frame: usize, len: u32, udp: usize, udpAvail: u32): Drop {
+function vxlanDecap(slot: u32, frame: usize, len: u32, ip: usize, udp: usize, udpAvail: u32): Drop {
   const vx = udp + 8;
   if (!vxlanCheck(vx, udpAvail - 8)) return Drop.VXLAN_MALFORMED;
   if (vxlanVni(vx) != vni) return Drop.VXLAN_BAD_VNI;
@@ -81,6 +85,11 @@ function vxlanDecap(slot: u32, frame: usize, len: u32, udp: usize, udpAvail: u32
   if (bad != Drop.NONE) return bad;
   moveFrame(frame, inner);
   countEv(Ev.VXLAN_DECAP);
+  if (tracing()) {
+    // the outer IPv4 header is still there: the inner frame (and its vnet header) start after it
+    trace(Step.DECAP, RouteKind.VXLAN, ipv4Src(ip), ipv4Dst(ip), vni, 0, 0, 0);
+    tracePkt(inner + il2, innerLen - il2);
+  }
   return ipForward(slot, inner, innerLen, il2);
 }
 
@@ -89,11 +98,17 @@ function ipipDecap(slot: u32, frame: usize, len: u32, ip: usize, ihl: u32): Drop
   const innerAvail = len - <u32>(innerIp - frame);
   // give the inner packet an Ethernet header in front of it, over the tail of the outer headers
   const inner = innerIp - ETH_HLEN;
+  const oSrc = ipv4Src(ip);
+  const oDst = ipv4Dst(ip);
   moveFrame(frame, inner);
   ethEmit(inner, ulMac, ulMac, ETHERTYPE_IPV4);
   const bad = l3Check(inner, innerAvail + ETH_HLEN, ETH_HLEN, ETHERTYPE_IPV4);
   if (bad != Drop.NONE) return bad;
   countEv(Ev.IPIP_DECAP);
+  if (tracing()) {
+    trace(Step.DECAP, RouteKind.IPIP, oSrc, oDst, 4, 0, 0, 0);
+    tracePkt(innerIp, innerAvail);
+  }
   return ipForward(slot, inner, innerAvail + ETH_HLEN, ETH_HLEN);
 }
 

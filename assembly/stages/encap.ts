@@ -11,6 +11,8 @@ import { moveFrame } from "../frame";
 import { ulPort, ulIp, ulMac, vtepMac, vni, vxlanPort, nextIpId } from "../node";
 import { output } from "./output";
 import { Drop, Ev, countEv } from "../counters";
+import { Step, tracing, trace, macHi, macLo } from "../trace";
+import { RouteKind } from "../tables/fib";
 
 /** What each tunnel adds in front of the inner IPv4 packet, counted in the underlay's IP MTU. */
 export const VXLAN_L3_OVERHEAD: u32 = VXLAN_OVERHEAD;  // outer IP+UDP+VXLAN (36) + the inner Ethernet header (14)
@@ -43,7 +45,11 @@ export function flowSourcePort(ip: usize, avail: u32): u16 {
 }
 
 /** Underlay MAC of route `r`'s next hop node, or NO_MAC. */
-@inline function nextHopMac(r: i32): u64 { return neighLookup(routeNextHop(r)); }
+function nextHopMac(r: i32): u64 {
+  const m = neighLookup(routeNextHop(r));
+  if (tracing()) trace(Step.NEIGH, 0, routeNextHop(r), macHi(m == NO_MAC ? 0 : m), macLo(m == NO_MAC ? 0 : m), 0, 0, 0);
+  return m;
+}
 
 export function encapVxlan(r: i32, slot: u32, frame: usize, len: u32): Drop {
   const nhMac = nextHopMac(r);
@@ -61,6 +67,7 @@ export function encapVxlan(r: i32, slot: u32, frame: usize, len: u32): Drop {
   udpEmit(outer + 34, sport, vxlanPort, min(len + 16, 0xffff)); // checksum 0: Linux vxlan's IPv4 default
   vxlanEmit(outer + 42, vni);
   countEv(Ev.VXLAN_ENCAP);
+  if (tracing()) trace(Step.ENCAP, RouteKind.VXLAN, ulIp, routeNextHop(r), vni, sport, vxlanPort, VXLAN_OVERHEAD);
   return output(slot, ulPort, outer, len + VXLAN_OVERHEAD, ETH_HLEN);
 }
 
@@ -76,6 +83,7 @@ export function encapIpip(r: i32, slot: u32, frame: usize, len: u32): Drop {
   ethEmit(outer, nhMac, ulMac, ETHERTYPE_IPV4);
   ipv4Emit(outer + 14, min(innerLen + 20, 0xffff), nextIpId(), df, 64, IPPROTO_IPIP, ulIp, routeNextHop(r));
   countEv(Ev.IPIP_ENCAP);
+  if (tracing()) trace(Step.ENCAP, RouteKind.IPIP, ulIp, routeNextHop(r), 4, 0, 0, IPIP_L3_OVERHEAD);
   return output(slot, ulPort, outer, len + IPIP_L3_OVERHEAD, ETH_HLEN);
 }
 
@@ -83,9 +91,11 @@ export function hostGwOut(r: i32, slot: u32, frame: usize, len: u32): Drop {
   // no next hop: a connected route (the underlay's own subnet), the destination is the neighbour
   const nh = routeNextHop(r);
   const nhMac = neighLookup(nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN));
+  if (tracing()) trace(Step.NEIGH, 0, nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN), macHi(nhMac == NO_MAC ? 0 : nhMac), macLo(nhMac == NO_MAC ? 0 : nhMac), 0, 0, 0);
   if (nhMac == NO_MAC) return Drop.NO_NEIGHBOR;
   setEthDst(frame, nhMac);
   setEthSrc(frame, ulMac);
   countEv(Ev.HOST_GW_OUT);
+  if (tracing()) trace(Step.ENCAP, RouteKind.HOST_GW, ulIp, nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN), 0, 0, 0, 0);
   return output(slot, ulPort, frame, len, ETH_HLEN);
 }

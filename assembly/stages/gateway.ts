@@ -12,6 +12,7 @@ import { output } from "./output";
 import { ipForward } from "./route";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
+import { Step, tracing, trace } from "../trace";
 
 export let gwIp: u32 = 0;
 export let gwMac: u64 = 0;
@@ -41,6 +42,7 @@ export function arpReplyAs(slot: u32, inPort: u32, frame: usize, len: u32, l2len
   setEthSrc(frame, mac);
   vnetClear(frame - VNET_HLEN);
   countEv(Ev.ARP_REPLIES);
+  if (tracing()) trace(Step.GW_ARP_REPLY, 0, ip, askerIp, 0, 0, 0, 0);
   return output(slot, inPort, frame, len, l2len);
 }
 
@@ -90,5 +92,6 @@ export function echoReplyAs(slot: u32, inPort: u32, frame: usize, len: u32, l2le
   setEthSrc(frame, myMac);
   vnetClear(frame - VNET_HLEN);
   countEv(Ev.ICMP_ECHO_REPLIES);
+  if (tracing()) trace(Step.GW_ECHO_REPLY, 0, myIp, src, 0, 0, 0, 0);
   return output(slot, inPort, frame, len, l2len);
 }

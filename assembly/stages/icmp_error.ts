@@ -9,6 +9,7 @@ import { fibLookup, ROUTE_NONE } from "../tables/fib";
 import { genIpv4, sendGenerated } from "./generated";
 import { natIcmpError } from "./service_icmp";
 import { Ev, countEv } from "../counters";
+import { Step, tracing, trace } from "../trace";
 
 /** RFC 1812: an error message carries as much of the offending packet as fits in 576 bytes. */
 const MAX_ERROR_IP_LEN: u32 = 576;
@@ -53,5 +54,6 @@ export function icmpError(frame: usize, len: u32, l2len: u32, type: u8, code: u8
     if (r == ROUTE_NONE) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
   }
   countEv(Ev.ICMP_ERRORS_SENT);
+  if (tracing()) trace(Step.GENERATED, 1, type, code, ipv4Dst(g + 14), rest, 0, 0);
   sendGenerated(r, g, 14 + total);
 }

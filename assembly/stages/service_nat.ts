@@ -37,6 +37,9 @@ import { serviceReject } from "./service_reject";
 import { natIcmpError } from "./service_icmp";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
+import { Step, Choice, Nat, tracing, trace, dryRun } from "../trace";
+import { MAGLEV_M } from "../tables/maglev";
+import { ctState } from "../tables/conntrack";
 
 const TCP_CSUM: u32 = 16;
 const UDP_CSUM: u32 = 6;
@@ -79,7 +82,8 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
     countEv(Ev.CT_HIT);
     const e = ctRefEntry(ref);
     const reply = ctRefIsReply(ref);
-    ctUpdate(e, reply, tcpFlags, now);
+    if (tracing()) trace(Step.CT_HIT, 0, e, reply ? 1 : 0, ctState(e), 0, 0, 0);
+    if (!dryRun()) ctUpdate(e, reply, tcpFlags, now);
     // the other direction's tuple, inverted, is what this packet must become
     const o = ctBase() + <usize>e * ENTRY + (reply ? O_ORIG : O_REPLY);
     const nSrc = load<u32>(o, 4);
@@ -91,22 +95,27 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
       d = rewrite(frame, len, ip, l4, isTcp, false, dip, nDst, dport, nDport);
       if (d != Drop.NONE) return d;
       countEv(reply ? Ev.SERVICE_UNSNAT : Ev.SERVICE_DNAT);
+      if (tracing()) trace(Step.NAT, reply ? Nat.UNSNAT : Nat.DNAT, dip, nDst, dport, nDport, 0, 0);
       natApplied = true;
     }
     if (nSrc != sip || nSport != sport) {
       d = rewrite(frame, len, ip, l4, isTcp, true, sip, nSrc, sport, nSport);
       if (d != Drop.NONE) return d;
       countEv(reply ? Ev.SERVICE_UNDNAT : Ev.SERVICE_SNAT);
+      if (tracing()) trace(Step.NAT, reply ? Nat.UNDNAT : Nat.SNAT, sip, nSrc, sport, nSport, 0, 0);
       natApplied = true;
     }
     return Drop.NONE;
   }
   countEv(Ev.CT_MISS);
+  if (tracing()) trace(Step.CT_MISS, 0, 0, 0, 0, 0, 0, 0);
   const svc = svcLookup(dip, dport, proto);
   if (svc < 0) return Drop.NONE;
   const flags = svcFlags(<u32>svc);
+  if (tracing()) trace(Step.SVC_MATCH, 0, <u32>svc, dip, dport, proto, svcBackendCount(<u32>svc), flags);
   const b = chooseBackend(<u32>svc, flags, proto, sip, dip, sport, dport, now);
   if (b < 0) {
+    if (tracing()) trace(Step.SVC_NO_BACKEND, (flags & SVC_DROP_EMPTY) != 0 ? 1 : 0, <u32>svc, 0, 0, 0, 0, 0);
     if ((flags & SVC_DROP_EMPTY) != 0) return Drop.SERVICE_NO_LOCAL_ENDPOINTS;
     serviceReject(frame, len, l2len, isTcp);
     return Drop.SERVICE_NO_ENDPOINTS;
@@ -131,14 +140,17 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
       e = ctCreate(proto, sip, dip, sport, dport, bIp, gwIp, bPort, rDport, now);
     }
   }
+  if (tracing()) trace(Step.CT_CREATE, 0, <u32>e, rDst, rDport, 0, 0, 0);
   if (e < 0) return Drop.SERVICE_NAT_FAILED;
   let d = rewrite(frame, len, ip, l4, isTcp, false, dip, bIp, dport, bPort);
   if (d != Drop.NONE) return d;
   countEv(Ev.SERVICE_DNAT);
+  if (tracing()) trace(Step.NAT, Nat.DNAT, dip, bIp, dport, bPort, 0, 0);
   if (masq) {
     d = rewrite(frame, len, ip, l4, isTcp, true, sip, rDst, sport, rDport);
     if (d != Drop.NONE) return d;
     countEv(Ev.SERVICE_SNAT);
+    if (tracing()) trace(Step.NAT, Nat.SNAT, sip, rDst, sport, rDport, 0, 0);
   }
   natApplied = true;
   return Drop.NONE;
@@ -157,24 +169,29 @@ function chooseBackend(svc: u32, flags: u32, proto: u32, client: u32, dip: u32, 
   if (n == 0) return -1;
   const affMs = svcAffinityMs(svc);
   let b: i32 = -1;
+  let why = Choice.RANDOM;
+  let detail: u32 = 0;
   if (affMs != 0) {
     const entry = affFind(svc, client, now, affMs);
     if (entry != 0) {
       const want = affBackend(entry);
       for (let i: u32 = 0; i < n; i++) {
-        if (svcBackendIp(svc, i) == want) { b = <i32>i; countEv(Ev.AFFINITY_HITS); break; }
+        if (svcBackendIp(svc, i) == want) { b = <i32>i; countEv(Ev.AFFINITY_HITS); why = Choice.AFFINITY; detail = affMs; break; }
       }
     }
   }
   if (b < 0) {
     if ((flags & SVC_MAGLEV) != 0 && maglevEnabled()) {
-      const m = maglevPick(svc, hashTuple(proto, client, dip, sport, dport));
+      const h = hashTuple(proto, client, dip, sport, dport);
+      const m = maglevPick(svc, h);
       b = m < n ? <i32>m : svcPick(svc); // a table behind its list (never left so by the control plane): still a choice
+      if (m < n) { why = Choice.MAGLEV; detail = h % MAGLEV_M; }
     } else {
       b = svcPick(svc);
     }
   }
-  if (affMs != 0) affRemember(svc, client, svcBackendIp(svc, <u32>b), now, affMs);
+  if (tracing()) trace(Step.SVC_BACKEND, why, svc, <u32>b, svcBackendIp(svc, <u32>b), svcBackendPort(svc, <u32>b), detail, n);
+  if (affMs != 0 && !dryRun()) affRemember(svc, client, svcBackendIp(svc, <u32>b), now, affMs);
   return b;
 }
 

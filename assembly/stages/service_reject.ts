@@ -10,6 +10,7 @@ import { fibLookup, ROUTE_NONE } from "../tables/fib";
 import { genIpv4, sendGenerated } from "./generated";
 import { icmpError } from "./icmp_error";
 import { Ev, countEv } from "../counters";
+import { Step, tracing, trace } from "../trace";
 
 /** Refuse the new flow whose first packet is at `frame + l2len` (TCP or UDP, L4 header present). */
 export function serviceReject(frame: usize, len: u32, l2len: u32, isTcp: bool): void {
@@ -53,5 +54,6 @@ export function serviceReject(frame: usize, len: u32, l2len: u32, isTcp: bool): 
   store<u16>(t + 18, 0);
   tcpFillChecksum(t, 20, ipv4Dst(ip), client);
   countEv(Ev.SERVICE_REJECTS);
+  if (tracing()) trace(Step.GENERATED, 2, 0, 0, client, 0, 0, 0);
   sendGenerated(r, g, 54);
 }

@@ -84,6 +84,16 @@ let highWater: u32 = 0;  // entries [0, highWater) have been handed out at least
 let gcCursor: u32 = 0;
 let timeouts: usize = 0; // CtState.COUNT x u32 ms
 
+// ---- undo (dry-run traces): entries created while on are removed by ctUndoEnd ----
+const UNDO_MAX: u32 = 8;
+const undoLog: usize = memory.data(<i32>UNDO_MAX * 8); // entry u32, its free-list link before it was taken u32
+let undoOn = false;
+let undoN: u32 = 0;
+/** an entry was removed for another reason (expired) meanwhile: the free list can only be restored in meaning */
+let undoOther = false;
+let undoFree: u32 = 0;
+let undoHigh: u32 = 0;
+
 export function ctBytes(cap: u32): usize {
   return <usize>cap * ENTRY + <usize>slotsFor(cap, 4) * SLOT + <usize>CtState.COUNT * 4;
 }
@@ -194,6 +204,36 @@ function removeEntry(e: u32): void {
   store<u32>(a, freeHead, O_NEXT);
   freeHead = ref;
   count--;
+  if (undoOn) undoOther = true;
+}
+
+/** Start recording created entries (a dry-run trace). */
+export function ctUndoBegin(): void {
+  undoOn = true;
+  undoN = 0;
+  undoOther = false;
+  undoFree = freeHead;
+  undoHigh = highWater;
+}
+
+/**
+ * Remove every entry created since ctUndoBegin, newest first, and put the
+ * allocator back as it was (exactly, unless an expired entry was removed
+ * meanwhile: then the free list differs in order, not in meaning).
+ */
+export function ctUndoEnd(): void {
+  if (!undoOn) return;
+  undoOn = false;
+  for (let i = <i32>undoN - 1; i >= 0; i--) {
+    const e = load<u32>(undoLog + <usize>i * 8);
+    if (isLive(e)) removeEntry(e);
+  }
+  if (undoOther) return;
+  for (let i: u32 = 0; i < undoN; i++) {
+    store<u32>(entryAt(load<u32>(undoLog + <usize>i * 8)), load<u32>(undoLog + <usize>i * 8, 4), O_NEXT);
+  }
+  freeHead = undoFree;
+  highWater = undoHigh;
 }
 
 /** Probe for a tuple: the matching slot's ref, or 0. Does not look at expiry. */
@@ -279,6 +319,8 @@ export function ctCreate(proto: u32, oSip: u32, oDip: u32, oSport: u32, oDport: 
   if (!clearTuple(proto, oSip, oDip, oSport, oDport, now)) return -2;
   if (!clearTuple(proto, rSip, rDip, rSport, rDport, now)) return -2;
   if (count >= capacity) { countEv(Ev.CT_FULL); return -1; }
+  // a dry run makes at most a few (one per node it crosses): more would not be undone
+  if (undoOn && undoN >= UNDO_MAX) return -1;
   let e: u32;
   if (freeHead != 0) {
     e = freeHead - 1;
@@ -287,6 +329,11 @@ export function ctCreate(proto: u32, oSip: u32, oDip: u32, oSport: u32, oDport: 
     e = highWater++;
   }
   const a = entryAt(e);
+  if (undoOn) {
+    store<u32>(undoLog + <usize>undoN * 8, e);
+    store<u32>(undoLog + <usize>undoN * 8, load<u32>(a, O_NEXT), 4);
+    undoN++;
+  }
   store<u32>(a, oSip, O_ORIG); store<u32>(a, oDip, O_ORIG + 4);
   store<u16>(a, <u16>oSport, O_ORIG + 8); store<u16>(a, <u16>oDport, O_ORIG + 10);
   store<u32>(a, rSip, O_REPLY); store<u32>(a, rDip, O_REPLY + 4);

@@ -139,3 +139,13 @@ export function fibLookup(dst: u32): i32 {
 @inline export function routeNextHop(idx: i32): u32 { return load<u32>(recBase + <usize>idx * REC, 4); }
 @inline export function routeVtepMac(idx: i32): u64 { return load<u64>(recBase + <usize>idx * REC, 8); }
 export function fibCount(): u32 { return count; }
+
+/** Route `idx`'s prefix << 8 | length (-1 when it is not in the table). A scan: for traces and dumps, not the hot path. */
+export function routePrefix(idx: i32): i64 {
+  for (let i: u32 = 0; i <= mask; i++) {
+    const s = slotsBase + <usize>i * SLOT;
+    const k = load<u64>(s);
+    if (k != 0 && load<i32>(s, 8) == idx) return <i64>(k & ~OCCUPIED);
+  }
+  return -1;
+}

@@ -162,6 +162,9 @@ export function svcMaxBackends(): u32 { return maxBe; }
 /** Seed the backend choice (0 is taken as the default seed: xorshift needs a non-zero state). */
 export function svcSetSeed(seed: u32): void { rng = seed != 0 ? seed : 0x9E3779B9; }
 
+/** The backend choice's state (a dry-run trace puts it back). */
+export function svcSeed(): u32 { return rng; }
+
 /** Choose one of `svc`'s backends (xorshift32): its index, or -1 when it has none. */
 export function svcPick(svc: u32): i32 {
   const n = load<u32>(svcAt(svc));

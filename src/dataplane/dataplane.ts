@@ -454,6 +454,28 @@ export class Dataplane {
     return idx === undefined ? 0 : this.ex.svcBackendCount(idx);
   }
 
+  /** A drop reason's name by its number (trace records carry numbers). */
+  dropName(reason: number): string {
+    return this.dropNames[reason] ?? `drop_${reason}`;
+  }
+
+  /** Record every decision from now on (`dry`: and leave no state behind; see assembly/trace.ts). */
+  traceBegin(dry: boolean): void {
+    this.ex.traceBegin(dry ? 1 : 0);
+  }
+  /** Stop recording (a dry run's changes are undone); the records stay until the next traceBegin. */
+  traceEnd(): void {
+    this.ex.traceEnd();
+  }
+  /** The records written since traceBegin / the last traceReset, copied out, and how many did not fit the ring. */
+  traceRecords(): { words: Uint32Array; lost: number } {
+    const n = this.ex.traceCount();
+    const cap = this.ex.traceRingCap();
+    const kept = Math.min(n, cap);
+    const words = new Uint32Array(this.memory.buffer.slice(this.ex.traceRingPtr(), this.ex.traceRingPtr() + kept * 32));
+    return { words, lost: n - kept };
+  }
+
   /** The conntrack table as the data plane holds it (`podwire conntrack -L`); expired entries not yet collected are left out. */
   conntrack(nowMs: number): CtEntry[] {
     const base = this.ex.ctBase();

@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { EventFd } from '../io/eventfd.ts';
 import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, EngineServiceConfig } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
+import type { TraceResult, TraceHop } from './trace-walk.ts';
 
 export class EngineHost {
   private readonly worker: Worker;
@@ -15,6 +16,8 @@ export class EngineHost {
   private exited = false;
   /** called when the worker notices a TAP vanished */
   onPortGone: (names: string[]) => void = () => {};
+  /** while live tracing is on: each round's decisions */
+  onTraceRecords: (hops: TraceHop[]) => void = () => {};
 
   private constructor(worker: Worker, wake: EventFd) {
     this.worker = worker;
@@ -52,7 +55,9 @@ export class EngineHost {
     if (m.type === 'stats') {
       this.pending.get(m.id)?.(m.nodes);
       this.pending.delete(m.id);
-    } else if (m.type === 'conntrack' || m.type === 'services') {
+    } else if (m.type === 'traceRecords') {
+      this.onTraceRecords(m.hops);
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive') {
       this.waiting.get(m.id)?.(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -91,7 +96,19 @@ export class EngineHost {
     return m.result;
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' }>, timeoutMs: number): Promise<EngineReply> {
+  /** Run a synthetic frame from `port` of `node` through the data plane, dry, and return every decision. */
+  async trace(node: string, port: number, frame: Uint8Array, timeoutMs = 5000): Promise<TraceResult> {
+    const m = await this.ask({ type: 'trace', id: 0, node, port, frame }, timeoutMs);
+    if (m.type !== 'trace' || !m.result) throw new Error(m.type === 'trace' ? m.error : 'no answer');
+    return m.result;
+  }
+
+  /** Record decisions on real traffic (delivered through onTraceRecords) or stop. */
+  async traceLive(on: boolean, timeoutMs = 5000): Promise<void> {
+    await this.ask({ type: 'traceLive', id: 0, on }, timeoutMs);
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'trace' | 'traceLive' }>, timeoutMs: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
 import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry } from './dataplane.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
+import type { TraceResult, TraceHop } from './trace-walk.ts';
 
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
 export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
@@ -83,7 +84,11 @@ export type EngineRequest =
   | { type: 'conntrack'; id: number }
   // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);
   // with `only`, just the frontends of those Services ("namespace/name") are replaced
-  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] };
+  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
+  // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
+  | { type: 'trace'; id: number; node: string; port: number; frame: Uint8Array }
+  // `podwire trace --live`: record every node's decisions on real traffic (on) or stop (off)
+  | { type: 'traceLive'; id: number; on: boolean };
 
 /** One node's connection table (Dataplane.conntrack), read at `nowMs` on the engine's clock. */
 export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[] }
@@ -132,4 +137,8 @@ export type EngineReply =
   | { type: 'stats'; id: number; nodes: NodeStats[] }
   | { type: 'portGone'; names: string[] }
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
-  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string };
+  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
+  | { type: 'trace'; id: number; result?: TraceResult; error?: string }
+  | { type: 'traceLive'; id: number }
+  // while live tracing is on: one round's decisions, per node (only nodes that processed frames)
+  | { type: 'traceRecords'; hops: TraceHop[] };

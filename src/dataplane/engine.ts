@@ -19,6 +19,8 @@ import { Poller } from '../io/poller.ts';
 import { EventFd } from '../io/eventfd.ts';
 import { EAGAIN, EBADF, addressTable, bufferAddress, readAt, writeAt } from '../io/libc.ts';
 import type { EngineConfig, EngineRequest, EngineReply, NodeStats } from './engine-protocol.ts';
+import { traceWalk, type TraceWalkNode, type TraceHop } from './trace-walk.ts';
+import { decodeTrace } from './trace.ts';
 
 interface Port {
   node: number; port: number; fd: number; name: string; rxErrors: number; txErrors: number; broken: boolean;
@@ -158,8 +160,42 @@ function main(): void {
   const reply = (m: EngineReply) => port.postMessage(m);
   // each node's Service frontends as programmed, for `podwire apply`'s diffs (service-sync.ts)
   const nodeServices = nodes.map((n, i) => new NodeServices(n.dp, cfg.nodes[i].services));
+  // decision traces: every node named for the decoder (ports by pod, frontends by Service)
+  const traceNodes: TraceWalkNode[] = nodes.map((n, i) => {
+    const portNames = new Map<number, string>(cfg.nodes[i].ports.map((p) => [p.port, p.name]));
+    if (n.ulPort >= 0) portNames.set(n.ulPort, `${n.name}/underlay`);
+    return {
+      name: n.name, dp: n.dp, ulPort: n.ulPort, fabric: n.ulFd < 0 && !n.sock,
+      names: {
+        port: (p) => portNames.get(p) ?? `${n.name}/port${p}`,
+        service: (vip, p, proto) => nodeServices[i].serviceOf(vip, p, proto),
+        drop: (r) => n.dp.dropName(r),
+      },
+    };
+  });
+  let liveTrace = false;
   const handle = (req: EngineRequest) => {
     if (req.type === 'stop') { running = false; return; }
+    if (req.type === 'trace') {
+      try {
+        const start = nodes.findIndex((n) => n.name === req.node);
+        if (start < 0) throw new Error(`no podwire node ${req.node} in this lab`);
+        if (liveTrace) for (const n of nodes) n.dp.traceEnd(); // a synthetic run takes the rings; live resumes below
+        const result = traceWalk(traceNodes, start, req.port, req.frame, (at) => byMac.get(macKeyAt(mem8, at + 10)));
+        reply({ type: 'trace', id: req.id, result });
+      } catch (e) {
+        reply({ type: 'trace', id: req.id, error: (e as Error).message });
+      } finally {
+        if (liveTrace) for (const n of nodes) n.dp.traceBegin(false);
+      }
+      return;
+    }
+    if (req.type === 'traceLive') {
+      liveTrace = req.on;
+      for (const n of nodes) if (req.on) n.dp.traceBegin(false); else n.dp.traceEnd();
+      reply({ type: 'traceLive', id: req.id });
+      return;
+    }
     if (req.type === 'conntrack') {
       const now = clock();
       reply({ type: 'conntrack', id: req.id, nodes: nodes.map((n) => ({ name: n.name, nowMs: now, entries: n.dp.conntrack(now) })) });
@@ -189,6 +225,18 @@ function main(): void {
       }));
       reply({ type: 'stats', id: req.id, nodes: stats });
     }
+  };
+
+  /** Live tracing: this round's records, decoded per node, to the main thread (which filters and rate-limits). */
+  const postLiveTrace = (): void => {
+    const hops: TraceHop[] = [];
+    for (const t of traceNodes) {
+      if (t.dp.ex.traceCount() === 0) continue;
+      const { words, lost } = t.dp.traceRecords();
+      t.dp.ex.traceReset();
+      hops.push({ node: t.name, steps: decodeTrace(words, t.names), lost });
+    }
+    if (hops.length) reply({ type: 'traceRecords', hops });
   };
 
   reply({ type: 'ready' });
@@ -258,6 +306,7 @@ function main(): void {
       n.used = 0;
       flush(n, 0);
     }
+    if (liveTrace) postLiveTrace();
     for (const n of nodes) {
       if (n.txTotal === 0) continue;
       n.dp.txClear();

@@ -101,6 +101,11 @@ export class NodeServices {
     return [...this.current.values()];
   }
 
+  /** The Service ("namespace/name") a programmed frontend belongs to, when it was given one. */
+  serviceOf(vip: string, port: number, proto: string): string | undefined {
+    return this.current.get(frontendKey({ vip, port, proto }))?.service;
+  }
+
   sync(next: readonly EngineServiceConfig[], only?: readonly string[]): ServiceSyncResult {
     let old: EngineServiceConfig[];
     if (only) {

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export type Build = 'release' | 'debug';
+/** 'notrace': release compiled with every trace point removed (the benchmark's reference for the cost of tracing off). */
+export type Build = 'release' | 'debug' | 'notrace';
 
 /** The raw exports of assembly/index.ts. Pointers are byte offsets into `memory`. */
 export interface DataplaneExports {
@@ -103,6 +104,20 @@ export interface DataplaneExports {
   svcCapacity(): number;
   svcMaxBackends(): number;
   svcSetSeed(seed: number): void;
+  // decision traces (assembly/trace.ts, trace_session.ts)
+  traceSet(on: number, dry: number): void;
+  traceBegin(dry: number): void;
+  traceEnd(): void;
+  traceReset(): void;
+  traceCount(): number;
+  traceRingPtr(): number;
+  traceRingCap(): number;
+  traceRecordBytes(): number;
+  traceBuilt(): number;
+  traceStepCount(): number;
+  traceStepName(i: number): number;
+  /** route index -> prefix << 8 | length (as a bigint: i64), -1 when unknown */
+  routePrefix(idx: number): bigint;
 }
 
 const modules = new Map<Build, WebAssembly.Module>();

@@ -11,6 +11,7 @@ import { Tap } from '../io/tap.ts';
 import { UnderlaySocket } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate } from '../io/netns.ts';
 import { EngineHost } from '../dataplane/engine-host.ts';
+import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
 import type { NodeStats, EngineNodeConfig, EngineServiceConfig, NodeConntrack } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
@@ -167,6 +168,22 @@ export class Lab {
 
   /** the cluster DNS server, when the DNS pod runs here (cluster-dns.ts); `dns.setRecords` takes new Services */
   dns?: ClusterDns;
+
+  /** Run a synthetic frame from `port` of podwire node `node` through the data plane, dry (`podwire trace`). */
+  trace(node: string, port: number, frame: Uint8Array): Promise<TraceResult> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.trace(node, port, frame);
+  }
+
+  /** Record decisions on real traffic (delivered to onTraceRecords) or stop. */
+  traceLive(on: boolean): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.traceLive(on);
+  }
+
+  set onTraceRecords(fn: (hops: TraceHop[]) => void) {
+    if (this.engine) this.engine.onTraceRecords = fn;
+  }
 
   set onPortGone(fn: (names: string[]) => void) {
     if (this.engine) this.engine.onPortGone = fn;
