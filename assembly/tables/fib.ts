@@ -139,3 +139,7 @@ export function fibLookup(dst: u32): i32 {
 @inline export function routeNextHop(idx: i32): u32 { return load<u32>(recBase + <usize>idx * REC, 4); }
 @inline export function routeVtepMac(idx: i32): u64 { return load<u64>(recBase + <usize>idx * REC, 8); }
 export function fibCount(): u32 { return count; }
+// layout, so the control plane can list the table as the data plane holds it (Dataplane.routes)
+export function fibSlotsBase(): usize { return slotsBase; }
+export function fibSlots(): u32 { return mask + 1; }
+export function fibRecordsBase(): usize { return recBase; }

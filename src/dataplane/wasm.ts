@@ -24,10 +24,15 @@ export interface DataplaneExports {
   fibDel(prefix: number, len: number): number;
   fibLookup(dst: number): number;
   fibCount(): number;
+  fibSlotsBase(): number;
+  fibSlots(): number;
+  fibRecordsBase(): number;
   neighSet(ip: number, mac: bigint): number;
   neighDel(ip: number): number;
   neighLookup(ip: number): bigint;
   neighCount(): number;
+  neighBase(): number;
+  neighSlots(): number;
   parseBatch(n: number): number;
   benchRestore(first: number, n: number, src: number, stride: number, len: number): void;
   headroom(): number;
@@ -103,6 +108,10 @@ export interface DataplaneExports {
   svcCapacity(): number;
   svcMaxBackends(): number;
   svcSetSeed(seed: number): void;
+  svcFrontendBase(): number;
+  svcFrontendSlots(): number;
+  svcBase(): number;
+  svcStrideBytes(): number;
 }
 
 const modules = new Map<Build, WebAssembly.Module>();
