@@ -1,7 +1,7 @@
 // The main thread's handle on the forwarding worker.
 import { Worker } from 'node:worker_threads';
 import { EventFd } from '../io/eventfd.ts';
-import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, EngineServiceConfig } from './engine-protocol.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 
 export class EngineHost {
@@ -52,7 +52,7 @@ export class EngineHost {
     if (m.type === 'stats') {
       this.pending.get(m.id)?.(m.nodes);
       this.pending.delete(m.id);
-    } else if (m.type === 'conntrack' || m.type === 'services') {
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'tables') {
       this.waiting.get(m.id)?.(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -81,6 +81,12 @@ export class EngineHost {
     return m.type === 'conntrack' ? m.nodes : [];
   }
 
+  /** Every node's FDB, routes, neighbours and Service table, read by the worker from the data plane's memory. */
+  async tables(timeoutMs = 5000): Promise<NodeTables[]> {
+    const m = await this.ask({ type: 'tables', id: 0 }, timeoutMs);
+    return m.type === 'tables' ? m.nodes : [];
+  }
+
   /**
    * Make node `node`'s Service frontends `services` (with `only`: just those
    * Services' frontends); resolves once the worker has programmed them.
@@ -91,7 +97,7 @@ export class EngineHost {
     return m.result;
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' }>, timeoutMs: number): Promise<EngineReply> {
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'tables' }>, timeoutMs: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
-import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry } from './dataplane.ts';
+import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry, RouteEntry, ServiceTableEntry } from './dataplane.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
@@ -83,7 +83,21 @@ export type EngineRequest =
   | { type: 'conntrack'; id: number }
   // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);
   // with `only`, just the frontends of those Services ("namespace/name") are replaced
-  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] };
+  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
+  // `podwire fdb / routes / services`: every node's tables as its data plane holds them
+  | { type: 'tables'; id: number };
+
+/** One node's tables read from its data plane's memory; Service frontends carry the Service name the config gave them. */
+export interface NodeTables {
+  name: string;
+  nowMs: number;
+  fdb: NodeStats['fdb'];
+  fdbCapacity: number;
+  routes: RouteEntry[];
+  neighbors: { ip: string; mac: string }[];
+  services: (ServiceTableEntry & { service?: string })[];
+  underlayPort: number;
+}
 
 /** One node's connection table (Dataplane.conntrack), read at `nowMs` on the engine's clock. */
 export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[] }
@@ -124,6 +138,8 @@ export interface NodeStats {
   underlayPort: number;
   /** with a socket underlay (nodes on other hosts) */
   socket?: SocketUnderlayStats;
+  /** connections in the conntrack table (expired ones not yet collected included) */
+  conntrackEntries?: number;
 }
 
 export type EngineReply =
@@ -132,4 +148,5 @@ export type EngineReply =
   | { type: 'stats'; id: number; nodes: NodeStats[] }
   | { type: 'portGone'; names: string[] }
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
-  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string };
+  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
+  | { type: 'tables'; id: number; nodes: NodeTables[] };
