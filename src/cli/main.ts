@@ -6,6 +6,10 @@ import { statusCommand } from './status.ts';
 import { benchCommand } from './bench.ts';
 import { applyCommand, deleteCommand } from './apply.ts';
 import { conntrackCommand } from './conntrack.ts';
+import { statsCommand } from './stats.ts';
+import { fdbCommand } from './fdb.ts';
+import { routesCommand } from './routes.ts';
+import { servicesCommand } from './services.ts';
 
 const program = new Command()
   .name('podwire')
@@ -19,6 +23,10 @@ program.addCommand(benchCommand());
 program.addCommand(applyCommand());
 program.addCommand(deleteCommand());
 program.addCommand(conntrackCommand());
+program.addCommand(statsCommand());
+program.addCommand(fdbCommand());
+program.addCommand(routesCommand());
+program.addCommand(servicesCommand());
 
 try {
   await program.parseAsync(process.argv);
