@@ -24,7 +24,7 @@ export function routesCommand(): Command {
         if (i > 0) console.log('');
         console.log(`# node ${n.node}: ${n.routes.length} routes`);
         console.log(table(['PREFIX', 'KIND', 'NEXT HOP', 'NODE', 'VTEP MAC'],
-          n.routes.map((r) => [r.cidr, r.kind, r.nextHop ?? '-', r.via ?? '-', r.vtepMac ?? '-'])));
+          n.routes.map((r) => [r.cidr, r.kind, r.nextHop ?? (r.kind === 'local' ? 'bridge' : 'underlay (connected)'), r.via ?? '-', r.vtepMac ?? '-'])));
         console.log(`\n# node ${n.node}: ${n.neighbors.length} neighbours`);
         console.log(table(['IP', 'MAC', 'WHO'], n.neighbors.map((nb) => [nb.ip, nb.mac, nb.owner ?? '-'])));
       });
