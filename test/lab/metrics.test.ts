@@ -10,6 +10,7 @@ import { formatMetrics, escapeLabelValue, parseMetricsAddress, serveMetrics } fr
 import { statsSnapshot, statsRates, type StatsJson } from '../../src/lab/table-control.ts';
 import { planTopology } from '../../src/model/topology.ts';
 import type { NodeStats } from '../../src/dataplane/engine-protocol.ts';
+import { formatStats } from '../../src/cli/stats.ts';
 
 const plan = planTopology({ cluster: { name: 'm' }, nodes: [{ name: 'n1', pods: ['a1', 'a2'] }, { name: 'n2', pods: ['b1'] }] }, 'test');
 
@@ -53,6 +54,24 @@ describe('statsSnapshot', () => {
     expect(r.seconds).toBe(2);
     expect(r.nodes[0].ports[0]).toMatchObject({ name: 'a1', rx_packets: 10, rx_bytes: 0 });
     expect(r.nodes[0].drops).toEqual({ no_route: 2, ttl_exceeded: 0 });
+  });
+});
+
+describe('formatStats (podwire stats text)', () => {
+  it('a port table per node, non-zero drops and events; with rates a /S column beside each counter', () => {
+    const a = snap();
+    const plain = formatStats(a);
+    expect(plain).toMatch(/^node n1  fdb 1\/4096  conntrack 4$/m);
+    expect(plain).toMatch(/^1 +a2 +11 +1001 /m);
+    expect(plain).toMatch(/^drops: no_route=3$/m);
+    expect(plain).not.toMatch(/PKT\/S/);
+    const b = structuredClone(a);
+    b.time = '2030-01-01T00:00:02Z';
+    b.nodes[0].ports[1].rx_packets += 30;
+    const watched = formatStats(b, statsRates(a, b));
+    expect(watched).toMatch(/RX PKTS +RX PKT\/S +RX BYTES +RX B\/S/);
+    expect(watched).toMatch(/^1 +a2 +41 +15\.0 +1001 +0 /m);
+    expect(watched).toMatch(/no_route=3 \(0\/s\)/);
   });
 });
 
