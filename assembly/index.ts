@@ -29,12 +29,12 @@ export { setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";
 export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";
-export { fibAdd, fibDel, fibLookup, fibCount } from "./tables/fib";
-export { neighSet, neighDel, neighLookup, neighCount } from "./tables/neighbors";
+export { fibAdd, fibDel, fibLookup, fibCount, fibSlotsBase, fibSlots, fibRecordsBase } from "./tables/fib";
+export { neighSet, neighDel, neighLookup, neighCount, neighBase, neighSlots } from "./tables/neighbors";
 export { ctLookup, ctCreate, ctDelete, ctUpdate, ctUpdateTcp, ctUpdateUdp, ctUpdateIcmp, ctGc, ctSetTimeout, ctTimeout,
   ctState, ctFlags, ctFlushReplySource, ctCount, ctCapacity, ctBase, ctEntryBytes, ctHighWater, ctGcCursor } from "./tables/conntrack";
 export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBackend, svcBackendCount, svcFrontendCount,
-  svcCapacity, svcMaxBackends, svcSetSeed, svcSetOptions } from "./tables/services";
+  svcCapacity, svcMaxBackends, svcSetSeed, svcSetOptions, svcFrontendBase, svcFrontendSlots, svcBase, svcStrideBytes } from "./tables/services";
 export { affForgetService } from "./tables/affinity";
 export { setFlowPrefetch } from "./stages/flow_prefetch";
 export { maglevEnabled, maglevTable, maglevSlots } from "./tables/maglev";

@@ -149,3 +149,7 @@ export function routePrefix(idx: i32): i64 {
   }
   return -1;
 }
+// layout, so the control plane can list the table as the data plane holds it (Dataplane.routes)
+export function fibSlotsBase(): usize { return slotsBase; }
+export function fibSlots(): u32 { return mask + 1; }
+export function fibRecordsBase(): usize { return recBase; }

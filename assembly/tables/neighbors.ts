@@ -85,3 +85,6 @@ export function neighDel(ip: u32): bool {
 }
 
 export function neighCount(): u32 { return count; }
+// layout, so the control plane can list the table (Dataplane.neighbors)
+export function neighBase(): usize { return base; }
+export function neighSlots(): u32 { return mask + 1; }

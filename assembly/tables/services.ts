@@ -158,6 +158,11 @@ export function svcBackendCount(svc: u32): u32 { return svc < capacity ? load<u3
 export function svcFrontendCount(): u32 { return fcount; }
 export function svcCapacity(): u32 { return capacity; }
 export function svcMaxBackends(): u32 { return maxBe; }
+// layout, so the control plane can list frontends and backends as the data plane holds them (Dataplane.serviceTable)
+export function svcFrontendBase(): usize { return fslots; }
+export function svcFrontendSlots(): u32 { return fmask + 1; }
+export function svcBase(): usize { return svcs; }
+export function svcStrideBytes(): u32 { return <u32>svcStride; }
 
 /** Seed the backend choice (0 is taken as the default seed: xorshift needs a non-zero state). */
 export function svcSetSeed(seed: u32): void { rng = seed != 0 ? seed : 0x9E3779B9; }

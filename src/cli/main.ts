@@ -7,6 +7,10 @@ import { benchCommand } from './bench.ts';
 import { applyCommand, deleteCommand } from './apply.ts';
 import { conntrackCommand } from './conntrack.ts';
 import { traceCommand } from './trace.ts';
+import { statsCommand } from './stats.ts';
+import { fdbCommand } from './fdb.ts';
+import { routesCommand } from './routes.ts';
+import { servicesCommand } from './services.ts';
 
 const program = new Command()
   .name('podwire')
@@ -21,6 +25,10 @@ program.addCommand(applyCommand());
 program.addCommand(deleteCommand());
 program.addCommand(conntrackCommand());
 program.addCommand(traceCommand());
+program.addCommand(statsCommand());
+program.addCommand(fdbCommand());
+program.addCommand(routesCommand());
+program.addCommand(servicesCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,8 @@ import { clusterDnsStatus, clusterDnsLine } from '../lab/cluster-dns.ts';
 import { serveControl } from '../lab/control.ts';
 import { TraceControl } from '../lab/trace-control.ts';
 import { ServiceControl } from '../lab/service-control.ts';
+import { TableControl } from '../lab/table-control.ts';
+import { parseMetricsAddress, serveMetrics, type MetricsAddress } from '../lab/metrics.ts';
 import { requireRoot } from './root.ts';
 import { table } from './table.ts';
 
@@ -18,7 +20,8 @@ export function upCommand(): Command {
     .option('--no-offloads', 'MTU-sized frames with full checksums on the TAPs (no TSO/GSO super-frames)')
     .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
     .option('--node <name>', "run only this node; the others run on other hosts, reached at their nodes[].address over this host's network (VXLAN over UDP or IP-in-IP). The lab is named <lab>-<node> here")
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string }) => {
+    .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)', parseMetricsOption)
+    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress }) => {
       let plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name !== undefined) {
         if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
@@ -34,18 +37,22 @@ export function upCommand(): Command {
         if (stopping) return;
         stopping = true;
         server.close();
+        metrics?.close();
         await lab.down();
         console.log(`podwire: lab "${labId(plan)}" removed`);
         process.exit(code);
       };
       const services = new ServiceControl(lab, (line) => console.error(line)); // apply, delete, conntrack
       const traces = new TraceControl(lab); // trace
+      const tables = new TableControl(lab); // stats, fdb / routes / services tables
       const server = await serveControl(lab.state.socket, async (req) => {
         if (req.cmd === 'status') return labStatus(plan, process.pid, lab.state.startedAt, await lab.stats(), clusterDnsStatus(plan, lab.dns));
-        const answer = services.handle(req) ?? traces.handle(req);
+        const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req);
         if (answer) return answer;
         throw new Error(`unknown command "${req.cmd}"`);
       }).catch(async (e) => { await lab.down(); throw e; });
+      const metrics = opts.metrics && await serveMetrics(opts.metrics, () => tables.stats())
+        .catch(async (e) => { server.close(); await lab.down(); throw e; });
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
       process.on('uncaughtException', (e) => { console.error(`podwire: ${e.stack ?? e}`); void stop(1); });
       lab.onPortGone = (names) => console.error(`podwire: TAP gone (namespace deleted?) for pod(s) ${names.join(', ')}`);
@@ -61,9 +68,14 @@ export function upCommand(): Command {
         console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
       }
       console.log(clusterDnsLine(plan, lab.dns));
+      if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
       console.log(table(['NODE', 'POD', 'NAMESPACE', 'IP', 'MAC'], pods.map((p) => [p.node, p.name, p.namespace, p.ip, p.mac])));
       console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });
+}
+
+function parseMetricsOption(v: string): MetricsAddress {
+  try { return parseMetricsAddress(v); } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--metrics: /, '')); }
 }
 
 /** Slots per node: 0 or NaN would leave the lab up but forwarding nothing (and spinning). */

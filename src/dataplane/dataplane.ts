@@ -57,6 +57,7 @@ export type OverlayKind = 'none' | 'vxlan' | 'ipip' | 'host-gw';
 const OVERLAY_KIND = { none: 0, vxlan: 1, ipip: 2, 'host-gw': 3 } as const;
 export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
 const ROUTE_KIND = { local: 1, vxlan: 2, ipip: 3, 'host-gw': 4 } as const;
+const ROUTE_KIND_NAME = Object.fromEntries(Object.entries(ROUTE_KIND).map(([k, v]) => [v, k])) as Record<number, RouteKind>;
 /** tx entry slot value of a generated frame */
 export const GEN_SLOT = 0xfffffffe;
 
@@ -78,6 +79,7 @@ export const CT_TIMEOUTS = {
 } as const;
 export type CtTimeoutName = keyof typeof CT_TIMEOUTS;
 export const CT_PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
+const PROTO_NAME = Object.fromEntries(Object.entries(CT_PROTO).map(([k, v]) => [v, k])) as Record<number, ServiceProto>;
 export const CT_F_SEEN_REPLY = 1;
 export const CT_F_ASSURED = 2;
 /** A 5-tuple; for ICMP echo both ports are the echo identifier. */
@@ -94,6 +96,23 @@ export interface CtEntry {
   timeoutMs: number;
 }
 const invert = (t: CtTuple): CtTuple => ({ src: t.dst, dst: t.src, sport: t.dport, dport: t.sport });
+
+/** A route as the data plane holds it (Dataplane.routes). */
+export interface RouteEntry { cidr: string; kind: RouteKind | string; nextHop?: string; vtepMac?: string }
+/** A Service frontend and its backends as the data plane holds them (Dataplane.serviceTable). */
+export interface ServiceTableEntry {
+  /** the data plane's service index */
+  index: number;
+  vip: string;
+  port: number;
+  proto: ServiceProto | string;
+  backends: ServiceBackend[];
+  masquerade: boolean;
+  dropWhenEmpty: boolean;
+  maglev: boolean;
+  /** ClientIP affinity timeout (0: none) */
+  affinitySeconds: number;
+}
 
 export interface TxEntry { slot: number; port: number; start: number; length: number }
 
@@ -347,6 +366,76 @@ export class Dataplane {
       });
     }
     return out.sort((a, b) => a.port - b.port || a.mac.localeCompare(b.mac));
+  }
+
+  /** The routing table as the data plane holds it (assembly/tables/fib.ts), longest prefix first. */
+  routes(): RouteEntry[] {
+    const slots = this.ex.fibSlots();
+    const view = new DataView(this.memory.buffer, this.ex.fibSlotsBase(), slots * 16);
+    // route records: at most capacity of them, and the slot array is at least twice the capacity
+    const rec = new DataView(this.memory.buffer, this.ex.fibRecordsBase(), (slots / 2) * 16);
+    const out: RouteEntry[] = [];
+    for (let i = 0; i < slots; i++) {
+      const key = view.getBigUint64(i * 16, true);
+      if (key === 0n) continue; // empty: occupied keys have bit 63 set
+      const len = Number(key & 0xffn);
+      const prefix = Number((key >> 8n) & 0xffffffffn);
+      const r = view.getUint32(i * 16 + 8, true) * 16;
+      const kind = rec.getUint32(r, true);
+      const nextHop = rec.getUint32(r + 4, true);
+      const vtep = rec.getBigUint64(r + 8, true);
+      out.push({
+        cidr: `${intToIpv4(prefix)}/${len}`, kind: ROUTE_KIND_NAME[kind] ?? `kind${kind}`,
+        ...(nextHop ? { nextHop: intToIpv4(nextHop) } : {}),
+        ...(vtep ? { vtepMac: bigIntToMac(vtep) } : {}),
+      });
+    }
+    return out.sort((a, b) => Number(b.cidr.split('/')[1]) - Number(a.cidr.split('/')[1]) || ipv4ToInt(a.cidr.split('/')[0]) - ipv4ToInt(b.cidr.split('/')[0]));
+  }
+
+  /** The neighbour table (IPv4 -> MAC) as the data plane holds it (assembly/tables/neighbors.ts), by address. */
+  neighbors(): { ip: string; mac: string }[] {
+    const slots = this.ex.neighSlots();
+    const view = new DataView(this.memory.buffer, this.ex.neighBase(), slots * 16);
+    const out: { ip: number; mac: string }[] = [];
+    for (let i = 0; i < slots; i++) {
+      const key = view.getBigUint64(i * 16, true);
+      if (key === 0n) continue; // occupied keys have bit 32 set
+      out.push({ ip: Number(key & 0xffffffffn), mac: bigIntToMac(view.getBigUint64(i * 16 + 8, true)) });
+    }
+    return out.sort((a, b) => a.ip - b.ip).map((e) => ({ ip: intToIpv4(e.ip), mac: e.mac }));
+  }
+
+  /** Every Service frontend with its backends and options, as the data plane holds them (assembly/tables/services.ts). */
+  serviceTable(): ServiceTableEntry[] {
+    const buf = this.memory.buffer;
+    const slots = this.ex.svcFrontendSlots();
+    const front = new DataView(buf, this.ex.svcFrontendBase(), slots * 16);
+    const stride = this.ex.svcStrideBytes();
+    const svcs = new DataView(buf, this.ex.svcBase(), this.ex.svcCapacity() * stride);
+    const out: ServiceTableEntry[] = [];
+    for (let i = 0; i < slots; i++) {
+      const ref = front.getUint32(i * 16 + 8, true);
+      if (ref === 0) continue; // empty slot
+      const key = front.getBigUint64(i * 16, true);
+      const index = ref - 1;
+      const h = index * stride;
+      const count = svcs.getUint32(h, true);
+      const flags = svcs.getUint32(h + 4, true);
+      const backends: ServiceBackend[] = [];
+      for (let b = 0; b < count; b++) {
+        const at = h + 16 + b * 8;
+        backends.push({ ip: intToIpv4(svcs.getUint32(at, true)), port: svcs.getUint16(at + 4, true) });
+      }
+      const proto = Number(key & 0xffn);
+      out.push({
+        index, vip: intToIpv4(Number((key >> 24n) & 0xffffffffn)), port: Number((key >> 8n) & 0xffffn),
+        proto: PROTO_NAME[proto] ?? String(proto), backends,
+        masquerade: (flags & SVC_MASQUERADE) !== 0, dropWhenEmpty: (flags & SVC_DROP_EMPTY) !== 0, maglev: (flags & SVC_MAGLEV) !== 0,
+        affinitySeconds: svcs.getUint32(h + 8, true) / 1000,
+      });
+    }
+    return out.sort((a, b) => ipv4ToInt(a.vip) - ipv4ToInt(b.vip) || a.port - b.port || String(a.proto).localeCompare(String(b.proto)));
   }
 
   // ---- connection tracking (assembly/tables/conntrack.ts) ----

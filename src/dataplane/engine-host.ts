@@ -1,7 +1,7 @@
 // The main thread's handle on the forwarding worker.
 import { Worker } from 'node:worker_threads';
 import { EventFd } from '../io/eventfd.ts';
-import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, EngineServiceConfig } from './engine-protocol.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -57,7 +57,7 @@ export class EngineHost {
       this.pending.delete(m.id);
     } else if (m.type === 'traceRecords') {
       this.onTraceRecords(m.hops);
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive') {
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables') {
       this.waiting.get(m.id)?.(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -86,6 +86,12 @@ export class EngineHost {
     return m.type === 'conntrack' ? m.nodes : [];
   }
 
+  /** Every node's FDB, routes, neighbours and Service table, read by the worker from the data plane's memory. */
+  async tables(timeoutMs = 5000): Promise<NodeTables[]> {
+    const m = await this.ask({ type: 'tables', id: 0 }, timeoutMs);
+    return m.type === 'tables' ? m.nodes : [];
+  }
+
   /**
    * Make node `node`'s Service frontends `services` (with `only`: just those
    * Services' frontends); resolves once the worker has programmed them.
@@ -108,7 +114,7 @@ export class EngineHost {
     await this.ask({ type: 'traceLive', id: 0, on }, timeoutMs);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'trace' | 'traceLive' }>, timeoutMs: number): Promise<EngineReply> {
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'trace' | 'traceLive' | 'tables' }>, timeoutMs: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
-import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry } from './dataplane.ts';
+import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry, RouteEntry, ServiceTableEntry } from './dataplane.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -88,7 +88,21 @@ export type EngineRequest =
   // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
   | { type: 'trace'; id: number; node: string; port: number; frame: Uint8Array }
   // `podwire trace --live`: record every node's decisions on real traffic (on) or stop (off)
-  | { type: 'traceLive'; id: number; on: boolean };
+  | { type: 'traceLive'; id: number; on: boolean }
+  // `podwire fdb / routes / services`: every node's tables as its data plane holds them
+  | { type: 'tables'; id: number };
+
+/** One node's tables read from its data plane's memory; Service frontends carry the Service name the config gave them. */
+export interface NodeTables {
+  name: string;
+  nowMs: number;
+  fdb: NodeStats['fdb'];
+  fdbCapacity: number;
+  routes: RouteEntry[];
+  neighbors: { ip: string; mac: string }[];
+  services: (ServiceTableEntry & { service?: string })[];
+  underlayPort: number;
+}
 
 /** One node's connection table (Dataplane.conntrack), read at `nowMs` on the engine's clock. */
 export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[] }
@@ -129,6 +143,8 @@ export interface NodeStats {
   underlayPort: number;
   /** with a socket underlay (nodes on other hosts) */
   socket?: SocketUnderlayStats;
+  /** connections in the conntrack table (expired ones not yet collected included) */
+  conntrackEntries?: number;
 }
 
 export type EngineReply =
@@ -141,4 +157,5 @@ export type EngineReply =
   | { type: 'trace'; id: number; result?: TraceResult; error?: string }
   | { type: 'traceLive'; id: number }
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)
-  | { type: 'traceRecords'; hops: TraceHop[] };
+  | { type: 'traceRecords'; hops: TraceHop[] }
+  | { type: 'tables'; id: number; nodes: NodeTables[] };

@@ -12,15 +12,15 @@
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { createNodes, genSlotsForSegmentation, type Dataplane, type CounterSnapshot } from './dataplane.ts';
 import { programNode } from './node-setup.ts';
-import { NodeServices } from './service-sync.ts';
+import { NodeServices, frontendKey } from './service-sync.ts';
 import { SocketUnderlay } from './socket-underlay.ts';
 import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
 import { EventFd } from '../io/eventfd.ts';
 import { EAGAIN, EBADF, addressTable, bufferAddress, readAt, writeAt } from '../io/libc.ts';
-import type { EngineConfig, EngineRequest, EngineReply, NodeStats } from './engine-protocol.ts';
 import { traceWalk, type TraceWalkNode, type TraceHop } from './trace-walk.ts';
 import { decodeTrace } from './trace.ts';
+import type { EngineConfig, EngineRequest, EngineReply, NodeStats, NodeTables } from './engine-protocol.ts';
 
 interface Port {
   node: number; port: number; fd: number; name: string; rxErrors: number; txErrors: number; broken: boolean;
@@ -211,6 +211,18 @@ function main(): void {
       }
       return;
     }
+    if (req.type === 'tables') {
+      const now = clock();
+      reply({ type: 'tables', id: req.id, nodes: nodes.map((n, i): NodeTables => {
+        const names = new Map(nodeServices[i].frontends.map((f) => [frontendKey(f), f.service]));
+        return {
+          name: n.name, nowMs: now, fdb: n.dp.fdb(now), fdbCapacity: n.dp.ex.fdbCapacity(), routes: n.dp.routes(), neighbors: n.dp.neighbors(),
+          services: n.dp.serviceTable().map((s) => ({ ...s, ...(names.get(frontendKey(s)) ? { service: names.get(frontendKey(s)) } : {}) })),
+          underlayPort: n.ulPort,
+        };
+      }) });
+      return;
+    }
     if (req.type === 'stats') {
       const now = clock();
       const stats: NodeStats[] = nodes.map((n, ni) => ({
@@ -222,6 +234,7 @@ function main(): void {
         fabric,
         underlayPort: n.ulPort,
         ...(n.sock ? { socket: n.sock.stats } : {}),
+        conntrackEntries: n.dp.ctCount(),
       }));
       reply({ type: 'stats', id: req.id, nodes: stats });
     }

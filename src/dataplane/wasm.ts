@@ -25,10 +25,15 @@ export interface DataplaneExports {
   fibDel(prefix: number, len: number): number;
   fibLookup(dst: number): number;
   fibCount(): number;
+  fibSlotsBase(): number;
+  fibSlots(): number;
+  fibRecordsBase(): number;
   neighSet(ip: number, mac: bigint): number;
   neighDel(ip: number): number;
   neighLookup(ip: number): bigint;
   neighCount(): number;
+  neighBase(): number;
+  neighSlots(): number;
   parseBatch(n: number): number;
   benchRestore(first: number, n: number, src: number, stride: number, len: number): void;
   headroom(): number;
@@ -118,6 +123,10 @@ export interface DataplaneExports {
   traceStepName(i: number): number;
   /** route index -> prefix << 8 | length (as a bigint: i64), -1 when unknown */
   routePrefix(idx: number): bigint;
+  svcFrontendBase(): number;
+  svcFrontendSlots(): number;
+  svcBase(): number;
+  svcStrideBytes(): number;
 }
 
 const modules = new Map<Build, WebAssembly.Module>();

@@ -13,7 +13,7 @@ import { ipBatch, netnsList, linkList, netnsNamesArePrivate } from '../io/netns.
 import { EngineHost } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
-import type { NodeStats, EngineNodeConfig, EngineServiceConfig, NodeConntrack } from '../dataplane/engine-protocol.ts';
+import type { NodeStats, EngineNodeConfig, EngineServiceConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
 import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
 import { labId, localNodes, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
@@ -158,6 +158,11 @@ export class Lab {
   /** Every podwire node's connection table (`podwire conntrack`). */
   conntrack(): Promise<NodeConntrack[]> {
     return this.engine ? this.engine.conntrack() : Promise.resolve([]);
+  }
+
+  /** Every podwire node's FDB, routes, neighbours and Service table (`podwire fdb / routes / services`). */
+  tables(): Promise<NodeTables[]> {
+    return this.engine ? this.engine.tables() : Promise.resolve([]);
   }
 
   /** Program podwire node `node`'s Service frontends as a diff (src/lab/service-control.ts). */
