@@ -74,6 +74,8 @@ export interface EngineConfig {
   svcMaxBackends?: number;
   /** room for a Maglev table per Service (cluster.serviceScheduler: maglev) */
   maglev?: boolean;
+  /** capture bytes posted to the main thread and not yet handled by it (one Int32: capture-tap.ts) */
+  captureBacklog?: SharedArrayBuffer;
 }
 
 export type EngineRequest =
@@ -83,7 +85,14 @@ export type EngineRequest =
   | { type: 'conntrack'; id: number }
   // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);
   // with `only`, just the frontends of those Services ("namespace/name") are replaced
-  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] };
+  | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
+  // `podwire capture`: tap `target` (a pod, a node, or "underlay": capture-tap.ts resolves it) until
+  // the same id is turned off; the worker answers 'capture' with the ports, then posts 'captured'
+  | { type: 'capture'; id: number; on: true; target: string }
+  | { type: 'capture'; id: number; on: false };
+
+/** A tapped port: node index and port number in the worker, and its name in a capture ("n1/a1", "n1/underlay"). */
+export interface CapturePort { node: number; port: number; name: string }
 
 /** One node's connection table (Dataplane.conntrack), read at `nowMs` on the engine's clock. */
 export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[] }
@@ -132,4 +141,8 @@ export type EngineReply =
   | { type: 'stats'; id: number; nodes: NodeStats[] }
   | { type: 'portGone'; names: string[] }
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
-  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string };
+  | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
+  | { type: 'capture'; id: number; ports?: CapturePort[]; error?: string }
+  // one round's copies of tapped frames (record layout: capture-tap.ts), and per-port frames the tap
+  // could not take (as [node, port, count] triples): one message per worker round, not per frame
+  | { type: 'captured'; data: ArrayBuffer; drops: number[] };
