@@ -6,6 +6,7 @@ import { statusCommand } from './status.ts';
 import { benchCommand } from './bench.ts';
 import { applyCommand, deleteCommand } from './apply.ts';
 import { conntrackCommand } from './conntrack.ts';
+import { captureCommand } from './capture.ts';
 
 const program = new Command()
   .name('podwire')
@@ -19,6 +20,7 @@ program.addCommand(benchCommand());
 program.addCommand(applyCommand());
 program.addCommand(deleteCommand());
 program.addCommand(conntrackCommand());
+program.addCommand(captureCommand());
 
 try {
   await program.parseAsync(process.argv);

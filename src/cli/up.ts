@@ -6,6 +6,7 @@ import { labStatus } from '../lab/status.ts';
 import { clusterDnsStatus, clusterDnsLine } from '../lab/cluster-dns.ts';
 import { serveControl } from '../lab/control.ts';
 import { ServiceControl } from '../lab/service-control.ts';
+import { CaptureControl } from '../lab/capture.ts';
 import { requireRoot } from './root.ts';
 import { table } from './table.ts';
 
@@ -38,9 +39,10 @@ export function upCommand(): Command {
         process.exit(code);
       };
       const services = new ServiceControl(lab, (line) => console.error(line)); // apply, delete, conntrack
+      const captures = new CaptureControl(lab); // capture: streams pcapng
       const server = await serveControl(lab.state.socket, async (req) => {
         if (req.cmd === 'status') return labStatus(plan, process.pid, lab.state.startedAt, await lab.stats(), clusterDnsStatus(plan, lab.dns));
-        const answer = services.handle(req);
+        const answer = services.handle(req) ?? captures.handle(req);
         if (answer) return answer;
         throw new Error(`unknown command "${req.cmd}"`);
       }).catch(async (e) => { await lab.down(); throw e; });
