@@ -33,9 +33,15 @@ export async function capture(target: string, opts: CaptureOptions, log: (line: 
   const state = runningLab(opts.name);
   const toStdout = opts.write === '-';
   if (toStdout && process.stdout.isTTY) throw new Error('-w -: stdout is a terminal; pipe it (| tshark -i -) or write a file');
-  // opened before the tap goes on: a bad path fails without touching the lab
-  const out: Writable = toStdout ? process.stdout : createWriteStream('', { fd: openSync(opts.write, 'w') });
   const sock = await openControlStream(state.socket, 'capture', { target });
+  // opened once the lab accepted the target, so a refused capture leaves no empty file behind
+  let out: Writable;
+  try {
+    out = toStdout ? process.stdout : createWriteStream('', { fd: openSync(opts.write, 'w') });
+  } catch (e) {
+    sock.destroy();
+    throw e;
+  }
 
   const splitter = new PcapngBlockSplitter();
   const interfaces: string[] = [];

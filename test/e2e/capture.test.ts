@@ -6,7 +6,7 @@
 // stops by itself after -c packets.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLab, stopAllLabs, isRoot, execIn, podwire, PODWIRE, REPO, sleep, type RunningLab } from '../helpers/lab.ts';
@@ -156,9 +156,11 @@ describe.skipIf(!isRoot || !hasTshark)('podwire capture (root)', () => {
     expect(cap.stderr()).toMatch(/\d+ packets captured on n2\//);
   });
 
-  it('an unknown target is refused, naming what can be captured', async () => {
-    const r = await podwire(['capture', 'nope', '-w', join(dir, 'x.pcapng'), '--name', LAB], { timeoutMs: 20_000 });
+  it('an unknown target is refused, naming what can be captured, and writes no file', async () => {
+    const file = join(dir, 'x.pcapng');
+    const r = await podwire(['capture', 'nope', '-w', file, '--name', LAB], { timeoutMs: 20_000 });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/no pod or node "nope".*nodes: n1, n2; pods: pwcap-a1, pwcap-a2, pwcap-b1/);
+    expect(existsSync(file), 'no file is left behind').toBe(false);
   });
 });
