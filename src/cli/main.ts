@@ -11,6 +11,7 @@ import { statsCommand } from './stats.ts';
 import { fdbCommand } from './fdb.ts';
 import { routesCommand } from './routes.ts';
 import { servicesCommand } from './services.ts';
+import { captureCommand } from './capture.ts';
 
 const program = new Command()
   .name('podwire')
@@ -29,6 +30,7 @@ program.addCommand(statsCommand());
 program.addCommand(fdbCommand());
 program.addCommand(routesCommand());
 program.addCommand(servicesCommand());
+program.addCommand(captureCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -9,6 +9,7 @@ import { TraceControl } from '../lab/trace-control.ts';
 import { ServiceControl } from '../lab/service-control.ts';
 import { TableControl } from '../lab/table-control.ts';
 import { parseMetricsAddress, serveMetrics, type MetricsAddress } from '../lab/metrics.ts';
+import { CaptureControl } from '../lab/capture.ts';
 import { requireRoot } from './root.ts';
 import { table } from './table.ts';
 
@@ -44,10 +45,11 @@ export function upCommand(): Command {
       };
       const services = new ServiceControl(lab, (line) => console.error(line)); // apply, delete, conntrack
       const traces = new TraceControl(lab); // trace
+      const captures = new CaptureControl(lab); // capture: streams pcapng
       const tables = new TableControl(lab); // stats, fdb / routes / services tables
       const server = await serveControl(lab.state.socket, async (req) => {
         if (req.cmd === 'status') return labStatus(plan, process.pid, lab.state.startedAt, await lab.stats(), clusterDnsStatus(plan, lab.dns));
-        const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req);
+        const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req);
         if (answer) return answer;
         throw new Error(`unknown command "${req.cmd}"`);
       }).catch(async (e) => { await lab.down(); throw e; });

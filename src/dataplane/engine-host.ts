@@ -1,7 +1,7 @@
 // The main thread's handle on the forwarding worker.
 import { Worker } from 'node:worker_threads';
 import { EventFd } from '../io/eventfd.ts';
-import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig } from './engine-protocol.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, CapturePort } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -14,12 +14,16 @@ export class EngineHost {
   private readonly waiting = new Map<number, (m: EngineReply) => void>();
   private stoppedResolve?: () => void;
   private exited = false;
+  /** each capture's receiver of the worker's 'captured' rounds, by capture id */
+  private readonly captureSinks = new Map<number, (m: Extract<EngineReply, { type: 'captured' }>) => void>();
   /** called when the worker notices a TAP vanished */
   onPortGone: (names: string[]) => void = () => {};
   /** while live tracing is on: each round's decisions */
   onTraceRecords: (hops: TraceHop[]) => void = () => {};
 
-  private constructor(worker: Worker, wake: EventFd) {
+  private constructor(worker: Worker, wake: EventFd,
+    /** capture bytes the worker posted that this thread has not handled yet (the worker's bound: capture-tap.ts) */
+    private readonly captureBacklog: Int32Array) {
     this.worker = worker;
     this.wake = wake;
   }
@@ -27,10 +31,11 @@ export class EngineHost {
   /** Start the worker and resolve once it is forwarding. */
   static start(config: Omit<EngineConfig, 'wakeFd'>): Promise<EngineHost> {
     const wake = new EventFd();
+    const captureBacklog = new SharedArrayBuffer(4);
     const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: { ...config, wakeFd: wake.fd } },
+      workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: { ...config, wakeFd: wake.fd, captureBacklog } },
     });
-    const host = new EngineHost(worker, wake);
+    const host = new EngineHost(worker, wake, new Int32Array(captureBacklog));
     return new Promise((resolve, reject) => {
       let ready = false;
       worker.once('error', reject);
@@ -57,7 +62,10 @@ export class EngineHost {
       this.pending.delete(m.id);
     } else if (m.type === 'traceRecords') {
       this.onTraceRecords(m.hops);
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables') {
+    } else if (m.type === 'captured') {
+      for (const sink of this.captureSinks.values()) sink(m);
+      Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
       this.waiting.get(m.id)?.(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -114,9 +122,33 @@ export class EngineHost {
     await this.ask({ type: 'traceLive', id: 0, on }, timeoutMs);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'trace' | 'traceLive' | 'tables' }>, timeoutMs: number): Promise<EngineReply> {
-    if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
+  /**
+   * Tap `target` (a pod, a node, "underlay": capture-tap.ts) until
+   * stopCapture(id); every round of copies the worker posts goes to `sink`
+   * (records for other captures' ports included: the sink picks its own).
+   */
+  async startCapture(target: string, sink: (m: Extract<EngineReply, { type: 'captured' }>) => void): Promise<{ id: number; ports: CapturePort[] }> {
     const id = this.nextId++;
+    this.captureSinks.set(id, sink);
+    try {
+      const m = await this.ask({ type: 'capture', id, on: true, target }, 5000, id);
+      if (m.type !== 'capture' || !m.ports) throw new Error(m.type === 'capture' ? m.error : 'no answer');
+      return { id, ports: m.ports };
+    } catch (e) {
+      this.stopCapture(id);
+      throw e;
+    }
+  }
+
+  /** Turn capture `id` off (its ports stop being copied unless another capture taps them). */
+  stopCapture(id: number): void {
+    if (!this.captureSinks.delete(id) || this.exited) return;
+    this.send({ type: 'capture', id, on: false });
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'trace' | 'traceLive' | 'tables' | 'capture' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+    if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
+    const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => { this.waiting.delete(id); reject(new Error('data plane did not answer')); }, timeoutMs);
       this.waiting.set(id, (m) => { clearTimeout(t); resolve(m); });

@@ -75,6 +75,8 @@ export interface EngineConfig {
   svcMaxBackends?: number;
   /** room for a Maglev table per Service (cluster.serviceScheduler: maglev) */
   maglev?: boolean;
+  /** capture bytes posted to the main thread and not yet handled by it (one Int32: capture-tap.ts) */
+  captureBacklog?: SharedArrayBuffer;
 }
 
 export type EngineRequest =
@@ -90,7 +92,11 @@ export type EngineRequest =
   // `podwire trace --live`: record every node's decisions on real traffic (on) or stop (off)
   | { type: 'traceLive'; id: number; on: boolean }
   // `podwire fdb / routes / services`: every node's tables as its data plane holds them
-  | { type: 'tables'; id: number };
+  | { type: 'tables'; id: number }
+  // `podwire capture`: tap `target` (a pod, a node, or "underlay": capture-tap.ts resolves it) until
+  // the same id is turned off; the worker answers 'capture' with the ports, then posts 'captured'
+  | { type: 'capture'; id: number; on: true; target: string }
+  | { type: 'capture'; id: number; on: false };
 
 /** One node's tables read from its data plane's memory; Service frontends carry the Service name the config gave them. */
 export interface NodeTables {
@@ -103,6 +109,9 @@ export interface NodeTables {
   services: (ServiceTableEntry & { service?: string })[];
   underlayPort: number;
 }
+
+/** A tapped port: node index and port number in the worker, and its name in a capture ("n1/a1", "n1/underlay"). */
+export interface CapturePort { node: number; port: number; name: string }
 
 /** One node's connection table (Dataplane.conntrack), read at `nowMs` on the engine's clock. */
 export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[] }
@@ -158,4 +167,8 @@ export type EngineReply =
   | { type: 'traceLive'; id: number }
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)
   | { type: 'traceRecords'; hops: TraceHop[] }
-  | { type: 'tables'; id: number; nodes: NodeTables[] };
+  | { type: 'tables'; id: number; nodes: NodeTables[] }
+  | { type: 'capture'; id: number; ports?: CapturePort[]; error?: string }
+  // one round's copies of tapped frames (record layout: capture-tap.ts), and per-port frames the tap
+  // could not take (as [node, port, count] triples): one message per worker round, not per frame
+  | { type: 'captured'; data: ArrayBuffer; drops: number[] };

@@ -14,6 +14,7 @@ import { createNodes, genSlotsForSegmentation, type Dataplane, type CounterSnaps
 import { programNode } from './node-setup.ts';
 import { NodeServices, frontendKey } from './service-sync.ts';
 import { SocketUnderlay } from './socket-underlay.ts';
+import { CaptureTap } from './capture-tap.ts';
 import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
 import { EventFd } from '../io/eventfd.ts';
@@ -111,6 +112,7 @@ function main(): void {
 
   /** Write node n's queued tx entries; underlay frames for in-process peers are handed over instead. */
   const flush = (n: Node, depth: number): void => {
+    if (tap.on) tap.tx(nodes.indexOf(n), n.drained, n.txTotal);
     const tx = n.dp.tx;
     while (n.drained < n.txTotal) {
       const b = n.drained << 2;
@@ -158,6 +160,11 @@ function main(): void {
   };
 
   const reply = (m: EngineReply) => port.postMessage(m);
+  // `podwire capture`: copies what passes tapped ports; costs one check per round and per flush when off
+  const tap = new CaptureTap(mem8, nodes.map((n, i) => ({
+    name: n.name, dp: n.dp, ports: cfg.nodes[i].ports.map((p) => ({ port: p.port, name: p.name })),
+    ulPort: n.ulPort, inProcessUnderlay: n.ulPort >= 0 && n.ulFd < 0 && !n.sock,
+  })), cfg.captureBacklog, (start) => byMac.get(macKeyAt(mem8, start + 10)), (m, transfer) => port.postMessage(m, transfer));
   // each node's Service frontends as programmed, for `podwire apply`'s diffs (service-sync.ts)
   const nodeServices = nodes.map((n, i) => new NodeServices(n.dp, cfg.nodes[i].services));
   // decision traces: every node named for the decoder (ports by pod, frontends by Service)
@@ -194,6 +201,11 @@ function main(): void {
       liveTrace = req.on;
       for (const n of nodes) if (req.on) n.dp.traceBegin(false); else n.dp.traceEnd();
       reply({ type: 'traceLive', id: req.id });
+      return;
+    }
+    if (req.type === 'capture') {
+      const answer = tap.request(req);
+      if (answer) reply(answer);
       return;
     }
     if (req.type === 'conntrack') {
@@ -315,6 +327,7 @@ function main(): void {
     // one call into WASM per node, then write (or hand over) what it queued
     for (const n of nodes) {
       if (n.used === 0) continue;
+      if (tap.on) tap.rx(nodes.indexOf(n), n.used); // before processing rewrites them in place
       n.txTotal = n.dp.processRange(0, n.used);
       n.used = 0;
       flush(n, 0);
@@ -326,6 +339,7 @@ function main(): void {
       n.txTotal = 0;
       n.drained = 0;
     }
+    if (tap.on) tap.endRound();
     if (brokenSeen) {
       // a TAP whose device vanished (its namespace was deleted under us): stop polling it
       const alive = pollIndex.filter((pi) => !ports[pi].broken);

@@ -171,6 +171,11 @@ export class Lab {
     return this.engine.syncServices(node, services, only);
   }
 
+  /** The forwarding worker, for `podwire capture`'s taps (src/lab/capture.ts); undefined when every node is a kernel node. */
+  get captureEngine(): Pick<EngineHost, 'startCapture' | 'stopCapture'> | undefined {
+    return this.engine;
+  }
+
   /** the cluster DNS server, when the DNS pod runs here (cluster-dns.ts); `dns.setRecords` takes new Services */
   dns?: ClusterDns;
 
