@@ -2,7 +2,7 @@
 // a synthetic packet through the running lab's real tables, every decision
 // printed hop by hop, node by node (src/lab/trace-control.ts).
 import { Command } from 'commander';
-import { requestControl } from '../lab/control.ts';
+import { requestControl, openControlStream } from '../lab/control.ts';
 import type { TraceReply } from '../lab/trace-control.ts';
 import { runningLab } from './lab-target.ts';
 
@@ -13,10 +13,15 @@ export function traceCommand(): Command {
     .option('--to <target>', 'a pod, a Service (name, name.namespace, or name.namespace.svc.cluster.local) or an IPv4 address')
     .option('--proto <proto>', 'tcp (a SYN), udp or icmp (an echo request)', 'tcp')
     .option('--port <n>', 'destination port (default: the Service\'s first port of that protocol)', (v) => parseInt(v, 10))
+    .option('--live', 'instead: show the decisions real traffic of --pod meets, as it passes (until Ctrl-C)')
+    .option('--pod <pod>', 'with --live: the pod whose traffic to show (its port, or its address anywhere in the cluster)')
+    .option('--drops', 'with --live: only frames that were dropped')
+    .option('--rate <n>', 'with --live: at most this many frames a second (the rest are counted)', (v) => parseInt(v, 10), 20)
     .option('--json', 'machine-readable output')
     .option('--name <lab>', 'lab name (default: the only running lab)')
-    .action(async (opts: { from?: string; to?: string; proto: string; port?: number; json?: boolean; name?: string }) => {
-      if (!opts.from || !opts.to) throw new Error('trace needs --from POD and --to TARGET');
+    .action(async (opts: { from?: string; to?: string; proto: string; port?: number; json?: boolean; name?: string; live?: boolean; pod?: string; drops?: boolean; rate: number }) => {
+      if (opts.live) return liveTrace(opts);
+      if (!opts.from || !opts.to) throw new Error('trace needs --from POD and --to TARGET (or --live --pod POD)');
       if (opts.port !== undefined && !(opts.port > 0 && opts.port < 65536)) throw new Error('--port: 1-65535');
       const state = runningLab(opts.name);
       const r = (await requestControl(state.socket, 'trace', 10_000, { from: opts.from, to: opts.to, proto: opts.proto, port: opts.port })) as TraceReply;
@@ -46,4 +51,31 @@ export function formatTrace(r: TraceReply): string {
   if (r.outcomes.length === 0) lines.push('=> nothing was sent and nothing was counted as a drop');
   lines.push('(dry run: no conntrack entry, learned MAC or counter was left behind; nothing was written to any pod)');
   return lines.join('\n');
+}
+
+/** Stream the lab's live decisions for one pod until Ctrl-C (or the lab going away). */
+async function liveTrace(opts: { pod?: string; drops?: boolean; rate: number; json?: boolean; name?: string }): Promise<void> {
+  if (!opts.pod) throw new Error('trace --live needs --pod POD');
+  const state = runningLab(opts.name);
+  const sock = await openControlStream(state.socket, 'traceLive', { pod: opts.pod, drops: opts.drops ?? false, rate: opts.rate });
+  const stop = () => sock.destroy(); // the lab switches tracing off when its last listener goes
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, stop);
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (opts.json) { console.log(line); continue; }
+      const m = JSON.parse(line) as { tracing?: string; node?: string; ip?: string; drops?: boolean; rate?: number;
+        steps?: { text: string }[]; suppressed?: number; lost?: number };
+      if (m.tracing) console.error(`podwire: tracing ${m.tracing} (${m.ip}, node ${m.node})${m.drops ? ', drops only' : ''}, at most ${m.rate} frames/s; Ctrl-C to stop`);
+      else if (m.steps) console.log([`${new Date().toISOString().slice(11, 23)} node ${m.node}:`, ...m.steps.map((s) => `  ${s.text}`)].join('\n'));
+      else if (m.suppressed) console.log(`  (${m.suppressed} more frames in the last second, not shown: --rate)`);
+      else if (m.lost) console.log(`  (node ${m.node}: ${m.lost} trace records did not fit the buffer this round)`);
+    }
+  });
+  await new Promise<void>((resolve) => sock.on('close', () => resolve()));
 }

@@ -11,6 +11,10 @@ import { ipv4ToInt, intToIpv4 } from '../model/addr.ts';
 import { probeFrame, type ProbeProto } from '../dataplane/probe.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import type { Lab } from './lab.ts';
+import { ControlStream } from './control.ts';
+
+/** `podwire trace --live`: whose frames to show, only drops, how many frames a second at most. */
+export interface LiveTraceRequest { pod: string; drops?: boolean; rate?: number }
 
 export interface TraceRequest { from: string; to: string; proto?: ProbeProto; port?: number }
 
@@ -66,6 +70,7 @@ export class TraceControl {
 
   handle(req: { cmd: string } & Record<string, unknown>): Promise<unknown> | undefined {
     if (req.cmd === 'trace') return this.trace(req as unknown as TraceRequest);
+    if (req.cmd === 'traceLive') return this.liveStream(req as unknown as LiveTraceRequest);
     return undefined;
   }
 
@@ -82,6 +87,20 @@ export class TraceControl {
     const frame = probeFrame({ srcMac: from.mac, dstMac: nextHopMac(plan, from, to.ip), srcIp: from.ip, dstIp: to.ip, proto, port: to.port });
     const result = await this.lab.trace(node.name, from.port, frame);
     return { ...result, from: { pod: from.name, node: node.name, ip: from.ip }, to, proto };
+  }
+
+  /** Check a live request, then hand the socket to live() (a ControlStream: JSON lines until the client leaves). */
+  async liveStream(req: LiveTraceRequest): Promise<ControlStream> {
+    const pod = this.lab.plan.nodes.flatMap((n) => n.pods).find((p) => p.name === req.pod);
+    if (!pod) throw new Error(`no pod "${req.pod}" in this lab`);
+    const rate = req.rate ?? 20;
+    if (!(rate > 0)) throw new Error('--rate: frames a second, more than 0');
+    const keep = (hop: TraceHop, steps: TraceHop['steps']) => touchesPod(pod, hop, steps) && (!req.drops || dropped(steps));
+    return new ControlStream((sock) => {
+      if (sock.destroyed) return;
+      sock.write(JSON.stringify({ tracing: pod.name, node: pod.node, ip: pod.ip, drops: req.drops ?? false, rate }) + '\n');
+      void this.live(sock, keep, rate).catch((e) => sock.destroy(e as Error));
+    });
   }
 
   /**
@@ -124,4 +143,19 @@ export class TraceControl {
       if (this.listeners.size === 0) void this.lab.traceLive(false).catch(() => {});
     });
   }
+}
+
+/** A frame's decisions concern `pod` when they name its port (on its node) or its address (anywhere: remote nodes, NAT). */
+function touchesPod(pod: PodPlan, hop: TraceHop, steps: TraceHop['steps']): boolean {
+  return steps.some((s) => {
+    if ((s.step === 'rx' || s.step === 'tx' || s.step === 'tx_refused') && hop.node === pod.node && s.detail.port === pod.name) return true;
+    if (s.step === 'pkt') return s.detail.src === pod.ip || s.detail.dst === pod.ip;
+    if (s.step === 'nat') return String(s.detail.before).startsWith(`${pod.ip}:`) || String(s.detail.after).startsWith(`${pod.ip}:`);
+    return false;
+  });
+}
+
+/** Did the frame end in a drop (or lose a copy at a port)? */
+function dropped(steps: TraceHop['steps']): boolean {
+  return steps.some((s) => (s.step === 'verdict' && s.detail.dropped) || s.step === 'tx_refused');
 }

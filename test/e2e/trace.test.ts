@@ -5,7 +5,9 @@
 // to an address nothing routes ends in the named drop; and a trace leaves
 // the conntrack table (and every counter) as it was, with real flows in it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startLab, stopAllLabs, isRoot, podwire, statusNode, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { spawn } from 'node:child_process';
+import { startLab, stopAllLabs, isRoot, podwire, statusNode, PODWIRE, sleep, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { waitFor } from '../helpers/traffic.ts';
 import { startPodServers, killAll } from '../helpers/pod-servers.ts';
 import type { ChildProcess } from 'node:child_process';
 import type { TraceReply } from '../../src/lab/trace-control.ts';
@@ -107,6 +109,57 @@ describe.skipIf(!isRoot)('podwire trace in a two-node vxlan lab (root)', () => {
     }
     expect(await ct()).toEqual(ctBefore);
     expect(await counters()).toEqual(cBefore);
+  });
+
+  /** `podwire trace --live ...` in the background: its JSON lines as they come, and a way to stop it. */
+  function liveTrace(args: string[]) {
+    const child = spawn(process.execPath, [PODWIRE, 'trace', '--live', '--json', '--name', LAB, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Record<string, unknown>[] = [];
+    let buf = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (c: string) => {
+      buf += c;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        lines.push(JSON.parse(buf.slice(0, nl)));
+        buf = buf.slice(nl + 1);
+      }
+    });
+    const stop = () => new Promise<number | null>((resolve) => { child.once('exit', (code) => resolve(code)); child.kill('SIGINT'); });
+    return { lines, stop };
+  }
+  const frameText = (l: Record<string, unknown>) => ((l.steps ?? []) as { text: string }[]).map((s) => s.text).join('\n');
+
+  it('--live shows the decisions real traffic of a pod meets, on both nodes', async () => {
+    const web = status.services.find((s) => s.name === 'web')!;
+    const live = liveTrace(['--pod', 'tr-client', '--rate', '1000']);
+    try {
+      await waitFor(() => live.lines.some((l) => l.tracing === 'tr-client'), 10_000, () => 'the live trace did not start');
+      const curl = await lab.exec('pw-tr-client', ['curl', '-s', '--max-time', '3', `http://${web.clusterIP}/`], { timeoutMs: 10_000 });
+      expect(curl.stdout.trim()).toBe('tr-web');
+      await waitFor(() => live.lines.some((l) => l.node === 'n2' && frameText(l).includes('decap VXLAN')), 10_000, () => 'no n2 frames in the live trace: ' + JSON.stringify(live.lines).slice(0, 2000));
+      const n1 = live.lines.filter((l) => l.node === 'n1').map(frameText);
+      // the SYN: a new flow DNATed to the backend, and a reply translated back
+      expect(n1.some((t) => t.includes('Service default/web') && t.includes(`DNAT: destination ${web.clusterIP}:80`))).toBe(true);
+      expect(n1.some((t) => t.includes('conntrack: existing entry') && t.includes('reply direction') && t.includes(`un-DNAT: source`))).toBe(true);
+    } finally {
+      expect(await live.stop()).toBe(0);
+    }
+  });
+
+  it('--live --drops shows only drops, each with its reason', async () => {
+    const live = liveTrace(['--pod', 'tr-client', '--drops']);
+    try {
+      await waitFor(() => live.lines.some((l) => l.tracing === 'tr-client'), 10_000, () => 'the live trace did not start');
+      await lab.exec('pw-tr-client', ['ping', '-c', '1', '-W', '1', '192.0.2.77'], { timeoutMs: 10_000 });
+      const web = status.services.find((s) => s.name === 'web')!;
+      await lab.exec('pw-tr-client', ['curl', '-s', '--max-time', '3', `http://${web.clusterIP}/`], { timeoutMs: 10_000 });
+      await waitFor(() => live.lines.some((l) => frameText(l).includes('verdict: dropped (no_route)')), 10_000, () => 'no no_route drop: ' + JSON.stringify(live.lines).slice(0, 2000));
+      await sleep(300);
+      const frames = live.lines.filter((l) => l.steps);
+      expect(frames.every((l) => /verdict: dropped|not sent out of/.test(frameText(l)))).toBe(true);
+    } finally {
+      expect(await live.stop()).toBe(0);
+    }
   });
 
   it('names the problem when the request makes no sense', async () => {
