@@ -20,7 +20,7 @@ import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
 import { prefetchFlows } from "./stages/flow_prefetch";
-import { Step, tracing, trace, traceFrame, traceRx, tracePkt, traceInit, traceBytes } from "./trace";
+import { Step, tracing, trace, traceFrame, traceIngress, traceInit, traceBytes } from "./trace";
 import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
@@ -72,13 +72,15 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const evAt = at; at = align(at + <usize>Ev.COUNT * 8);
   const portCtrAt = at; at = align(at + <usize>maxPorts * <usize>PortCtr.COUNT * 8);
   const countersEnd = at;
-  // a copy of every counter, for a dry-run trace to put back
-  const snapAt = at; at = align(at + (countersEnd - dropAt));
-  const traceAt = at; at = align(at + traceBytes(TRACE_RECORDS));
   const portsAt = at; at = align(at + portsBytes(maxPorts));
   const fdbAt = at; at = align(at + fdbBytes(fdbCapacity));
   const fibAt = at; at = align(at + fibBytes(fibCapacity));
   const neighAt = at; at = align(at + neighBytes(neighCapacity));
+  // copies of the counters, FDB and neighbours, for a dry-run trace to put back; the trace ring
+  const snapCtrAt = at; at = align(at + (countersEnd - dropAt));
+  const snapFdbAt = at; at = align(at + fdbBytes(fdbCapacity));
+  const snapNeighAt = at; at = align(at + neighBytes(neighCapacity));
+  const traceAt = at; at = align(at + traceBytes(TRACE_RECORDS));
   const ctAt = at; at = align(at + ctBytes(ctCapacity));
   const svcAt = at; at = align(at + svcBytes(svcCapacity, svcMaxBackends));
   // ClientIP affinity: one entry per client and Service, a quarter of the flows' room
@@ -101,7 +103,8 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   counters.dropBase = dropAt;
   counters.evBase = evAt;
   counters.portCtrBase = portCtrAt;
-  traceSnapshotLayout(dropAt, countersEnd - dropAt, snapAt);
+  traceSnapshotLayout(dropAt, countersEnd - dropAt, snapCtrAt, fdbAt, fdbBytes(fdbCapacity), snapFdbAt,
+    neighAt, neighBytes(neighCapacity), snapNeighAt);
   traceInit(traceAt, TRACE_RECORDS);
   portsInit(portsAt, maxPorts);
   fdbInit(fdbAt, fdbCapacity);
@@ -125,15 +128,30 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
 export function processBatch(first: u32, n: u32): u32 {
   const end = min(first + n, rxCapacity);
   prefetchFlows(first, end);
+  // one test of the trace switch per batch; the untraced loop has no trace point of its own
+  if (tracing()) return processTraced(first, end);
+  for (let i = first; i < end; i++) {
+    const inPort = rxPort(i);
+    const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    if (r != Drop.NONE) countFrameDrop(inPort, r);
+  }
+  return txCount;
+}
+
+@inline function countFrameDrop(inPort: u32, r: Drop): void {
+  countDrop(r);
+  if (portUp(inPort)) countPort(inPort, PortCtr.RX_DROPS, 1);
+}
+
+/** processBatch with every frame's ingress and verdict recorded (the stages record the decisions between). */
+function processTraced(first: u32, end: u32): u32 {
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     traceFrame();
+    traceIngress(inPort, rxAddr(i), rxLen(i), inPort == ulPort);
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
-    if (tracing()) trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
-    if (r != Drop.NONE) {
-      countDrop(r);
-      if (portUp(inPort)) countPort(inPort, PortCtr.RX_DROPS, 1);
-    }
+    trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
+    if (r != Drop.NONE) countFrameDrop(inPort, r);
   }
   return txCount;
 }
@@ -146,7 +164,6 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   countPort(inPort, PortCtr.RX_BYTES, len);
   const frame = vnet + VNET_HLEN;
   if (!vnetCheck(vnet, len)) return Drop.BAD_VNET_HDR;
-  if (tracing()) traceRx(inPort, frame, len, ethHeaderLen(frame, len));
   if (inPort == ulPort) return underlayInput(slot, inPort, frame, len);
   // a TAP read that filled its slot was cut short (the TAP copies what fits
   // and says no more): bigger than any port's MTU allows, never forwarded in part
@@ -156,7 +173,6 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   const l3type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, l3type);
   if (bad != Drop.NONE) return bad;
-  if (tracing() && l3type == ETHERTYPE_IPV4) tracePkt(frame + l2len, len - l2len);
   const dst = ethDst(frame);
   if (dst == gwMac) return gatewayInput(slot, inPort, frame, len, l2len, l3type);
   if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && isArpForGateway(frame + l2len)) {

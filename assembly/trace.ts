@@ -13,9 +13,10 @@
 // removed by traceEnd; counters, the backend-choice RNG and the IP ID
 // counter are restored.
 
-import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4Ttl, ipv4FlagsFrag, FRAG_OFFSET_MASK, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "./wire/ipv4";
+import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4Ttl, ipv4FlagsFrag, ipv4Check, IPV4_OK, FRAG_OFFSET_MASK, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "./wire/ipv4";
 import { be16 } from "./wire/checksum";
-import { ethDst, ethSrc, ethPayloadType } from "./wire/ethernet";
+import { ethDst, ethSrc, ethPayloadType, ethHeaderLen, ETHERTYPE_IPV4 } from "./wire/ethernet";
+import { VNET_HLEN } from "./wire/virtio";
 
 // @ts-ignore: decorator
 @lazy const TRACE_BUILT: bool = isDefined(TRACE_BUILD) ? TRACE_BUILD != 0 : true;
@@ -24,7 +25,7 @@ import { ethDst, ethSrc, ethPayloadType } from "./wire/ethernet";
 export const enum Step {
   RX = 0,          // a=in port, b=frame length, c=ethertype, d/e=destination MAC, f=source MAC low 32 bits
   PKT,             // the IPv4 packet as this stage sees it: a=src, b=dst, c=protocol, d=src port / ICMP id, e=dst port, f=TTL << 16 | total length
-  L2_LEARN,        // a=port, b=MAC high 16 bits, c=MAC low 32 bits; code 1: not learned (dry run)
+  L2_LEARN,        // a=port, b=MAC high 16 bits, c=MAC low 32 bits (the bridge learns it; a dry run puts the table back)
   FDB_HIT,         // a=out port, b/c=destination MAC
   FDB_MISS,        // b/c=destination MAC (unknown unicast: flooded)
   FLOOD,           // a=ports the frame went out of
@@ -129,6 +130,23 @@ export function traceStepName(i: i32): usize { return changetype<usize>(STEP_NAM
 /** A MAC as two record fields: high 16 bits, low 32 bits. */
 @inline export function macHi(m: u64): u32 { return <u32>(m >> 32); }
 @inline export function macLo(m: u64): u32 { return <u32>m; }
+
+/**
+ * A frame as it arrived (vnet header at `vnet`, `total` bytes with it): RX,
+ * the source MAC the bridge learns (pod ports), and the IPv4 packet when the
+ * frame holds a whole valid header (the stages drop anything else, named).
+ */
+export function traceIngress(port: u32, vnet: usize, total: u32, underlay: bool): void {
+  if (total <= VNET_HLEN) { trace(Step.RX, 0, port, 0, 0, 0, 0, 0); return; }
+  const frame = vnet + VNET_HLEN;
+  const len = total - VNET_HLEN;
+  const l2len = ethHeaderLen(frame, len);
+  if (l2len == 0) { trace(Step.RX, 0, port, len, 0, 0, 0, 0); return; }
+  traceRx(port, frame, len, l2len);
+  const src = ethSrc(frame);
+  if (!underlay && (src & 1) == 0 && src != 0) trace(Step.L2_LEARN, 0, port, macHi(src), macLo(src), 0, 0, 0);
+  if (ethPayloadType(frame, l2len) == ETHERTYPE_IPV4 && ipv4Check(frame + l2len, len - l2len) == IPV4_OK) tracePkt(frame + l2len, len - l2len);
+}
 
 /** RX: the frame as it arrived on `port` (`len` bytes, L2 header `l2len`, 0 when unknown). */
 export function traceRx(port: u32, frame: usize, len: u32, l2len: u32): void {

@@ -4,6 +4,7 @@
 import Benchmark from 'benchmark';
 import { Dataplane, MTU_SLOT_SIZE, GSO_SLOT_SIZE } from '../src/dataplane/dataplane.ts';
 import { udpFrame, mac } from './frames.ts';
+import type { Build } from '../src/dataplane/wasm.ts';
 
 export interface HotpathResult {
   suite: string;
@@ -19,8 +20,8 @@ export interface HotpathResult {
 const PORTS = 4;
 
 /** A node with PORTS pods that have all been learned, and `batch` unicast frames between them in its slots. */
-function prepare(frameBytes: number, batch: number, slotSize: number): Dataplane {
-  const dp = new Dataplane({ slots: 256, slotSize, maxPorts: 8, fdbCapacity: 4096 });
+export function prepare(frameBytes: number, batch: number, slotSize: number, build: Build = 'release'): Dataplane {
+  const dp = new Dataplane({ slots: 256, slotSize, maxPorts: 8, fdbCapacity: 4096, build });
   dp.setGateway('10.244.0.1', '0a:58:0a:f4:00:01');
   for (let p = 0; p < PORTS; p++) dp.attachPort(p, 1500);
   // learn every pod's MAC first, so the timed runs are known unicast + refresh, never floods

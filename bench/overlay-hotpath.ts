@@ -6,6 +6,7 @@
 import { createNodes, GEN_SLOT, type Dataplane, type OverlayKind } from '../src/dataplane/dataplane.ts';
 import { udpFrame } from './frames.ts';
 import { timeIt } from './bjs.ts';
+import type { Build } from '../src/dataplane/wasm.ts';
 
 export interface OverlayHotpathResult {
   suite: string;
@@ -37,8 +38,8 @@ function setup(dp: Dataplane, me: typeof A, peer: typeof A, kind: Exclude<Overla
 }
 
 /** Node 1 holds `batch` pod frames (+ templates in the slots after them); node 2 holds what node 1 sends, as templates too. */
-function prepare(kind: Exclude<OverlayKind, 'none'>, frameBytes: number, batch: number) {
-  const [n1, n2] = createNodes(2, { slots: 2 * batch, slotSize: 2048 + 256, maxPorts: 8 });
+export function prepare(kind: Exclude<OverlayKind, 'none'>, frameBytes: number, batch: number, build: Build = 'release') {
+  const [n1, n2] = createNodes(2, { slots: 2 * batch, slotSize: 2048 + 256, maxPorts: 8, build });
   setup(n1, A, B, kind);
   setup(n2, B, A, kind);
   n2.setNeighbor('10.244.1.2', podMacB);

@@ -14,12 +14,12 @@ export function bridgeForward(slot: u32, inPort: u32, frame: usize, len: u32, l2
   const dst = ethDst(frame);
   if (!isGroupMac(dst)) {
     const out = fdbLookup(dst, nowMs);
-    if (tracing()) trace(out != NO_PORT ? Step.FDB_HIT : Step.FDB_MISS, 0, <u32>out, macHi(dst), macLo(dst), 0, 0, 0);
     if (out != NO_PORT) {
       if (<u32>out == inPort) return Drop.SAME_PORT;
       return output(slot, <u32>out, frame, len, l2len);
     }
     countEv(Ev.UNKNOWN_UNICAST);
+    if (tracing()) trace(Step.FDB_MISS, 0, 0, macHi(dst), macLo(dst), 0, 0, 0);
   }
   return flood(slot, inPort, frame, len, l2len);
 }

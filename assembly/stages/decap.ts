@@ -18,7 +18,7 @@ import { ipForward } from "./route";
 import { arpReplyAs, echoReplyAs } from "./gateway";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
-import { Step, tracing, trace, tracePkt, dryRun } from "../trace";
+import { Step, tracing, trace, tracePkt } from "../trace";
 import { RouteKind } from "../tables/fib";
 import { ipv4Src } from "../wire/ipv4";
 
@@ -28,7 +28,6 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   const type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, type);
   if (bad != Drop.NONE) return bad;
-  if (tracing() && type == ETHERTYPE_IPV4) tracePkt(frame + l2len, len - l2len);
   if (type == ETHERTYPE_ARP) {
     const arp = frame + l2len;
     if (arpTpa(arp) != ulIp) return Drop.NOT_FOR_US; // another node's ARP, flooded by the bridge
@@ -37,7 +36,7 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
       // arp_process does the same): a host outside the cluster reaching a
       // NodePort gets its replies through the underlay's connected route
       const spa = arpSpa(arp);
-      if (spa != 0 && !dryRun()) neighSet(spa, arpSha(arp));
+      if (spa != 0) neighSet(spa, arpSha(arp));
       return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
     }
     return Drop.UNDERLAY_UNHANDLED;

@@ -45,9 +45,9 @@ export function flowSourcePort(ip: usize, avail: u32): u16 {
 }
 
 /** Underlay MAC of route `r`'s next hop node, or NO_MAC. */
-function nextHopMac(r: i32): u64 {
+@inline function nextHopMac(r: i32): u64 {
   const m = neighLookup(routeNextHop(r));
-  if (tracing()) trace(Step.NEIGH, 0, routeNextHop(r), macHi(m == NO_MAC ? 0 : m), macLo(m == NO_MAC ? 0 : m), 0, 0, 0);
+  if (m == NO_MAC && tracing()) trace(Step.NEIGH, 0, routeNextHop(r), 0, 0, 0, 0, 0);
   return m;
 }
 
@@ -91,8 +91,10 @@ export function hostGwOut(r: i32, slot: u32, frame: usize, len: u32): Drop {
   // no next hop: a connected route (the underlay's own subnet), the destination is the neighbour
   const nh = routeNextHop(r);
   const nhMac = neighLookup(nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN));
-  if (tracing()) trace(Step.NEIGH, 0, nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN), macHi(nhMac == NO_MAC ? 0 : nhMac), macLo(nhMac == NO_MAC ? 0 : nhMac), 0, 0, 0);
-  if (nhMac == NO_MAC) return Drop.NO_NEIGHBOR;
+  if (nhMac == NO_MAC) {
+    if (tracing()) trace(Step.NEIGH, 0, nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN), 0, 0, 0, 0, 0);
+    return Drop.NO_NEIGHBOR;
+  }
   setEthDst(frame, nhMac);
   setEthSrc(frame, ulMac);
   countEv(Ev.HOST_GW_OUT);

@@ -9,7 +9,6 @@ import { vnetGsoType, VNET_GSO_NONE } from "../wire/virtio";
 import { fdbLearn } from "../tables/mac_table";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
-import { Step, tracing, trace, dryRun, macHi, macLo } from "../trace";
 
 /** Ethernet header length when the L2 checks pass; 0 with the reason in `l2Drop` otherwise. */
 export let l2Drop: Drop = Drop.NONE;
@@ -21,8 +20,7 @@ export function l2Input(inPort: u32, vnet: usize, frame: usize, len: u32): u32 {
   // group bit set, or all zero: not a station address (is_valid_ether_addr)
   if ((src & 1) != 0 || src == 0) { l2Drop = Drop.INVALID_SRC_MAC; return 0; }
   if (vnetGsoType(vnet) != VNET_GSO_NONE) countEv(Ev.GSO_FRAMES);
-  if (tracing()) trace(Step.L2_LEARN, dryRun() ? 1 : 0, inPort, macHi(src), macLo(src), 0, 0, 0);
-  if (!dryRun()) fdbLearn(src, inPort, nowMs);
+  fdbLearn(src, inPort, nowMs);
   return l2len;
 }
 

@@ -47,8 +47,8 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
   const nat = serviceNat(frame, len, l2len);
   if (nat != Drop.NONE) return nat;
   if (unlessNat != Drop.NONE && !natApplied) return unlessNat;
-  if (tracing()) trace(Step.TTL, 0, <u32>ipv4Ttl(ip), 0, 0, 0, 0, 0);
   if (ipv4Ttl(ip) <= 1) {
+    if (tracing()) trace(Step.TTL, 0, <u32>ipv4Ttl(ip), 0, 0, 0, 0, 0);
     icmpError(frame, len, l2len, ICMP_TIME_EXCEEDED, 0, 0);
     return Drop.TTL_EXCEEDED;
   }
@@ -60,7 +60,6 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
   }
   // the MTU check comes before the TTL decrement, as in the kernel's ip_forward
   const mtu = routeMtu(r);
-  if (tracing()) traceRoute(r, mtu);
   const ipLen = ipv4TotalLen(ip);
   const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
   if (gso && ulSegment && routeKind(r) != RouteKind.LOCAL) {
@@ -68,30 +67,33 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
     // as the kernel's ip_forward checks (ip_exceeds_mtu, skb_gso_validate_network_len).
     // Without DF they are fragmented instead (gsoSegment).
     if (gsoSegmentIpLen(frame, len, l2len) > mtu && (ipv4FlagsFrag(ip) & FLAG_DF) != 0) {
-      if (tracing()) trace(Step.MTU, MtuVerdict.FRAG_NEEDED, gsoSegmentIpLen(frame, len, l2len), mtu, 0, 0, 0, 0);
+      if (tracing()) traceRoute(r, ip, MtuVerdict.FRAG_NEEDED, gsoSegmentIpLen(frame, len, l2len), mtu);
       icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
       return Drop.FRAG_NEEDED;
     }
   }
   if (ipLen > mtu && !gso) {
     if ((ipv4FlagsFrag(ip) & FLAG_DF) != 0) {
-      if (tracing()) trace(Step.MTU, MtuVerdict.FRAG_NEEDED, ipLen, mtu, 0, 0, 0, 0);
+      if (tracing()) traceRoute(r, ip, MtuVerdict.FRAG_NEEDED, ipLen, mtu);
       icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
       return Drop.FRAG_NEEDED;
     }
-    if (tracing()) trace(Step.MTU, MtuVerdict.FRAGMENT, ipLen, mtu, 0, 0, 0, 0);
+    if (tracing()) traceRoute(r, ip, MtuVerdict.FRAGMENT, ipLen, mtu);
     ipv4DecTtl(ip);
     return fragment(r, frame, len, l2len, mtu);
   }
-  if (tracing()) trace(Step.MTU, gso ? MtuVerdict.GSO : MtuVerdict.FITS, ipLen, mtu, 0, 0, 0, 0);
+  if (tracing()) traceRoute(r, ip, gso ? MtuVerdict.GSO : MtuVerdict.FITS, ipLen, mtu);
   ipv4DecTtl(ip);
   countEv(Ev.ROUTED);
   return routeTo(r, slot, NO_INGRESS, frame, len, l2len);
 }
 
-function traceRoute(r: i32, mtu: u32): void {
+/** The route decision (before the TTL decrement): ttl, then the route and its MTU, then the MTU verdict. */
+function traceRoute(r: i32, ip: usize, verdict: MtuVerdict, ipLen: u32, mtu: u32): void {
+  trace(Step.TTL, 0, <u32>ipv4Ttl(ip), 0, 0, 0, 0, 0);
   const p = routePrefix(r);
   trace(Step.ROUTE, 0, <u32>r, p < 0 ? 0 : <u32>(p >> 8), p < 0 ? 0 : <u32>(p & 0xff), routeKind(r), routeNextHop(r), mtu);
+  trace(Step.MTU, verdict, ipLen, mtu, 0, 0, 0, 0);
 }
 
 /** The largest IPv4 packet route `r` carries: the tunnel MTU for overlays, the egress port's otherwise. */
@@ -110,8 +112,8 @@ export function routeTo(r: i32, slot: u32, inPort: u32, frame: usize, len: u32, 
   if (kind == RouteKind.LOCAL) {
     const dst = ipv4Dst(frame + l2len);
     const mac = neighLookup(dst);
-    if (tracing()) trace(Step.NEIGH, 0, dst, macHi(mac == NO_MAC ? 0 : mac), macLo(mac == NO_MAC ? 0 : mac), 0, 0, 0);
     if (mac == NO_MAC) {
+      if (tracing()) trace(Step.NEIGH, 0, dst, 0, 0, 0, 0, 0);
       icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_HOST_UNREACH, 0);
       return Drop.NO_NEIGHBOR;
     }

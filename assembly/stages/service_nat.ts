@@ -82,8 +82,11 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
     countEv(Ev.CT_HIT);
     const e = ctRefEntry(ref);
     const reply = ctRefIsReply(ref);
-    if (tracing()) trace(Step.CT_HIT, 0, e, reply ? 1 : 0, ctState(e), 0, 0, 0);
-    if (!dryRun()) ctUpdate(e, reply, tcpFlags, now);
+    if (!tracing()) ctUpdate(e, reply, tcpFlags, now);
+    else {
+      trace(Step.CT_HIT, 0, e, reply ? 1 : 0, ctState(e), 0, 0, 0);
+      if (!dryRun()) ctUpdate(e, reply, tcpFlags, now); // a dry run leaves the flow's state and age alone
+    }
     // the other direction's tuple, inverted, is what this packet must become
     const o = ctBase() + <usize>e * ENTRY + (reply ? O_ORIG : O_REPLY);
     const nSrc = load<u32>(o, 4);

@@ -86,7 +86,8 @@ let timeouts: usize = 0; // CtState.COUNT x u32 ms
 
 // ---- undo (dry-run traces): entries created while on are removed by ctUndoEnd ----
 const UNDO_MAX: u32 = 8;
-const undoLog: usize = memory.data(<i32>UNDO_MAX * 8); // entry u32, its free-list link before it was taken u32
+// entry u32, its free-list link before it was taken u32; in the node's region (nodes share one memory: no static data)
+let undoLog: usize = 0;
 let undoOn = false;
 let undoN: u32 = 0;
 /** an entry was removed for another reason (expired) meanwhile: the free list can only be restored in meaning */
@@ -95,7 +96,7 @@ let undoFree: u32 = 0;
 let undoHigh: u32 = 0;
 
 export function ctBytes(cap: u32): usize {
-  return <usize>cap * ENTRY + <usize>slotsFor(cap, 4) * SLOT + <usize>CtState.COUNT * 4;
+  return <usize>cap * ENTRY + <usize>slotsFor(cap, 4) * SLOT + <usize>CtState.COUNT * 4 + <usize>UNDO_MAX * 8;
 }
 
 export function ctInit(at: usize, cap: u32): void {
@@ -104,6 +105,7 @@ export function ctInit(at: usize, cap: u32): void {
   entries = at;
   slots = at + <usize>cap * ENTRY;
   timeouts = slots + <usize>(mask + 1) * SLOT;
+  undoLog = timeouts + <usize>CtState.COUNT * 4;
   count = 0;
   freeHead = 0;
   highWater = 0;

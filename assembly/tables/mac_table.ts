@@ -158,6 +158,8 @@ export function fdbFlushPort(port: u32): void {
 export function fdbSetAging(ms: u32): void { agingMs = ms; }
 export function fdbAging(): u32 { return agingMs; }
 export function fdbCount(): u32 { return count; }
+/** Put the entry count back with a copy of the table (a dry-run trace's snapshot: trace_session.ts). */
+export function fdbRestoreCount(n: u32): void { count = n; }
 export function fdbCapacity(): u32 { return capacity; }
 export function fdbBase(): usize { return base; }
 export function fdbSlots(): u32 { return mask + 1; }

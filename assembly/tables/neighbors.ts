@@ -85,6 +85,8 @@ export function neighDel(ip: u32): bool {
 }
 
 export function neighCount(): u32 { return count; }
+/** Put the entry count back with a copy of the table (a dry-run trace's snapshot: trace_session.ts). */
+export function neighRestoreCount(n: u32): void { count = n; }
 // layout, so the control plane can list the table (Dataplane.neighbors)
 export function neighBase(): usize { return base; }
 export function neighSlots(): u32 { return mask + 1; }
