@@ -8,6 +8,7 @@
 import { Lab } from '../src/lab/lab.ts';
 import { planTopology, type LabPlan, type Overlay } from '../src/model/topology.ts';
 import { run } from '../src/io/netns.ts';
+import { PATHS, type PathName } from './overlay-cases.ts';
 import { pathArithmetic, type PathArithmetic } from './overlay-math.ts';
 import { summarize, type Summary } from './stats.ts';
 import {
@@ -15,8 +16,7 @@ import {
   type Endpoints, type TcpResult,
 } from './probes.ts';
 
-export const PATHS = ['same-node', 'host-gw', 'vxlan', 'ipip', 'clusterip'] as const;
-export type PathName = (typeof PATHS)[number];
+export { PATHS, parseCases, type PathName } from './overlay-cases.ts';
 export const DATAPLANES = ['podwire', 'kernel'] as const;
 export type Dataplane = (typeof DATAPLANES)[number];
 
@@ -85,15 +85,6 @@ export interface OverlayReport {
   notes: string[];
 }
 
-/** `--cases a,b,c` -> paths, in the order given; unknown names are an error naming the known ones. */
-export function parseCases(list: string): PathName[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = names.filter((n) => !(PATHS as readonly string[]).includes(n));
-  if (bad.length) throw new Error(`unknown case${bad.length > 1 ? 's' : ''} ${bad.map((b) => `"${b}"`).join(', ')} (expected some of ${PATHS.join(', ')})`);
-  if (names.length === 0) throw new Error(`--cases: no case given (expected some of ${PATHS.join(', ')})`);
-  return [...new Set(names)] as PathName[];
-}
-
 /** The overlay a path's lab uses: the same-node pair sits in a host-gw lab, so its pods get the full 1500 MTU as on a kernel bridge. */
 export function pathOverlay(path: PathName, serviceOverlay: Overlay): Overlay {
   return path === 'same-node' ? 'host-gw' : path === 'clusterip' ? serviceOverlay : path;
@@ -154,7 +145,8 @@ export async function runOverlay(opts: OverlayOptions = {}): Promise<OverlayRepo
   const labName = opts.labName ?? 'pwbo';
   const log = opts.log ?? console.log;
   const cases = paths.flatMap((path) => DATAPLANES.map((dataplane) => ({ path, dataplane })));
-  const skip = (c: { path: PathName; dataplane: Dataplane }) => (c.path === 'ipip' && c.dataplane === 'kernel' ? KERNEL_IPIP_REASON : undefined);
+  const skip = (c: { path: PathName; dataplane: Dataplane }) =>
+    c.dataplane === 'kernel' && (c.path === 'ipip' || (c.path === 'clusterip' && serviceOverlay === 'ipip')) ? KERNEL_IPIP_REASON : undefined;
   const runnable = cases.filter((c) => !skip(c));
   for (const c of cases) if (skip(c)) log(`${c.path}/${c.dataplane}: ${skip(c)} (not run)`);
 

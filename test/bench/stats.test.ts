@@ -1,7 +1,6 @@
-// Median, spread and percentiles of benchmark samples, and --cases validation.
+// Median, spread and percentiles of benchmark samples.
 import { describe, it, expect } from 'vitest';
 import { median, summarize, percentile } from '../../bench/stats.ts';
-import { parseCases, PATHS } from '../../bench/overlay.ts';
 
 describe('summaries', () => {
   it('median of odd and even counts, never of the input order', () => {
@@ -22,17 +21,5 @@ describe('summaries', () => {
     expect(percentile(xs, 99)).toBe(99);
     expect(percentile(xs, 100)).toBe(100);
     expect(percentile([7], 99)).toBe(7);
-  });
-});
-
-describe('--cases', () => {
-  it('accepts known paths, in the order given, without duplicates', () => {
-    expect(parseCases('vxlan, same-node,vxlan')).toEqual(['vxlan', 'same-node']);
-    expect(parseCases(PATHS.join(','))).toEqual([...PATHS]);
-  });
-
-  it('names the unknown ones and the known ones', () => {
-    expect(() => parseCases('same-node,geneve,wireguard')).toThrow(/unknown cases "geneve", "wireguard" \(expected some of same-node, host-gw, vxlan, ipip, clusterip\)/);
-    expect(() => parseCases(' , ')).toThrow(/no case given/);
   });
 });
