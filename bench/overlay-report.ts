@@ -24,12 +24,19 @@ export function overlayTables(r: OverlayReport): string {
     ...METRICS.map((m) => (s.skipped ? 'n/a' : cell(s.metrics[m.key]))),
     s.skipped ? 0 : Math.max(0, ...Object.values(s.metrics).map((x) => x!.n)),
   ])));
-  const reasons = new Set<string>();
+  // one line per reason: which columns, on which cases
+  const reasons = new Map<string, { what: Set<string>; cases: Set<string> }>();
+  const add = (why: string, what: string, c: string) => {
+    const e = reasons.get(why) ?? { what: new Set<string>(), cases: new Set<string>() };
+    e.what.add(what);
+    e.cases.add(c);
+    reasons.set(why, e);
+  };
   for (const s of r.summary) {
-    if (s.skipped) reasons.add(`${s.path}/${s.dataplane}: ${s.skipped}`);
-    for (const [k, why] of Object.entries(s.notApplicable)) reasons.add(`${SHORT[k as MetricKey]} on ${s.path}/${s.dataplane}: ${why}`);
+    if (s.skipped) add(s.skipped, 'every metric', `${s.path}/${s.dataplane}`);
+    for (const [k, why] of Object.entries(s.notApplicable)) add(why, SHORT[k as MetricKey], `${s.path}/${s.dataplane}`);
   }
-  for (const why of reasons) out.push(`  ${why}`);
+  for (const [why, e] of reasons) out.push(`  ${[...e.what].join(', ')} on ${[...e.cases].join(', ')}: ${why}`);
   out.push('');
   out.push('podwire / kernel (medians; above 1 is better for throughput, worse for latency and CPU)');
   out.push(table(['PATH', ...METRICS.map((m) => SHORT[m.key])], r.options.paths.map((p) => [
@@ -55,7 +62,7 @@ export function overlayTables(r: OverlayReport): string {
 export function overlayChart(r: OverlayReport, machine: string): Chart {
   return {
     title: 'podwire bench overlay: podwire vs the Linux kernel',
-    subtitle: `${machine}; median of ${r.options.repeat} round(s), whiskers min–max; ${r.options.seconds} s runs; ClusterIP over ${r.options.serviceOverlay}`,
+    subtitle: `${machine}\nmedian of ${r.options.repeat} round(s), whiskers min–max; ${r.options.seconds} s runs; ClusterIP over ${r.options.serviceOverlay}`,
     panels: METRICS.map((m) => ({
       title: m.label,
       unit: m.unit,

@@ -15,7 +15,7 @@ export interface Bar {
 }
 export interface Group { label: string; bars: Bar[] }
 export interface Panel { title: string; unit: string; groups: Group[]; /** "lower is better" and the like */ hint?: string }
-export interface Chart { title: string; subtitle?: string; panels: Panel[] }
+export interface Chart { title: string; /** one or more lines, '\n'-separated */ subtitle?: string; panels: Panel[] }
 
 const COLORS = ['#2f6fb0', '#e08a2c', '#4a9e5c', '#b0413e', '#7b5ea7', '#8c6d31'];
 const W = 860;
@@ -48,9 +48,10 @@ export function renderChart(chart: Chart): string {
   const out: string[] = [];
   let y = 30;
   out.push(`<text x="10" y="${y}" font-size="18" font-weight="bold">${escapeXml(chart.title)}</text>`);
-  if (chart.subtitle) {
-    y += 18;
-    out.push(`<text x="10" y="${y}" font-size="11" fill="#555">${escapeXml(chart.subtitle)}</text>`);
+  // subtitle lines: split at '\n' by the caller (SVG text does not wrap)
+  for (const line of chart.subtitle?.split('\n') ?? []) {
+    y += 16;
+    out.push(`<text x="10" y="${y}" font-size="11" fill="#555">${escapeXml(line)}</text>`);
   }
   // legend
   y += 22;
