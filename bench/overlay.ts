@@ -5,8 +5,8 @@
 // Every case is a real lab (Lab.up), brought up once per round and measured
 // for every metric while it is up. Podwire and kernel of the same path run
 // back to back in every round, so their ratio is fair on a noisy machine.
-import { Lab } from '../src/lab/lab.ts';
-import { planTopology, type LabPlan, type Overlay } from '../src/model/topology.ts';
+import { Lab, downByState } from '../src/lab/lab.ts';
+import { planTopology, labId, type LabPlan, type Overlay } from '../src/model/topology.ts';
 import { run } from '../src/io/netns.ts';
 import { PATHS, type PathName } from './overlay-cases.ts';
 import { pathArithmetic, type PathArithmetic } from './overlay-math.ts';
@@ -135,7 +135,49 @@ async function podMtu(ns: string): Promise<number> {
   return (JSON.parse(stdout) as { mtu: number }[])[0].mtu;
 }
 
+/**
+ * Lab.up, remembering the lab while it comes up and while it is up: Ctrl-C
+ * or SIGTERM in the middle of a measurement waits for a bring-up in flight,
+ * takes the lab down (its pw- namespaces and TAPs), then exits; if that
+ * hangs, the lab's state file says what to remove (downByState).
+ */
+let current: { name: string; up: Promise<Lab> } | undefined;
+let stopping = false;
+const onSignal = (sig: NodeJS.Signals) => {
+  if (stopping) return; // a second signal: the cleanup under way (or its 15 s timer) ends the process
+  stopping = true; // no new lab while this one goes down
+  const c = current;
+  current = undefined;
+  const code = sig === 'SIGINT' ? 130 : 143;
+  if (!c) process.exit(code);
+  setTimeout(() => void downByState(c.name).finally(() => process.exit(code)), 15_000).unref();
+  void c.up.then((lab) => lab.down(), () => undefined).finally(() => process.exit(code));
+};
+async function withLab<T>(plan: LabPlan, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  if (stopping) throw new Error('stopping on a signal');
+  const up = Lab.up(plan);
+  current = { name: labId(plan), up };
+  let lab: Lab | undefined;
+  try {
+    lab = await up;
+    return await fn(lab);
+  } finally {
+    current = undefined;
+    await lab?.down();
+  }
+}
+
 export async function runOverlay(opts: OverlayOptions = {}): Promise<OverlayReport> {
+  stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
+  try {
+    return await measure(opts);
+  } finally {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
+  }
+}
+
+async function measure(opts: OverlayOptions): Promise<OverlayReport> {
   const paths = opts.paths ?? [...PATHS];
   const seconds = opts.seconds ?? 5;
   const repeat = opts.repeat ?? 3;
@@ -179,8 +221,7 @@ export async function runOverlay(opts: OverlayOptions = {}): Promise<OverlayRepo
 
       await attempt('lab up (offloads on)', async () => {
         const plan = casePlan(c.path, c.dataplane, true, labName, serviceOverlay);
-        const lab = await Lab.up(plan);
-        try {
+        await withLab(plan, async (lab) => {
           const e = endpoints(c.path, plan);
           const mtu = await podMtu(e.clientNs);
           sample.raw.podMtu = mtu;
@@ -230,15 +271,12 @@ export async function runOverlay(opts: OverlayOptions = {}): Promise<OverlayRepo
               log(`${tag}:   ${t.tcp.gbps.toFixed(2)} Gbit/s, ${t.tcp.retransmits} retransmits (${off.changed.length} devices changed)`);
             });
           }
-        } finally {
-          await lab.down();
-        }
+        });
       });
       if (c.dataplane === 'podwire') {
         await attempt(`lab up (offloads: false), TCP ${seconds} s`, async () => {
           const plan = casePlan(c.path, c.dataplane, false, labName, serviceOverlay);
-          const lab = await Lab.up(plan);
-          try {
+          await withLab(plan, async () => {
             const e = endpoints(c.path, plan);
             await pingLatency(e.clientNs, e.serverIp, 3, 0.2).catch(() => undefined);
             const p0 = processCpuSeconds(), m0 = machineCpuSeconds(clkTck);
@@ -246,9 +284,7 @@ export async function runOverlay(opts: OverlayOptions = {}): Promise<OverlayRepo
             sample.raw.tcpOff = { tcp, processCpuS: processCpuSeconds() - p0, machineCpuS: machineCpuSeconds(clkTck) - m0 };
             sample.metrics.tcpOffGbps = tcp.gbps;
             log(`${tag}:   ${tcp.gbps.toFixed(2)} Gbit/s, ${tcp.retransmits} retransmits`);
-          } finally {
-            await lab.down();
-          }
+          });
         });
       }
     }
