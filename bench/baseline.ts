@@ -97,7 +97,7 @@ function podUp(ns: string, cidr: string): Promise<unknown> {
 }
 
 /** Resolve once the child prints a line matching `re` on stdout; reject on exit or timeout. */
-function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<void> {
+export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
@@ -120,7 +120,7 @@ function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promis
 }
 
 /** SIGTERM the child we started (by its own handle) and wait for it; SIGKILL after 2 s. */
-function stop(child: ChildProcess): Promise<void> {
+export function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), 2000);

@@ -43,7 +43,8 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
   // the layout a lab with offloads uses: 64 KiB slots (a frame per page or more)
   cases.push({ frameBytes: 64, batch: 256, slotSize: GSO_SLOT_SIZE });
 
-  for (const c of cases) {
+  for (const [i, c] of cases.entries()) {
+    const step = `[${i + 1}/${cases.length + 1}]`;
     const dp = prepare(c.frameBytes, c.batch, c.slotSize);
     const before = dp.counters();
     const suite = new Benchmark.Suite();
@@ -61,7 +62,7 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
           mpps, nsPerFrame: 1000 / mpps, rme: b.stats.rme, samples: b.stats.sample.length,
         };
         results.push(r);
-        log(`${r.suite.padEnd(7)} ${String(c.frameBytes).padStart(5)} B  batch ${String(batch).padStart(3)}  slot ${c.slotSize >= 65536 ? '64K' : '2K '}  ${mpps.toFixed(2).padStart(7)} Mpps  ${r.nsPerFrame.toFixed(1).padStart(6)} ns/frame  ±${r.rme.toFixed(1)}%`);
+        log(`${step} ${r.suite.padEnd(7)} ${String(c.frameBytes).padStart(5)} B  batch ${String(batch).padStart(3)}  slot ${c.slotSize >= 65536 ? '64K' : '2K '}  ${mpps.toFixed(2).padStart(7)} Mpps  ${r.nsPerFrame.toFixed(1).padStart(6)} ns/frame  ±${r.rme.toFixed(1)}%`);
       });
       suite.on('complete', () => resolve());
       suite.run({ async: false });
@@ -83,7 +84,7 @@ export async function runHotpath(opts: { quick?: boolean; log?: (s: string) => v
         const b = ev.target as unknown as Benchmark;
         const ns = 1e9 / (b.hz ?? 1);
         results.push({ suite: 'crossing', frameBytes: 0, batch: 0, slotBytes: 0, mpps: 0, nsPerFrame: ns, rme: b.stats.rme, samples: b.stats.sample.length });
-        log(`crossing: one empty processBatch call costs ${ns.toFixed(1)} ns`);
+        log(`[${cases.length + 1}/${cases.length + 1}] crossing: one empty processBatch call costs ${ns.toFixed(1)} ns`);
         resolve();
       },
     }).run();

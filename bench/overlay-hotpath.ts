@@ -80,9 +80,12 @@ export async function runOverlayHotpath(opts: { quick?: boolean; log?: (s: strin
   const log = opts.log ?? console.log;
   const maxTime = opts.quick ? 0.25 : 1.0;
   const results: OverlayHotpathResult[] = [];
+  const total = 3 * 2 * 3;
+  let step = 0;
   for (const kind of ['vxlan', 'ipip', 'host-gw'] as const) {
     for (const frameBytes of [64, 1500]) {
       for (const batch of [1, 32, 256]) {
+        step++;
         const { n1, n2, inLen, outLen } = prepare(kind, frameBytes, batch);
         const e1 = n1.ex, e2 = n2.ex;
         const tpl1 = n1.readOffset(batch), tpl2 = n2.readOffset(batch);
@@ -101,7 +104,7 @@ export async function runOverlayHotpath(opts: { quick?: boolean; log?: (s: strin
           const restoreMpps = (r.hz * batch) / 1e6;
           const netMpps = 1 / (1 / mpps - 1 / restoreMpps);
           results.push({ suite, overlay: kind, frameBytes, batch, mpps, netMpps, restoreMpps, rme: t.rme });
-          log(`${suite.padEnd(22)} ${String(frameBytes).padStart(5)} B  batch ${String(batch).padStart(3)}  ${mpps.toFixed(2).padStart(6)} Mpps with restore  (restore alone ${restoreMpps.toFixed(1)} Mpps; net ${netMpps.toFixed(1)} Mpps)  ±${t.rme.toFixed(1)}%`);
+          log(`[${step}/${total}] ${suite.padEnd(22)} ${String(frameBytes).padStart(5)} B  batch ${String(batch).padStart(3)}  ${mpps.toFixed(2).padStart(6)} Mpps with restore  (restore alone ${restoreMpps.toFixed(1)} Mpps; net ${netMpps.toFixed(1)} Mpps)  ±${t.rme.toFixed(1)}%`);
         }
       }
     }

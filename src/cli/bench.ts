@@ -1,23 +1,45 @@
 // podwire bench hotpath | e2e: run a suite, print what it measured, save the raw samples as JSON.
 import { Command } from 'commander';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { requireRoot } from './root.ts';
 import { table } from './table.ts';
+import { renderChart } from '../../bench/svg.ts';
+import { parseCases, PATHS } from '../../bench/overlay-cases.ts';
+import type { Overlay } from '../model/topology.ts';
+import { hotpathChart, hotpathTargetChecks, targetsTable, type HotpathData } from '../../bench/hotpath-report.ts';
 
-function machine() {
+/** podwire's own version from its package.json (npm_package_version is unset under npx). */
+function podwireVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machine() {
   return {
     cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, kernel: os.release(),
-    node: process.version, podwire: process.env.npm_package_version ?? '0.1.0', date: new Date().toISOString(),
+    node: process.version, podwire: podwireVersion(), date: new Date().toISOString(),
   };
 }
 
-function save(dir: string, kind: string, data: unknown): string {
+/** One line naming the machine, for chart subtitles. */
+function machineLine(): string {
+  const m = machine();
+  return `${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}, podwire ${m.podwire}, ${m.date.slice(0, 16)}Z`;
+}
+
+/** Write podwire-<kind>-<time>.json (machine + data) and, given one, the .svg beside it; returns the paths. */
+function save(dir: string, kind: string, data: unknown, svg?: string): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `podwire-${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ machine: machine(), ...(data as object) }, null, 2));
-  return file;
+  const base = join(dir, `podwire-${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  writeFileSync(`${base}.json`, JSON.stringify({ machine: machine(), ...(data as object) }, null, 2));
+  if (svg === undefined) return `${base}.json`;
+  writeFileSync(`${base}.svg`, svg);
+  return `${base}.json, chart: ${base}.svg`;
 }
 
 export function benchCommand(): Command {
@@ -26,39 +48,38 @@ export function benchCommand(): Command {
     .description('in-memory hot-path suites (benchmark.js): bridge forwarding, routing + overlays, Service DNAT; Mpps and ns/frame')
     .option('--quick', 'short runs')
     .option('--suites <list>', 'comma-separated: bridge, overlay, service', 'bridge,overlay,service')
-    .option('--out <dir>', 'where to write the JSON', '.')
+    .option('--out <dir>', 'where to write the JSON and the SVG chart', '.')
     .action(async (opts: { quick?: boolean; suites: string; out: string }) => {
       const suites = new Set(opts.suites.split(',').map((s) => s.trim()).filter(Boolean));
       for (const s of suites) if (!['bridge', 'overlay', 'service'].includes(s)) throw new Error(`unknown suite "${s}" (bridge, overlay, service)`);
-      const verdict = (x: number, t: number) => `${x.toFixed(1)} Mpps (${x >= t ? 'met' : 'NOT met'})`;
-      const targets: string[] = [];
-      const data: Record<string, unknown> = {};
+      const data: HotpathData = {};
+      const todo = ['bridge', 'overlay', 'service'].filter((x) => suites.has(x));
+      const step = (name: string) => console.log(`== suite ${todo.indexOf(name) + 1}/${todo.length}: ${name}`);
       if (suites.has('bridge')) {
+        step('bridge');
         const { runHotpath } = await import('../../bench/hotpath.ts');
-        const results = await runHotpath({ quick: opts.quick });
+        data.results = await runHotpath({ quick: opts.quick });
         console.log('');
-        data.results = results;
-        const bridge64 = results.find((r) => r.suite === 'bridge' && r.frameBytes === 64 && r.batch === 256 && r.slotBytes < 65536);
-        if (bridge64) targets.push(`target: bridge forwarding with learning, 64 B, one core >= 30 Mpps: ${verdict(bridge64.mpps, 30)}`);
       }
       if (suites.has('overlay')) {
+        step('overlay');
         const { runOverlayHotpath } = await import('../../bench/overlay-hotpath.ts');
-        const overlay = await runOverlayHotpath({ quick: opts.quick });
+        data.overlay = await runOverlayHotpath({ quick: opts.quick });
         console.log('');
-        data.overlay = overlay;
-        const best = (suite: string) => Math.max(...overlay.filter((r) => r.suite === suite && r.frameBytes === 64).map((r) => r.mpps));
-        targets.push(`target: route + VXLAN encap, 64 B inner, >= 20 Mpps: ${verdict(best('route+vxlan encap'), 20)} (best batch, input restore included)`);
-        targets.push(`target: VXLAN decap + bridge, 64 B inner, >= 20 Mpps: ${verdict(best('vxlan decap+bridge'), 20)} (best batch, input restore included)`);
       }
+      const info: string[] = [];
       if (suites.has('service')) {
+        step('service');
         const { runServiceHotpath, serviceTargets } = await import('../../bench/service-hotpath.ts');
-        const service = await runServiceHotpath({ quick: opts.quick });
+        data.service = await runServiceHotpath({ quick: opts.quick });
         console.log('');
-        data.service = service;
-        targets.push(...serviceTargets(service));
+        info.push(...serviceTargets(data.service));
       }
-      for (const t of targets) console.log(t);
-      console.log(`raw results: ${save(opts.out, 'hotpath', data)}`);
+      const checks = hotpathTargetChecks(data);
+      console.log('targets checked');
+      console.log(targetsTable(checks));
+      for (const line of info) console.log(line);
+      console.log(`raw results: ${save(opts.out, 'hotpath', { ...data, targets: checks }, renderChart(hotpathChart(data, machineLine())))}`);
     });
   bench.command('e2e')
     .description('iperf3 TCP pod to pod through podwire vs the kernel veth+bridge and a C TAP forwarder (root)')
@@ -84,5 +105,36 @@ export function benchCommand(): Command {
       console.log(`up -> ready, 10 pods: ${r.upToReadyMs.map((m) => `${Math.round(m)} ms`).join(', ')} (target < 2000 ms)`);
       console.log(`raw results: ${save(opts.out, 'e2e', r)}`);
     });
+  bench.command('overlay')
+    .description('one two-node cluster wired each way (same-node bridge, host-gw, VXLAN, IP-in-IP, ClusterIP), podwire beside the kernel, interleaved: TCP with and without offloads, UDP 64 B pps, ping and TCP RR latency, CPU per GB (root)')
+    .option('--cases <list>', `comma-separated paths: ${PATHS.join(', ')}`, PATHS.join(','))
+    .option('--duration <s>', 'seconds per iperf3 run', (v) => positiveInt(v, '--duration'), 5)
+    .option('--repeat <n>', 'rounds (every case once per round, podwire and kernel of a path back to back)', (v) => positiveInt(v, '--repeat'), 3)
+    .option('--service-overlay <overlay>', 'the overlay the ClusterIP case crosses nodes with (vxlan, ipip, host-gw; kernel nodes: vxlan or host-gw)', 'vxlan')
+    .option('--quick', 'a smoke run: one round of 2 s runs, fewer pings and round trips')
+    .option('--out <dir>', 'where to write the JSON and the SVG chart', '.')
+    .action(async (opts: { cases: string; duration: number; repeat: number; serviceOverlay: string; quick?: boolean; out: string }) => {
+      const paths = parseCases(opts.cases);
+      if (!['vxlan', 'host-gw', 'ipip'].includes(opts.serviceOverlay)) throw new Error(`--service-overlay: unknown overlay "${opts.serviceOverlay}" (vxlan, ipip, host-gw)`);
+      requireRoot('podwire bench overlay');
+      const { runOverlay } = await import('../../bench/overlay.ts');
+      const { overlayTables, overlayChart } = await import('../../bench/overlay-report.ts');
+      const r = await runOverlay({
+        paths,
+        seconds: opts.quick ? 2 : opts.duration,
+        repeat: opts.quick ? 1 : opts.repeat,
+        pings: opts.quick ? 200 : 1000,
+        roundTrips: opts.quick ? 500 : 2000,
+        serviceOverlay: opts.serviceOverlay as Overlay,
+      });
+      console.log('\n' + overlayTables(r));
+      console.log(`\nraw results: ${save(opts.out, 'overlay', r, renderChart(overlayChart(r, machineLine())))}`);
+    });
   return bench;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a whole number >= 1, got "${v}"`);
+  return n;
 }
