@@ -6,9 +6,14 @@ import type { HotpathResult } from './hotpath.ts';
 import type { OverlayHotpathResult } from './overlay-hotpath.ts';
 import { serviceTargetChecks, type ServiceHotpathResult } from './service-hotpath.ts';
 import { summarize } from './stats.ts';
+import type { TraceCostSample, TraceCostSummary } from './trace-cost.ts';
 import { fmt, type Chart, type Panel } from './svg.ts';
 
-export interface HotpathData { results?: HotpathResult[]; overlay?: OverlayHotpathResult[]; service?: ServiceHotpathResult[] }
+export interface HotpathData {
+  results?: HotpathResult[]; overlay?: OverlayHotpathResult[]; service?: ServiceHotpathResult[];
+  /** tracing off (release) against a build without trace points (notrace): trace-cost.ts */
+  trace?: { samples: TraceCostSample[]; summary: TraceCostSummary[] };
+}
 
 export interface TargetCheck { name: string; measured: number; target: number; unit: string; cmp: '>=' | '<='; met: boolean; ratio: number; note?: string }
 
@@ -27,6 +32,12 @@ export function hotpathTargetChecks(d: HotpathData): TargetCheck[] {
     checks.push(check({ name: 'VXLAN decap + bridge, 64 B inner', measured: best('vxlan decap+bridge'), target: 20, unit: 'Mpps', cmp: '>=', note: 'best batch, input restore included' }));
   }
   if (d.service) for (const c of serviceTargetChecks(d.service)) checks.push(check(c));
+  // "tracing off costs nothing measurable": release within 2 % of the build without trace points (and the rounds say whether that is noise)
+  for (const t of d.trace?.summary ?? []) {
+    const spread = Math.max(t.release.max - t.release.min, t.notrace.max - t.notrace.min) / t.notrace.median;
+    checks.push(check({ name: `tracing off vs no trace points, ${t.suite}, 64 B, batch 256`, measured: t.ratio, target: 0.98, unit: 'x', cmp: '>=',
+      note: `${t.release.median.toFixed(1)} vs ${t.notrace.median.toFixed(1)} Mpps; ${t.withinNoise ? 'within' : 'outside'} the rounds' spread (${(spread * 100).toFixed(1)} %)` }));
+  }
   return checks;
 }
 

@@ -45,15 +45,16 @@ function save(dir: string, kind: string, data: unknown, svg?: string): string {
 export function benchCommand(): Command {
   const bench = new Command('bench').description('measure the data plane (figures, never pass/fail)');
   bench.command('hotpath')
-    .description('in-memory hot-path suites (benchmark.js): bridge forwarding, routing + overlays, Service DNAT; Mpps and ns/frame')
+    .description('in-memory hot-path suites (benchmark.js): bridge forwarding, routing + overlays, Service DNAT, the cost of tracing off; Mpps and ns/frame')
     .option('--quick', 'short runs')
-    .option('--suites <list>', 'comma-separated: bridge, overlay, service', 'bridge,overlay,service')
+    .option('--suites <list>', 'comma-separated: bridge, overlay, service, trace', 'bridge,overlay,service,trace')
     .option('--out <dir>', 'where to write the JSON and the SVG chart', '.')
     .action(async (opts: { quick?: boolean; suites: string; out: string }) => {
       const suites = new Set(opts.suites.split(',').map((s) => s.trim()).filter(Boolean));
-      for (const s of suites) if (!['bridge', 'overlay', 'service'].includes(s)) throw new Error(`unknown suite "${s}" (bridge, overlay, service)`);
+      const known = ['bridge', 'overlay', 'service', 'trace'];
+      for (const s of suites) if (!known.includes(s)) throw new Error(`unknown suite "${s}" (${known.join(', ')})`);
       const data: HotpathData = {};
-      const todo = ['bridge', 'overlay', 'service'].filter((x) => suites.has(x));
+      const todo = known.filter((x) => suites.has(x));
       const step = (name: string) => console.log(`== suite ${todo.indexOf(name) + 1}/${todo.length}: ${name}`);
       if (suites.has('bridge')) {
         step('bridge');
@@ -74,6 +75,12 @@ export function benchCommand(): Command {
         data.service = await runServiceHotpath({ quick: opts.quick });
         console.log('');
         info.push(...serviceTargets(data.service));
+      }
+      if (suites.has('trace')) {
+        step('trace');
+        const { runTraceCost } = await import('../../bench/trace-cost.ts');
+        data.trace = await runTraceCost({ quick: opts.quick });
+        console.log('');
       }
       const checks = hotpathTargetChecks(data);
       console.log('targets checked');
