@@ -20,7 +20,8 @@ import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
 import { prefetchFlows } from "./stages/flow_prefetch";
-import { Step, tracing, trace, traceFrame, traceIngress, traceInit, traceBytes } from "./trace";
+import { refusedPort } from "./stages/output";
+import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, traceBytes } from "./trace";
 import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
@@ -143,13 +144,20 @@ export function processBatch(first: u32, n: u32): u32 {
   if (portUp(inPort)) countPort(inPort, PortCtr.RX_DROPS, 1);
 }
 
-/** processBatch with every frame's ingress and verdict recorded (the stages record the decisions between). */
+/**
+ * processBatch with every frame's ingress, outputs and verdict recorded
+ * (the stages record the decisions between; what a frame queued is read
+ * back from the tx list, so output has no trace point of its own).
+ */
 function processTraced(first: u32, end: u32): u32 {
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     traceFrame();
     traceIngress(inPort, rxAddr(i), rxLen(i), inPort == ulPort);
+    const queued = txCount;
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    for (let k = queued; k < txCount; k++) traceTx(k);
+    if (r == Drop.OVERSIZE || r == Drop.TX_FULL) trace(Step.TX_REFUSED, <u32>r, refusedPort, 0, 0, 0, 0, 0);
     trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
     if (r != Drop.NONE) countFrameDrop(inPort, r);
   }

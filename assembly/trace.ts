@@ -13,10 +13,12 @@
 // removed by traceEnd; counters, the backend-choice RNG and the IP ID
 // counter are restored.
 
-import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4Ttl, ipv4FlagsFrag, ipv4Check, IPV4_OK, FRAG_OFFSET_MASK, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "./wire/ipv4";
+import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4Ttl, ipv4FlagsFrag, ipv4Check, IPV4_OK, FRAG_OFFSET_MASK, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_IPIP } from "./wire/ipv4";
 import { be16 } from "./wire/checksum";
-import { ethDst, ethSrc, ethPayloadType, ethHeaderLen, ETHERTYPE_IPV4 } from "./wire/ethernet";
+import { ethDst, ethSrc, ethPayloadType, ethHeaderLen, ETHERTYPE_IPV4, ETH_HLEN } from "./wire/ethernet";
 import { VNET_HLEN } from "./wire/virtio";
+import { txBase, TX_ENTRY } from "./frame";
+import { ulPort, ulMac, ulIp, overlay, Overlay, vxlanPort } from "./node";
 
 // @ts-ignore: decorator
 @lazy const TRACE_BUILT: bool = isDefined(TRACE_BUILD) ? TRACE_BUILD != 0 : true;
@@ -28,7 +30,7 @@ export const enum Step {
   L2_LEARN,        // a=port, b=MAC high 16 bits, c=MAC low 32 bits (the bridge learns it; a dry run puts the table back)
   FDB_HIT,         // a=out port, b/c=destination MAC
   FDB_MISS,        // b/c=destination MAC (unknown unicast: flooded)
-  FLOOD,           // a=ports the frame went out of
+  FLOOD,           // a=ports the frame went out of, b/c=destination MAC
   GW_ARP_REPLY,    // a=address answered for
   GW_ECHO_REPLY,   // a=address answered from
   CT_HIT,          // a=entry, b=1 for the reply direction, c=state before
@@ -146,6 +148,42 @@ export function traceIngress(port: u32, vnet: usize, total: u32, underlay: bool)
   const src = ethSrc(frame);
   if (!underlay && (src & 1) == 0 && src != 0) trace(Step.L2_LEARN, 0, port, macHi(src), macLo(src), 0, 0, 0);
   if (ethPayloadType(frame, l2len) == ETHERTYPE_IPV4 && ipv4Check(frame + l2len, len - l2len) == IPV4_OK) tracePkt(frame + l2len, len - l2len);
+}
+
+/**
+ * TX: tx entry `k` (slot, port, start, length: frame.ts), as queued; on the
+ * underlay, first what encapsulation (or host-gw) made of it, read from the
+ * outer headers, so the encap stage needs no trace point of its own.
+ */
+export function traceTx(k: u32): void {
+  const e = txBase + <usize>k * TX_ENTRY;
+  const port = load<u32>(e, 4);
+  const vnet = <usize>load<u32>(e, 8);
+  const len = load<u32>(e, 12) - VNET_HLEN;
+  if (port == ulPort) traceEncap(vnet + VNET_HLEN, len);
+  trace(Step.TX, 0, port, len, <u32>load<u8>(vnet, 1), 0, 0, 0);
+}
+
+// RouteKind values (tables/fib.ts) the decoder names
+const KIND_VXLAN: u32 = 2;
+const KIND_IPIP: u32 = 3;
+const KIND_HOST_GW: u32 = 4;
+
+function traceEncap(frame: usize, len: u32): void {
+  if (len < ETH_HLEN + 20 || ethPayloadType(frame, ETH_HLEN) != ETHERTYPE_IPV4 || ethSrc(frame) != ulMac) return;
+  const ip = frame + ETH_HLEN;
+  const src = ipv4Src(ip);
+  const dst = ipv4Dst(ip);
+  const proto = <u32>ipv4Proto(ip);
+  const ihl = ipv4HeaderLen(ip);
+  if (overlay == Overlay.VXLAN && proto == <u32>IPPROTO_UDP && len >= ETH_HLEN + ihl + 16 && <u32>be16(ip + ihl + 2) == <u32>vxlanPort) {
+    const vniField = <u32>bswap<u32>(load<u32>(ip + ihl + 12)) >> 8;
+    trace(Step.ENCAP, KIND_VXLAN, src, dst, vniField, <u32>be16(ip + ihl), <u32>vxlanPort, 50);
+  } else if (overlay == Overlay.IPIP && proto == <u32>IPPROTO_IPIP) {
+    trace(Step.ENCAP, KIND_IPIP, src, dst, 4, 0, 0, 20);
+  } else if (overlay == Overlay.HOST_GW && src != ulIp) {
+    trace(Step.ENCAP, KIND_HOST_GW, src, dst, 0, 0, 0, 0);
+  }
 }
 
 /** RX: the frame as it arrived on `port` (`len` bytes, L2 header `l2len`, 0 when unknown). */

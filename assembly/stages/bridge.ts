@@ -19,7 +19,6 @@ export function bridgeForward(slot: u32, inPort: u32, frame: usize, len: u32, l2
       return output(slot, <u32>out, frame, len, l2len);
     }
     countEv(Ev.UNKNOWN_UNICAST);
-    if (tracing()) trace(Step.FDB_MISS, 0, 0, macHi(dst), macLo(dst), 0, 0, 0);
   }
   return flood(slot, inPort, frame, len, l2len);
 }
@@ -35,7 +34,7 @@ export function flood(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32
     if (r == Drop.NONE) sent++;
     else refused = r;
   }
-  if (tracing()) trace(Step.FLOOD, 0, sent, 0, 0, 0, 0, 0);
+  if (tracing()) { const dst = ethDst(frame); trace(Step.FLOOD, 0, sent, macHi(dst), macLo(dst), 0, 0, 0); }
   // forwarded if any port took it; otherwise one reason for the frame
   return sent > 0 ? Drop.NONE : refused;
 }

@@ -11,8 +11,8 @@ import { moveFrame } from "../frame";
 import { ulPort, ulIp, ulMac, vtepMac, vni, vxlanPort, nextIpId } from "../node";
 import { output } from "./output";
 import { Drop, Ev, countEv } from "../counters";
-import { Step, tracing, trace, macHi, macLo } from "../trace";
-import { RouteKind } from "../tables/fib";
+// (the ENCAP trace record is made from the queued frame by the traced loop: trace.ts traceTx)
+import { Step, tracing, trace } from "../trace";
 
 /** What each tunnel adds in front of the inner IPv4 packet, counted in the underlay's IP MTU. */
 export const VXLAN_L3_OVERHEAD: u32 = VXLAN_OVERHEAD;  // outer IP+UDP+VXLAN (36) + the inner Ethernet header (14)
@@ -67,7 +67,6 @@ export function encapVxlan(r: i32, slot: u32, frame: usize, len: u32): Drop {
   udpEmit(outer + 34, sport, vxlanPort, min(len + 16, 0xffff)); // checksum 0: Linux vxlan's IPv4 default
   vxlanEmit(outer + 42, vni);
   countEv(Ev.VXLAN_ENCAP);
-  if (tracing()) trace(Step.ENCAP, RouteKind.VXLAN, ulIp, routeNextHop(r), vni, sport, vxlanPort, VXLAN_OVERHEAD);
   return output(slot, ulPort, outer, len + VXLAN_OVERHEAD, ETH_HLEN);
 }
 
@@ -83,7 +82,6 @@ export function encapIpip(r: i32, slot: u32, frame: usize, len: u32): Drop {
   ethEmit(outer, nhMac, ulMac, ETHERTYPE_IPV4);
   ipv4Emit(outer + 14, min(innerLen + 20, 0xffff), nextIpId(), df, 64, IPPROTO_IPIP, ulIp, routeNextHop(r));
   countEv(Ev.IPIP_ENCAP);
-  if (tracing()) trace(Step.ENCAP, RouteKind.IPIP, ulIp, routeNextHop(r), 4, 0, 0, IPIP_L3_OVERHEAD);
   return output(slot, ulPort, outer, len + IPIP_L3_OVERHEAD, ETH_HLEN);
 }
 
@@ -98,6 +96,5 @@ export function hostGwOut(r: i32, slot: u32, frame: usize, len: u32): Drop {
   setEthDst(frame, nhMac);
   setEthSrc(frame, ulMac);
   countEv(Ev.HOST_GW_OUT);
-  if (tracing()) trace(Step.ENCAP, RouteKind.HOST_GW, ulIp, nh != 0 ? nh : ipv4Dst(frame + ETH_HLEN), 0, 0, 0, 0);
   return output(slot, ulPort, frame, len, ETH_HLEN);
 }

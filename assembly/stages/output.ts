@@ -4,7 +4,9 @@ import { VNET_HLEN, VNET_GSO_NONE, vnetGsoType } from "../wire/virtio";
 import { portMtu } from "../tables/ports";
 import { txPush } from "../frame";
 import { Drop, countPort, PortCtr } from "../counters";
-import { Step, tracing, trace } from "../trace";
+
+/** The last port that refused a frame (a trace names it; the traced loop reads it: no trace point here). */
+export let refusedPort: u32 = 0;
 
 /**
  * Send the frame at `frame` (`len` bytes, L2 header `l2len` bytes, vnet header
@@ -16,17 +18,16 @@ export function output(slot: u32, port: u32, frame: usize, len: u32, l2len: u32)
   const vnet = frame - VNET_HLEN;
   if (len - l2len > portMtu(port) && vnetGsoType(vnet) == VNET_GSO_NONE) {
     countPort(port, PortCtr.TX_DROPS, 1);
-    if (tracing()) trace(Step.TX_REFUSED, <u32>Drop.OVERSIZE, port, len, portMtu(port), 0, 0, 0);
+    refusedPort = port;
     return Drop.OVERSIZE;
   }
   // the list holds every rx entry (and generated frame) flooding to every port
   // once; the fabric's hand-overs reuse one rx entry many times a round, so it
   // can fill: checked, never a trap
   if (!txPush(slot, port, vnet, len + VNET_HLEN)) {
-    if (tracing()) trace(Step.TX_REFUSED, <u32>Drop.TX_FULL, port, len, 0, 0, 0, 0);
+    refusedPort = port;
     return Drop.TX_FULL;
   }
-  if (tracing()) trace(Step.TX, 0, port, len, <u32>vnetGsoType(vnet), 0, 0, 0);
   countPort(port, PortCtr.TX_PACKETS, 1);
   countPort(port, PortCtr.TX_BYTES, len);
   return Drop.NONE;

@@ -84,8 +84,11 @@ function describe(step: TraceStepName, code: number, a: number, b: number, c: nu
       return { detail: { mac: mac(b, c), port: names.port(a) }, text: `bridge: ${mac(b, c)} is on ${names.port(a)} (learned port)` };
     case 'fdb_miss':
       return { detail: { mac: mac(b, c) }, text: `bridge: ${mac(b, c)} unknown: flood` };
-    case 'flood':
-      return { detail: { ports: a }, text: `bridge: flooded to ${a} port(s)` };
+    case 'flood': {
+      const m = mac(b, c);
+      const why = m === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : (b | c) && (c & 1) ? 'multicast' : 'not in the MAC table (unknown unicast)';
+      return { detail: { ports: a, mac: m, why }, text: `bridge: ${m} ${why}: flooded to ${a} port(s)` };
+    }
     case 'gw_arp_reply':
       return { detail: { ip: ip(a), to: ip(b) }, text: `gateway: ARP reply, ${ip(a)} is here (to ${ip(b)})` };
     case 'gw_echo_reply':
