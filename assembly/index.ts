@@ -39,7 +39,7 @@ export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBack
 export { affForgetService } from "./tables/affinity";
 export { setFlowPrefetch } from "./stages/flow_prefetch";
 export { maglevEnabled, maglevTable, maglevSlots } from "./tables/maglev";
-export { traceSet, traceReset, traceCount, traceRingPtr, traceRingCap, traceRecordBytes, traceBuilt, traceStepCount, traceStepName } from "./trace";
+export { traceReset, traceCount, traceRingPtr, traceRingCap, traceBuilt, traceStepCount, traceStepName } from "./trace";
 export { traceBegin, traceEnd } from "./trace_session";
 export { routePrefix } from "./tables/fib";
 

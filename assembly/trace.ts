@@ -28,8 +28,6 @@ export const enum Step {
   RX = 0,          // a=in port, b=frame length, c=ethertype, d/e=destination MAC, f=source MAC low 32 bits
   PKT,             // the IPv4 packet as this stage sees it: a=src, b=dst, c=protocol, d=src port / ICMP id, e=dst port, f=TTL << 16 | total length
   L2_LEARN,        // a=port, b=MAC high 16 bits, c=MAC low 32 bits (the bridge learns it; a dry run puts the table back)
-  FDB_HIT,         // a=out port, b/c=destination MAC
-  FDB_MISS,        // b/c=destination MAC (unknown unicast: flooded)
   FLOOD,           // a=ports the frame went out of, b/c=destination MAC
   GW_ARP_REPLY,    // a=address answered for
   GW_ECHO_REPLY,   // a=address answered from
@@ -55,7 +53,7 @@ export const enum Step {
 }
 
 const STEP_NAMES: StaticArray<string> = [
-  "rx", "pkt", "l2_learn", "fdb_hit", "fdb_miss", "flood", "gw_arp_reply", "gw_echo_reply",
+  "rx", "pkt", "l2_learn", "flood", "gw_arp_reply", "gw_echo_reply",
   "ct_hit", "ct_miss", "svc_match", "svc_backend", "svc_no_backend", "nat", "ct_create",
   "route", "no_route", "ttl", "mtu", "neigh", "encap", "decap", "generated", "tx", "tx_refused", "verdict",
 ];
@@ -121,7 +119,6 @@ export function traceReset(): void { written = 0; }
 export function traceCount(): u32 { return written; }
 export function traceRingPtr(): usize { return ringBase; }
 export function traceRingCap(): u32 { return ringCap; }
-export function traceRecordBytes(): u32 { return <u32>RECORD; }
 export function traceBuilt(): bool { return TRACE_BUILT; }
 export function traceStepCount(): u32 { return <u32>Step.COUNT; }
 export function traceStepName(i: i32): usize { return changetype<usize>(STEP_NAMES[i]); }
@@ -187,7 +184,7 @@ function traceEncap(frame: usize, len: u32): void {
 }
 
 /** RX: the frame as it arrived on `port` (`len` bytes, L2 header `l2len`, 0 when unknown). */
-export function traceRx(port: u32, frame: usize, len: u32, l2len: u32): void {
+function traceRx(port: u32, frame: usize, len: u32, l2len: u32): void {
   const dst = ethDst(frame);
   trace(Step.RX, 0, port, len, l2len != 0 ? <u32>ethPayloadType(frame, l2len) : 0, macHi(dst), macLo(dst), macLo(ethSrc(frame)));
 }

@@ -20,7 +20,7 @@ import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { serviceNat, natApplied } from "./service_nat";
 import { Drop, Ev, countEv, countDrop } from "../counters";
-import { Step, MtuVerdict, tracing, trace, macHi, macLo } from "../trace";
+import { Step, MtuVerdict, tracing, trace } from "../trace";
 import { routePrefix, routeNextHop } from "../tables/fib";
 
 /** Ingress port value for frames that came from no bridge port (routed, generated): excludes nothing from a flood. */

@@ -6,7 +6,7 @@ import { intToIpv4 } from '../model/addr.ts';
 
 /** Step names in the data plane's order (test/dataplane/trace.test.ts checks them against the wasm's). */
 export const TRACE_STEPS = [
-  'rx', 'pkt', 'l2_learn', 'fdb_hit', 'fdb_miss', 'flood', 'gw_arp_reply', 'gw_echo_reply',
+  'rx', 'pkt', 'l2_learn', 'flood', 'gw_arp_reply', 'gw_echo_reply',
   'ct_hit', 'ct_miss', 'svc_match', 'svc_backend', 'svc_no_backend', 'nat', 'ct_create',
   'route', 'no_route', 'ttl', 'mtu', 'neigh', 'encap', 'decap', 'generated', 'tx', 'tx_refused', 'verdict',
 ] as const;
@@ -80,10 +80,6 @@ function describe(step: TraceStepName, code: number, a: number, b: number, c: nu
     case 'l2_learn':
       return { detail: { mac: mac(b, c), port: names.port(a), learned: code === 0 },
         text: code === 0 ? `bridge: learned ${mac(b, c)} on ${names.port(a)}` : `bridge: source ${mac(b, c)} on ${names.port(a)} (not learned: dry run)` };
-    case 'fdb_hit':
-      return { detail: { mac: mac(b, c), port: names.port(a) }, text: `bridge: ${mac(b, c)} is on ${names.port(a)} (learned port)` };
-    case 'fdb_miss':
-      return { detail: { mac: mac(b, c) }, text: `bridge: ${mac(b, c)} unknown: flood` };
     case 'flood': {
       const m = mac(b, c);
       const why = m === 'ff:ff:ff:ff:ff:ff' ? 'broadcast' : (b | c) && (c & 1) ? 'multicast' : 'not in the MAC table (unknown unicast)';

@@ -110,14 +110,12 @@ export interface DataplaneExports {
   svcMaxBackends(): number;
   svcSetSeed(seed: number): void;
   // decision traces (assembly/trace.ts, trace_session.ts)
-  traceSet(on: number, dry: number): void;
   traceBegin(dry: number): void;
   traceEnd(): void;
   traceReset(): void;
   traceCount(): number;
   traceRingPtr(): number;
   traceRingCap(): number;
-  traceRecordBytes(): number;
   traceBuilt(): number;
   traceStepCount(): number;
   traceStepName(i: number): number;

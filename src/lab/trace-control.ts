@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import { IPv4CidrRange } from 'ip-num';
 import type { LabPlan, PodPlan } from '../model/topology.ts';
-import { ipv4ToInt, intToIpv4 } from '../model/addr.ts';
+import { ipv4ToInt, intToIpv4, isIpv4 } from '../model/addr.ts';
 import { probeFrame, type ProbeProto } from '../dataplane/probe.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import type { Lab } from './lab.ts';
@@ -44,10 +44,6 @@ export function resolveTarget(plan: LabPlan, to: string, proto: ProbeProto, port
     return { asked: to, ip: to, ...(owner ? { pod: owner.name } : {}), ...(svcByIp ? { service: `${svcByIp.namespace}/${svcByIp.name}` } : {}), ...(port !== undefined ? { port } : {}) };
   }
   throw new Error(`"${to}": not a pod, a Service (name, name.namespace or its cluster DNS name) or an IPv4 address of this lab`);
-}
-
-function isIpv4(s: string): boolean {
-  try { ipv4ToInt(s); return true; } catch { return false; }
 }
 
 /** The destination MAC `from`'s kernel would use: the pod itself when on-link (same subnet, same node's bridge), else the gateway. */

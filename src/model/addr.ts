@@ -10,6 +10,11 @@ export function ipv4ToInt(ip: string): number {
   return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
 }
 
+/** Is `s` a dotted-quad IPv4 address? */
+export function isIpv4(s: string): boolean {
+  try { ipv4ToInt(s); return true; } catch { return false; }
+}
+
 export function intToIpv4(n: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }

@@ -5,7 +5,7 @@
 import { parseAllDocuments } from 'yaml';
 import { TopologyError } from './topology.ts';
 import { readServiceSpec, isServiceName, isNamespace, isObject, type ServiceSpec, type EndpointSpec, PROTOCOLS, type Protocol } from './services.ts';
-import { ipv4ToInt } from './addr.ts';
+import { isIpv4 } from './addr.ts';
 
 export const SUPPORTED_KINDS: Record<string, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1' };
 /** The label linking an EndpointSlice to its Service. */
@@ -155,6 +155,3 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
   return { services, origins };
 }
 
-function isIpv4(s: string): boolean {
-  try { ipv4ToInt(s); return true; } catch { return false; }
-}
