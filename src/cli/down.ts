@@ -1,16 +1,16 @@
 // podwire down: stop a lab and remove what it created, also when its process died.
 import { Command } from 'commander';
-import { downByState } from '../lab/lab.ts';
-import { listLabs } from '../lab/state.ts';
-import { netnsList, linkList, ipBatch, PW_PREFIX } from '../io/netns.ts';
+import { downByState, removeStrays } from '../lab/lab.ts';
+import { listLabs, STATE_DIR } from '../lab/state.ts';
+import { PW_PREFIX } from '../io/netns.ts';
 import { requireRoot } from './root.ts';
-import { removeEtcNetns, etcNetnsEntries, ETC_NETNS } from '../lab/cluster-dns.ts';
+import { ETC_NETNS } from '../lab/cluster-dns.ts';
 
 export function downCommand(): Command {
   return new Command('down')
     .description('stop a lab and remove its namespaces and links (works after a crash too)')
     .option('--name <lab>', 'lab name', 'default')
-    .option('--all', `every lab, then any remaining ${PW_PREFIX}* namespace or link`)
+    .option('--all', `every lab of the state directory (${STATE_DIR}), then the ${PW_PREFIX}* namespaces marked as its own that no state file lists`)
     .action(async (opts: { name: string; all?: boolean }) => {
       requireRoot('podwire down');
       const labs = opts.all ? listLabs() : [opts.name];
@@ -20,16 +20,16 @@ export function downCommand(): Command {
         if (!r) continue;
         found = true;
         const what = [...r.removed.namespaces, ...r.removed.links];
-        console.log(`podwire: lab "${lab}"${r.wasRunning ? ' stopped;' : ''} removed ${what.length ? what.join(' ') : 'nothing (already clean)'}`);
+        const how = r.wasRunning ? ' stopped;' : r.pidReused ? ' its process is gone (its pid is now another process\'s: not signalled);' : '';
+        console.log(`podwire: lab "${lab}"${how} removed ${what.length ? what.join(' ') : 'nothing (already clean)'}`);
+        if (r.removed.skipped.length) console.log(`podwire: lab "${lab}": left alone ${r.removed.skipped.join(' ')} (marked as another lab's)`);
       }
       if (opts.all) {
-        const ns = (await netnsList()).filter((n) => n.startsWith(PW_PREFIX));
-        const links = (await linkList()).filter((l) => l.startsWith(PW_PREFIX));
-        if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
-        if (ns.length) await ipBatch(ns.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
-        const etc = removeEtcNetns(etcNetnsEntries()).map((n) => `${ETC_NETNS}/${n}`); // pods' resolv.conf
-        if (ns.length || links.length || etc.length) console.log(`podwire: removed strays ${[...ns, ...links, ...etc].join(' ')}`);
+        const strays = await removeStrays();
+        const what = [...strays.namespaces, ...strays.etcNetns.map((n) => `${ETC_NETNS}/${n}`)];
+        if (what.length) console.log(`podwire: removed strays ${what.join(' ')}`);
         else if (!found) console.log('podwire: nothing to remove');
+        if (strays.leftAlone.length) console.log(`podwire: left alone ${strays.leftAlone.join(' ')} (not provably this state directory's: see README, Cleaning up)`);
       } else if (!found) {
         console.log(`podwire: no lab named "${opts.name}" (nothing to remove; try --all)`);
       }

@@ -1,6 +1,6 @@
 // podwire status [--json]: the running lab, asked over its control socket.
 import { Command } from 'commander';
-import { listLabs, readState, processAlive } from '../lab/state.ts';
+import { listLabs, readState, labProcessAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
 import { table } from './table.ts';
@@ -14,7 +14,7 @@ export function statusCommand(): Command {
     .action(async (opts: { name?: string; json?: boolean }) => {
       const name = opts.name ?? pickLab();
       const state = readState(name);
-      if (!state || !processAlive(state.pid)) throw new Error(`lab "${name}" is not running${state ? ' (its process died: podwire down cleans up)' : ''}`);
+      if (!state || !labProcessAlive(state)) throw new Error(`lab "${name}" is not running${state ? ' (its process died: podwire down cleans up)' : ''}`);
       const s = (await requestControl(state.socket, 'status')) as LabStatus;
       if (opts.json) {
         console.log(JSON.stringify(s, null, 2));
@@ -55,7 +55,7 @@ export function statusCommand(): Command {
 }
 
 function pickLab(): string {
-  const live = listLabs().filter((l) => { const s = readState(l); return s && processAlive(s.pid); });
+  const live = listLabs().filter((l) => { const s = readState(l); return s && labProcessAlive(s); });
   if (live.length === 1) return live[0];
   if (live.length === 0) throw new Error('no lab is running (start one with: sudo npx podwire up)');
   throw new Error(`several labs are running (${live.join(', ')}): pick one with --name`);

@@ -32,7 +32,7 @@ export function upCommand(): Command {
       if (!opts.offloads) plan.offloads = false;
       requireRoot('podwire up');
       const t0 = performance.now();
-      const lab = await Lab.up(plan, { batch: opts.batch });
+      const lab = await Lab.up(plan, { batch: opts.batch, log: (line) => console.error(line) });
       let stopping = false;
       const stop = async (code: number) => {
         if (stopping) return;

@@ -155,6 +155,25 @@ export async function linkList(ns?: string): Promise<string[]> {
   return (JSON.parse(stdout) as { ifname: string }[]).map((l) => l.ifname);
 }
 
+/**
+ * The alias of `lo` inside each pw- namespace named (podwire's mark,
+ * src/lab/state.ts ownerMark); undefined for one without an alias or that
+ * cannot be read (gone meanwhile).
+ */
+export async function netnsMarks(names: string[]): Promise<Map<string, string | undefined>> {
+  names.forEach(assertPwName);
+  const marks = await Promise.all(names.map(async (ns) => {
+    try {
+      const { stdout } = await ip(['-n', ns, '-j', 'link', 'show', 'dev', 'lo']);
+      const alias = (JSON.parse(stdout) as { ifalias?: string }[])[0]?.ifalias;
+      return typeof alias === 'string' ? alias : undefined;
+    } catch {
+      return undefined;
+    }
+  }));
+  return new Map(names.map((n, i) => [n, marks[i]]));
+}
+
 export async function linkDel(name: string): Promise<void> {
   assertPwName(name);
   await ip(['link', 'del', name]);

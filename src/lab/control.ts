@@ -20,22 +20,40 @@ export class ControlStream {
 
 export type ControlHandler = (req: { cmd: string } & Record<string, unknown>) => Promise<unknown>;
 
+/**
+ * The largest request line the lab reads (bytes). `podwire apply` of
+ * thousands of Services is a few MB; anything past this is refused with an
+ * error reply and the connection closed, so a client that never sends an
+ * end of line cannot grow the lab's memory without bound.
+ */
+export const MAX_REQUEST_BYTES = 16 << 20;
+
 export function serveControl(path: string, handler: ControlHandler): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((sock) => {
-    let buf = '';
+    const chunks: Buffer[] = [];
+    let size = 0;
     let taken = false;
-    sock.setEncoding('utf8');
-    sock.on('data', async (chunk: string) => {
+    sock.on('data', async (chunk: Buffer) => {
       if (taken) return;
-      buf += chunk;
       // a request may be megabytes (`podwire apply` of thousands of Services): look for the end in the new chunk only
-      if (!chunk.includes('\n')) return;
+      const nlAt = chunk.indexOf(0x0a);
+      if (size + (nlAt < 0 ? chunk.length : nlAt) > MAX_REQUEST_BYTES) {
+        taken = true;
+        chunks.length = 0;
+        sock.end(JSON.stringify({ ok: false, error: `request too large (over ${MAX_REQUEST_BYTES} bytes without an end of line)` }) + '\n');
+        sock.destroySoon();
+        return;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+      if (nlAt < 0) return;
       taken = true;
-      const nl = buf.indexOf('\n');
+      const line = Buffer.concat(chunks, size).subarray(0, size - chunk.length + nlAt).toString('utf8');
+      chunks.length = 0;
       let reply: unknown;
       try {
-        const result = await handler(JSON.parse(buf.slice(0, nl)));
+        const result = await handler(JSON.parse(line));
         if (result instanceof ControlStream) {
           if (!sock.destroyed) sock.write(JSON.stringify({ ok: true, stream: true }) + '\n');
           result.start(sock);

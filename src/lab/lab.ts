@@ -9,7 +9,7 @@
 // `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
 import { UnderlaySocket } from '../io/socket.ts';
-import { ipBatch, netnsList, linkList, netnsNamesArePrivate } from '../io/netns.ts';
+import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREFIX } from '../io/netns.ts';
 import { EngineHost } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
@@ -23,7 +23,7 @@ export { serviceFrontends };
 import { createUnderlay, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
-import { writeState, removeState, readState, processAlive, socketPath, type LabState } from './state.ts';
+import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
 
 export interface LabOptions {
@@ -68,18 +68,27 @@ export class Lab {
         + 'would create could not be entered from outside. To run it inside a host namespace, use '
         + '`nsenter --net=/run/netns/<namespace> podwire ...`, which changes the network namespace only');
     }
+    const prior = readState(id);
+    if (prior && labProcessAlive(prior)) throw new Error(`lab "${id}" is already running (pid ${prior.pid})`);
+    if (prior) {
+      // a dead lab of this name: its state file is about to be replaced, so clean what it lists first
+      const left = await removeHostObjects(prior, { checkMarks: true });
+      const what = [...left.namespaces, ...left.links];
+      if (what.length) opts.log?.(`podwire: a dead lab "${id}" (pid ${prior.pid}) left its state here; removed ${what.join(' ')}`);
+      if (left.skipped.length) opts.log?.(`podwire: left alone ${left.skipped.join(' ')}: listed by the dead lab's state but marked as another lab's`);
+      removeState(id);
+    }
     const existing = new Set(await netnsList());
     const clash = namespaces.filter((ns) => existing.has(ns));
     if (clash.length) {
       throw new Error(`namespace(s) ${clash.join(', ')} already exist: a lab is running (podwire status) or one died (podwire down)`);
     }
-    const prior = readState(id);
-    if (prior && processAlive(prior.pid)) throw new Error(`lab "${id}" is already running (pid ${prior.pid})`);
 
     // everything this lab may create is on record before it exists, so any failure (or a kill) can be cleaned up
     const state: LabState = {
       name: id,
       pid: process.pid,
+      pidStart: currentProcessStart(),
       startedAt: new Date().toISOString(),
       namespaces,
       links: [...pods.map((_, i) => tapName(i)), ...(bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [])],
@@ -102,7 +111,8 @@ export class Lab {
       await ipBatch(pods.map((p) => `netns add ${p.namespace}`));
       pods.forEach((_, i) => taps.push(Tap.open(tapName(i), { offloads: plan.offloads })));
       await ipBatch(pods.map((p, i) => `link set ${tapName(i)} netns ${p.namespace} name eth0`));
-      await Promise.all(pods.map((p) => ipBatch(podLinkSetup(p), p.namespace)));
+      const mark = ownerMark(id);
+      await Promise.all(pods.map((p) => ipBatch([...podLinkSetup(p), `link set lo alias ${mark}`], p.namespace)));
       dns = ClusterDns.start(plan);
       const ulTaps = new Map<NodePlan, Tap>();
       if (bridged) {
@@ -119,6 +129,9 @@ export class Lab {
         kernelServices = kernelServicesFor({ ...net, get services() { return plan.services; } }, kernelNodes.map((n) => ({ node: n, ns: kernelNodeNs(plan, n) })));
         await kernelServices.sync();
       }
+      // every other namespace carries the mark too (pods' got it above): `down --all` proves strays by it
+      const podNs = new Set(pods.map((p) => p.namespace));
+      await Promise.all(namespaces.filter((ns) => !podNs.has(ns)).map((ns) => ipBatch([`link set lo alias ${mark}`], ns)));
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
         // without offloads every frame is at most pod MTU + a tagged Ethernet header; a slot too
@@ -288,30 +301,87 @@ function podLinkSetup(p: PodPlan): string[] {
   ];
 }
 
-/** Delete what a state file lists and still exists. Never touches a non-pw- name (ipBatch checks). */
-export async function removeHostObjects(state: LabState): Promise<{ namespaces: string[]; links: string[] }> {
+/**
+ * Delete what a state file lists and still exists. Never touches a non-pw-
+ * name (ipBatch checks). With checkMarks (a state file of a lab that is not
+ * this process: it may be stale), a namespace whose mark (ownerMark) names
+ * another lab or another state directory is left alone and listed in skipped;
+ * an unmarked one is the lab's (it died before marking it, or is older).
+ */
+export async function removeHostObjects(state: LabState, opts: { checkMarks?: boolean } = {}): Promise<{ namespaces: string[]; links: string[]; skipped: string[] }> {
   const nsNow = new Set(await netnsList());
   const linksNow = new Set(await linkList());
-  const namespaces = state.namespaces.filter((n) => nsNow.has(n));
+  let namespaces = state.namespaces.filter((n) => nsNow.has(n));
+  const skipped: string[] = [];
+  if (opts.checkMarks) {
+    const marks = await netnsMarks(namespaces);
+    namespaces = namespaces.filter((n) => {
+      const m = parseOwnerMark(marks.get(n));
+      const ours = !m || (m.lab === state.name && m.stateDir === STATE_DIR);
+      if (!ours) skipped.push(n);
+      return ours;
+    });
+  }
   const links = state.links.filter((l) => linksNow.has(l));
   if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
   if (namespaces.length) await ipBatch(namespaces.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
-  removeEtcNetns(state.etcNetns ?? []); // the pods' resolv.conf (cluster-dns.ts)
-  return { namespaces, links };
+  removeEtcNetns((state.etcNetns ?? []).filter((n) => !skipped.includes(n))); // the pods' resolv.conf (cluster-dns.ts)
+  return { namespaces, links, skipped };
 }
 
-/** `podwire down` for a lab whose process may have died. */
-export async function downByState(lab: string): Promise<{ removed: { namespaces: string[]; links: string[] }; wasRunning: boolean } | undefined> {
+/**
+ * `podwire down` for a lab whose process may have died. The process is
+ * signalled only when it is provably the lab's (pid and start time,
+ * labProcessAlive): after a crash the pid may be an unrelated process's.
+ */
+export async function downByState(lab: string): Promise<{ removed: { namespaces: string[]; links: string[]; skipped: string[] }; wasRunning: boolean; pidReused: boolean } | undefined> {
   const state = readState(lab);
   if (!state) return undefined;
   let wasRunning = false;
-  if (state.pid !== process.pid && processAlive(state.pid)) {
+  let byLab: string[] = [];
+  if (state.pid !== process.pid && labProcessAlive(state)) {
     // a live lab cleans up after itself on SIGTERM; give it a moment
     wasRunning = true;
+    const before = new Set(await netnsList());
     process.kill(state.pid, 'SIGTERM');
-    for (let i = 0; i < 50 && processAlive(state.pid); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && labProcessAlive(state); i++) await new Promise((r) => setTimeout(r, 100));
+    const after = new Set(await netnsList());
+    byLab = state.namespaces.filter((n) => before.has(n) && !after.has(n)); // what the lab removed itself, to report
   }
-  const removed = await removeHostObjects(state);
+  const pidReused = !wasRunning && state.pid !== process.pid && processAlive(state.pid);
+  const removed = await removeHostObjects(state, { checkMarks: state.pid !== process.pid });
+  removed.namespaces = [...byLab, ...removed.namespaces];
   removeState(lab);
-  return { removed, wasRunning };
+  return { removed, wasRunning, pidReused };
+}
+
+/**
+ * `podwire down --all`, after every lab of the state directory went down:
+ * the pw- namespaces that are provably this state directory's strays — their
+ * mark (ownerMark) names this state directory, and no state file here lists
+ * them (their lab's file is gone, or lists other namespaces now). Everything
+ * else is left alone and returned as such: another state directory's labs,
+ * namespaces podwire did not create, unmarked ones. Root-namespace pw- links
+ * are never strays: TAPs vanish with the process holding them, so one that
+ * exists belongs to a live process.
+ */
+export async function removeStrays(): Promise<{ namespaces: string[]; etcNetns: string[]; leftAlone: string[] }> {
+  const pw = (await netnsList()).filter((n) => n.startsWith(PW_PREFIX) && n.length > PW_PREFIX.length);
+  const marks = await netnsMarks(pw);
+  const listed = new Map<string, Set<string>>();
+  const listedBy = (lab: string) => {
+    if (!listed.has(lab)) listed.set(lab, new Set(readState(lab)?.namespaces ?? []));
+    return listed.get(lab)!;
+  };
+  const namespaces: string[] = [];
+  const leftAlone: string[] = [];
+  for (const n of pw) {
+    const m = parseOwnerMark(marks.get(n));
+    if (m && m.stateDir === STATE_DIR && !listedBy(m.lab).has(n)) namespaces.push(n);
+    else leftAlone.push(n);
+  }
+  if (namespaces.length) await ipBatch(namespaces.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
+  const gone = new Set(await netnsList());
+  const removed = namespaces.filter((n) => !gone.has(n));
+  return { namespaces: removed, etcNetns: removeEtcNetns(removed), leftAlone };
 }

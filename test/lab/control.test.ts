@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Server, Socket } from 'node:net';
+import { createConnection, type Server, type Socket } from 'node:net';
 import { serveControl, requestControl, openControlStream, ControlStream } from '../../src/lab/control.ts';
 
 describe('control socket streams', () => {
@@ -62,5 +62,21 @@ describe('control socket streams', () => {
     await expect(openControlStream(path, 'bad')).rejects.toThrow('no such thing');
     await expect(openControlStream(path, 'echo', { text: 'x' })).rejects.toThrow(/answered once instead of streaming/);
     await expect(openControlStream(join(dir, 'none.sock'), 'count')).rejects.toThrow(/cannot reach the lab/);
+  });
+
+  it('a request over the size bound is refused at once (not buffered without end), and the server keeps answering', async () => {
+    const reply = await new Promise<string>((resolve) => {
+      const sock = createConnection(path);
+      let buf = '';
+      const t = setTimeout(() => { sock.destroy(); resolve(`(no answer after 5 s) ${buf}`); }, 5000);
+      sock.setEncoding('utf8');
+      sock.on('data', (c: string) => { buf += c; });
+      sock.on('close', () => { clearTimeout(t); resolve(buf); });
+      sock.on('error', () => {});
+      // 17 MiB, no end of line yet: a client that never stops must not grow the lab's memory without bound
+      sock.on('connect', () => sock.write(`{"cmd":"echo","text":"${'x'.repeat(17 << 20)}`));
+    });
+    expect(reply).toMatch(/^\{"ok":false,"error":"request too large/);
+    expect(await requestControl(path, 'echo', 2000, { text: 'still here' })).toEqual({ said: 'still here' });
   });
 });
