@@ -21,6 +21,10 @@ export function statusCommand(): Command {
         return;
       }
       console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}${s.hostNode ? `; node ${s.hostNode} only (--node), the others run on other hosts` : ''}`);
+      const dp = s.dataplane;
+      if (dp && (dp.worker !== 'running' || dp.restarts > 0)) {
+        console.log(`data plane worker: ${dp.worker}${dp.restarts ? `, restarted ${dp.restarts} time(s) (counters, tracked connections and learned MACs since then only)` : ''}${dp.lastFailure ? `; last died ${dp.lastFailure}` : ''}`);
+      }
       const services = s.services ?? [];
       if (services.length) {
         console.log('\nservices (ClusterIP frontends on every podwire node; kernel nodes have none):');

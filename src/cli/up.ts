@@ -1,7 +1,7 @@
 // podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
 import { Command, InvalidArgumentError } from 'commander';
 import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
-import { Lab } from '../lab/lab.ts';
+import { Lab, TEST_CRASH_WORKER } from '../lab/lab.ts';
 import { labStatus } from '../lab/status.ts';
 import { clusterDnsStatus, clusterDnsLine } from '../lab/cluster-dns.ts';
 import { serveControl } from '../lab/control.ts';
@@ -48,7 +48,15 @@ export function upCommand(): Command {
       const captures = new CaptureControl(lab); // capture: streams pcapng
       const tables = new TableControl(lab); // stats, fdb / routes / services tables
       const server = await serveControl(lab.state.socket, async (req) => {
-        if (req.cmd === 'status') return labStatus(plan, process.pid, lab.state.startedAt, await lab.stats(), clusterDnsStatus(plan, lab.dns));
+        if (req.cmd === 'status') {
+          // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
+          const stats = await lab.stats().catch(() => []);
+          return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
+        }
+        if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {
+          lab.crashWorkerForTest();
+          return {};
+        }
         const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req);
         if (answer) return answer;
         throw new Error(`unknown command "${req.cmd}"`);
@@ -57,6 +65,7 @@ export function upCommand(): Command {
         .catch(async (e) => { server.close(); await lab.down(); throw e; });
       for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
       process.on('uncaughtException', (e) => { console.error(`podwire: ${e.stack ?? e}`); void stop(1); });
+      lab.onFatal = (message) => { console.error(message); void stop(1); };
       lab.onPortGone = (names) => console.error(`podwire: TAP gone (namespace deleted?) for pod(s) ${names.join(', ')}`);
 
       const ms = Math.round(performance.now() - t0);

@@ -5,60 +5,129 @@ import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
+/** What the lab reports about its forwarding worker (`podwire status`: dataplane). */
+export type WorkerState = 'running' | 'restarting' | 'failed' | 'stopped';
+
+type Reject = (e: Error) => void;
+
 export class EngineHost {
-  private readonly worker: Worker;
+  private worker!: Worker;
   private readonly wake: EventFd;
   private nextId = 1;
-  private readonly pending = new Map<number, (nodes: NodeStats[]) => void>();
+  private readonly pending = new Map<number, { resolve: (nodes: NodeStats[]) => void; reject: Reject }>();
   /** replies to 'conntrack' and 'services' requests, by id */
-  private readonly waiting = new Map<number, (m: EngineReply) => void>();
+  private readonly waiting = new Map<number, { resolve: (m: EngineReply) => void; reject: Reject }>();
   private stoppedResolve?: () => void;
   private exited = false;
+  private stopping = false;
+  /** a restart under way (stop waits for it) */
+  private spawning?: Promise<void>;
+  /** capture bytes the worker posted that this thread has not handled yet (the worker's bound: capture-tap.ts) */
+  private captureBacklog = new Int32Array(new SharedArrayBuffer(4));
   /** each capture's receiver of the worker's 'captured' rounds, by capture id */
   private readonly captureSinks = new Map<number, (m: Extract<EngineReply, { type: 'captured' }>) => void>();
+  /** each capture's target, to tap it again in a restarted worker */
+  private readonly captureTargets = new Map<number, string>();
+  /** live tracing is on (turned on again in a restarted worker) */
+  private liveTrace = false;
   /** called when the worker notices a TAP vanished */
   onPortGone: (names: string[]) => void = () => {};
   /** while live tracing is on: each round's decisions */
   onTraceRecords: (hops: TraceHop[]) => void = () => {};
+  /**
+   * Called when the worker exits after "ready" without being told to stop
+   * (an uncaught error, a trap): the lab restarts it (restart) or goes down.
+   * Requests in flight have been rejected by then.
+   */
+  onDied: (reason: string) => void = () => {};
 
-  private constructor(worker: Worker, wake: EventFd,
-    /** capture bytes the worker posted that this thread has not handled yet (the worker's bound: capture-tap.ts) */
-    private readonly captureBacklog: Int32Array) {
-    this.worker = worker;
+  private constructor(wake: EventFd) {
     this.wake = wake;
   }
 
   /** Start the worker and resolve once it is forwarding. */
-  static start(config: Omit<EngineConfig, 'wakeFd'>): Promise<EngineHost> {
-    const wake = new EventFd();
+  static async start(config: Omit<EngineConfig, 'wakeFd'>): Promise<EngineHost> {
+    const host = new EngineHost(new EventFd());
+    try {
+      await host.spawn(config);
+    } catch (e) {
+      host.wake.close();
+      throw e;
+    }
+    return host;
+  }
+
+  /** The worker is forwarding (false while it restarts, after it died or stopped). */
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /**
+   * A fresh worker for `config` after the last one died: new WASM memory
+   * programmed from config (the current tables), the same TAP and socket fds
+   * (they belong to this thread). Connections tracked, learned MACs and
+   * counters start afresh. Live tracing and captures are turned on again.
+   */
+  async restart(config: Omit<EngineConfig, 'wakeFd'>): Promise<void> {
+    if (this.stopping) throw new Error('the data plane is stopping');
+    if (!this.exited) throw new Error('the data plane worker is still running');
+    this.spawning = this.spawn(config);
+    try {
+      await this.spawning;
+    } finally {
+      this.spawning = undefined;
+    }
+    if (this.liveTrace) this.send({ type: 'traceLive', id: this.nextId++, on: true });
+    for (const [id, target] of this.captureTargets) this.send({ type: 'capture', id, on: true, target });
+  }
+
+  private spawn(config: Omit<EngineConfig, 'wakeFd'>): Promise<void> {
     const captureBacklog = new SharedArrayBuffer(4);
     const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: { ...config, wakeFd: wake.fd, captureBacklog } },
+      workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: { ...config, wakeFd: this.wake.fd, captureBacklog } },
     });
-    const host = new EngineHost(worker, wake, new Int32Array(captureBacklog));
+    this.worker = worker;
+    this.captureBacklog = new Int32Array(captureBacklog);
+    this.exited = false;
     return new Promise((resolve, reject) => {
       let ready = false;
-      worker.once('error', reject);
+      let lastError: Error | undefined;
+      worker.on('error', (e) => { lastError = e; });
       worker.on('exit', (code) => {
-        host.exited = true;
-        host.stoppedResolve?.();
+        this.exited = true;
+        this.stoppedResolve?.();
+        this.failInFlight(new Error('data plane worker died'));
         // an exit before "ready" must fail the start, never leave it waiting forever
-        if (!ready) reject(new Error(`data plane worker exited (code ${code}) before it was ready`));
+        if (!ready) reject(new Error(`data plane worker exited (code ${code}) before it was ready${lastError ? `: ${lastError.message}` : ''}`));
+        else if (!this.stopping) this.onDied(lastError ? lastError.message : `exit code ${code}`);
       });
       worker.on('message', (m: EngineReply) => {
+        if (worker !== this.worker) return; // a dead worker's last words
         if (m.type === 'ready') {
           ready = true;
-          worker.off('error', reject);
-          worker.on('error', (e) => console.error(`data plane worker failed: ${e.message}`));
-          resolve(host);
-        } else host.onReply(m);
+          resolve();
+        } else this.onReply(m);
       });
     });
   }
 
+  private failInFlight(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    for (const w of this.waiting.values()) w.reject(e);
+    this.pending.clear();
+    this.waiting.clear();
+  }
+
+  /** Tests only (PODWIRE_TEST_HOOKS=1, checked by the worker too): make the worker throw in its loop. */
+  crashForTest(): void {
+    if (process.env.PODWIRE_TEST_HOOKS !== '1') throw new Error('test hooks are off (PODWIRE_TEST_HOOKS=1)');
+    if (this.exited) throw new Error('data plane worker is not running');
+    this.send({ type: 'crash' });
+  }
+
   private onReply(m: EngineReply): void {
     if (m.type === 'stats') {
-      this.pending.get(m.id)?.(m.nodes);
+      this.pending.get(m.id)?.resolve(m.nodes);
       this.pending.delete(m.id);
     } else if (m.type === 'traceRecords') {
       this.onTraceRecords(m.hops);
@@ -66,7 +135,7 @@ export class EngineHost {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
     } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
-      this.waiting.get(m.id)?.(m);
+      this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
       this.onPortGone(m.names);
@@ -83,7 +152,7 @@ export class EngineHost {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => { this.pending.delete(id); reject(new Error('data plane did not answer')); }, timeoutMs);
-      this.pending.set(id, (nodes) => { clearTimeout(t); resolve(nodes); });
+      this.pending.set(id, { resolve: (nodes) => { clearTimeout(t); resolve(nodes); }, reject: (e) => { clearTimeout(t); reject(e); } });
       this.send({ type: 'stats', id });
     });
   }
@@ -120,6 +189,7 @@ export class EngineHost {
   /** Record decisions on real traffic (delivered through onTraceRecords) or stop. */
   async traceLive(on: boolean, timeoutMs = 5000): Promise<void> {
     await this.ask({ type: 'traceLive', id: 0, on }, timeoutMs);
+    this.liveTrace = on;
   }
 
   /**
@@ -130,6 +200,7 @@ export class EngineHost {
   async startCapture(target: string, sink: (m: Extract<EngineReply, { type: 'captured' }>) => void): Promise<{ id: number; ports: CapturePort[] }> {
     const id = this.nextId++;
     this.captureSinks.set(id, sink);
+    this.captureTargets.set(id, target);
     try {
       const m = await this.ask({ type: 'capture', id, on: true, target }, 5000, id);
       if (m.type !== 'capture' || !m.ports) throw new Error(m.type === 'capture' ? m.error : 'no answer');
@@ -142,6 +213,7 @@ export class EngineHost {
 
   /** Turn capture `id` off (its ports stop being copied unless another capture taps them). */
   stopCapture(id: number): void {
+    this.captureTargets.delete(id);
     if (!this.captureSinks.delete(id) || this.exited) return;
     this.send({ type: 'capture', id, on: false });
   }
@@ -151,13 +223,16 @@ export class EngineHost {
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => { this.waiting.delete(id); reject(new Error('data plane did not answer')); }, timeoutMs);
-      this.waiting.set(id, (m) => { clearTimeout(t); resolve(m); });
+      this.waiting.set(id, { resolve: (m) => { clearTimeout(t); resolve(m); }, reject: (e) => { clearTimeout(t); reject(e); } });
       this.send({ ...req, id });
     });
   }
 
   /** Stop forwarding and wait for the worker to exit (terminated if it does not within 2 s). */
   async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await this.spawning?.catch(() => {});
     if (this.exited) { this.wake.close(); return; }
     const done = new Promise<void>((r) => { this.stoppedResolve = r; });
     this.send({ type: 'stop' });

@@ -82,6 +82,8 @@ export interface EngineConfig {
 export type EngineRequest =
   | { type: 'stats'; id: number }
   | { type: 'stop' }
+  // tests only, honoured with PODWIRE_TEST_HOOKS=1: the worker throws in its loop, as an uncaught error there would
+  | { type: 'crash' }
   // `podwire conntrack`: every node's connection table, on the data plane's own clock
   | { type: 'conntrack'; id: number }
   // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);

@@ -183,6 +183,10 @@ function main(): void {
   let liveTrace = false;
   const handle = (req: EngineRequest) => {
     if (req.type === 'stop') { running = false; return; }
+    if (req.type === 'crash') {
+      if (process.env.PODWIRE_TEST_HOOKS === '1') throw new Error('test-crash-worker: told to crash (PODWIRE_TEST_HOOKS=1)');
+      return;
+    }
     if (req.type === 'trace') {
       try {
         const start = nodes.findIndex((n) => n.name === req.node);

@@ -10,10 +10,10 @@
 import { Tap } from '../io/tap.ts';
 import { UnderlaySocket } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREFIX } from '../io/netns.ts';
-import { EngineHost } from '../dataplane/engine-host.ts';
+import { EngineHost, type WorkerState } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
-import type { NodeStats, EngineNodeConfig, EngineServiceConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
+import type { NodeStats, EngineConfig, EngineNodeConfig, EngineServiceConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
 import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
 import { labId, localNodes, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
@@ -25,6 +25,16 @@ import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
+
+/** A worker that dies this often within the window takes the lab down instead of restarting again. */
+const WORKER_MAX_RESTARTS = 3;
+const WORKER_RESTART_WINDOW_MS = 60_000;
+
+/** `podwire status`: dataplane — the forwarding worker ('none': every node is a kernel node). */
+export interface DataplaneStatus { worker: WorkerState | 'none'; restarts: number; lastFailure?: string }
+
+/** Tests only (PODWIRE_TEST_HOOKS=1): the control request that makes the forwarding worker crash. */
+export const TEST_CRASH_WORKER = 'test-crash-worker';
 
 export interface LabOptions {
   /**
@@ -132,7 +142,8 @@ export class Lab {
       // every other namespace carries the mark too (pods' got it above): `down --all` proves strays by it
       const podNs = new Set(pods.map((p) => p.namespace));
       await Promise.all(namespaces.filter((ns) => !podNs.has(ns)).map((ns) => ipBatch([`link set lo alias ${mark}`], ns)));
-      const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start({
+      // the worker's whole configuration from the plan as it is now (a restart after `podwire apply` gets today's Services)
+      const engineConfig = (): Omit<EngineConfig, 'wakeFd'> => ({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
         // without offloads every frame is at most pod MTU + a tagged Ethernet header; a slot too
         // small for that makes the TAP read cut frames short (silently: read returns the cut length)
@@ -142,9 +153,12 @@ export class Lab {
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
         maglev: plan.serviceScheduler === 'maglev',
-        nodes: wasmNodes.map((n) => engineNode(net, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
+        nodes: wasmNodes.map((n) => engineNode({ ...net, services: plan.services }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
       });
+      const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
+      if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
+      if (opts.log) lab.log = opts.log;
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
       if (dns) {
         lab.dns = dns;
@@ -159,6 +173,54 @@ export class Lab {
       removeState(id);
       throw e;
     }
+  }
+
+  /** Lines for the user (up.ts: stderr). */
+  log: (line: string) => void = () => {};
+  /**
+   * Called when the lab cannot go on (its forwarding worker keeps dying, or
+   * does not restart): up.ts prints `message` and takes the lab down.
+   */
+  onFatal: (message: string) => void = (message) => this.log(message);
+
+  private worker: { state: WorkerState; restarts: number; lastFailure?: string; recent: number[] } = { state: 'running', restarts: 0, recent: [] };
+
+  /** The forwarding worker as `podwire status` shows it (dataplane). */
+  get dataplaneStatus(): DataplaneStatus {
+    if (!this.engine) return { worker: 'none', restarts: 0 };
+    const w = this.worker;
+    return { worker: w.state, restarts: w.restarts, ...(w.lastFailure ? { lastFailure: w.lastFailure } : {}) };
+  }
+
+  /**
+   * The worker died after ready: restart it from the plan as it is now
+   * (tables reprogrammed), unless it died WORKER_MAX_RESTARTS times within
+   * WORKER_RESTART_WINDOW_MS already (a crash loop forwards nothing either):
+   * then the lab goes down (onFatal), saying why.
+   */
+  async workerDied(reason: string, config: () => Omit<EngineConfig, 'wakeFd'>): Promise<void> {
+    const w = this.worker;
+    const now = Date.now();
+    w.lastFailure = `${new Date(now).toISOString()} ${reason}`;
+    w.recent = w.recent.filter((t) => now - t < WORKER_RESTART_WINDOW_MS);
+    if (w.recent.length >= WORKER_MAX_RESTARTS) {
+      w.state = 'failed';
+      this.onFatal(`podwire: data plane worker died (${reason}) ${w.recent.length + 1} times within ${WORKER_RESTART_WINDOW_MS / 1000} s: taking the lab down`);
+      return;
+    }
+    w.state = 'restarting';
+    try {
+      await this.engine!.restart(config());
+    } catch (e) {
+      w.state = 'failed';
+      this.onFatal(`podwire: data plane worker died (${reason}); restarting it failed (${(e as Error).message}): taking the lab down`);
+      return;
+    }
+    w.recent.push(now);
+    w.restarts++;
+    w.state = 'running';
+    this.log(`podwire: data plane worker died (${reason}); restarted with its tables reprogrammed (restart ${w.restarts}; `
+      + `tracked connections, learned MACs and counters start afresh; ${WORKER_MAX_RESTARTS} restarts per ${WORKER_RESTART_WINDOW_MS / 1000} s, then the lab goes down)`);
   }
 
   stats(): Promise<NodeStats[]> {
@@ -210,6 +272,12 @@ export class Lab {
 
   set onPortGone(fn: (names: string[]) => void) {
     if (this.engine) this.engine.onPortGone = fn;
+  }
+
+  /** Tests only (PODWIRE_TEST_HOOKS=1): make the forwarding worker throw, as an uncaught error in it would. */
+  crashWorkerForTest(): void {
+    if (!this.engine) throw new Error('this lab has no podwire node');
+    this.engine.crashForTest();
   }
 
   /** Stop forwarding, close the TAPs (which deletes them) and underlay sockets, remove the namespaces and the state file. */

@@ -4,6 +4,7 @@ import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats } from '../dataplane/engine-protocol.ts';
 import type { ServicePlan } from '../model/services.ts';
 import { clusterDnsOff, type DnsStatus } from './cluster-dns.ts';
+import type { DataplaneStatus } from './lab.ts';
 
 export interface LabStatus {
   /** the lab's name on this host: `<lab>-<node>` with --node */
@@ -19,6 +20,8 @@ export interface LabStatus {
   pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string> }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
   services: Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints'>[];
+  /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
+  dataplane?: DataplaneStatus;
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
   dns: DnsStatus | { off: string };
   nodes: {
@@ -39,7 +42,7 @@ export interface LabStatus {
   }[];
 }
 
-export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus): LabStatus {
+export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus, dataplane?: DataplaneStatus): LabStatus {
   return {
     lab: labId(plan),
     ...(plan.hostNode ? { hostNode: plan.hostNode } : {}),
@@ -56,6 +59,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
       ports: svc.ports.map((p) => ({ ...p })), endpoints: svc.endpoints.map((e) => ({ ...e })),
     })),
+    ...(dataplane ? { dataplane } : {}),
     dns: dns ?? { off: clusterDnsOff(plan) ?? 'not reported' },
     nodes: localNodes(plan).map((n) => {
       const s = stats.find((x) => x.name === n.name);
