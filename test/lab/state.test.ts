@@ -82,3 +82,18 @@ describe('the lab\'s process: PID plus start time', () => {
     expect(state.currentProcessStart()).toBe(state.processStartTime(process.pid));
   });
 });
+
+describe('the mark podwire leaves in its namespaces', () => {
+  it('names the lab and this state directory, and reads back', () => {
+    const mark = state.ownerMark('lab-1');
+    expect(mark).toBe(`podwire:lab-1:${encodeURIComponent(DIR)}`);
+    expect(mark).not.toMatch(/\s/); // one token in an `ip -batch` line
+    expect(state.parseOwnerMark(mark)).toEqual({ lab: 'lab-1', stateDir: DIR });
+  });
+
+  it('anything else is no mark', () => {
+    for (const alias of [undefined, '', 'podwire', 'podwire:lab-1', 'podwire:Bad_Name:%2Frun', 'podwire:lab:%E0%A4%A', 'someone else:lab:/run']) {
+      expect(state.parseOwnerMark(alias), String(alias)).toBeUndefined();
+    }
+  });
+});
