@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipBatch, netnsExec, netnsRun, run } from '../src/io/netns.ts';
+import { offloadsOff } from './probes.ts';
+import { ETHTOOL_OFFLOADS } from './plan.ts';
 
 export interface IperfResult {
   /** Receiver-side goodput, Gbit/s. */
@@ -17,6 +19,19 @@ export interface IperfResult {
   seconds: number;
   /** The C forwarder's own frame/drop counts (its exit report), when it ran. */
   forwarder?: string;
+  /** the client pod's eth0 MTU, read back while the case ran */
+  podMtu?: number;
+  /** offloads off: the ethtool features turned off, the devices changed and what ethtool refused */
+  offloadsOff?: { features: string[]; changed: string[]; failed: string[] };
+}
+
+/** Reference contenders' settings: the pods' MTU (default 1500) and whether offloads are on (default). */
+export interface BaselineOptions { mtu?: number; offloads?: boolean }
+
+/** eth0's MTU in a namespace, read back. */
+export async function podMtu(ns: string): Promise<number> {
+  const { stdout } = await run('ip', ['-n', ns, '-j', 'link', 'show', 'eth0']);
+  return (JSON.parse(stdout) as { mtu: number }[])[0].mtu;
 }
 
 /** `iperf3 -s -1` in serverNs, `iperf3 -c` in clientNs for `seconds`; parsed from -J. */
@@ -39,30 +54,43 @@ export async function iperf(clientNs: string, serverNs: string, serverIp: string
   }
 }
 
-/** Two pods on a kernel bridge: pw-kb-a/eth0 — veth — br0 in pw-kb-br — veth — pw-kb-b/eth0. */
-export async function runKernelBridge(seconds: number): Promise<IperfResult> {
+/**
+ * Two pods on a kernel bridge: pw-kb-a/eth0 — veth — br0 in pw-kb-br — veth — pw-kb-b/eth0,
+ * every device at `mtu`; offloads: false turns the same ethtool features off
+ * on every device (veths, bridge) as on the TAP contenders' pods.
+ */
+export async function runKernelBridge(seconds: number, opts: BaselineOptions = {}): Promise<IperfResult> {
   const [A, B, BR] = ['pw-kb-a', 'pw-kb-b', 'pw-kb-br'];
+  const mtu = opts.mtu ?? 1500;
   try {
     await ipBatch([`netns add ${A}`, `netns add ${B}`, `netns add ${BR}`]);
     await ipBatch([
-      'link add br0 type bridge',
+      `link add br0 mtu ${mtu} type bridge`,
       'link set br0 up',
-      `link add veth-a type veth peer name eth0 netns ${A}`,
-      `link add veth-b type veth peer name eth0 netns ${B}`,
+      `link add veth-a mtu ${mtu} type veth peer name eth0 mtu ${mtu} netns ${A}`,
+      `link add veth-b mtu ${mtu} type veth peer name eth0 mtu ${mtu} netns ${B}`,
       'link set veth-a master br0',
       'link set veth-b master br0',
       'link set veth-a up',
       'link set veth-b up',
     ], BR);
     await Promise.all([podUp(A, '10.252.0.1/24'), podUp(B, '10.252.0.2/24')]);
-    return await iperf(A, B, '10.252.0.2', seconds);
+    const off = opts.offloads === false ? await offloadsOff([A, B, BR], ETHTOOL_OFFLOADS) : undefined;
+    const measuredMtu = await podMtu(A);
+    return { ...(await iperf(A, B, '10.252.0.2', seconds)), podMtu: measuredMtu, ...(off ? { offloadsOff: off } : {}) };
   } finally {
     await ipBatch([`netns del ${A}`, `netns del ${B}`, `netns del ${BR}`], undefined, { force: true }).catch(() => {});
   }
 }
 
-/** Two pods whose eth0 are TAPs, forwarded by the C reference forwarder. */
-export async function runCForwarder(seconds: number, opts: { offloads: boolean }): Promise<IperfResult> {
+/**
+ * Two pods whose eth0 are TAPs at `mtu`, forwarded by the C reference
+ * forwarder; offloads: false = TAPs without TUNSETOFFLOAD offloads and the
+ * same ethtool features off on the pods' eth0 as on every other contender.
+ */
+export async function runCForwarder(seconds: number, opts: BaselineOptions = {}): Promise<IperfResult> {
+  const offloads = opts.offloads ?? true;
+  const mtu = opts.mtu ?? 1500;
   const [A, B, TA, TB] = ['pw-cf-a', 'pw-cf-b', 'pw-cf-t0', 'pw-cf-t1'];
   const dir = mkdtempSync(join(tmpdir(), 'pw-tapfwd-'));
   let fwd: ChildProcess | undefined;
@@ -72,7 +100,7 @@ export async function runCForwarder(seconds: number, opts: { offloads: boolean }
     const bin = join(dir, 'tapfwd');
     const src = fileURLToPath(new URL('./c/tapfwd.c', import.meta.url));
     await run('gcc', ['-O2', '-Wall', '-o', bin, src]);
-    fwd = spawn(bin, [...(opts.offloads ? [] : ['--no-offload']), TA, TB], { stdio: ['ignore', 'pipe', 'pipe'] });
+    fwd = spawn(bin, [...(offloads ? [] : ['--no-offload']), TA, TB], { stdio: ['ignore', 'pipe', 'pipe'] });
     fwd.stderr?.on('data', (d: Buffer) => (report += d));
     await waitForLine(fwd, /^ready$/m, 5000);
     await ipBatch([
@@ -81,8 +109,12 @@ export async function runCForwarder(seconds: number, opts: { offloads: boolean }
       `link set ${TA} netns ${A} name eth0`,
       `link set ${TB} netns ${B} name eth0`,
     ]);
+    await ipBatch([`link set eth0 mtu ${mtu}`], A);
+    await ipBatch([`link set eth0 mtu ${mtu}`], B);
     await Promise.all([podUp(A, '10.253.0.1/24'), podUp(B, '10.253.0.2/24')]);
-    result = await iperf(A, B, '10.253.0.2', seconds);
+    const off = offloads ? undefined : await offloadsOff([A, B], ETHTOOL_OFFLOADS);
+    const measuredMtu = await podMtu(A);
+    result = { ...(await iperf(A, B, '10.253.0.2', seconds)), podMtu: measuredMtu, ...(off ? { offloadsOff: off } : {}) };
   } finally {
     // The TAPs vanish with the forwarder; then the namespaces are empty.
     if (fwd) await stop(fwd);

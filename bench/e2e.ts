@@ -1,69 +1,72 @@
 // End-to-end: iperf3 TCP between two pods through podwire, beside the Linux
 // kernel's veth+bridge and a minimal C TAP forwarder, interleaved in one run
 // (the machine is noisy: only ratios measured together mean anything).
+// What runs is planned in bench/plan.ts: one MTU and one offload setting per
+// comparison, podwire first in odd rounds and the kernel first in even ones.
 // Also: how long `up` takes to reach ready for a 10-pod lab.
-import { iperf, runKernelBridge, runCForwarder, type IperfResult } from './baseline.ts';
+import { iperf, runKernelBridge, runCForwarder, podMtu, type IperfResult } from './baseline.ts';
+import { offloadsOff } from './probes.ts';
 import { Lab } from '../src/lab/lab.ts';
-import { planTopology, type LabPlan } from '../src/model/topology.ts';
+import { e2eCases, e2eSingleNodePlan, e2eCrossNodePlan, roundOrder, describeOffloads, type E2eCase } from './plan.ts';
 
-export interface E2eSample { case: string; gbps: number; retransmits: number }
+export interface E2eSample {
+  case: string; comparison: string; contender: E2eCase['contender'];
+  round: number;
+  /** 1-based position of this case in its round */
+  order: number;
+  gbps: number; retransmits: number;
+  /** the client pod's eth0 MTU while it ran */
+  podMtu?: number;
+  /** offloads off: ethtool features off, devices changed, refusals */
+  offloadsOff?: { features: string[]; changed: string[]; failed: string[] };
+}
 export interface E2eReport {
+  /** per case: its comparison, MTU and offloads as planned */
+  cases: { name: string; comparison: string; contender: E2eCase['contender']; mtu: number; offloads: string }[];
+  /** per round, the order the cases ran in */
+  rounds: { round: number; order: string[] }[];
   samples: E2eSample[];
   summary: { case: string; median: number; min: number; max: number; n: number }[];
   ratios: Record<string, number>;
   upToReadyMs: number[];
 }
 
-function benchPlan(name: string, pods: string[], offloads: boolean): LabPlan {
-  const plan = planTopology({
-    cluster: { name, clusterCIDR: '10.249.0.0/16', offloads },
-    nodes: [{ name: 'n1', pods }],
-  }, 'benchmark lab');
-  return plan;
-}
-
-async function runPodwire(seconds: number, offloads: boolean): Promise<IperfResult> {
-  const plan = benchPlan('bench', ['bench-a', 'bench-b'], offloads);
+async function runPodwire(c: E2eCase, seconds: number): Promise<IperfResult> {
+  const plan = e2eSingleNodePlan('bench', ['bench-a', 'bench-b'], c.offloads.mode === 'on', c.mtu);
   const lab = await Lab.up(plan);
   try {
     const [a, b] = plan.nodes[0].pods;
-    return await iperf(a.namespace, b.namespace, b.ip, seconds);
+    const off = c.offloads.mode === 'off' ? await offloadsOff(lab.state.namespaces, c.offloads.ethtoolOff) : undefined;
+    const mtu = await podMtu(a.namespace);
+    return { ...(await iperf(a.namespace, b.namespace, b.ip, seconds)), podMtu: mtu, ...(off ? { offloadsOff: off } : {}) };
   } finally {
     await lab.down();
   }
 }
 
-type OverlayCase = { name: string; overlay: 'vxlan' | 'ipip' | 'host-gw'; dataplane: 'podwire' | 'kernel'; underlay?: 'bridge' };
-/** Cross-node cases: one pod on each of two nodes, wired by each overlay, podwire beside the kernel (flannel-style nodes). */
-export const OVERLAY_CASES: OverlayCase[] = [
-  { name: 'kernel VXLAN (flannel-style nodes)', overlay: 'vxlan', dataplane: 'kernel' },
-  { name: 'podwire VXLAN', overlay: 'vxlan', dataplane: 'podwire' },
-  { name: 'podwire VXLAN, bridge underlay (sw segmentation)', overlay: 'vxlan', dataplane: 'podwire', underlay: 'bridge' },
-  { name: 'podwire IP-in-IP', overlay: 'ipip', dataplane: 'podwire' },
-  { name: 'kernel host-gw', overlay: 'host-gw', dataplane: 'kernel' },
-  { name: 'podwire host-gw', overlay: 'host-gw', dataplane: 'podwire' },
-];
-
-async function runCrossNode(c: OverlayCase, seconds: number): Promise<IperfResult> {
-  const plan = planTopology({
-    cluster: { name: 'benchx', clusterCIDR: '10.249.0.0/16', overlay: c.overlay, ...(c.underlay ? { underlay: c.underlay } : {}) },
-    nodes: [
-      { name: 'x1', dataplane: c.dataplane, pods: ['benchx-a'] },
-      { name: 'x2', dataplane: c.dataplane, pods: ['benchx-b'] },
-    ],
-  }, 'benchmark lab');
+async function runCrossNode(c: E2eCase, seconds: number): Promise<IperfResult> {
+  const plan = e2eCrossNodePlan({ overlay: c.overlay!, contender: c.contender, underlay: c.underlay });
   const lab = await Lab.up(plan);
   try {
     const a = plan.nodes[0].pods[0];
     const b = plan.nodes[1].pods[0];
-    return await iperf(a.namespace, b.namespace, b.ip, seconds);
+    const mtu = await podMtu(a.namespace);
+    return { ...(await iperf(a.namespace, b.namespace, b.ip, seconds)), podMtu: mtu };
   } finally {
     await lab.down();
   }
 }
 
+function runCase(c: E2eCase, seconds: number): Promise<IperfResult> {
+  if (c.overlay) return runCrossNode(c, seconds);
+  const offloads = c.offloads.mode === 'on';
+  if (c.contender === 'kernel') return runKernelBridge(seconds, { mtu: c.mtu, offloads });
+  if (c.contender === 'c-forwarder') return runCForwarder(seconds, { mtu: c.mtu, offloads });
+  return runPodwire(c, seconds);
+}
+
 async function timeUp(pods: number): Promise<number> {
-  const plan = benchPlan('benchup', Array.from({ length: pods }, (_, i) => `bench-up-${i}`), true);
+  const plan = e2eSingleNodePlan('benchup', Array.from({ length: pods }, (_, i) => `bench-up-${i}`), true);
   const t0 = performance.now();
   const lab = await Lab.up(plan);
   const ms = performance.now() - t0;
@@ -77,43 +80,47 @@ export async function runE2e(opts: { seconds?: number; repeat?: number; offloadO
   const seconds = opts.seconds ?? 5;
   const repeat = opts.repeat ?? 3;
   const log = opts.log ?? console.log;
-  const cases: [string, () => Promise<IperfResult>][] = [
-    ['kernel veth+bridge', () => runKernelBridge(seconds)],
-    ['C TAP forwarder (vnet hdr, TSO)', () => runCForwarder(seconds, { offloads: true })],
-    ['podwire (vnet hdr, TSO)', () => runPodwire(seconds, true)],
-  ];
-  if (opts.offloadOff) {
-    cases.push(['C TAP forwarder (no offloads)', () => runCForwarder(seconds, { offloads: false })]);
-    cases.push(['podwire (no offloads)', () => runPodwire(seconds, false)]);
-  }
-  if (opts.overlays) {
-    for (const c of OVERLAY_CASES) cases.push([`cross-node ${c.name}`, () => runCrossNode(c, seconds)]);
+  const cases = e2eCases({ offloadOff: opts.offloadOff, overlays: opts.overlays });
+  const comparisons = [...new Set(cases.map((c) => c.comparison))];
+  for (const cmp of comparisons) {
+    log(`${cmp}:`);
+    for (const c of cases.filter((x) => x.comparison === cmp)) log(`  ${c.name}: pod MTU ${c.mtu}, ${describeOffloads(c.contender, c.offloads)}`);
   }
   const samples: E2eSample[] = [];
-  for (let r = 0; r < repeat; r++) {
-    for (const [name, fn] of cases) {
-      log(`[${r + 1}/${repeat}] ${name}: iperf3 -t ${seconds} ...`);
-      const res = await fn();
-      samples.push({ case: name, gbps: res.gbps, retransmits: res.retransmits });
-      log(`    ${res.gbps.toFixed(2)} Gbit/s (${res.retransmits} retransmits)`);
+  const rounds: E2eReport['rounds'] = [];
+  for (let r = 1; r <= repeat; r++) {
+    const order = roundOrder(cases, r);
+    rounds.push({ round: r, order: order.map((c) => c.name) });
+    for (const [i, c] of order.entries()) {
+      log(`[${r}/${repeat}] [${i + 1}/${order.length}] ${c.name}: iperf3 -t ${seconds}, MTU ${c.mtu}, offloads ${c.offloads.mode} ...`);
+      const res = await runCase(c, seconds);
+      // a contender at another MTU than planned would make the comparison meaningless
+      if (res.podMtu !== undefined && res.podMtu !== c.mtu) throw new Error(`${c.name}: pod MTU ${res.podMtu}, planned ${c.mtu}`);
+      samples.push({
+        case: c.name, comparison: c.comparison, contender: c.contender, round: r, order: i + 1,
+        gbps: res.gbps, retransmits: res.retransmits, podMtu: res.podMtu, ...(res.offloadsOff ? { offloadsOff: res.offloadsOff } : {}),
+      });
+      const refused = res.offloadsOff?.failed.length ? `; ethtool refused ${res.offloadsOff.failed.length} device(s), e.g. ${res.offloadsOff.failed[0]}` : '';
+      log(`    ${res.gbps.toFixed(2)} Gbit/s (${res.retransmits} retransmits)${refused}`);
     }
   }
-  const summary = cases.map(([name]) => {
-    const xs = samples.filter((s) => s.case === name).map((s) => s.gbps);
-    return { case: name, median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+  const summary = cases.map((c) => {
+    const xs = samples.filter((s) => s.case === c.name).map((s) => s.gbps);
+    return { case: c.name, median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
   });
-  const med = (n: string) => summary.find((s) => s.case === n)?.median ?? NaN;
-  const ratios: Record<string, number> = {
-    'podwire / kernel veth+bridge': med('podwire (vnet hdr, TSO)') / med('kernel veth+bridge'),
-    'podwire / C TAP forwarder': med('podwire (vnet hdr, TSO)') / med('C TAP forwarder (vnet hdr, TSO)'),
-  };
-  if (opts.offloadOff) ratios['podwire / C forwarder, no offloads'] = med('podwire (no offloads)') / med('C TAP forwarder (no offloads)');
-  if (opts.overlays) {
-    ratios['podwire VXLAN / kernel VXLAN (cross-node)'] = med('cross-node podwire VXLAN') / med('cross-node kernel VXLAN (flannel-style nodes)');
-    ratios['podwire VXLAN / C TAP forwarder'] = med('cross-node podwire VXLAN') / med('C TAP forwarder (vnet hdr, TSO)');
-    ratios['podwire host-gw / kernel host-gw (cross-node)'] = med('cross-node podwire host-gw') / med('cross-node kernel host-gw');
+  // podwire / each other contender of its comparison (medians)
+  const ratios: Record<string, number> = {};
+  const med = (n: string) => summary.find((s) => s.case === n)!.median;
+  for (const cmp of comparisons) {
+    const mine = cases.filter((c) => c.comparison === cmp);
+    for (const pw of mine.filter((c) => c.contender === 'podwire')) {
+      for (const o of mine.filter((c) => c.contender !== 'podwire')) ratios[`${pw.name} / ${o.name} (${cmp})`] = med(pw.name) / med(o.name);
+    }
   }
   const upToReadyMs: number[] = [];
   for (let r = 0; r < repeat; r++) upToReadyMs.push(await timeUp(10));
-  return { samples, summary, ratios, upToReadyMs };
+  return {
+    cases: cases.map((c) => ({ name: c.name, comparison: c.comparison, contender: c.contender, mtu: c.mtu, offloads: describeOffloads(c.contender, c.offloads) })),
+    rounds, samples, summary, ratios, upToReadyMs,
+  };
 }

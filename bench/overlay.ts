@@ -12,9 +12,10 @@ import { PATHS, type PathName } from './overlay-cases.ts';
 import { pathArithmetic, type PathArithmetic } from './overlay-math.ts';
 import { summarize, type Summary } from './stats.ts';
 import {
-  tcpThroughput, udpSmallPackets, pingLatency, tcpRequestResponse, machineCpuSeconds, processCpuSeconds, kernelOffloadsOff,
+  tcpThroughput, udpSmallPackets, pingLatency, tcpRequestResponse, machineCpuSeconds, processCpuSeconds, offloadsOff,
   type Endpoints, type TcpResult,
 } from './probes.ts';
+import { roundOrder, describeOffloads, OFFLOADS_OFF } from './plan.ts';
 
 export { PATHS, parseCases, type PathName } from './overlay-cases.ts';
 export const DATAPLANES = ['podwire', 'kernel'] as const;
@@ -55,6 +56,8 @@ export interface OverlayOptions {
 
 export interface CaseSample {
   round: number;
+  /** 1-based position of this case in its round (podwire first in odd rounds, the kernel first in even ones) */
+  order?: number;
   path: PathName;
   dataplane: Dataplane;
   metrics: Partial<Record<MetricKey, number>>;
@@ -83,6 +86,16 @@ export interface OverlayReport {
   /** podwire median / kernel median, per path and metric */
   ratios: { path: PathName; metric: MetricKey; ratio: number }[];
   notes: string[];
+  /** per round, the order the cases ran in ("path/dataplane") */
+  rounds?: { round: number; order: string[] }[];
+  /** what "offloads off" did, per dataplane: the same ethtool features for both */
+  offloadsOff?: Record<Dataplane, string>;
+}
+
+/** One round's cases (1-based round): per path, podwire then kernel in odd rounds, kernel then podwire in even ones. */
+export function overlayRoundOrder<T extends { path: PathName; dataplane: Dataplane }>(cases: T[], round: number): T[] {
+  return roundOrder(cases.map((c) => ({ ...c, comparison: c.path, contender: c.dataplane })), round)
+    .map(({ comparison: _c, contender: _d, ...c }) => c as unknown as T);
 }
 
 /** The overlay a path's lab uses: the same-node pair sits in a host-gw lab, so its pods get the full 1500 MTU as on a kernel bridge. */
@@ -197,10 +210,14 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
   const mtus = new Map<PathName, number>();
   const notes = new Set<string>();
 
+  for (const dp of DATAPLANES) log(`offloads off, ${dp}: ${describeOffloads(dp, OFFLOADS_OFF)}`);
+  const rounds: OverlayReport['rounds'] = [];
   for (let r = 0; r < repeat; r++) {
-    for (const [i, c] of runnable.entries()) {
-      const tag = `[round ${r + 1}/${repeat}] [case ${i + 1}/${runnable.length}] ${c.path}/${c.dataplane}`;
-      const sample: CaseSample = { round: r + 1, path: c.path, dataplane: c.dataplane, metrics: {}, raw: {}, errors: [] };
+    const order = overlayRoundOrder(runnable, r + 1);
+    rounds.push({ round: r + 1, order: order.map((c) => `${c.path}/${c.dataplane}`) });
+    for (const [i, c] of order.entries()) {
+      const tag = `[round ${r + 1}/${repeat}] [case ${i + 1}/${order.length}] ${c.path}/${c.dataplane}`;
+      const sample: CaseSample = { round: r + 1, order: i + 1, path: c.path, dataplane: c.dataplane, metrics: {}, raw: {}, errors: [] };
       samples.push(sample);
       // a probe that fails costs its metric this round, not the run
       const attempt = async (what: string, fn: () => Promise<void>) => {
@@ -261,9 +278,9 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
           });
           if (c.dataplane === 'kernel') {
             // same lab, its devices' offloads turned off
-            await attempt(`TCP ${seconds} s, offloads off (ethtool -K tso/gso/gro off)`, async () => {
-              const off = await kernelOffloadsOff(lab.state.namespaces);
-              sample.raw.kernelOffloadsOff = off;
+            await attempt(`TCP ${seconds} s, offloads off (ethtool -K ${OFFLOADS_OFF.ethtoolOff.join('/')} off)`, async () => {
+              const off = await offloadsOff(lab.state.namespaces, OFFLOADS_OFF.ethtoolOff);
+              sample.raw.offloadsOff = off;
               if (off.failed.length) notes.add(`kernel offloads off: ethtool refused ${off.failed.length} device(s), e.g. ${off.failed[0]}`);
               const t = await tcpWithCpu(e);
               sample.raw.tcpOff = t;
@@ -276,8 +293,12 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
       if (c.dataplane === 'podwire') {
         await attempt(`lab up (offloads: false), TCP ${seconds} s`, async () => {
           const plan = casePlan(c.path, c.dataplane, false, labName, serviceOverlay);
-          await withLab(plan, async () => {
+          await withLab(plan, async (lab) => {
             const e = endpoints(c.path, plan);
+            // TAPs without offloads, and the same ethtool features off as on the kernel's devices
+            const off = await offloadsOff(lab.state.namespaces, OFFLOADS_OFF.ethtoolOff);
+            sample.raw.offloadsOff = off;
+            if (off.failed.length) notes.add(`podwire offloads off: ethtool refused ${off.failed.length} device(s), e.g. ${off.failed[0]}`);
             await pingLatency(e.clientNs, e.serverIp, 3, 0.2).catch(() => undefined);
             const p0 = processCpuSeconds(), m0 = machineCpuSeconds(clkTck);
             const tcp = await tcpThroughput(e, PORT_TCP, seconds);
@@ -320,5 +341,8 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
   });
   notes.add('whole-machine CPU is every busy CPU second on the host during the TCP run (/proc/stat), iperf3 included, and any other load on the machine');
   notes.add('data-plane CPU is this process\'s CPU time (the forwarding worker thread and the control thread) during the TCP run; the kernel\'s data plane is not a process');
-  return { options: { paths, seconds, repeat, pings, roundTrips, serviceOverlay }, paths: pathInfo, samples, summary, ratios, notes: [...notes] };
+  const offloadsOffBy = Object.fromEntries(DATAPLANES.map((dp) => [dp, describeOffloads(dp, OFFLOADS_OFF)])) as Record<Dataplane, string>;
+  notes.add(`offloads off: podwire: ${offloadsOffBy.podwire}; kernel: ${offloadsOffBy.kernel}`);
+  notes.add('order: podwire first in odd rounds, the kernel first in even rounds');
+  return { options: { paths, seconds, repeat, pings, roundTrips, serviceOverlay }, paths: pathInfo, samples, summary, ratios, notes: [...notes], rounds, offloadsOff: offloadsOffBy };
 }

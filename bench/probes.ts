@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { linkList, netnsExec, netnsRun } from '../src/io/netns.ts';
 import { waitForLine, stop } from './baseline.ts';
 import { percentile } from './stats.ts';
+import { ETHTOOL_OFFLOADS } from './plan.ts';
 
 export interface Endpoints {
   clientNs: string;
@@ -127,24 +128,26 @@ export function processCpuSeconds(): number {
 }
 
 /**
- * Offloads off on every device of the given pw- namespaces (pods' eth0, the
- * kernel nodes' veths, bridges, VXLAN devices, the underlay): TSO, GSO and GRO,
- * so the kernel moves MTU-sized frames as podwire does with offloads: false.
- * Returns what was changed and what ethtool refused, to be reported.
+ * Offloads off on every device of the given pw- namespaces (pods' eth0 —
+ * veths or TAPs —, the kernel nodes' veths, bridges, VXLAN devices, the
+ * underlay): the same ethtool features for every contender (bench/plan.ts
+ * ETHTOOL_OFFLOADS: tx checksumming, TSO, GSO, GRO), so each moves
+ * MTU-sized frames with full checksums. Returns what was changed and what
+ * ethtool refused, to be reported.
  */
-export async function kernelOffloadsOff(namespaces: string[]): Promise<{ changed: string[]; failed: string[] }> {
+export async function offloadsOff(namespaces: string[], features: readonly string[] = ETHTOOL_OFFLOADS): Promise<{ features: string[]; changed: string[]; failed: string[] }> {
   const changed: string[] = [];
   const failed: string[] = [];
   for (const ns of namespaces) {
     for (const dev of await linkList(ns)) {
       if (dev === 'lo') continue;
       try {
-        await netnsRun(ns, ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off'], { timeoutMs: 5000 });
+        await netnsRun(ns, ['ethtool', '-K', dev, ...features.flatMap((f) => [f, 'off'])], { timeoutMs: 5000 });
         changed.push(`${ns}/${dev}`);
       } catch (err) {
         failed.push(`${ns}/${dev}: ${(err as Error).message.split('\n')[0]}`);
       }
     }
   }
-  return { changed, failed };
+  return { features: [...features], changed, failed };
 }
