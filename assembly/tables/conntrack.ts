@@ -74,19 +74,29 @@ export const enum CtState {
   ICMP_REQUEST = 11,
   ICMP_REPLIED = 12,
   OTHER = 13,        // any other protocol (generic timeout)
-  COUNT = 14,
+  // timeouts only (an entry's timeout class, never its state): Linux's
+  // nf_conntrack_tcp_timeout_max_retrans and _unacknowledged
+  TCP_RETRANS = 14,
+  TCP_UNACK = 15,
+  COUNT = 16,
 }
 
 // flags
 export const F_LIVE: u32 = 0x8000;     // the entry is in use
 export const F_SEEN_REPLY: u32 = 1;
 export const F_ASSURED: u32 = 2;
+// bits 8..11: the timeout class when not the state's own (0: the state's), as
+// tcp_packet picks it: CLOSE after an RST that kept the state, UNACK while
+// data is unacknowledged or a picked-up flow has no reply yet
+export const F_TCLASS_SHIFT: u32 = 8;
+const F_TCLASS: u32 = 0xf << F_TCLASS_SHIFT;
 
 // per-direction TCP flags (Linux's IP_CT_TCP_FLAG_*)
 const D_WSCALE: u32 = 1;      // sent the window scale option on its SYN
 const D_CLOSE_INIT: u32 = 4;  // sent the first FIN (went to FIN_WAIT)
 const D_MAXACK_SET: u32 = 8;  // td_maxack holds an ack it sent
 const D_LIBERAL: u32 = 16;    // picked up mid-stream: no window checks (tcp_new sets it for both directions)
+const D_UNACKED: u32 = 32;    // sent data the other side has not acked yet (DATA_UNACKNOWLEDGED)
 
 // TCP flags (byte 13 of the header)
 export const TCP_FIN: u32 = 0x01;
@@ -156,6 +166,8 @@ export function ctInit(at: usize, cap: u32): void {
   setT(CtState.ICMP_REQUEST, 30_000);
   setT(CtState.ICMP_REPLIED, 30_000);
   setT(CtState.OTHER, 600_000);
+  setT(CtState.TCP_RETRANS, 300_000);
+  setT(CtState.TCP_UNACK, 300_000);
 }
 @inline function setT(s: CtState, ms: u32): void { store<u32>(timeouts + (<usize>s << 2), ms); }
 
@@ -173,7 +185,9 @@ export function ctTimeout(state: u32): u32 {
 @inline function entryAt(e: u32): usize { return entries + <usize>e * ENTRY; }
 @inline function isLive(e: u32): bool { return (<u32>load<u16>(entryAt(e), O_FLAGS) & F_LIVE) != 0; }
 @inline function expiredAt(a: usize, now: u32): bool {
-  return now - load<u32>(a, O_SEEN) >= load<u32>(timeouts + (<usize>load<u8>(a, O_STATE) << 2));
+  const tc = (<u32>load<u16>(a, O_FLAGS) >> F_TCLASS_SHIFT) & 0xf;
+  const st = tc != 0 ? tc : <u32>load<u8>(a, O_STATE);
+  return now - load<u32>(a, O_SEEN) >= load<u32>(timeouts + (<usize>st << 2));
 }
 
 @inline export function hashTuple(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32): u32 {
@@ -533,6 +547,7 @@ function inWindow(a: usize, dir: u32, index: u32, f: u32, seq: u32, ack: u32, w:
     if (inRecv && ackOk && overshot <= rMaxwin && before(sack, rEnd + 1)) {
       // a TCP that sent a little more than the window allowed: let its ACK through later
       store<u32>(snd, end, W_END);
+      setDflags(a, dir, dflags(a, dir) | D_UNACKED);
       return CtVerdict.ACCEPT;
     }
     return liberal ? CtVerdict.ACCEPT : CtVerdict.INVALID; // be_liberal: accepted, not tracked
@@ -545,7 +560,7 @@ function inWindow(a: usize, dir: u32, index: u32, f: u32, seq: u32, ack: u32, w:
   if (!syn) w <<= scaleOf(a, dir);
   const swin = w + (sack - ack);
   if (sMaxwin < swin) store<u32>(snd, swin, W_MAXWIN);
-  if (after(end, load<u32>(snd, W_END))) store<u32>(snd, end, W_END);
+  if (after(end, load<u32>(snd, W_END))) { store<u32>(snd, end, W_END); setDflags(a, dir, dflags(a, dir) | D_UNACKED); }
   if (hasAck) {
     const df = dflags(a, dir);
     if ((df & D_MAXACK_SET) == 0) { store<u32>(snd, ack, W_MAXACK); setDflags(a, dir, df | D_MAXACK_SET); }
@@ -554,6 +569,7 @@ function inWindow(a: usize, dir: u32, index: u32, f: u32, seq: u32, ack: u32, w:
   const sMaxend = load<u32>(snd, W_MAXEND);
   if (rMaxwin != 0 && after(end, sMaxend)) store<u32>(rcv, rMaxwin + (end - sMaxend), W_MAXWIN);
   if (after(sack + w, load<u32>(rcv, W_MAXEND) - 1)) store<u32>(rcv, sack + w + (w == 0 ? 1 : 0), W_MAXEND);
+  if (ack == load<u32>(rcv, W_END)) setDflags(a, dir ^ 1, dflags(a, dir ^ 1) & ~D_UNACKED);
   if (index == I_ACK) store<u32>(a, end, O_LAST_END);
   return CtVerdict.ACCEPT;
 }
@@ -642,15 +658,24 @@ function tcpPacket(e: u32, dirIsReply: bool, f: u32, seq: u32, ack: u32, w: u32,
   // from now on an in-window segment
   store<u8>(a, <u8>(index | (dir << 7)), O_LAST);
   if (nst != old && nst == <u32>CtState.TCP_FIN_WAIT) setDflags(a, dir, dflags(a, dir) | D_CLOSE_INIT);
+  // the timeout: CLOSE's after any RST (also one that kept the state), UNACK's
+  // while data is unacknowledged (when shorter); not modelled: RETRANS's after
+  // 3 retransmissions or a zero window
+  let tc: u32 = 0;
+  if (index == I_RST) tc = CtState.TCP_CLOSE;
+  else if (((dflags(a, 0) | dflags(a, 1)) & D_UNACKED) != 0 && ctTimeout(nst) > ctTimeout(CtState.TCP_UNACK)) tc = CtState.TCP_UNACK;
   let v = CtVerdict.ACCEPT;
   if ((fl & F_SEEN_REPLY) == 0) {
     // only an RST answering: no connection, delete the entry at once
     if (index == I_RST) v = CtVerdict.KILL;
+    // ESTABLISHED with no reply yet (picked up): not the long timeout
+    if (nst == <u32>CtState.TCP_ESTABLISHED && ctTimeout(tc != 0 ? tc : nst) > ctTimeout(CtState.TCP_UNACK)) tc = CtState.TCP_UNACK;
   } else if ((fl & F_ASSURED) == 0 && (old == <u32>CtState.TCP_SYN_RECV || old == <u32>CtState.TCP_ESTABLISHED) &&
     nst == <u32>CtState.TCP_ESTABLISHED) {
     fl |= F_ASSURED;
   }
   if (dirIsReply) fl |= F_SEEN_REPLY; // nf_conntrack_in sets it after the protocol handler
+  fl = (fl & ~F_TCLASS) | (tc == nst ? 0 : tc << F_TCLASS_SHIFT);
   store<u8>(a, <u8>nst, O_STATE);
   store<u16>(a, <u16>fl, O_FLAGS);
   store<u32>(a, now, O_SEEN);

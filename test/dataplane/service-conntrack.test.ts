@@ -14,54 +14,9 @@
 import { describe, it, expect } from 'vitest';
 import type { Dataplane } from '../../src/dataplane/dataplane.ts';
 import { eth } from './frames.ts';
-import { runNode, podFrame, ip4, pseudo, arpRequest, udp, N1, POD } from './overlay-kit.ts';
-import { VIP, B1, B1_MAC, B1_PORT, TCP, UDP, cat, l4At, setup } from './service-kit.ts';
-import { refChecksum } from '../util.ts';
-
-const FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
-const B2 = '10.244.0.4', B2_MAC = '0a:58:0a:f4:00:04', B2_PORT = 2;
-const BACKEND: Record<string, { mac: string; port: number }> = { [B1]: { mac: B1_MAC, port: B1_PORT }, [B2]: { mac: B2_MAC, port: B2_PORT } };
-
-interface SegOpts { win?: number; len?: number; wscale?: number }
-/** A TCP segment with the given sequence numbers, window, payload length and (on SYNs) window scale option. */
-function seg(src: string, dst: string, sport: number, dport: number, flags: number, seq: number, ack: number, o: SegOpts = {}): Uint8Array {
-  const optLen = o.wscale === undefined ? 0 : 4;
-  const b = new Uint8Array(20 + optLen + (o.len ?? 0));
-  const v = new DataView(b.buffer);
-  v.setUint16(0, sport);
-  v.setUint16(2, dport);
-  v.setUint32(4, seq >>> 0);
-  v.setUint32(8, ack >>> 0);
-  b[12] = ((20 + optLen) / 4) << 4;
-  b[13] = flags;
-  v.setUint16(14, o.win ?? 64240);
-  if (o.wscale !== undefined) b.set([1, 3, 3, o.wscale], 20); // NOP, window scale (RFC 7323)
-  v.setUint16(16, refChecksum(cat(pseudo(src, dst, TCP, b.length), b)));
-  return b;
-}
-
-/** Node 1 with backends B1 (port 1) and B2 (port 2) on its bridge. */
-function node(): Dataplane {
-  const [n1] = setup();
-  n1.attachPort(B2_PORT, 1450);
-  n1.setNeighbor(B2, B2_MAC);
-  expect(runNode(n1, [{ port: B2_PORT, frame: arpRequest(B2_MAC, B2, N1.gw) }]).tx).toHaveLength(1);
-  return n1;
-}
-
-/** One client connection N1.pod:sport -> VIP:80; `c` sends from the client, `s` from backend `b` (to the client). */
-function conn(n1: Dataplane, sport: number) {
-  const out = (r: ReturnType<typeof runNode>) => ({
-    drops: r.drops, events: r.events, tx: r.tx.length === 1 ? l4At(r.tx[0].frame, 14) : undefined, n: r.tx.length,
-  });
-  return {
-    c: (flags: number, seq: number, ack: number, o?: SegOpts) =>
-      out(runNode(n1, [{ port: POD, frame: podFrame(N1, { dst: VIP, proto: TCP, payload: seg(N1.pod, VIP, sport, 80, flags, seq, ack, o) }) }])),
-    s: (b: string, flags: number, seq: number, ack: number, o?: SegOpts) =>
-      out(runNode(n1, [{ port: BACKEND[b].port, frame: eth(N1.gwMac, BACKEND[b].mac, 0x0800, ip4({ src: b, dst: N1.pod, proto: TCP, payload: seg(b, N1.pod, 8080, sport, flags, seq, ack, o) })) }])),
-    state: () => n1.conntrack(0).find((e) => e.orig.sport === sport && e.proto === TCP)?.state,
-  };
-}
+import { runNode, podFrame, ip4, udp, N1, POD } from './overlay-kit.ts';
+import { VIP, B1, B1_MAC, B1_PORT, UDP } from './service-kit.ts';
+import { FIN, SYN, RST, PSH, ACK, B2, node, conn } from './ct-kit.ts';
 
 // client ISN 1000, server ISN 5000: the handshake, both at sequence + 1 after it
 function established(n1: Dataplane, sport: number, b = B1) {
@@ -123,15 +78,24 @@ describe('conntrack: TCP without an entry, RST acceptance, window (issue 11 item
     expect(n1.ctCount()).toBe(0);
     const k = conn(n1, sport);
     expect(k.c(ACK | PSH, 1000, 5000, { len: 10 }).tx).toMatchObject({ dst: B1, dport: 8080 });
-    expect(n1.conntrack(0)).toEqual([expect.objectContaining({ state: 'established' })]);
+    // no reply yet: ESTABLISHED, but with the unacknowledged timeout, not 5 days
+    expect(n1.conntrack(0)).toEqual([expect.objectContaining({ state: 'established', assured: false, timeoutMs: 300_000 })]);
+    // the first answer is handled before SEEN_REPLY is set: still capped; the next packet is assured, 5 days
+    expect(k.s(B1, ACK, 5000, 1010).n).toBe(1);
+    expect(n1.conntrack(0)).toEqual([expect.objectContaining({ state: 'established', seenReply: true, timeoutMs: 300_000 })]);
+    expect(k.c(ACK, 1010, 5000).n).toBe(1);
+    expect(n1.conntrack(0)).toEqual([expect.objectContaining({ state: 'established', assured: true, timeoutMs: 432_000_000 })]);
   });
 
   it('a blind RST far outside the window is dropped and the flow stays; an in-window RST that is not exactly at the ack keeps it ESTABLISHED; the exact one closes', () => {
     const n1 = node();
     n1.addService(VIP, 80, 'tcp', [{ ip: B1, port: 8080 }]);
     const k = established(n1, 42000);
+    const timeout = () => n1.conntrack(0)[0].timeoutMs;
     expect(k.c(ACK | PSH, 1001, 5001, { len: 100 }).n).toBe(1);
+    expect(timeout()).toBe(300_000); // data not yet acknowledged: the unacknowledged timeout (5 min)
     expect(k.s(B1, ACK, 5001, 1101).n).toBe(1);
+    expect(timeout()).toBe(432_000_000);
     // an attacker's RST towards the backend with a guessed sequence number
     const blind = k.c(RST, 1101 + 50_000_000, 0);
     expect(blind.drops).toEqual({ ct_invalid: 1 });
@@ -142,6 +106,9 @@ describe('conntrack: TCP without an entry, RST acceptance, window (issue 11 item
     // in the window, not at the ack: passed on (the receiver answers with a challenge ACK), state kept
     expect(k.c(RST, 1101 + 1000, 0).n).toBe(1);
     expect(k.state()).toBe('established');
+    expect(timeout()).toBe(10_000); // tcp_packet: any accepted RST gets the CLOSE timeout, the state kept
+    expect(k.c(ACK, 1101, 5001).n).toBe(1);
+    expect(timeout()).toBe(300_000); // the RST's seq moved td_end past what the server acked: "unacknowledged"
     expect(k.c(RST | ACK, 1101, 5001).n).toBe(1);
     expect(k.state()).toBe('close');
   });
