@@ -13,6 +13,11 @@
 //    (hairpin), track the flow (reply tuple backend -> client or gateway),
 //    rewrite; with no backend: reject (TCP RST / ICMP port unreachable), or
 //    drop for a Local policy with no local endpoint;
+//  - TCP: conntrack's verdict first (tables/conntrack.ts, Linux's
+//    nf_conntrack_proto_tcp.c): a segment it calls INVALID (impossible flags,
+//    out of window, an RST before the receiver's ack, a FIN/RST/SYN+ACK with
+//    no entry) is dropped, ct_invalid, as kube-proxy's ruleset drops it; a
+//    SYN reusing a closed flow's tuple deletes the entry and is a new flow;
 //  - an ICMP error quoting a tracked flow's packet: translate the quote and
 //    the outer addresses back (service_icmp.ts);
 //  - anything else passes untouched (no entry is made for it).
