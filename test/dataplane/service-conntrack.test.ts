@@ -113,6 +113,16 @@ describe('conntrack: TCP without an entry, RST acceptance, window (issue 11 item
     expect(k.state()).toBe('close');
   });
 
+  it('closing: once a FIN was seen an RST is not sequence-checked (tcp_can_early_drop: the tuple may be reused already)', () => {
+    const n1 = node();
+    n1.addService(VIP, 80, 'tcp', [{ ip: B1, port: 8080 }]);
+    const k = established(n1, 42100);
+    k.c(FIN | ACK, 1001, 5001);
+    expect(k.state()).toBe('fin_wait');
+    expect(k.s(B1, RST, 5001 + 50_000_000, 0).n).toBe(1);
+    expect(k.state()).toBe('close');
+  });
+
   it('window tracking: data beyond what the receiver allowed is dropped, an ACK of data never sent is dropped; window scale is honoured', () => {
     const n1 = node();
     n1.addService(VIP, 80, 'tcp', [{ ip: B1, port: 8080 }]);

@@ -188,6 +188,10 @@ describe.skipIf(!!why)('conntrack against the Linux kernel (nftables DNAT + ct s
     ], n1);
   });
 
+  it('closing: an RST is not sequence-checked once a FIN was seen (tcp_can_early_drop), even a far one closes (item 5)', () => {
+    compare('tcp', 42100, [...handshake, c(FIN | ACK, 1001, 5001, 'client FIN'), s(RST, 5001 + 50_000_000, 0, 'far RST from the server')], n1);
+  });
+
   it('FIN, RST, SYN+ACK, flagless first segments are INVALID; ACK-first is picked up (item 5)', () => {
     let p = 41000;
     for (const [flags, name] of [[FIN | ACK, 'FIN+ACK'], [FIN, 'FIN'], [RST, 'RST'], [RST | ACK, 'RST+ACK'], [SYN | ACK, 'SYN+ACK'], [0, 'none'], [SYN | FIN, 'SYN+FIN']] as const) {
