@@ -17,7 +17,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import type { Dataplane } from '../../src/dataplane/dataplane.ts';
 import { eth } from '../dataplane/frames.ts';
 import { runNode, podFrame, ip4, udp, N1, POD } from '../dataplane/overlay-kit.ts';
-import { VIP, B1, B1_MAC, B1_PORT, TCP, UDP } from '../dataplane/service-kit.ts';
+import { VIP, B1, TCP, UDP } from '../dataplane/service-kit.ts';
 import { FIN, SYN, RST, PSH, ACK, B2, seg, node, BACKEND, type SegOpts } from '../dataplane/ct-kit.ts';
 import { isRoot } from '../helpers/lab.ts';
 
