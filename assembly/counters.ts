@@ -38,6 +38,7 @@ export const enum Drop {
   SERVICE_NO_ENDPOINTS, // a new flow to a Service frontend with no backends: rejected, as kube-proxy does (TCP RST / ICMP port unreachable sent)
   SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, no free masquerade port, or no gateway address to masquerade to
   SERVICE_NO_LOCAL_ENDPOINTS, // a new flow to a Local-traffic-policy frontend with no endpoint on this node (kube-proxy drops these)
+  CT_INVALID,           // TCP conntrack INVALID (kube-proxy's `ct state invalid drop`): bad flags or header, FIN/RST/SYN+ACK with no entry, out of window, an RST before the receiver's ack
   COUNT,
 }
 
@@ -77,6 +78,7 @@ const DROP_NAMES: StaticArray<string> = [
   "service_no_endpoints",
   "service_nat_failed",
   "service_no_local_endpoints",
+  "ct_invalid",
 ];
 
 export const enum Ev {

@@ -13,6 +13,11 @@
 //    (hairpin), track the flow (reply tuple backend -> client or gateway),
 //    rewrite; with no backend: reject (TCP RST / ICMP port unreachable), or
 //    drop for a Local policy with no local endpoint;
+//  - TCP: conntrack's verdict first (tables/conntrack.ts, Linux's
+//    nf_conntrack_proto_tcp.c): a segment it calls INVALID (impossible flags,
+//    out of window, an RST before the receiver's ack, a FIN/RST/SYN+ACK with
+//    no entry) is dropped, ct_invalid, as kube-proxy's ruleset drops it; a
+//    SYN reusing a closed flow's tuple deletes the entry and is a new flow;
 //  - an ICMP error quoting a tracked flow's packet: translate the quote and
 //    the outer addresses back (service_icmp.ts);
 //  - anything else passes untouched (no entry is made for it).
@@ -26,7 +31,9 @@ import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag
   FLAG_MF, FRAG_OFFSET_MASK, SRC, DST, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
 import { be16, setBe16, setBe32, csumUpdate16, csumUpdate32 } from "../wire/checksum";
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum } from "../wire/virtio";
-import { ctLookup, ctCreate, ctUpdate, ctRefEntry, ctRefIsReply, ctBase, ctCount, ENTRY, O_ORIG, O_REPLY } from "../tables/conntrack";
+import { ctLookup, ctCreate, ctUpdate, ctRefEntry, ctRefIsReply, ctBase, ctCount, ctDelete, ENTRY, O_ORIG, O_REPLY,
+  ctTcpSegment, ctTcpFirst, ctTcpMayCreate, CtVerdict, TCP_SYN, TCP_FIN } from "../tables/conntrack";
+import { tcpHeaderLen, tcpSeq, tcpAck, tcpWindow } from "../wire/tcp";
 import { svcLookup, svcPick, svcBackendIp, svcBackendPort, svcBackendCount, svcFrontendCount, svcFlags, svcAffinityMs,
   SVC_MASQUERADE, SVC_DROP_EMPTY, SVC_MAGLEV } from "../tables/services";
 import { maglevPick, maglevEnabled } from "../tables/maglev";
@@ -77,43 +84,41 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
   const now = nowMs;
   const tcpFlags = isTcp ? <u32>load<u8>(l4 + TCP_FLAGS) : 0;
 
+  // TCP: what conntrack's window tracking needs (tcp_error: a bad header length is INVALID for tracked flows)
+  const hlen = isTcp ? tcpHeaderLen(l4, l4len) : 0;
+  const seq = hlen != 0 ? tcpSeq(l4) : 0;
+  const end = hlen != 0 ? seq + (l4len - hlen) + ((tcpFlags & TCP_SYN) != 0 ? 1 : 0) + ((tcpFlags & TCP_FIN) != 0 ? 1 : 0) : 0;
+  const wscale = hlen != 0 && (tcpFlags & TCP_SYN) != 0 ? synWscale(l4, hlen) : -1;
+
   const ref = ctLookup(proto, sip, dip, sport, dport, now);
   if (ref >= 0) {
     countEv(Ev.CT_HIT);
     const e = ctRefEntry(ref);
     const reply = ctRefIsReply(ref);
-    if (!tracing()) ctUpdate(e, reply, tcpFlags, now);
-    else {
-      trace(Step.CT_HIT, 0, e, reply ? 1 : 0, ctState(e), 0, 0, 0);
-      if (!dryRun()) ctUpdate(e, reply, tcpFlags, now); // a dry run leaves the flow's state and age alone
+    if (tracing()) trace(Step.CT_HIT, 0, e, reply ? 1 : 0, ctState(e), 0, 0, 0);
+    // a dry run leaves the flow's state and age alone
+    const update = !tracing() || !dryRun();
+    let v = CtVerdict.ACCEPT;
+    if (isTcp && update) {
+      v = hlen == 0 ? CtVerdict.INVALID
+        : ctTcpSegment(e, reply, tcpFlags, seq, tcpAck(l4), <u32>tcpWindow(l4), end, wscale, now);
+    } else if (update) {
+      ctUpdate(e, reply, tcpFlags, now);
     }
-    // the other direction's tuple, inverted, is what this packet must become
-    const o = ctBase() + <usize>e * ENTRY + (reply ? O_ORIG : O_REPLY);
-    const nSrc = load<u32>(o, 4);
-    const nSport = <u32>load<u16>(o, 10);
-    const nDst = load<u32>(o);
-    const nDport = <u32>load<u16>(o, 8);
-    let d = Drop.NONE;
-    if (nDst != dip || nDport != dport) {
-      d = rewrite(frame, len, ip, l4, isTcp, false, dip, nDst, dport, nDport);
-      if (d != Drop.NONE) return d;
-      countEv(reply ? Ev.SERVICE_UNSNAT : Ev.SERVICE_DNAT);
-      if (tracing()) trace(Step.NAT, reply ? Nat.UNSNAT : Nat.DNAT, dip, nDst, dport, nDport, 0, 0);
-      natApplied = true;
+    if (v == CtVerdict.INVALID) return Drop.CT_INVALID;
+    // REOPEN: a SYN on a closed flow; the entry is gone, the SYN is a new flow (NF_REPEAT)
+    if (v != CtVerdict.REOPEN) {
+      const d = translateHit(frame, len, ip, l4, isTcp, e, reply, sip, dip, sport, dport);
+      if (v == CtVerdict.KILL) ctDelete(e); // an RST before any reply: the entry goes once the RST is translated
+      return d;
     }
-    if (nSrc != sip || nSport != sport) {
-      d = rewrite(frame, len, ip, l4, isTcp, true, sip, nSrc, sport, nSport);
-      if (d != Drop.NONE) return d;
-      countEv(reply ? Ev.SERVICE_UNDNAT : Ev.SERVICE_SNAT);
-      if (tracing()) trace(Step.NAT, reply ? Nat.UNDNAT : Nat.SNAT, sip, nSrc, sport, nSport, 0, 0);
-      natApplied = true;
-    }
-    return Drop.NONE;
   }
   countEv(Ev.CT_MISS);
   if (tracing()) trace(Step.CT_MISS, 0, 0, 0, 0, 0, 0, 0);
   const svc = svcLookup(dip, dport, proto);
   if (svc < 0) return Drop.NONE;
+  // tcp_new: only a SYN, or an ACK (nf_conntrack_tcp_loose), may begin a flow; the rest is INVALID
+  if (isTcp && (hlen == 0 || !ctTcpMayCreate(tcpFlags))) return Drop.CT_INVALID;
   const flags = svcFlags(<u32>svc);
   if (tracing()) trace(Step.SVC_MATCH, 0, <u32>svc, dip, dport, proto, svcBackendCount(<u32>svc), flags);
   const b = chooseBackend(<u32>svc, flags, proto, sip, dip, sport, dport, now);
@@ -145,6 +150,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
   }
   if (tracing()) trace(Step.CT_CREATE, 0, <u32>e, rDst, rDport, 0, 0, 0);
   if (e < 0) return Drop.SERVICE_NAT_FAILED;
+  if (isTcp) ctTcpFirst(<u32>e, tcpFlags, seq, tcpAck(l4), <u32>tcpWindow(l4), end, wscale, now);
   let d = rewrite(frame, len, ip, l4, isTcp, false, dip, bIp, dport, bPort);
   if (d != Drop.NONE) return d;
   countEv(Ev.SERVICE_DNAT);
@@ -157,6 +163,52 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
   }
   natApplied = true;
   return Drop.NONE;
+}
+
+/** Translate a packet of tracked flow `e`: the other direction's tuple, inverted, is what it must become. */
+function translateHit(frame: usize, len: u32, ip: usize, l4: usize, isTcp: bool, e: u32, reply: bool,
+  sip: u32, dip: u32, sport: u32, dport: u32): Drop {
+  const o = ctBase() + <usize>e * ENTRY + (reply ? O_ORIG : O_REPLY);
+  const nSrc = load<u32>(o, 4);
+  const nSport = <u32>load<u16>(o, 10);
+  const nDst = load<u32>(o);
+  const nDport = <u32>load<u16>(o, 8);
+  let d = Drop.NONE;
+  if (nDst != dip || nDport != dport) {
+    d = rewrite(frame, len, ip, l4, isTcp, false, dip, nDst, dport, nDport);
+    if (d != Drop.NONE) return d;
+    countEv(reply ? Ev.SERVICE_UNSNAT : Ev.SERVICE_DNAT);
+    if (tracing()) trace(Step.NAT, reply ? Nat.UNSNAT : Nat.DNAT, dip, nDst, dport, nDport, 0, 0);
+    natApplied = true;
+  }
+  if (nSrc != sip || nSport != sport) {
+    d = rewrite(frame, len, ip, l4, isTcp, true, sip, nSrc, sport, nSport);
+    if (d != Drop.NONE) return d;
+    countEv(reply ? Ev.SERVICE_UNDNAT : Ev.SERVICE_SNAT);
+    if (tracing()) trace(Step.NAT, reply ? Nat.UNDNAT : Nat.SNAT, sip, nSrc, sport, nSport, 0, 0);
+    natApplied = true;
+  }
+  return Drop.NONE;
+}
+
+/**
+ * The window scale option of a SYN's TCP header at `l4` (`hlen` bytes), -1
+ * when it has none. As Linux's tcp_options: EOL or a malformed option
+ * (size < 2, or past the header) ends the parse.
+ */
+function synWscale(l4: usize, hlen: u32): i32 {
+  let i: u32 = 20;
+  while (i < hlen) {
+    const kind = <u32>load<u8>(l4 + i);
+    if (kind == 0) break;
+    if (kind == 1) { i++; continue; }
+    if (i + 1 >= hlen) break;
+    const size = <u32>load<u8>(l4 + i + 1);
+    if (size < 2 || i + size > hlen) break;
+    if (kind == 3 && size == 3) return <i32>load<u8>(l4 + i + 2);
+    i += size;
+  }
+  return -1;
 }
 
 /**

@@ -76,6 +76,8 @@ export type CtStateName = (typeof CT_STATES)[number];
 export const CT_TIMEOUTS = {
   tcp_syn_sent: 1, tcp_syn_recv: 2, tcp_established: 3, tcp_fin_wait: 4, tcp_close_wait: 5, tcp_last_ack: 6,
   tcp_time_wait: 7, tcp_close: 8, udp_unreplied: 9, udp_stream: 10, icmp: 11, icmp_replied: 12, generic: 13,
+  // timeout classes, not states (assembly/tables/conntrack.ts F_TCLASS): Linux's _max_retrans and _unacknowledged
+  tcp_retrans: 14, tcp_unacknowledged: 15,
 } as const;
 export type CtTimeoutName = keyof typeof CT_TIMEOUTS;
 export const CT_PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
@@ -582,7 +584,8 @@ export class Dataplane {
       if ((flags & 0x8000) === 0) continue;
       const st = view.getUint8(o + 25);
       const ageMs = ((nowMs >>> 0) - view.getUint32(o + 28, true)) >>> 0;
-      const timeoutMs = this.ex.ctTimeout(st);
+      const tclass = (flags >> 8) & 0xf; // a TCP entry's timeout class when not its state's (after an RST, unacknowledged data)
+      const timeoutMs = this.ex.ctTimeout(tclass || st);
       if (ageMs >= timeoutMs) continue;
       out.push({
         entry: i, proto: view.getUint8(o + 24), orig: tuple(o), reply: tuple(o + 12), state: CT_STATES[st],

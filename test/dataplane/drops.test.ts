@@ -8,6 +8,7 @@ import { GEN_SLOT, type Dataplane, type DataplaneOptions } from '../../src/datap
 import { newDataplane, run, delta, eth, ipv4, icmp, vnet, udpFrame, GW_IP, GW_MAC, BCAST, podMac, podIp, type In, type Out, type Result } from './frames.ts';
 import { hex, refChecksum, rd16 } from '../util.ts';
 import { ip4, udp, vxlanFrame, pattern } from './overlay-kit.ts';
+import { tcpSeg } from './service-kit.ts';
 import { ARP_TRUNCATED, ARP_REQUEST_FOR_GW, ARP_REPLY_FROM_GW } from '../vectors/arp.ts';
 import { ICMP_TRUNCATED, ICMP_ECHO_REQUEST } from '../vectors/icmp.ts';
 import { IPV4_SHORT_PAYLOAD } from '../vectors/ipv4.ts';
@@ -176,6 +177,11 @@ const CASES: Case[] = [
       dp.ctCreate(6, { src: '10.244.0.9', dst: '10.244.1.9', sport: 1, dport: 2 }, 0);
     },
     frame: { port: 0, frame: routed({ dst: '10.96.0.10' }) },
+  },
+  {
+    reason: 'ct_invalid', what: 'TCP FIN+ACK to a Service VIP:port with no conntrack entry (only a SYN or an ACK may begin a flow)',
+    setup: (dp) => dp.addService('10.96.0.10', 80, 'tcp', [{ ip: REMOTE_POD, port: 8080 }]),
+    frame: { port: 0, frame: eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst: '10.96.0.10', proto: 6, payload: tcpSeg(podIp(2), '10.96.0.10', 40000, 80, 0x11) })) },
   },
 ];
 

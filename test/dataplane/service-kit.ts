@@ -25,8 +25,11 @@ export function tcpSeg(src: string, dst: string, sport: number, dport: number, f
   const v = new DataView(b.buffer);
   v.setUint16(0, sport);
   v.setUint16(2, dport);
-  v.setUint32(4, 0x01000000);
-  v.setUint32(8, flags & ACK ? 0x02000000 : 0);
+  // one consistent handshake (conntrack tracks windows): the client's ISN 0x01000000, the server's
+  // 0x02000000; a SYN+ACK answers the client's SYN, other segments are the client's after it
+  const synAck = (flags & (SYN | ACK)) === (SYN | ACK);
+  v.setUint32(4, synAck ? 0x02000000 : flags & SYN ? 0x01000000 : 0x01000001);
+  v.setUint32(8, synAck ? 0x01000001 : flags & ACK ? 0x02000001 : 0);
   b[12] = 5 << 4;
   b[13] = flags;
   v.setUint16(14, 64240);

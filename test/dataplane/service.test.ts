@@ -14,6 +14,13 @@ import { refChecksum } from '../util.ts';
 
 import { VIP, B1, B1_MAC, B1_PORT, SYN, ACK, PSH, TCP, UDP, cat, tcpSeg, l4At, setup, clientSyn, send } from './service-kit.ts';
 
+/** Backend `ip` (behind node 2) answers the client's SYN from port `sport`: through node 2, over VXLAN, un-DNATed on node 1. */
+function synAck(n1: Dataplane, n2: Dataplane, ip: string, sport: number) {
+  const back = runNode(n2, [{ port: POD, frame: podFrame(N2, { src: ip, dst: N1.pod, proto: TCP, payload: tcpSeg(ip, N1.pod, 8080, sport, SYN | ACK) }) }]);
+  expect(back.tx).toHaveLength(1);
+  expect(handOver(n1, back.tx[0]).events).toMatchObject({ service_undnat: 1 });
+}
+
 describe('Service NAT: TCP to a VIP', () => {
   it('backend on node 1: SYN DNATed onto the bridge; SYN-ACK un-DNATed to the VIP; checksums valid', () => {
     const [n1] = setup();
@@ -97,11 +104,12 @@ describe('Service NAT: TCP to a VIP', () => {
   });
 
   it('a flow keeps its backend, also when the Service\'s backends are replaced', () => {
-    const [n1] = setup();
+    const [n1, n2] = setup();
     const backends = [{ ip: '10.244.1.2', port: 8080 }, { ip: '10.244.1.3', port: 8080 }, { ip: '10.244.1.4', port: 8080 }];
     n1.addService(VIP, 80, 'tcp', backends);
     const dst = (f: Uint8Array) => l4At(f, INNER_IP.vxlan).dst;
     const first = dst(send(n1, clientSyn(41000)).t.frame);
+    synAck(n1, n2, first, 41000);
     for (const flags of [ACK, ACK | PSH, ACK]) expect(dst(send(n1, clientSyn(41000, flags)).t.frame)).toBe(first);
     // replace: drop one of the others, the flow is untouched
     const others = backends.filter((b) => b.ip !== first);
@@ -154,8 +162,9 @@ describe('Service NAT: TCP to a VIP', () => {
     expect(r3.tx).toHaveLength(1);
     const t3 = ipAt4(r3.tx[0].frame, 14).payload;
     expect(t3[13]).toBe(0x04);
-    expect(rd32(t3, 4)).toBe(0x02000000);
-    expect(r3.drops).toEqual({ service_no_endpoints: 2 });
+    expect(rd32(t3, 4)).toBe(0x02000001);
+    // a reset with no entry is conntrack INVALID (tcp_new): dropped as such, never rejected
+    expect(r3.drops).toEqual({ service_no_endpoints: 1, ct_invalid: 1 });
     expect(n1.removeService(VIP, 80, 'tcp')).toBe(true);
     expect(n1.removeService(VIP, 80, 'tcp')).toBe(false);
     const r2 = runNode(n1, [{ port: POD, frame: clientSyn(40003) }]);
@@ -196,7 +205,8 @@ describe('Service NAT: UDP', () => {
       expect(got.csum === 0).toBe(noCsum);
       expect(r2.events).toMatchObject({ service_undnat: 1 });
     }
-    expect(n1.conntrack(0).map((e) => e.state)).toEqual(['replied', 'replied']);
+    // a reply within 2 s of the first datagram: SEEN_REPLY, still the 30 s timeout (nf_conntrack_proto_udp.c stream_ts)
+    expect(n1.conntrack(0).map((e) => [e.state, e.seenReply, e.assured])).toEqual([['unreplied', true, false], ['unreplied', true, false]]);
   });
 });
 
@@ -393,7 +403,8 @@ describe('batched conntrack prefetch (stages/flow_prefetch.ts)', () => {
         expect(n1.ctCreate(TCP, { src: N1.pod, dst: VIP, sport, dport: 80 }, 0, { src: B1, dst: N1.pod, sport: 8080, dport: sport })).toBeGreaterThanOrEqual(0);
       }
       n1.ex.setFlowPrefetch(on ? 1 : 0);
-      const acks = Array.from({ length: 40 }, (_, i) => ({ port: POD, frame: clientSyn(10_000 + i * 487, ACK) }));
+      // retransmitted SYNs: the entries are in SYN_SENT (a client ACK there would be INVALID)
+      const acks = Array.from({ length: 40 }, (_, i) => ({ port: POD, frame: clientSyn(10_000 + i * 487) }));
       const odd = [
         { port: POD, frame: clientSyn(10_001, ACK).subarray(0, 40) },                       // truncated in the IP header
         { port: POD, frame: podFrame(N1, { dst: VIP, proto: TCP, mf: true, payload: tcpSeg(N1.pod, VIP, 10_002, 80, ACK) }) }, // a fragment
