@@ -334,7 +334,12 @@ export function ctTouchEntry(h: u32): u32 {
     const s = slots + <usize>i * SLOT;
     const ref = load<u32>(s);
     if (ref == 0) return 0;
-    if (load<u32>(s, 4) == h) return load<u32>(entryAt((ref & ~REPLY_BIT) - 1));
+    if (load<u32>(s, 4) == h) {
+      // an entry spans two cache lines (80 bytes): the tuple in the first, the
+      // TCP window state in the second; an established packet reads both
+      const a = entryAt((ref & ~REPLY_BIT) - 1);
+      return load<u32>(a) + load<u32>(a, ENTRY - 4);
+    }
     i = (i + 1) & mask;
   }
   return 0;
