@@ -38,6 +38,7 @@ export const enum Drop {
   SERVICE_NO_ENDPOINTS, // a new flow to a Service frontend with no backends: rejected, as kube-proxy does (TCP RST / ICMP port unreachable sent)
   SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, no free masquerade port, or no gateway address to masquerade to
   SERVICE_NO_LOCAL_ENDPOINTS, // a new flow to a Local-traffic-policy frontend with no endpoint on this node (kube-proxy drops these)
+  ICMP_ERROR_INVALID,   // an ICMP error with a bad checksum or a quote conntrack cannot read (ct state INVALID, which kube-proxy drops)
   COUNT,
 }
 
@@ -77,6 +78,7 @@ const DROP_NAMES: StaticArray<string> = [
   "service_no_endpoints",
   "service_nat_failed",
   "service_no_local_endpoints",
+  "icmp_error_invalid",
 ];
 
 export const enum Ev {

@@ -177,6 +177,15 @@ const CASES: Case[] = [
     },
     frame: { port: 0, frame: routed({ dst: '10.96.0.10' }) },
   },
+  {
+    reason: 'icmp_error_invalid', what: 'port unreachable with a bad ICMP checksum, routed on a node with a Service (conntrack: INVALID)',
+    setup: (dp) => dp.addService('10.96.0.10', 53, 'udp', [{ ip: REMOTE_POD, port: 5353 }]),
+    frame: { port: 0, frame: (() => {
+      const m = icmp(3, 3, 0, routed().subarray(14, 14 + 28));
+      m[2] ^= 0x01;
+      return eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst: REMOTE_POD, proto: 1, payload: m }));
+    })() },
+  },
 ];
 
 /** The frame's IPv4 source (untagged or one tag), or undefined. */
