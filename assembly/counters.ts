@@ -39,6 +39,7 @@ export const enum Drop {
   SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, no free masquerade port, or no gateway address to masquerade to
   SERVICE_NO_LOCAL_ENDPOINTS, // a new flow to a Local-traffic-policy frontend with no endpoint on this node (kube-proxy drops these)
   ICMP_ERROR_INVALID,   // an ICMP error with a bad checksum or a quote conntrack cannot read (ct state INVALID, which kube-proxy drops)
+  VXLAN_BAD_CHECKSUM,   // VXLAN whose outer UDP checksum is not 0 and wrong (the kernel's UDP layer checks it before the tunnel)
   COUNT,
 }
 
@@ -79,6 +80,7 @@ const DROP_NAMES: StaticArray<string> = [
   "service_nat_failed",
   "service_no_local_endpoints",
   "icmp_error_invalid",
+  "vxlan_bad_checksum",
 ];
 
 export const enum Ev {

@@ -6,11 +6,12 @@
 import { ethHeaderLen, ethPayloadType, ethDst, ethEmit, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet";
 import { arpOp, arpTpa, arpSpa, arpSha, ARP_OP_REQUEST } from "../wire/arp";
 import { neighSet } from "../tables/neighbors";
-import { ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
-import { udpCheck, udpDstPort } from "../wire/udp";
+import { ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4PseudoSum, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
+import { udpCheck, udpDstPort, udpChecksum, udpLength } from "../wire/udp";
+import { checksum } from "../wire/checksum";
 import { vxlanCheck, vxlanVni, VXLAN_HLEN } from "../wire/vxlan";
 
-import { VNET_HLEN, VNET_GSO_NONE, vnetGsoType } from "../wire/virtio";
+import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, VNET_F_DATA_VALID, vnetGsoType, vnetFlags } from "../wire/virtio";
 import { moveFrame } from "../frame";
 import { overlay, Overlay, ulIp, ulMac, vtepMac, vni, vxlanPort } from "../node";
 import { l3Check } from "./l2_input";
@@ -59,6 +60,7 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
     // a GSO super-frame's outer lengths saturate at 64 KiB: only whole frames must add up
     const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
     if (!gso && !udpCheck(udp, udpAvail)) return Drop.VXLAN_MALFORMED;
+    if (!gso && !outerUdpChecksumOk(frame - VNET_HLEN, ip, udp)) return Drop.VXLAN_BAD_CHECKSUM;
     return vxlanDecap(slot, frame, len, ip, udp, udpAvail);
   }
   if (proto == IPPROTO_IPIP && overlay == Overlay.IPIP) return ipipDecap(slot, frame, len, ip, ihl);
@@ -67,6 +69,19 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   }
   // a NodePort (or an ICMP error about one of its flows): forwarded if the Service NAT translates it
   return ipForward(slot, frame, len, l2len, Drop.UNDERLAY_UNHANDLED);
+}
+
+/**
+ * The outer UDP checksum, checked before decapsulation as the kernel's UDP
+ * layer does for an encapsulation socket (udp_queue_rcv_one_skb: "Verify
+ * checksum before giving to encap"). 0 is "none" (RFC 768; RFC 7348 5: Linux
+ * vxlan sends 0 by default); a partial checksum (NEEDS_CSUM) or one the
+ * sender vouched for (DATA_VALID) counts as good (skb_csum_unnecessary).
+ */
+function outerUdpChecksumOk(vnet: usize, ip: usize, udp: usize): bool {
+  if (udpChecksum(udp) == 0 || (vnetFlags(vnet) & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) != 0) return true;
+  const l = <u32>udpLength(udp);
+  return checksum(udp, l, ipv4PseudoSum(ipv4Src(ip), ipv4Dst(ip), IPPROTO_UDP, l)) == 0;
 }
 
 function vxlanDecap(slot: u32, frame: usize, len: u32, ip: usize, udp: usize, udpAvail: u32): Drop {

@@ -128,6 +128,7 @@ const CASES: Case[] = [
     f[38] = 0; f[39] = 14; // UDP length
     return f;
   })() } },
+  { reason: 'vxlan_bad_checksum', what: 'underlay: VXLAN with an outer UDP checksum that is not 0 and wrong', frame: { port: UL, frame: (() => { const f = fromPeer(); f[40] = 0x12; f[41] = 0x34; return f; })() } },
   { reason: 'vxlan_bad_vni', what: 'underlay: VNI 2 where we serve VNI 1', frame: { port: UL, frame: fromPeer({ vni: 2 }) } },
   { reason: 'vxlan_not_for_vtep', what: 'underlay: inner frame to another VTEP MAC', frame: { port: UL, frame: fromPeer({ innerDst: '0e:00:00:00:00:09' }) } },
   { reason: 'gso_unsupported', what: 'UDP (UFO) super-frame into VXLAN, underlay without GSO', setup: segOn, frame: superFrame({ proto: 17, gsoType: 3 }) },
