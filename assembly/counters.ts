@@ -40,6 +40,7 @@ export const enum Drop {
   SERVICE_NO_LOCAL_ENDPOINTS, // a new flow to a Local-traffic-policy frontend with no endpoint on this node (kube-proxy drops these)
   ICMP_ERROR_INVALID,   // an ICMP error with a bad checksum or a quote conntrack cannot read (ct state INVALID, which kube-proxy drops)
   VXLAN_BAD_CHECKSUM,   // VXLAN whose outer UDP checksum is not 0 and wrong (the kernel's UDP layer checks it before the tunnel)
+  TUNNEL_ECN_NOT_ECT,   // decapsulated (VXLAN, IP-in-IP): outer ECN CE over a Not-ECT inner packet (RFC 6040 4.2, INET_ECN_decapsulate)
   COUNT,
 }
 
@@ -81,6 +82,7 @@ const DROP_NAMES: StaticArray<string> = [
   "service_no_local_endpoints",
   "icmp_error_invalid",
   "vxlan_bad_checksum",
+  "tunnel_ecn_not_ect",
 ];
 
 export const enum Ev {

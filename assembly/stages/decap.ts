@@ -6,9 +6,10 @@
 import { ethHeaderLen, ethPayloadType, ethDst, ethEmit, ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "../wire/ethernet";
 import { arpOp, arpTpa, arpSpa, arpSha, ARP_OP_REQUEST } from "../wire/arp";
 import { neighSet } from "../tables/neighbors";
-import { ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4PseudoSum, IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
+import { ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4PseudoSum, ipv4Tos, ipv4Checksum, setIpv4Checksum, ECN_MASK, ECN_NOT_ECT, ECN_CE, TOS,
+  IPPROTO_UDP, IPPROTO_IPIP, IPPROTO_ICMP } from "../wire/ipv4";
 import { udpCheck, udpDstPort, udpChecksum, udpLength } from "../wire/udp";
-import { checksum } from "../wire/checksum";
+import { checksum, be16, csumUpdate16 } from "../wire/checksum";
 import { vxlanCheck, vxlanVni, VXLAN_HLEN } from "../wire/vxlan";
 
 import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, VNET_F_DATA_VALID, vnetGsoType, vnetFlags } from "../wire/virtio";
@@ -84,6 +85,25 @@ function outerUdpChecksumOk(vnet: usize, ip: usize, udp: usize): bool {
   return checksum(udp, l, ipv4PseudoSum(ipv4Src(ip), ipv4Dst(ip), IPPROTO_UDP, l)) == 0;
 }
 
+/**
+ * RFC 6040 4.2 as the kernel's tunnels apply it on receive (ip_tunnel_rcv,
+ * vxlan_rcv -> INET_ECN_decapsulate, include/net/inet_ecn.h): outer CE marks
+ * an ECT inner packet CE (header checksum updated, as IP_ECN_set_ce); over a
+ * Not-ECT inner packet it cannot be passed on, and the packet is dropped.
+ * False for that drop. `innerIp` is a validated IPv4 header.
+ */
+function ecnDecap(outerTos: u8, innerIp: usize): bool {
+  if ((outerTos & ECN_MASK) != ECN_CE) return true;
+  const t = ipv4Tos(innerIp);
+  if ((t & ECN_MASK) == ECN_NOT_ECT) return false;
+  if ((t & ECN_MASK) != ECN_CE) {
+    const old = be16(innerIp);
+    store<u8>(innerIp + TOS, t | ECN_CE);
+    setIpv4Checksum(innerIp, csumUpdate16(ipv4Checksum(innerIp), old, be16(innerIp)));
+  }
+  return true;
+}
+
 function vxlanDecap(slot: u32, frame: usize, len: u32, ip: usize, udp: usize, udpAvail: u32): Drop {
   const vx = udp + 8;
   if (!vxlanCheck(vx, udpAvail - 8)) return Drop.VXLAN_MALFORMED;
@@ -97,6 +117,7 @@ function vxlanDecap(slot: u32, frame: usize, len: u32, ip: usize, udp: usize, ud
   if (itype != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const bad = l3Check(inner, innerLen, il2, itype);
   if (bad != Drop.NONE) return bad;
+  if (!ecnDecap(ipv4Tos(ip), inner + il2)) return Drop.TUNNEL_ECN_NOT_ECT;
   moveFrame(frame, inner);
   countEv(Ev.VXLAN_DECAP);
   if (tracing()) {
@@ -114,10 +135,12 @@ function ipipDecap(slot: u32, frame: usize, len: u32, ip: usize, ihl: u32): Drop
   const inner = innerIp - ETH_HLEN;
   const oSrc = ipv4Src(ip);
   const oDst = ipv4Dst(ip);
+  const oTos = ipv4Tos(ip); // read now: the moved vnet header lands on the outer header
   moveFrame(frame, inner);
   ethEmit(inner, ulMac, ulMac, ETHERTYPE_IPV4);
   const bad = l3Check(inner, innerAvail + ETH_HLEN, ETH_HLEN, ETHERTYPE_IPV4);
   if (bad != Drop.NONE) return bad;
+  if (!ecnDecap(oTos, innerIp)) return Drop.TUNNEL_ECN_NOT_ECT;
   countEv(Ev.IPIP_DECAP);
   if (tracing()) {
     trace(Step.DECAP, RouteKind.IPIP, oSrc, oDst, 4, 0, 0, 0);

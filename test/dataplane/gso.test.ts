@@ -40,7 +40,8 @@ function outerOk(kind: Kind, f: Uint8Array) {
     const o = ipAt4(f, 14);
     expect(o.headerOk, 'outer IPv4 checksum').toBe(true);
     expect(o.total, 'outer IPv4 length: exact, a segment never saturates it').toBe(f.length - 14);
-    expect([o.src, o.dst, o.proto, o.ttl]).toEqual([N1.ul, N2.ul, kind === 'vxlan' ? 17 : 4, 64]);
+    // outer TTL: VXLAN's default 64; IP-in-IP inherits the inner TTL (tunl0's ttl 0, ip_tunnel_xmit)
+    expect([o.src, o.dst, o.proto, o.ttl]).toEqual([N1.ul, N2.ul, kind === 'vxlan' ? 17 : 4, kind === 'vxlan' ? 64 : ipAt4(f, 34).ttl]);
     expect(o.total, 'outer packet within the underlay MTU').toBeLessThanOrEqual(1500);
     if (kind === 'ipip') expect(o.df, 'outer DF inherited').toBe(ipAt4(f, 34).df);
   }

@@ -44,7 +44,8 @@ function checkOuter(kind: Kind, f: Uint8Array, o: { port?: number; vni?: number 
   expect(outer.proto).toBe(kind === 'vxlan' ? 17 : 4);
   expect(outer.src).toBe(N1.ul);
   expect(outer.dst).toBe(N2.ul);
-  expect(outer.ttl).toBe(64);
+  // VXLAN: the default TTL 64; IP-in-IP inherits the inner TTL (tunl0's ttl 0, ip_tunnel_xmit)
+  expect(outer.ttl).toBe(kind === 'vxlan' ? 64 : ipAt4(f, 34).ttl);
   expect(outer.offset).toBe(0);
   expect(outer.mf).toBe(false);
   expect(outer.total).toBe(sat(f.length - 14));
