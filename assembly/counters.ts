@@ -103,7 +103,7 @@ export const enum Ev {
   HOST_GW_OUT,          // routed onto the underlay without encapsulation
   FRAGMENTS_SENT,       // fragments made from oversize non-DF packets
   ICMP_ERRORS_SENT,
-  ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, or a bad source (RFC 1812)
+  ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, a source that is not one host, a broadcast/multicast destination (RFC 1812)
   GSO_SEGMENTED,        // TCP segments made from super-frames for an underlay that takes none (software GSO)
   CT_CREATED,           // conntrack entries created
   CT_EXPIRED,           // conntrack entries removed because they timed out (lookup or GC)
@@ -119,6 +119,7 @@ export const enum Ev {
   SERVICE_ICMP_RELATED, // ICMP errors about a translated flow whose quoted packet (and addresses) were translated back
   AFFINITY_HITS,        // new flows sent to the backend a ClientIP affinity remembered
   AFFINITY_EVICTED,     // affinity entries evicted by a full bucket before their timeout
+  ICMP_ERRORS_RATELIMITED, // ICMP errors not sent: over the node's limit (1000/s, burst 50, as net.ipv4.icmp_msgs_per_sec/_burst)
   COUNT,
 }
 
@@ -156,6 +157,7 @@ const EV_NAMES: StaticArray<string> = [
   "service_icmp_related",
   "affinity_hits",
   "affinity_evicted",
+  "icmp_errors_ratelimited",
 ];
 
 export const enum PortCtr {
