@@ -41,6 +41,7 @@ export const enum Drop {
   ICMP_ERROR_INVALID,   // an ICMP error with a bad checksum or a quote conntrack cannot read (ct state INVALID, which kube-proxy drops)
   VXLAN_BAD_CHECKSUM,   // VXLAN whose outer UDP checksum is not 0 and wrong (the kernel's UDP layer checks it before the tunnel)
   TUNNEL_ECN_NOT_ECT,   // decapsulated (VXLAN, IP-in-IP): outer ECN CE over a Not-ECT inner packet (RFC 6040 4.2, INET_ECN_decapsulate)
+  VLAN_NO_DEVICE,       // 802.1Q/802.1ad-tagged (VID != 0) for the node itself (gateway, underlay, VTEP): no VLAN device there (PACKET_OTHERHOST)
   COUNT,
 }
 
@@ -83,6 +84,7 @@ const DROP_NAMES: StaticArray<string> = [
   "icmp_error_invalid",
   "vxlan_bad_checksum",
   "tunnel_ecn_not_ect",
+  "vlan_no_device",
 ];
 
 export const enum Ev {

@@ -17,7 +17,7 @@ import { moveFrame } from "../frame";
 import { overlay, Overlay, ulIp, ulMac, vtepMac, vni, vxlanPort } from "../node";
 import { l3Check } from "./l2_input";
 import { ipForward } from "./route";
-import { arpReplyAs, echoReplyAs } from "./gateway";
+import { arpReplyAs, echoReplyAs, vlanForHost } from "./gateway";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, tracing, trace, tracePkt } from "../trace";
@@ -27,6 +27,7 @@ import { ipv4Src } from "../wire/ipv4";
 export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): Drop {
   const l2len = ethHeaderLen(frame, len);
   if (l2len == 0) return len < ETH_HLEN ? Drop.ETH_TRUNCATED : Drop.VLAN_TRUNCATED;
+  if (!vlanForHost(frame, l2len)) return Drop.VLAN_NO_DEVICE; // the node's interface has no VLAN device
   const type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, type);
   if (bad != Drop.NONE) return bad;
@@ -113,6 +114,7 @@ function vxlanDecap(slot: u32, frame: usize, len: u32, ip: usize, udp: usize, ud
   const il2 = ethHeaderLen(inner, innerLen);
   if (il2 == 0) return Drop.VXLAN_MALFORMED;
   if (ethDst(inner) != vtepMac) return Drop.VXLAN_NOT_FOR_VTEP;
+  if (!vlanForHost(inner, il2)) return Drop.VLAN_NO_DEVICE; // nor has flannel.1
   const itype = ethPayloadType(inner, il2);
   if (itype != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const bad = l3Check(inner, innerLen, il2, itype);

@@ -249,10 +249,10 @@ describe('software GSO: edges (VXLAN)', () => {
     expectSegmentation(deliver(n2, r.tx), sent, { mss: 999, mtu: 1450, ttl: 62 });
   });
 
-  it('802.1Q-tagged super-frame: the tag goes (routed), the segments are untagged and right', () => {
+  it('802.1Q priority-tagged (VID 0) super-frame: the tag goes (routed), the segments are untagged and right', () => {
     const { n1 } = seg();
     const sent = superFrame({ payload: pattern(5000, 6), mss });
-    const tagged = Uint8Array.from([...sent.frame.subarray(0, 12), 0x81, 0x00, 0x00, 0x64, ...sent.frame.subarray(12)]);
+    const tagged = Uint8Array.from([...sent.frame.subarray(0, 12), 0x81, 0x00, 0xa0, 0x00, ...sent.frame.subarray(12)]);
     const v = vnet({ flags: 1, gsoType: GSO_TCPV4, hdrLen: 18 + 20 + THL, gsoSize: mss, csumStart: 38, csumOffset: 16 });
     const r = segment(n1, { frame: tagged, vnet: v });
     expect(r.tx).toHaveLength(Math.ceil(5000 / mss));

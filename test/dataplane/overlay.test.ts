@@ -308,11 +308,11 @@ describe.each(KINDS)('%s: pod on node 1 to pod on node 2', (kind) => {
     expect(payload.equals(Buffer.from(full))).toBe(true);
   });
 
-  it('no DF, 3000 bytes, 802.1Q-tagged, csum_start inside the MAC header: refused (bad_vnet_hdr), not a trap', () => {
+  it('no DF, 3000 bytes, 802.1Q priority-tagged (VID 0, routed), csum_start inside the MAC header: refused (bad_vnet_hdr), not a trap', () => {
     // stripping the tag moves csum_start back 4 bytes: 2 wraps to 0xfffe
     const [n1] = twoNodes(kind);
     const plain = podUdp({ df: false, payload: pattern(3000 - 28) });
-    const tagged = Uint8Array.from([...plain.subarray(0, 12), 0x81, 0x00, 0x00, 0x64, ...plain.subarray(12)]);
+    const tagged = Uint8Array.from([...plain.subarray(0, 12), 0x81, 0x00, 0xa0, 0x00, ...plain.subarray(12)]);
     const r = runNode(n1, [{ port: POD, frame: tagged, vnet: vnet({ flags: 1, csumStart: 2, csumOffset: 0 }) }]);
     expect(r.drops).toEqual({ bad_vnet_hdr: 1 });
     expect(r.tx).toEqual([]);
