@@ -122,6 +122,7 @@ export const enum Ev {
   AFFINITY_HITS,        // new flows sent to the backend a ClientIP affinity remembered
   AFFINITY_EVICTED,     // affinity entries evicted by a full bucket before their timeout
   ICMP_ERRORS_RATELIMITED, // ICMP errors not sent: over the node's limit (1000/s, burst 50, as net.ipv4.icmp_msgs_per_sec/_burst)
+  GENERATED_UNSENT,     // ICMP errors / resets the node made but could not send (no neighbour, no generated slot, tx list full): not a drop, the frame they answer has its own verdict
   COUNT,
 }
 
@@ -160,6 +161,7 @@ const EV_NAMES: StaticArray<string> = [
   "affinity_hits",
   "affinity_evicted",
   "icmp_errors_ratelimited",
+  "generated_unsent",
 ];
 
 export const enum PortCtr {

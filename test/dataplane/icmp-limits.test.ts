@@ -83,3 +83,13 @@ describe('ICMP errors: never about broadcast or multicast, nor from a source tha
     expect(r.events).toMatchObject({ icmp_errors_sent: 1 });
   });
 });
+
+describe('an ICMP error that cannot be sent is not a second drop', () => {
+  it('TTL expired from a local address with no known MAC: one drop (ttl_exceeded), the error counted as generated_unsent', () => {
+    const dp = node();
+    const r = runNode(dp, [expired({ src: '10.244.0.77' })]);
+    expect(r.drops).toEqual({ ttl_exceeded: 1 });
+    expect(r.tx).toEqual([]);
+    expect(r.events).toMatchObject({ generated_unsent: 1 });
+  });
+});
