@@ -4,8 +4,8 @@
 // datagrams with every ECN codepoint (and a DSCP) sent across, the VXLAN
 // frames read off the veth with an AF_PACKET socket; then ECN on receive:
 // frames with an outer CE injected, and what the kernel delivers (or
-// drops). podwire's VXLAN encapsulation and decapsulation of the same inner
-// packets must agree. (IP-in-IP has no kernel module on this host: its
+// drops); and the outer UDP checksum (0, right, wrong). podwire's VXLAN
+// encapsulation and decapsulation of the same packets must agree. (IP-in-IP has no kernel module on this host: its
 // facts are checked against the kernel source in test/dataplane/tunnel-ecn.test.ts.)
 // Root only; run under the shared lock: flock /tmp/pw-netns.lock npx vitest run test/e2e/tunnel-ecn-kernel.test.ts
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -104,7 +104,7 @@ async function cleanup(): Promise<void> {
   for (const ns of [A, B]) if (have.includes(ns)) await netnsDel(ns);
 }
 
-describe.skipIf(!isRoot)('VXLAN TTL and ECN: podwire agrees with the Linux kernel (root)', () => {
+describe.skipIf(!isRoot)('VXLAN TTL, ECN and outer UDP checksum: podwire agrees with the Linux kernel (root)', () => {
   let vtepB = '';
   beforeAll(async () => {
     await cleanup();
@@ -164,6 +164,38 @@ describe.skipIf(!isRoot)('VXLAN TTL and ECN: podwire agrees with the Linux kerne
     // one line per delivered datagram, in the order injected: "<inner TOS as sent> <TOS received>"
     const got = await rx.done;
     expect(ours.filter((x) => x === 'dropped')).toHaveLength(1);
+    expect(got).toEqual(ours.filter((x) => x !== 'dropped'));
+  }, 30_000);
+
+  it('outer UDP checksum: 0 and a right one are decapsulated, a wrong non-zero one is dropped, as the kernel does (item 6(c))', async () => {
+    const macB = JSON.parse((await ip(['-n', B, '-j', 'link', 'show', 'ul0'])).stdout)[0].address;
+    const macA = JSON.parse((await ip(['-n', A, '-j', 'link', 'show', 'ul0'])).stdout)[0].address;
+    const withCsum = (f: Uint8Array, how: 'none' | 'good' | 'bad', src: string, dst: string) => {
+      const u = f.subarray(34);
+      u[6] = u[7] = 0;
+      if (how === 'none') return f;
+      const ps = new Uint8Array(12);
+      ps.set(src.split('.').map(Number), 0); ps.set(dst.split('.').map(Number), 4); ps[9] = 17; ps[10] = u.length >> 8; ps[11] = u.length & 0xff;
+      let c = refChecksum(Uint8Array.from([...ps, ...u])) || 0xffff;
+      if (how === 'bad') c ^= 0x0400;
+      u[6] = c >> 8; u[7] = c & 0xff;
+      return f;
+    };
+    const hows = ['none', 'good', 'bad', 'good'] as const;
+    const [n1] = twoNodes('vxlan');
+    const ours = hows.map((how, i) => {
+      const inner = ip4({ src: N2.pod, dst: N1.pod, proto: 17, ttl: 63, payload: udp(N2.pod, N1.pod, 5000, 9999, Uint8Array.of(i)) });
+      const r = runNode(n1, [{ port: UL, frame: withCsum(vxlanFrame({ dstMac: N1.ulMac, srcMac: N2.ulMac, srcIp: N2.ul, dstIp: N1.ul, inner: eth(N1.vtep, N2.vtep, 0x0800, inner) }), how, N2.ul, N1.ul) }]);
+      return r.tx.length ? `${i} 0` : 'dropped';
+    });
+    const frames = hows.map((how, i) => {
+      const inner = ip4({ src: IN_A, dst: IN_B, proto: 17, ttl: 64, payload: udp(IN_A, IN_B, 5000, 9999, Uint8Array.of(i), true) });
+      return Buffer.from(withCsum(vxlanFrame({ dstMac: macB, srcMac: macA, srcIp: UL_A, dstIp: UL_B, inner: eth(vtepB, '0e:00:00:00:00:0a', 0x0800, inner) }), how, UL_A, UL_B)).toString('hex');
+    });
+    const rx = await background(B, RECV, ['3']);
+    await netnsRun(A, ['python3', '-c', INJECT, 'ul0'], { input: frames.join('\n') });
+    const got = await rx.done;
+    expect(ours).toEqual(['0 0', '1 0', 'dropped', '3 0']);
     expect(got).toEqual(ours.filter((x) => x !== 'dropped'));
   }, 30_000);
 });
