@@ -192,8 +192,8 @@ function mutateVnet(r: Rng, f: Uint8Array, v?: Uint8Array): Uint8Array {
 export function makeInput(r: Rng, kinds: Record<string, (r: Rng) => In>, names: string[]): In & { kind: string } {
   const kind = pick(r, names);
   const s = kinds[kind](r);
-  let frame = s.frame.slice();
-  let v = s.vnet?.slice();
+  let frame: Uint8Array = s.frame.slice();
+  let v: Uint8Array | undefined = s.vnet?.slice();
   let port = s.port;
   if (r.chance(0.75)) {
     const n = 1 + r.int(3);
