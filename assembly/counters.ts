@@ -39,6 +39,10 @@ export const enum Drop {
   SERVICE_NAT_FAILED,   // a new Service flow that could not be tracked: conntrack full, no free masquerade port, or no gateway address to masquerade to
   SERVICE_NO_LOCAL_ENDPOINTS, // a new flow to a Local-traffic-policy frontend with no endpoint on this node (kube-proxy drops these)
   CT_INVALID,           // TCP conntrack INVALID (kube-proxy's `ct state invalid drop`): bad flags or header, FIN/RST/SYN+ACK with no entry, out of window, an RST before the receiver's ack
+  ICMP_ERROR_INVALID,   // an ICMP error with a bad checksum or a quote conntrack cannot read (ct state INVALID, which kube-proxy drops)
+  VXLAN_BAD_CHECKSUM,   // VXLAN whose outer UDP checksum is not 0 and wrong (the kernel's UDP layer checks it before the tunnel)
+  TUNNEL_ECN_NOT_ECT,   // decapsulated (VXLAN, IP-in-IP): outer ECN CE over a Not-ECT inner packet (RFC 6040 4.2, INET_ECN_decapsulate)
+  VLAN_NO_DEVICE,       // 802.1Q/802.1ad-tagged (VID != 0) for the node itself (gateway, underlay, VTEP): no VLAN device there (PACKET_OTHERHOST)
   COUNT,
 }
 
@@ -79,6 +83,10 @@ const DROP_NAMES: StaticArray<string> = [
   "service_nat_failed",
   "service_no_local_endpoints",
   "ct_invalid",
+  "icmp_error_invalid",
+  "vxlan_bad_checksum",
+  "tunnel_ecn_not_ect",
+  "vlan_no_device",
 ];
 
 export const enum Ev {
@@ -99,7 +107,7 @@ export const enum Ev {
   HOST_GW_OUT,          // routed onto the underlay without encapsulation
   FRAGMENTS_SENT,       // fragments made from oversize non-DF packets
   ICMP_ERRORS_SENT,
-  ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, or a bad source (RFC 1812)
+  ICMP_ERRORS_SUPPRESSED, // not sent: about an ICMP error, a non-first fragment, a source that is not one host, a broadcast/multicast destination (RFC 1812)
   GSO_SEGMENTED,        // TCP segments made from super-frames for an underlay that takes none (software GSO)
   CT_CREATED,           // conntrack entries created
   CT_EXPIRED,           // conntrack entries removed because they timed out (lookup or GC)
@@ -115,6 +123,8 @@ export const enum Ev {
   SERVICE_ICMP_RELATED, // ICMP errors about a translated flow whose quoted packet (and addresses) were translated back
   AFFINITY_HITS,        // new flows sent to the backend a ClientIP affinity remembered
   AFFINITY_EVICTED,     // affinity entries evicted by a full bucket before their timeout
+  ICMP_ERRORS_RATELIMITED, // ICMP errors not sent: over the node's limit (1000/s, burst 50, as net.ipv4.icmp_msgs_per_sec/_burst)
+  GENERATED_UNSENT,     // ICMP errors / resets the node made but could not send (no neighbour, no generated slot, tx list full): not a drop, the frame they answer has its own verdict
   COUNT,
 }
 
@@ -152,6 +162,8 @@ const EV_NAMES: StaticArray<string> = [
   "service_icmp_related",
   "affinity_hits",
   "affinity_evicted",
+  "icmp_errors_ratelimited",
+  "generated_unsent",
 ];
 
 export const enum PortCtr {

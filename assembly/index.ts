@@ -15,7 +15,7 @@ import { maglevBytes, maglevInit } from "./tables/maglev";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
 import { ulPort } from "./node";
 import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
-import { gatewayInput, gwMac, isArpForGateway, arpReply } from "./stages/gateway";
+import { gatewayInput, gwMac, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
@@ -183,7 +183,8 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   if (bad != Drop.NONE) return bad;
   const dst = ethDst(frame);
   if (dst == gwMac) return gatewayInput(slot, inPort, frame, len, l2len, l3type);
-  if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && isArpForGateway(frame + l2len)) {
+  // a tagged (VID != 0) request is only flooded: the gateway has no VLAN device to hear it on
+  if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && vlanForHost(frame, l2len) && isArpForGateway(frame + l2len)) {
     return arpReply(slot, inPort, frame, len, l2len);
   }
   // Bridged IPv4 goes through Service NAT too, as bridge-nf-call-iptables (which

@@ -2,7 +2,8 @@
 // in place (the frame start moves back into the slot's headroom; nothing is
 // copied), and host-gw (a plain MAC rewrite, as flannel's host-gw does).
 import { ethEmit, setEthDst, setEthSrc, ETHERTYPE_IPV4, ETH_HLEN } from "../wire/ethernet";
-import { ipv4Emit, ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_IPIP } from "../wire/ipv4";
+import { ipv4Emit, ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, ipv4Ttl, ipv4Tos, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_IPIP,
+  ECN_MASK, ECN_CE, ECN_ECT_0 } from "../wire/ipv4";
 import { udpEmit } from "../wire/udp";
 import { vxlanEmit, VXLAN_OVERHEAD } from "../wire/vxlan";
 import { routeNextHop, routeVtepMac } from "../tables/fib";
@@ -44,6 +45,18 @@ export function flowSourcePort(ip: usize, avail: u32): u16 {
   return <u16>(SPORT_MIN + <u32>((<u64>h * <u64>SPORT_SPAN) >> 32));
 }
 
+/**
+ * The outer TOS byte for an inner packet with TOS `inner`, as Linux's
+ * tunnels (tos 0, not "inherit") write it: ip_tunnel_ecn_encap ->
+ * INET_ECN_encapsulate (include/net/inet_ecn.h): DSCP 0, the inner ECN
+ * field copied, except CE, which goes out as ECT(0) (RFC 6040 compatibility
+ * mode: a congestion mark is not re-reported by the tunnel).
+ */
+@inline export function ecnEncap(inner: u8): u8 {
+  const e = inner & ECN_MASK;
+  return e == ECN_CE ? ECN_ECT_0 : e;
+}
+
 /** Underlay MAC of route `r`'s next hop node, or NO_MAC. */
 @inline function nextHopMac(r: i32): u64 {
   const m = neighLookup(routeNextHop(r));
@@ -58,12 +71,14 @@ export function encapVxlan(r: i32, slot: u32, frame: usize, len: u32): Drop {
   setEthSrc(frame, vtepMac);
   setEthDst(frame, routeVtepMac(r));
   const sport = flowSourcePort(frame + ETH_HLEN, len - ETH_HLEN);
+  const tos = ecnEncap(ipv4Tos(frame + ETH_HLEN));
   const outer = frame - VXLAN_OVERHEAD;
   moveFrame(frame, outer);
   // a GSO super-frame can exceed 64 KiB once wrapped: the length fields saturate
   // (the peer reads the inner frame's own lengths; the kernel does the same for big TCP)
   ethEmit(outer, nhMac, ulMac, ETHERTYPE_IPV4);
-  ipv4Emit(outer + 14, min(len + 36, 0xffff), nextIpId(), 0, 64, IPPROTO_UDP, ulIp, routeNextHop(r));
+  // TTL 64: vxlan's ttl 0 means the default hop limit (vxlan_xmit_one: ip4_dst_hoplimit)
+  ipv4Emit(outer + 14, min(len + 36, 0xffff), nextIpId(), 0, 64, IPPROTO_UDP, ulIp, routeNextHop(r), tos);
   udpEmit(outer + 34, sport, vxlanPort, min(len + 16, 0xffff)); // checksum 0: Linux vxlan's IPv4 default
   vxlanEmit(outer + 42, vni);
   countEv(Ev.VXLAN_ENCAP);
@@ -78,9 +93,12 @@ export function encapIpip(r: i32, slot: u32, frame: usize, len: u32): Drop {
   // the outer IP header takes the inner Ethernet header's place and 6 bytes more
   const outer = frame - IPIP_L3_OVERHEAD;
   const df = ipv4FlagsFrag(inner) & FLAG_DF; // inherited, as Linux ipip does with pmtudisc on
+  // flannel's tunl0 has ttl 0, "inherit": ip_tunnel_xmit copies the inner TTL (already lowered by this hop)
+  const ttl = ipv4Ttl(inner);
+  const tos = ecnEncap(ipv4Tos(inner));
   moveFrame(frame, outer);
   ethEmit(outer, nhMac, ulMac, ETHERTYPE_IPV4);
-  ipv4Emit(outer + 14, min(innerLen + 20, 0xffff), nextIpId(), df, 64, IPPROTO_IPIP, ulIp, routeNextHop(r));
+  ipv4Emit(outer + 14, min(innerLen + 20, 0xffff), nextIpId(), df, ttl, IPPROTO_IPIP, ulIp, routeNextHop(r), tos);
   countEv(Ev.IPIP_ENCAP);
   return output(slot, ulPort, outer, len + IPIP_L3_OVERHEAD, ETH_HLEN);
 }

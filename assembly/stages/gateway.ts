@@ -3,7 +3,7 @@
 // replies to flows masqueraded to it (and ICMP errors about them) are
 // translated and forwarded; anything else addressed to its MAC is the
 // routing stage's business.
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ethSrc, setEthDst, setEthSrc } from "../wire/ethernet";
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HLEN, ethSrc, ethVlanId, setEthDst, setEthSrc } from "../wire/ethernet";
 import { arpOp, arpSha, arpSpa, arpTpa, arpEmit, ARP_OP_REQUEST, ARP_OP_REPLY } from "../wire/arp";
 import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, setIpv4Dst, ipv4FillChecksum, IPPROTO_ICMP, TTL } from "../wire/ipv4";
 import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST, CSUM as ICMP_CSUM } from "../wire/icmp";
@@ -20,6 +20,17 @@ export let gwMac: u64 = 0;
 export function setGateway(ip: u32, mac: u64): void {
   gwIp = ip;
   gwMac = mac;
+}
+
+/**
+ * May the node's own stack take this frame? Not when it carries a VLAN tag
+ * with a non-zero VID: the bridge device (and the underlay interface, and
+ * flannel.1) has no VLAN device, so the kernel marks it PACKET_OTHERHOST
+ * (net/core/dev.c __netif_receive_skb_core, check_vlan_id) and ip_rcv /
+ * arp_rcv drop it. VID 0 (an 802.1p priority tag) is received as untagged.
+ */
+@inline export function vlanForHost(frame: usize, l2len: u32): bool {
+  return l2len == ETH_HLEN || ethVlanId(frame, l2len) == 0;
 }
 
 /** An ARP request for the gateway address? (`arp` already validated.) */
@@ -48,6 +59,8 @@ export function arpReplyAs(slot: u32, inPort: u32, frame: usize, len: u32, l2len
 
 /** A frame whose destination MAC is the gateway's. `l3type` is the payload ethertype. */
 export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32, l3type: u16): Drop {
+  // not routed, not answered (the bridge would still forward it between ports, but it is for the gateway)
+  if (!vlanForHost(frame, l2len)) return Drop.VLAN_NO_DEVICE;
   if (l3type == ETHERTYPE_ARP) {
     return isArpForGateway(frame + l2len) ? arpReply(slot, inPort, frame, len, l2len) : Drop.GATEWAY_UNHANDLED;
   }

@@ -34,7 +34,9 @@ export const NO_INGRESS: u32 = 0xffffffff;
  */
 export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessNat: Drop = Drop.NONE): Drop {
   if (l2len != ETH_HLEN) {
-    // routed frames leave untagged: drop the 802.1Q tag by sliding the MACs over it
+    // only a priority tag (VID 0) gets here (gateway.ts vlanForHost drops the others,
+    // as the kernel without a VLAN device does); routed frames leave untagged:
+    // drop the tag by sliding the MACs over it
     memory.copy(frame + 4, frame, 12);
     // a partial checksum aimed into the MAC header or tag is garbage, not ours to drop quietly
     if (moveFrame(frame, frame + 4)) return Drop.BAD_VNET_HDR;

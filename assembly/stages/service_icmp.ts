@@ -7,10 +7,10 @@
 // the view of the error's destination, and so are the outer addresses that
 // belong to the flow (a router's own source address stays).
 import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, ipv4Checksum, setIpv4Checksum,
-  FRAG_OFFSET_MASK, SRC, DST, IPPROTO_TCP, IPPROTO_UDP } from "../wire/ipv4";
+  FLAG_MF, FRAG_OFFSET_MASK, SRC, DST, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
 import { be16, setBe16, setBe32, csumUpdate16, csumUpdate32, checksum } from "../wire/checksum";
 import { ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED } from "../wire/icmp";
-import { VNET_HLEN, vnetFinishChecksum } from "../wire/virtio";
+import { VNET_HLEN, VNET_F_NEEDS_CSUM, VNET_F_DATA_VALID, vnetFlags, vnetFinishChecksum } from "../wire/virtio";
 import { ctLookup, ctRefEntry, ctRefIsReply, ctBase, ctCount, ENTRY, O_ORIG, O_REPLY } from "../tables/conntrack";
 import { nowMs } from "../clock";
 import { Ev, countEv } from "../counters";
@@ -26,28 +26,60 @@ const ICMP_PARAM_PROBLEM: u8 = 12;
 }
 
 /**
- * Translate the ICMP error at `frame + l2len` in place if it quotes a
- * tracked TCP/UDP flow's packet. True when something changed. The ICMP
- * checksum is recomputed (the message is at most 576 bytes from a router;
- * a host's may be longer but is bounded by the frame).
+ * Set by natIcmpError: the message was an ICMP error conntrack cannot take
+ * (bad checksum, or a quote it cannot read a tuple from) and was left alone.
+ * The kernel gives such a packet no conntrack entry (ct state INVALID), and
+ * kube-proxy drops INVALID packets: the caller drops it (icmp_error_invalid).
  */
-export function natIcmpError(frame: usize, len: u32, l2len: u32): bool {
-  if (ctCount() == 0) return false;
-  const ip = frame + l2len;
-  const ihl = ipv4HeaderLen(ip);
-  const total = ipv4TotalLen(ip);
-  if ((ipv4FlagsFrag(ip) & FRAG_OFFSET_MASK) != 0 || total > len - l2len) return false;
-  const icmp = ip + ihl;
-  const icmpLen = total - ihl;
-  if (!isIcmpError(icmp, icmpLen)) return false;
+export let icmpInvalid = false;
+
+/**
+ * Can conntrack use the ICMP error at `icmp` (`icmpLen` bytes, the whole
+ * message)? As nf_conntrack_icmpv4_error (checksum, at PREROUTING: a
+ * partial or already validated checksum counts as good) and
+ * nf_conntrack_inet_error / ipv4_get_l4proto (a quoted IPv4 header that is
+ * all there and not a non-first fragment, and the ports or ICMP header it
+ * needs for a tuple).
+ */
+function icmpErrorValid(vnet: usize, icmp: usize, icmpLen: u32): bool {
+  if ((vnetFlags(vnet) & (VNET_F_NEEDS_CSUM | VNET_F_DATA_VALID)) == 0 && checksum(icmp, icmpLen) != 0) return false;
   const inner = icmp + 8;
   const quoted = icmpLen - 8;
   if (quoted < 20 || (load<u8>(inner) >> 4) != 4) return false;
   const iihl = ipv4HeaderLen(inner);
-  if (iihl < 20 || quoted < iihl + 8) return false; // RFC 792: the header and 8 bytes of data
+  if (iihl < 20 || iihl > quoted) return false;
+  if ((ipv4FlagsFrag(inner) & FRAG_OFFSET_MASK) != 0) return false;
+  const p = ipv4Proto(inner);
+  if (p == IPPROTO_TCP || p == IPPROTO_UDP) return quoted >= iihl + 4;
+  if (p == IPPROTO_ICMP) return quoted >= iihl + 8;
+  return true;
+}
+
+/**
+ * Translate the ICMP error at `frame + l2len` in place if it quotes a
+ * tracked TCP/UDP flow's packet. True when something changed. The ICMP
+ * checksum is recomputed (the message is at most 576 bytes from a router;
+ * a host's may be longer but is bounded by the frame). An error that fails
+ * icmpErrorValid is left alone with `icmpInvalid` set.
+ */
+export function natIcmpError(frame: usize, len: u32, l2len: u32): bool {
+  icmpInvalid = false;
+  const ip = frame + l2len;
+  const ihl = ipv4HeaderLen(ip);
+  const total = ipv4TotalLen(ip);
+  // a fragment holds part of the message: neither checked nor translated (the kernel reassembles first)
+  if ((ipv4FlagsFrag(ip) & (FLAG_MF | FRAG_OFFSET_MASK)) != 0 || total > len - l2len) return false;
+  const icmp = ip + ihl;
+  const icmpLen = total - ihl;
+  if (!isIcmpError(icmp, icmpLen)) return false;
+  if (!icmpErrorValid(frame - VNET_HLEN, icmp, icmpLen)) { icmpInvalid = true; return false; }
+  if (ctCount() == 0) return false;
+  const inner = icmp + 8;
+  const quoted = icmpLen - 8;
+  const iihl = ipv4HeaderLen(inner);
+  if (quoted < iihl + 8) return false; // RFC 792: the header and 8 bytes of data (what we rewrite)
   const proto = <u32>ipv4Proto(inner);
   if (proto != <u32>IPPROTO_TCP && proto != <u32>IPPROTO_UDP) return false;
-  if ((ipv4FlagsFrag(inner) & FRAG_OFFSET_MASK) != 0) return false;
   const il4 = inner + iihl;
   const qSrc = ipv4Src(inner);
   const qDst = ipv4Dst(inner);

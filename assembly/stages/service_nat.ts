@@ -41,7 +41,7 @@ import { hashTuple } from "../tables/conntrack";
 import { affFind, affBackend, affRemember } from "../tables/affinity";
 import { gwIp } from "./gateway";
 import { serviceReject } from "./service_reject";
-import { natIcmpError } from "./service_icmp";
+import { natIcmpError, icmpInvalid } from "./service_icmp";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, Choice, Nat, tracing, trace, dryRun } from "../trace";
@@ -66,7 +66,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
   const proto = <u32>ipv4Proto(ip);
   if (proto == <u32>IPPROTO_ICMP) {
     natApplied = natIcmpError(frame, len, l2len);
-    return Drop.NONE;
+    return icmpInvalid ? Drop.ICMP_ERROR_INVALID : Drop.NONE;
   }
   if (proto != <u32>IPPROTO_TCP && proto != <u32>IPPROTO_UDP) return Drop.NONE;
   if ((ipv4FlagsFrag(ip) & (FLAG_MF | FRAG_OFFSET_MASK)) != 0) return Drop.NONE;

@@ -85,9 +85,9 @@ export function ipv4DecTtl(p: usize): u8 {
 }
 
 /** Emit a 20-byte header (no options) with its checksum. `totalLen` must fit 16 bits. */
-export function ipv4Emit(p: usize, totalLen: u32, ident: u16, flagsFrag: u16, ttl: u8, proto: u8, src: u32, dst: u32): void {
+export function ipv4Emit(p: usize, totalLen: u32, ident: u16, flagsFrag: u16, ttl: u8, proto: u8, src: u32, dst: u32, tos: u8 = 0): void {
   store<u8>(p + VER_IHL, 0x45);
-  store<u8>(p + TOS, 0);
+  store<u8>(p + TOS, tos);
   setBe16(p + TOTAL_LEN, <u16>totalLen);
   setBe16(p + IDENT, ident);
   setBe16(p + FLAGS_FRAG, flagsFrag);
@@ -96,10 +96,17 @@ export function ipv4Emit(p: usize, totalLen: u32, ident: u16, flagsFrag: u16, tt
   setBe32(p + SRC, src);
   setBe32(p + DST, dst);
   // every word is at hand: sum them (RFC 1071) instead of reading back what was just written
-  const sum = 0x4500 + totalLen + <u32>ident + <u32>flagsFrag + ((<u32>ttl << 8) | <u32>proto)
+  const sum = (0x4500 | <u32>tos) + totalLen + <u32>ident + <u32>flagsFrag + ((<u32>ttl << 8) | <u32>proto)
     + (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
   setBe16(p + CSUM, <u16>~fold16(sum));
 }
+
+// ECN field (RFC 3168): the low two bits of the TOS byte
+export const ECN_MASK: u8 = 3;
+export const ECN_NOT_ECT: u8 = 0;
+export const ECN_ECT_0: u8 = 2;
+export const ECN_CE: u8 = 3;
+@inline export function ipv4Tos(p: usize): u8 { return load<u8>(p + TOS); }
 
 /** Pseudo-header sum (RFC 793/768) for a transport checksum, unfolded, big-endian valued. */
 export function ipv4PseudoSum(src: u32, dst: u32, proto: u8, l4len: u32): u32 {

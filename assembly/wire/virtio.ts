@@ -74,7 +74,10 @@ export function vnetFinishChecksum(h: usize, frame: usize, frameLen: u32): void 
   if ((vnetFlags(h) & VNET_F_NEEDS_CSUM) == 0) return;
   const start = <u32>vnetCsumStart(h);
   const field = frame + start + <u32>vnetCsumOffset(h);
-  const c = checksum(frame + start, frameLen - start);
+  // a sum that folds to 0 is written as 0xffff (skb_checksum_help: CSUM_MANGLED_0):
+  // for UDP 0 would mean "no checksum" (RFC 768); for TCP and ICMP both verify
+  let c = checksum(frame + start, frameLen - start);
+  if (c == 0) c = 0xffff;
   store<u16>(field, bswap<u16>(c));
   store<u8>(h + FLAGS, vnetFlags(h) & ~VNET_F_NEEDS_CSUM);
 }

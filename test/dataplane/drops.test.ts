@@ -129,6 +129,9 @@ const CASES: Case[] = [
     f[38] = 0; f[39] = 14; // UDP length
     return f;
   })() } },
+  { reason: 'vxlan_bad_checksum', what: 'underlay: VXLAN with an outer UDP checksum that is not 0 and wrong', frame: { port: UL, frame: (() => { const f = fromPeer(); f[40] = 0x12; f[41] = 0x34; return f; })() } },
+  { reason: 'tunnel_ecn_not_ect', what: 'underlay: VXLAN with outer ECN CE around a Not-ECT inner packet (RFC 6040)', frame: { port: UL, frame: (() => { const f = fromPeer(); f[15] = 3; f[24] = f[25] = 0; const c = refChecksum(f.subarray(14, 34)); f[24] = c >> 8; f[25] = c & 0xff; return f; })() } },
+  { reason: 'vlan_no_device', what: '802.1Q VID 100 to the gateway MAC (no VLAN device: not routed)', frame: { port: 0, frame: (() => { const f = routed(); return Uint8Array.from([...f.subarray(0, 12), 0x81, 0x00, 0x00, 0x64, ...f.subarray(12)]); })() } },
   { reason: 'vxlan_bad_vni', what: 'underlay: VNI 2 where we serve VNI 1', frame: { port: UL, frame: fromPeer({ vni: 2 }) } },
   { reason: 'vxlan_not_for_vtep', what: 'underlay: inner frame to another VTEP MAC', frame: { port: UL, frame: fromPeer({ innerDst: '0e:00:00:00:00:09' }) } },
   { reason: 'gso_unsupported', what: 'UDP (UFO) super-frame into VXLAN, underlay without GSO', setup: segOn, frame: superFrame({ proto: 17, gsoType: 3 }) },
@@ -182,6 +185,15 @@ const CASES: Case[] = [
     reason: 'ct_invalid', what: 'TCP FIN+ACK to a Service VIP:port with no conntrack entry (only a SYN or an ACK may begin a flow)',
     setup: (dp) => dp.addService('10.96.0.10', 80, 'tcp', [{ ip: REMOTE_POD, port: 8080 }]),
     frame: { port: 0, frame: eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst: '10.96.0.10', proto: 6, payload: tcpSeg(podIp(2), '10.96.0.10', 40000, 80, 0x11) })) },
+  },
+  {
+    reason: 'icmp_error_invalid', what: 'port unreachable with a bad ICMP checksum, routed on a node with a Service (conntrack: INVALID)',
+    setup: (dp) => dp.addService('10.96.0.10', 53, 'udp', [{ ip: REMOTE_POD, port: 5353 }]),
+    frame: { port: 0, frame: (() => {
+      const m = icmp(3, 3, 0, routed().subarray(14, 14 + 28));
+      m[2] ^= 0x01;
+      return eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst: REMOTE_POD, proto: 1, payload: m }));
+    })() },
   },
 ];
 

@@ -40,7 +40,8 @@ function outerOk(kind: Kind, f: Uint8Array) {
     const o = ipAt4(f, 14);
     expect(o.headerOk, 'outer IPv4 checksum').toBe(true);
     expect(o.total, 'outer IPv4 length: exact, a segment never saturates it').toBe(f.length - 14);
-    expect([o.src, o.dst, o.proto, o.ttl]).toEqual([N1.ul, N2.ul, kind === 'vxlan' ? 17 : 4, 64]);
+    // outer TTL: VXLAN's default 64; IP-in-IP inherits the inner TTL (tunl0's ttl 0, ip_tunnel_xmit)
+    expect([o.src, o.dst, o.proto, o.ttl]).toEqual([N1.ul, N2.ul, kind === 'vxlan' ? 17 : 4, kind === 'vxlan' ? 64 : ipAt4(f, 34).ttl]);
     expect(o.total, 'outer packet within the underlay MTU').toBeLessThanOrEqual(1500);
     if (kind === 'ipip') expect(o.df, 'outer DF inherited').toBe(ipAt4(f, 34).df);
   }
@@ -248,10 +249,10 @@ describe('software GSO: edges (VXLAN)', () => {
     expectSegmentation(deliver(n2, r.tx), sent, { mss: 999, mtu: 1450, ttl: 62 });
   });
 
-  it('802.1Q-tagged super-frame: the tag goes (routed), the segments are untagged and right', () => {
+  it('802.1Q priority-tagged (VID 0) super-frame: the tag goes (routed), the segments are untagged and right', () => {
     const { n1 } = seg();
     const sent = superFrame({ payload: pattern(5000, 6), mss });
-    const tagged = Uint8Array.from([...sent.frame.subarray(0, 12), 0x81, 0x00, 0x00, 0x64, ...sent.frame.subarray(12)]);
+    const tagged = Uint8Array.from([...sent.frame.subarray(0, 12), 0x81, 0x00, 0xa0, 0x00, ...sent.frame.subarray(12)]);
     const v = vnet({ flags: 1, gsoType: GSO_TCPV4, hdrLen: 18 + 20 + THL, gsoSize: mss, csumStart: 38, csumOffset: 16 });
     const r = segment(n1, { frame: tagged, vnet: v });
     expect(r.tx).toHaveLength(Math.ceil(5000 / mss));

@@ -44,7 +44,8 @@ function checkOuter(kind: Kind, f: Uint8Array, o: { port?: number; vni?: number 
   expect(outer.proto).toBe(kind === 'vxlan' ? 17 : 4);
   expect(outer.src).toBe(N1.ul);
   expect(outer.dst).toBe(N2.ul);
-  expect(outer.ttl).toBe(64);
+  // VXLAN: the default TTL 64; IP-in-IP inherits the inner TTL (tunl0's ttl 0, ip_tunnel_xmit)
+  expect(outer.ttl).toBe(kind === 'vxlan' ? 64 : ipAt4(f, 34).ttl);
   expect(outer.offset).toBe(0);
   expect(outer.mf).toBe(false);
   expect(outer.total).toBe(sat(f.length - 14));
@@ -307,11 +308,11 @@ describe.each(KINDS)('%s: pod on node 1 to pod on node 2', (kind) => {
     expect(payload.equals(Buffer.from(full))).toBe(true);
   });
 
-  it('no DF, 3000 bytes, 802.1Q-tagged, csum_start inside the MAC header: refused (bad_vnet_hdr), not a trap', () => {
+  it('no DF, 3000 bytes, 802.1Q priority-tagged (VID 0, routed), csum_start inside the MAC header: refused (bad_vnet_hdr), not a trap', () => {
     // stripping the tag moves csum_start back 4 bytes: 2 wraps to 0xfffe
     const [n1] = twoNodes(kind);
     const plain = podUdp({ df: false, payload: pattern(3000 - 28) });
-    const tagged = Uint8Array.from([...plain.subarray(0, 12), 0x81, 0x00, 0x00, 0x64, ...plain.subarray(12)]);
+    const tagged = Uint8Array.from([...plain.subarray(0, 12), 0x81, 0x00, 0xa0, 0x00, ...plain.subarray(12)]);
     const r = runNode(n1, [{ port: POD, frame: tagged, vnet: vnet({ flags: 1, csumStart: 2, csumOffset: 0 }) }]);
     expect(r.drops).toEqual({ bad_vnet_hdr: 1 });
     expect(r.tx).toEqual([]);
