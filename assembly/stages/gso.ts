@@ -100,7 +100,7 @@ export function gsoSegment(r: i32, frame: usize, len: u32, l2len: u32): Drop {
   const biggest = min(mss, payload);
   if (hlen + biggest > genFrameCapacity()) return Drop.GSO_SEGMENT_OVERSIZE;
   const ip = frame + l2len;
-  const mtu = routeMtu(r);
+  const mtu = routeMtu(r, ipv4Dst(ip));
   let chunk: u32 = 0; // fragment payload size when segments must be fragmented
   let need: u32 = nseg;
   if (ihl + thl + biggest > mtu) {

@@ -10,7 +10,9 @@ import { ICMP_TIME_EXCEEDED, ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, ICMP_CODE
 import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, vnetGsoType, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
 import { fibLookup, routeKind, ROUTE_NONE, RouteKind } from "../tables/fib";
 import { neighLookup, NO_MAC } from "../tables/neighbors";
+import { fdbLookup, NO_PORT } from "../tables/mac_table";
 import { portMtu } from "../tables/ports";
+import { nowMs } from "../clock";
 import { genAlloc, genFree, genFrameCapacity, moveFrame, GEN_SLOT } from "../frame";
 import { ulPort, ulSegment } from "../node";
 import { gwMac } from "./gateway";
@@ -61,7 +63,7 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
     return Drop.NO_ROUTE;
   }
   // the MTU check comes before the TTL decrement, as in the kernel's ip_forward
-  const mtu = routeMtu(r);
+  const mtu = routeMtu(r, ipv4Dst(ip));
   const ipLen = ipv4TotalLen(ip);
   const gso = vnetGsoType(frame - VNET_HLEN) != VNET_GSO_NONE;
   if (gso && ulSegment && routeKind(r) != RouteKind.LOCAL) {
@@ -98,10 +100,21 @@ function traceRoute(r: i32, ip: usize, verdict: MtuVerdict, ipLen: u32, mtu: u32
   trace(Step.MTU, verdict, ipLen, mtu, 0, 0, 0, 0);
 }
 
-/** The largest IPv4 packet route `r` carries: the tunnel MTU for overlays, the egress port's otherwise. */
-export function routeMtu(r: i32): u32 {
+/**
+ * The largest IPv4 packet route `r` carries to `dst`: the tunnel MTU for
+ * overlays, the underlay port's for host-gw, and for a local route the MTU of
+ * the pod port the bridge will use (neighbour, then FDB), as the kernel's
+ * ip_forward checks cni0's: DF gets fragmentation needed, the rest fragments.
+ * A destination whose port is not known yet floods, and each port checks its own.
+ */
+export function routeMtu(r: i32, dst: u32): u32 {
   const kind = routeKind(r);
-  if (kind == RouteKind.LOCAL) return 0xffff; // the bridge's egress port checks its own MTU
+  if (kind == RouteKind.LOCAL) {
+    const mac = neighLookup(dst);
+    if (mac == NO_MAC) return 0xffff;
+    const port = fdbLookup(mac, nowMs);
+    return port == NO_PORT ? 0xffff : portMtu(<u32>port);
+  }
   const ul = portMtu(ulPort);
   if (kind == RouteKind.VXLAN) return ul - VXLAN_L3_OVERHEAD;
   if (kind == RouteKind.IPIP) return ul - IPIP_L3_OVERHEAD;
@@ -146,9 +159,12 @@ export function routeTo(r: i32, slot: u32, inPort: u32, frame: usize, len: u32, 
 
 /**
  * Split a non-DF packet too big for `mtu` into fragments (RFC 791), each in a
- * generated slot, each routed along `r`. The original is not sent.
+ * generated slot, each routed along `r` (r < 0: bridged from `inPort`). The
+ * original is not sent, and loses its uncopied options (see below). `df`
+ * sets DF on every fragment: a reassembled train whose largest fragment had
+ * it (Linux IPSKB_FRAG_PMTU).
  */
-export function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): Drop {
+export function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32, df: bool = false, inPort: u32 = NO_INGRESS): Drop {
   const ip = frame + l2len;
   // a partial checksum (virtio NEEDS_CSUM) covers the whole datagram, which no
   // fragment holds, and fragments carry no vnet header: finish it first, as
@@ -180,14 +196,38 @@ export function fragment(r: i32, frame: usize, len: u32, l2len: u32, mtu: u32): 
     const gip = g + l2len;
     const last = off + chunk >= payload;
     setBe16(gip + TOTAL_LEN, <u16>(ihl + chunk));
-    setBe16(gip + FLAGS_FRAG, <u16>(((!last || moreAfter) ? FLAG_MF : 0) | ((baseOffset + (off >> 3)) & FRAG_OFFSET_MASK)));
+    setBe16(gip + FLAGS_FRAG, <u16>(((!last || moreAfter) ? FLAG_MF : 0) | (df ? FLAG_DF : 0) | ((baseOffset + (off >> 3)) & FRAG_OFFSET_MASK)));
     ipv4FillChecksum(gip);
+    // later fragments carry only the options with the copy flag (RFC 791);
+    // of a packet that is itself a later fragment, they already do
+    if (off == 0 && baseOffset == 0 && ihl > 20) optionsFragment(ip, ihl);
     countEv(Ev.FRAGMENTS_SENT);
-    const d = routeTo(r, GEN_SLOT, NO_INGRESS, g, l2len + ihl + chunk, l2len);
+    const glen = l2len + ihl + chunk;
+    const d = r < 0 ? bridgeForward(GEN_SLOT, inPort, g, glen, l2len) : routeTo(r, GEN_SLOT, NO_INGRESS, g, glen, l2len);
     if (d != Drop.NONE) countDrop(d);
     off += chunk;
   }
   return Drop.NONE;
+}
+
+/**
+ * Overwrite the options without the copy flag (type bit 0x80) with NOOPs,
+ * in the header at `ip` of `ihl` bytes: the header length stays, as Linux's
+ * ip_options_fragment does it (RFC 791 allows dropping them or this). Stops
+ * at End of Options or a malformed length, leaving the rest as it is.
+ */
+function optionsFragment(ip: usize, ihl: u32): void {
+  let o: u32 = 20;
+  while (o < ihl) {
+    const t = <u32>load<u8>(ip + o);
+    if (t == 0) return; // End of Options
+    if (t == 1) { o++; continue; } // NOOP
+    if (o + 1 >= ihl) return;
+    const olen = <u32>load<u8>(ip + o + 1);
+    if (olen < 2 || o + olen > ihl) return;
+    if ((t & 0x80) == 0) memory.fill(ip + o, 1, olen);
+    o += olen;
+  }
 }
 
 /**
