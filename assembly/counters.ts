@@ -43,7 +43,14 @@ export const enum Drop {
   VXLAN_BAD_CHECKSUM,   // VXLAN whose outer UDP checksum is not 0 and wrong (the kernel's UDP layer checks it before the tunnel)
   TUNNEL_ECN_NOT_ECT,   // decapsulated (VXLAN, IP-in-IP): outer ECN CE over a Not-ECT inner packet (RFC 6040 4.2, INET_ECN_decapsulate)
   VLAN_NO_DEVICE,       // 802.1Q/802.1ad-tagged (VID != 0) for the node itself (gateway, underlay, VTEP): no VLAN device there (PACKET_OTHERHOST)
+  FRAG_OVERLAP,         // an IP fragment overlapping one already queued: it and its whole queue discarded (RFC 5722 style, as Linux since 4.19)
+  FRAG_TOO_BIG,         // an IP fragment reaching past 65535 bytes, or a reassembled datagram that would
+  FRAG_NO_BUFFER,       // a fragment of a new datagram while every reassembly buffer holds an unexpired one
+  FRAG_INCONSISTENT,    // a fragment its queue contradicts: empty, past the last fragment's end, a second different end (Linux drops the fragment, keeps the queue)
   COUNT,
+  // not a drop and never counted as one: the frame was taken into a reassembly
+  // queue (Ev.FRAGS_QUEUED); it leaves with the datagram it completes, or not at all
+  HELD,
 }
 
 const DROP_NAMES: StaticArray<string> = [
@@ -87,6 +94,10 @@ const DROP_NAMES: StaticArray<string> = [
   "vxlan_bad_checksum",
   "tunnel_ecn_not_ect",
   "vlan_no_device",
+  "frag_overlap",
+  "frag_too_big",
+  "frag_no_buffer",
+  "frag_inconsistent",
 ];
 
 export const enum Ev {
@@ -125,6 +136,10 @@ export const enum Ev {
   AFFINITY_EVICTED,     // affinity entries evicted by a full bucket before their timeout
   ICMP_ERRORS_RATELIMITED, // ICMP errors not sent: over the node's limit (1000/s, burst 50, as net.ipv4.icmp_msgs_per_sec/_burst)
   GENERATED_UNSENT,     // ICMP errors / resets the node made but could not send (no neighbour, no generated slot, tx list full): not a drop, the frame they answer has its own verdict
+  FRAGS_QUEUED,         // IP fragments held in a reassembly queue (the frame's outcome: neither sent nor dropped yet)
+  FRAGS_REASSEMBLED,    // datagrams completed from their fragments (the completing fragment's outcome is the datagram's)
+  FRAG_TIMEOUTS,        // reassembly queues discarded unfinished after 30 s (ipfrag_time); their fragments were counted held
+  FRAG_QUEUES_DISCARDED, // reassembly queues discarded for an overlap or a size past 65535
   COUNT,
 }
 
@@ -164,6 +179,10 @@ const EV_NAMES: StaticArray<string> = [
   "affinity_evicted",
   "icmp_errors_ratelimited",
   "generated_unsent",
+  "frags_queued",
+  "frags_reassembled",
+  "frag_timeouts",
+  "frag_queues_discarded",
 ];
 
 export const enum PortCtr {

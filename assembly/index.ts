@@ -19,6 +19,9 @@ import { gatewayInput, gwMac, isArpForGateway, arpReply, vlanForHost } from "./s
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
+import { needsDefrag, defragment, dgFrame, dgLen, dgL2len, dgMaxSize, dgDf } from "./stages/defrag";
+import { fragment } from "./stages/route";
+import { fragBytes, fragInit } from "./tables/frag_queue";
 import { prefetchFlows } from "./stages/flow_prefetch";
 import { refusedPort } from "./stages/output";
 import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, traceBytes } from "./trace";
@@ -65,7 +68,7 @@ let regionEnd: usize = 0;
  */
 export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32,
   genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32, ctCapacity: u32,
-  svcCapacity: u32, svcMaxBackends: u32, maglev: bool): i32 {
+  svcCapacity: u32, svcMaxBackends: u32, maglev: bool, fragQueues: u32): i32 {
   if (configured) return -2;
   if (slotSize < HEADROOM + 64 || genSlotSize < HEADROOM + 64) return -3;
   let at = align(base == 0 ? __heap_base : base);
@@ -88,6 +91,8 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const affCap = max<u32>(ctCapacity >> 2, 64);
   const affAt = at; at = align(at + affBytes(affCap));
   const maglevAt = at; at = align(at + maglevBytes(svcCapacity, maglev));
+  // IPv4 reassembly buffers (64 KiB each): fragments are reassembled before conntrack
+  const fragAt = at; at = align(at + fragBytes(fragQueues));
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
   const rxPortAt = at; at = align(at + <usize>rxCap * 4);
@@ -115,6 +120,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   svcInit(svcAt, svcCapacity, svcMaxBackends);
   affInit(affAt, affCap);
   maglevInit(maglevAt, svcCapacity, maglev);
+  fragInit(fragAt, fragQueues);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
   configured = true;
@@ -134,7 +140,7 @@ export function processBatch(first: u32, n: u32): u32 {
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
-    if (r != Drop.NONE) countFrameDrop(inPort, r);
+    if (r != Drop.NONE && r != Drop.HELD) countFrameDrop(inPort, r);
   }
   return txCount;
 }
@@ -159,7 +165,7 @@ function processTraced(first: u32, end: u32): u32 {
     for (let k = queued; k < txCount; k++) traceTx(k);
     if (r == Drop.OVERSIZE || r == Drop.TX_FULL) trace(Step.TX_REFUSED, <u32>r, refusedPort, 0, 0, 0, 0, 0);
     trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
-    if (r != Drop.NONE) countFrameDrop(inPort, r);
+    if (r != Drop.NONE && r != Drop.HELD) countFrameDrop(inPort, r);
   }
   return txCount;
 }
@@ -192,6 +198,15 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   // answers the client directly over the bridge (same pod subnet, no gateway),
   // and only this un-DNATs its reply back to the ClusterIP the client talks to.
   if (l3type == ETHERTYPE_IPV4 && !isGroupMac(dst)) {
+    if (needsDefrag(frame + l2len)) {
+      // as br_netfilter: reassembled for conntrack, bridged on in fragments
+      // of the largest size that came in (its frag_max_size)
+      const d = defragment(frame, len, l2len);
+      if (d != Drop.NONE) return d;
+      const nat = serviceNat(dgFrame, dgLen, dgL2len);
+      if (nat != Drop.NONE) return nat;
+      return fragment(-1, dgFrame, dgLen, dgL2len, dgMaxSize, dgDf, inPort);
+    }
     const nat = serviceNat(frame, len, l2len);
     if (nat != Drop.NONE) return nat;
   }

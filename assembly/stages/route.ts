@@ -21,6 +21,7 @@ import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD }
 import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { serviceNat, natApplied } from "./service_nat";
+import { needsDefrag, defragment, dgFrame, dgLen, dgL2len, dgMaxSize, dgDf } from "./defrag";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 import { Step, MtuVerdict, tracing, trace } from "../trace";
 import { routePrefix, routeNextHop } from "../tables/fib";
@@ -45,6 +46,18 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
     frame += 4;
     len -= 4;
     l2len = ETH_HLEN;
+  }
+  // fragments are reassembled before conntrack (defrag.ts); the datagram leaves refragmented
+  let fragMax: u32 = 0;
+  let fragDf = false;
+  if (needsDefrag(frame + l2len)) {
+    const d = defragment(frame, len, l2len);
+    if (d != Drop.NONE) return d;
+    frame = dgFrame;
+    len = dgLen;
+    l2len = dgL2len;
+    fragMax = dgMaxSize;
+    fragDf = dgDf;
   }
   const ip = frame + l2len;
   // Service DNAT / un-DNAT before the route lookup (kube-proxy's PREROUTING)
@@ -75,6 +88,21 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
       icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
       return Drop.FRAG_NEEDED;
     }
+  }
+  if (fragMax != 0) {
+    // a reassembled datagram: DF fragments bigger than the next hop get
+    // fragmentation needed (ip_exceeds_mtu with frag_max_size); it leaves in
+    // fragments no larger than the largest that came in (ip_fragment), with
+    // DF when they had it
+    if (fragDf && fragMax > mtu) {
+      if (tracing()) traceRoute(r, ip, MtuVerdict.FRAG_NEEDED, fragMax, mtu);
+      icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED, mtu);
+      return Drop.FRAG_NEEDED;
+    }
+    const size = min(mtu, fragMax);
+    if (tracing()) traceRoute(r, ip, MtuVerdict.FRAGMENT, ipLen, size);
+    ipv4DecTtl(ip);
+    return fragment(r, frame, len, l2len, size, fragDf);
   }
   if (ipLen > mtu && !gso) {
     if ((ipv4FlagsFrag(ip) & FLAG_DF) != 0) {

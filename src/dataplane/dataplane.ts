@@ -25,6 +25,8 @@ export interface DataplaneOptions {
    */
   genSlots?: number;
   genSlotSize?: number;
+  /** IPv4 reassembly buffers (64 KiB each; default 16): datagrams being reassembled at once before conntrack */
+  fragBuffers?: number;
   fibCapacity?: number;
   neighCapacity?: number;
   /** conntrack entries (default 65536; about 80 bytes each with its index) */
@@ -196,7 +198,8 @@ export class Dataplane {
     this.genSlots = opts.genSlots ?? 256;
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
       this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024,
-      opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64, opts.maglev ? 1 : 0);
+      opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64, opts.maglev ? 1 : 0,
+      opts.fragBuffers ?? 16);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;
@@ -547,6 +550,8 @@ export class Dataplane {
 
   /** A drop reason's name by its number (trace records carry numbers). */
   dropName(reason: number): string {
+    // Drop.HELD, just past COUNT: a fragment queued for reassembly (not a drop)
+    if (reason === this.dropNames.length + 1) return 'held';
     return this.dropNames[reason] ?? `drop_${reason}`;
   }
 

@@ -152,6 +152,7 @@ function describe(step: TraceStepName, code: number, a: number, b: number, c: nu
     case 'tx_refused':
       return { detail: { port: names.port(a), reason: names.drop(code) }, text: `not sent out of ${names.port(a)}: ${names.drop(code)}` };
     case 'verdict':
+      if (code !== 0 && names.drop(code) === 'held') return { detail: { dropped: false, held: true, reason: '' }, text: 'verdict: held for reassembly (a fragment)' };
       return { detail: { dropped: code !== 0, reason: code ? names.drop(code) : '' }, text: code ? `verdict: dropped (${names.drop(code)})` : 'verdict: forwarded' };
   }
 }

@@ -84,6 +84,12 @@ const handOverKeep = (dp: Dataplane, frame: Uint8Array) => {
   return dp.processRange(dp.slots, 1);
 };
 
+/** A node with a Service tracks connections: it reassembles fragments before conntrack. */
+const withService = (dp: Dataplane) => dp.addService('10.96.0.10', 53, 'udp', [{ ip: REMOTE_POD, port: 5353 }]);
+/** A fragment of UDP datagram `id` from pod A to the Service: `size` payload bytes at byte offset `offset`. */
+const frag = (offset: number, mf: boolean, size = 64, id = 7) =>
+  eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst: '10.96.0.10', proto: 17, id, mf, offset, payload: pattern(size) }));
+
 const CASES: Case[] = [
   { reason: 'eth_truncated', what: '13-byte frame', frame: { port: 0, frame: plainUdp().subarray(0, 13) } },
   { reason: 'eth_truncated', what: 'vnet header and no frame at all', frame: { port: 0, frame: new Uint8Array(0) } },
@@ -194,6 +200,30 @@ const CASES: Case[] = [
       m[2] ^= 0x01;
       return eth(GW_MAC, A, 0x0800, ip4({ src: podIp(2), dst: REMOTE_POD, proto: 1, payload: m }));
     })() },
+  },
+  // IP fragments on a node that tracks connections are reassembled first (stages/defrag.ts)
+  {
+    reason: 'frag_overlap', what: 'a fragment overlapping one already queued (the queue is discarded too)',
+    setup: withService,
+    earlier: (dp) => { dp.putFrame(0, 0, frag(0, true)); dp.processRange(0, 1); },
+    frame: { port: 0, frame: frag(8, true) },
+  },
+  {
+    reason: 'frag_too_big', what: 'a fragment reaching past 65535 bytes',
+    setup: withService,
+    frame: { port: 0, frame: frag(65528, false, 16) },
+  },
+  {
+    reason: 'frag_no_buffer', what: 'the first fragment of a datagram while the only reassembly buffer holds another',
+    setup: withService, opts: { fragBuffers: 1 },
+    earlier: (dp) => { dp.putFrame(0, 0, frag(0, true, 64, 1)); dp.processRange(0, 1); },
+    frame: { port: 0, frame: frag(0, true, 64, 2) },
+  },
+  {
+    reason: 'frag_inconsistent', what: 'a fragment past the end the last fragment fixed',
+    setup: withService,
+    earlier: (dp) => { dp.putFrame(0, 0, frag(64, false)); dp.processRange(0, 1); },
+    frame: { port: 0, frame: frag(128, true) },
   },
 ];
 
