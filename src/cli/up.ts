@@ -11,7 +11,7 @@ import { TableControl } from '../lab/table-control.ts';
 import { parseMetricsAddress, serveMetrics, type MetricsAddress } from '../lab/metrics.ts';
 import { CaptureControl } from '../lab/capture.ts';
 import { requireRoot } from './root.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 
 export function upCommand(): Command {
   return new Command('up')
