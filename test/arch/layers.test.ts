@@ -81,6 +81,21 @@ function cycles(g: Map<string, string[]>): string[] {
   return found;
 }
 
+/** Files reachable from the shipped entry (src/cli/main.ts), following imports and `new URL('./x', import.meta.url)` (worker files). */
+function shipped(g: Map<string, string[]>): Set<string> {
+  const seen = new Set<string>();
+  const todo = ['src/cli/main.ts'];
+  while (todo.length > 0) {
+    const f = todo.pop()!;
+    if (seen.has(f) || !g.has(f)) continue;
+    seen.add(f);
+    todo.push(...g.get(f)!);
+    const urls = readFileSync(join(ROOT, f), 'utf8').matchAll(/new URL\(\s*['"](\.{1,2}\/[^'"]+\.(?:ts|mjs))['"]/g);
+    for (const m of urls) todo.push(relative(ROOT, resolve(ROOT, dirname(f), m[1])));
+  }
+  return seen;
+}
+
 describe('import layering (src/ and bench/)', () => {
   const g = graph(false);
 
@@ -105,6 +120,12 @@ describe('import layering (src/ and bench/)', () => {
       if (to !== undefined && RANK[to] > RANK[from]) upward.push(`${f} (${from}) imports ${d} (${to})`);
     }
     expect(upward).toEqual([]);
+  });
+
+  it('src/ holds only shipped code: every file is reachable from the CLI (test-only helpers live in test/support/)', () => {
+    const reach = shipped(g);
+    expect(reach.has('src/dataplane/engine.ts')).toBe(true); // the worker, loaded by URL
+    expect([...g.keys()].filter((f) => f.startsWith('src/') && !reach.has(f))).toEqual([]);
   });
 
   it('no import cycle among src/ and bench/ files (runtime imports)', () => {
