@@ -128,6 +128,13 @@ describe('import layering (src/ and bench/)', () => {
     expect([...g.keys()].filter((f) => f.startsWith('src/') && !reach.has(f))).toEqual([]);
   });
 
+  it('the CLI parses and prints: the lab daemon (Lab.up, control socket, metrics) lives in src/lab/daemon.ts', () => {
+    // (client commands may still stop themselves on Ctrl-C: signal handlers are not checked)
+    const daemonish = /\bLab\.up\(|\bserveControl\(|\bserveMetrics\(/;
+    const offenders = files('src/cli').filter((f) => daemonish.test(readFileSync(join(ROOT, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
   it('no import cycle among src/ and bench/ files (runtime imports)', () => {
     expect(cycles(graph(true))).toEqual([]);
   });
