@@ -1,7 +1,7 @@
 // bench hotpath's "targets checked" table (the targets set by earlier issues,
 // with what this run measured against them) and its SVG chart (Mpps per
 // suite, frame size and batch).
-import { table } from '../src/cli/table.ts';
+import { table } from '../src/util/table.ts';
 import type { HotpathResult } from './hotpath.ts';
 import type { OverlayHotpathResult } from './overlay-hotpath.ts';
 import { serviceTargetChecks, type ServiceHotpathResult } from './service-hotpath.ts';

@@ -1,7 +1,7 @@
 // How bench overlay's report is shown: terminal tables (medians with their
 // min..max, n/a with a reason, podwire/kernel ratios, the overlay
 // arithmetic) and the SVG chart, one panel per metric.
-import { table } from '../src/cli/table.ts';
+import { table } from '../src/util/table.ts';
 import { METRICS, type OverlayReport, type MetricKey } from './overlay.ts';
 import type { Summary } from './stats.ts';
 import { fmt, type Chart } from './svg.ts';

@@ -4,7 +4,7 @@
 // server, runs its client and stops the server it started, even on failure.
 import { readFileSync } from 'node:fs';
 import { linkList, netnsExec, netnsRun } from '../src/io/netns.ts';
-import { waitForLine, stop } from './baseline.ts';
+import { waitForLine, stop } from './child.ts';
 import { percentile } from './stats.ts';
 import { ETHTOOL_OFFLOADS } from './plan.ts';
 

@@ -4,7 +4,7 @@ import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import { requireRoot } from './root.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 import { renderChart } from '../../bench/svg.ts';
 import { parseCases, PATHS } from '../../bench/overlay-cases.ts';
 import type { Overlay } from '../model/topology.ts';

@@ -5,7 +5,7 @@ import { requestControl } from '../lab/control.ts';
 import type { TablesJson } from '../lab/table-control.ts';
 import { runningLab } from './lab-target.ts';
 import { onlyNode } from './node-option.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 
 export function routesCommand(): Command {
   return new Command('routes')

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { ServiceFrontendJson } from '../lab/table-control.ts';
 import { perNodeTableCommand } from './node-option.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 
 export function servicesCommand(): Command {
   return perNodeTableCommand('services', "list each podwire node's Service frontends and backends as its data plane holds them", 'frontends',

@@ -6,7 +6,7 @@ import { requestControl } from '../lab/control.ts';
 import { statsRates, type StatsJson, type StatsRatesJson } from '../lab/table-control.ts';
 import { runningLab } from './lab-target.ts';
 import { onlyNode } from './node-option.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 
 export function statsCommand(): Command {
   return new Command('stats')

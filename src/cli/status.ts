@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { listLabs, readState, labProcessAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 import { dnsStatusLine } from '../lab/cluster-dns.ts';
 
 export function statusCommand(): Command {

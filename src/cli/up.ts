@@ -1,17 +1,11 @@
 // podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
 import { Command, InvalidArgumentError } from 'commander';
 import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
-import { Lab, TEST_CRASH_WORKER } from '../lab/lab.ts';
-import { labStatus } from '../lab/status.ts';
-import { clusterDnsStatus, clusterDnsLine } from '../lab/cluster-dns.ts';
-import { serveControl } from '../lab/control.ts';
-import { TraceControl } from '../lab/trace-control.ts';
-import { ServiceControl } from '../lab/service-control.ts';
-import { TableControl } from '../lab/table-control.ts';
-import { parseMetricsAddress, serveMetrics, type MetricsAddress } from '../lab/metrics.ts';
-import { CaptureControl } from '../lab/capture.ts';
+import { runDaemon } from '../lab/daemon.ts';
+import { clusterDnsLine } from '../lab/cluster-dns.ts';
+import { parseMetricsAddress, type MetricsAddress } from '../lab/metrics.ts';
 import { requireRoot } from './root.ts';
-import { table } from './table.ts';
+import { table } from '../util/table.ts';
 
 export function upCommand(): Command {
   return new Command('up')
@@ -32,41 +26,8 @@ export function upCommand(): Command {
       if (!opts.offloads) plan.offloads = false;
       requireRoot('podwire up');
       const t0 = performance.now();
-      const lab = await Lab.up(plan, { batch: opts.batch, log: (line) => console.error(line) });
-      let stopping = false;
-      const stop = async (code: number) => {
-        if (stopping) return;
-        stopping = true;
-        server.close();
-        metrics?.close();
-        await lab.down();
-        console.log(`podwire: lab "${labId(plan)}" removed`);
-        process.exit(code);
-      };
-      const services = new ServiceControl(lab, (line) => console.error(line)); // apply, delete, conntrack
-      const traces = new TraceControl(lab); // trace
-      const captures = new CaptureControl(lab); // capture: streams pcapng
-      const tables = new TableControl(lab); // stats, fdb / routes / services tables
-      const server = await serveControl(lab.state.socket, async (req) => {
-        if (req.cmd === 'status') {
-          // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
-          const stats = await lab.stats().catch(() => []);
-          return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
-        }
-        if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {
-          lab.crashWorkerForTest();
-          return {};
-        }
-        const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req);
-        if (answer) return answer;
-        throw new Error(`unknown command "${req.cmd}"`);
-      }).catch(async (e) => { await lab.down(); throw e; });
-      const metrics = opts.metrics && await serveMetrics(opts.metrics, () => tables.stats())
-        .catch(async (e) => { server.close(); await lab.down(); throw e; });
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
-      process.on('uncaughtException', (e) => { console.error(`podwire: ${e.stack ?? e}`); void stop(1); });
-      lab.onFatal = (message) => { console.error(message); void stop(1); };
-      lab.onPortGone = (names) => console.error(`podwire: TAP gone (namespace deleted?) for pod(s) ${names.join(', ')}`);
+      // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
+      const lab = await runDaemon(plan, { batch: opts.batch, metrics: opts.metrics, log: (line) => console.error(line), say: (line) => console.log(line) });
 
       const ms = Math.round(performance.now() - t0);
       const here = localNodes(plan);

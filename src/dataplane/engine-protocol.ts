@@ -5,7 +5,9 @@ import type { TraceResult, TraceHop } from './trace-walk.ts';
 
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
 export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
-export interface RouteConfig { cidr: string; kind: RouteKind; nextHop?: string; vtepMac?: string }
+// The route shape is the model's (node-tables.ts plans it); the worker takes it as is.
+export type { RouteConfig } from '../model/node-tables.ts';
+import type { RouteConfig } from '../model/node-tables.ts';
 /**
  * A node whose peers run on other hosts (`podwire up --node`): its underlay
  * port is carried by a host socket (src/dataplane/socket-underlay.ts) —

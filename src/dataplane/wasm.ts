@@ -1,5 +1,6 @@
-// Loading a compiled data-plane module. Each node gets its own instance
-// (own memory, own tables); the module itself is compiled once per process.
+// Loading a compiled data-plane module. Each node gets its own instance (own
+// globals) but the nodes of a lab share one memory, each node's tables carved
+// from its region by configure(); the module is compiled once per process.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

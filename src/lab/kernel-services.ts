@@ -109,16 +109,8 @@ interface Group {
   external?: string;
 }
 
-/**
- * The `nft -f` script that makes a node's namespace hold exactly kube-proxy's
- * table for these frontends. Atomic: the table is created (if missing),
- * deleted and rebuilt in one transaction, so it also serves every later sync.
- */
-export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNode): string {
-  const T = `ip ${KUBE_PROXY_TABLE}`;
-  const svcCidr = node.serviceCIDR ? parseCidr(node.serviceCIDR, 'serviceCIDR') : undefined;
-  const isNodePort = (f: EngineServiceConfig) => node.address !== undefined && f.vip === node.address;
-  const isClusterIP = (f: EngineServiceConfig) => !isNodePort(f) && !f.masquerade && (svcCidr ? containsAddress(svcCidr, f.vip) : true);
+/** The fixed part of kube-proxy's nftables table: sets, maps, base chains and their jumps (no Service in it yet). */
+function kubeProxySkeleton(T: string, node: KernelServiceNode, svcCidr: ReturnType<typeof parseCidr> | undefined): string[] {
   const L: string[] = [];
   const add = (s: string) => L.push(s);
 
@@ -175,6 +167,23 @@ export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNo
   add(`add rule ${T} services ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports`);
   add(`add rule ${T} service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services`);
   if (node.address) add(`add element ${T} nodeport-ips { ${node.address} }`);
+  return L;
+}
+
+/**
+ * The `nft -f` script that makes a node's namespace hold exactly kube-proxy's
+ * table for these frontends. Atomic: the table is created (if missing),
+ * deleted and rebuilt in one transaction, so it also serves every later sync.
+ */
+export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNode): string {
+  const T = `ip ${KUBE_PROXY_TABLE}`;
+  const svcCidr = node.serviceCIDR ? parseCidr(node.serviceCIDR, 'serviceCIDR') : undefined;
+  const isNodePort = (f: EngineServiceConfig) => node.address !== undefined && f.vip === node.address;
+  const isClusterIP = (f: EngineServiceConfig) => !isNodePort(f) && !f.masquerade && (svcCidr ? containsAddress(svcCidr, f.vip) : true);
+  const L: string[] = [];
+  const add = (s: string) => L.push(s);
+
+  L.push(...kubeProxySkeleton(T, node, svcCidr));
 
   // Frontends sharing a Service port's endpoints share one service-/local- chain (as kube-proxy's
   // ClusterIP, NodePort and external IPs of one port do); its name comes from the first frontend

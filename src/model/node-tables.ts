@@ -7,7 +7,10 @@
 // ARP requests), and neighbours for the node's pods and for the other nodes
 // on the underlay.
 import type { LabPlan, NodePlan } from './topology.ts';
-import type { RouteConfig } from '../dataplane/engine-protocol.ts';
+
+/** How a route leaves the node; the dataplane encodes these names (dataplane.ts ROUTE_KIND). */
+export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
+export interface RouteConfig { cidr: string; kind: RouteKind; nextHop?: string; vtepMac?: string }
 
 export interface NodeTables {
   routes: RouteConfig[];

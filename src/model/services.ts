@@ -4,7 +4,8 @@
 // data plane here.
 import { parseCidr, nthAddress, type Cidr } from './cidr.ts';
 import { ipv4ToInt, intToIpv4 } from './addr.ts';
-import { TopologyError, type NodePlan } from './topology.ts';
+import { TopologyError } from './errors.ts';
+import type { NodePlan } from './topology.ts';
 
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export type ServiceType = (typeof SERVICE_TYPES)[number];

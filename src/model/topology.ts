@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { parseCidr, overlaps, inside, freeSubnets, nthAddress, podCapacity, containsAddress, type Cidr } from './cidr.ts';
 import { macForIp, ipv4ToInt } from './addr.ts';
+import { TopologyError } from './errors.ts';
 import { parseServiceList, allocateServices, dnsServiceIP, DNS_OFFSET, type ServicePlan } from './services.ts';
 import { checkServiceCapacity, DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from './services.ts';
 import { clusterDnsNameProblems, planClusterDns, clusterDnsService, type DnsPlan } from './dns.ts';
@@ -91,13 +92,8 @@ export interface LabPlan {
   hostNode?: string;
 }
 
-/** Every problem found in a topology, reported together. */
-export class TopologyError extends Error {
-  constructor(readonly problems: string[], source = 'topology', headline = `${source} is invalid`) {
-    super(`${headline}:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'TopologyError';
-  }
-}
+// Lives in its own file so services.ts can throw it without importing topology.ts back.
+export { TopologyError } from './errors.ts';
 
 // DNS-1123 label, as Kubernetes requires for pod and node names
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -1,7 +1,7 @@
 // Helpers for the wire tests: one testkit instance per test file, emitting
 // into poisoned memory, and placing bytes where an over-read traps.
 import { expect } from 'vitest';
-import { Testkit } from '../../src/dataplane/testkit.ts';
+import { Testkit } from '../support/testkit.ts';
 
 export const POISON = 0xa5;
 const GUARD = 16;

@@ -1,6 +1,7 @@
 // Loader for build/testkit.wasm (assembly/testkit.ts): the wire modules'
 // functions, callable on bytes a test places in the instance's memory.
-// Tests only; the data plane proper is loaded by wasm.ts / dataplane.ts.
+// Test support only (lives under test/, never shipped); the data plane proper
+// is loaded by src/dataplane/wasm.ts and src/dataplane/dataplane.ts.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

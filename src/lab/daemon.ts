@@ -1,0 +1,71 @@
+// What `podwire up` runs once its flags are parsed: the lab, its control
+// socket (one handler per command), Prometheus metrics, and the teardown on
+// a signal, an uncaught error or a dead forwarding worker. The CLI only
+// parses flags and prints; everything that lives as long as the lab is here.
+import { labId, type LabPlan } from '../model/topology.ts';
+import { Lab, TEST_CRASH_WORKER } from './lab.ts';
+import { labStatus } from './status.ts';
+import { clusterDnsStatus } from './cluster-dns.ts';
+import { serveControl, type ControlHandler } from './control.ts';
+import { TraceControl } from './trace-control.ts';
+import { ServiceControl } from './service-control.ts';
+import { TableControl } from './table-control.ts';
+import { serveMetrics, type MetricsAddress } from './metrics.ts';
+import { CaptureControl } from './capture.ts';
+
+export interface DaemonOptions {
+  batch?: number;
+  metrics?: MetricsAddress;
+  /** progress and warnings (stderr in the CLI) */
+  log: (line: string) => void;
+  /** the one line said when the lab is removed (stdout in the CLI) */
+  say: (line: string) => void;
+}
+
+/** Bring the lab up and serve it until a signal; resolves once it is ready (the process then lives on its handlers). */
+export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab> {
+  const lab = await Lab.up(plan, { batch: opts.batch, log: opts.log });
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    server.close();
+    metrics?.close();
+    await lab.down();
+    opts.say(`podwire: lab "${labId(plan)}" removed`);
+    process.exit(code);
+  };
+  const dispatch = controlHandlers(plan, lab, opts.log);
+  const server = await serveControl(lab.state.socket, dispatch)
+    .catch(async (e) => { await lab.down(); throw e; });
+  const metrics = opts.metrics && await serveMetrics(opts.metrics, () => dispatch.tables.stats())
+    .catch(async (e) => { server.close(); await lab.down(); throw e; });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
+  process.on('uncaughtException', (e) => { opts.log(`podwire: ${e.stack ?? e}`); void stop(1); });
+  lab.onFatal = (message) => { opts.log(message); void stop(1); };
+  lab.onPortGone = (names) => opts.log(`podwire: TAP gone (namespace deleted?) for pod(s) ${names.join(', ')}`);
+  return lab;
+}
+
+/** The control socket's answer to one request: status here, the rest by the control that knows the command. */
+function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
+  const services = new ServiceControl(lab, log); // apply, delete, conntrack
+  const traces = new TraceControl(lab); // trace
+  const captures = new CaptureControl(lab); // capture: streams pcapng
+  const tables = new TableControl(lab); // stats, fdb / routes / services tables
+  const handle: ControlHandler = async (req) => {
+    if (req.cmd === 'status') {
+      // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
+      const stats = await lab.stats().catch(() => []);
+      return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
+    }
+    if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {
+      lab.crashWorkerForTest();
+      return {};
+    }
+    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req);
+    if (answer) return answer;
+    throw new Error(`unknown command "${req.cmd}"`);
+  };
+  return Object.assign(handle, { tables });
+}
