@@ -24,12 +24,26 @@ describe('quoted figures', () => {
     expect(block(read('bench/RESULTS.md'))).toBe(md);
   });
 
-  it('the hot-path figures are the latest full run\'s (24.2 / 19.0 / 18.5 Mpps), with machine and date', () => {
+  it('the hot-path figures cite the newest hot-path run in bench/data, with its machine and date', () => {
     const md = quoteMarkdown(data);
-    expect(md).toMatch(/bridge forwarding with learning.*\| 24\.2 Mpps ±/);
-    expect(md).toMatch(/route \+ VXLAN encap.*\| 19\.0 Mpps ±/);
-    expect(md).toMatch(/VXLAN decap \+ bridge.*\| 18\.5 Mpps ±/);
-    expect(md).toContain('`bench/data/hotpath-all-2026-11-21-c.json`: 2-core VM (Intel(R) Xeon(R) Processor), Linux 6.18.44-fc-v595, Node v20.20.2, 2026-11-21');
+    const newest = data.filter((d) => d.file.startsWith('hotpath'))[0]; // loadData sorts newest first
+    const line = md.split('\n').find((l) => l.includes('`bench/data/' + newest.file + '`: '));
+    expect(line, newest.file).toBeDefined();
+    expect(line).toContain(newest.machine.date.slice(0, 10));
+    expect(md).toMatch(/bridge forwarding with learning.*\| [\d.]+ Mpps ±/);
+  });
+
+  it('on the 2026-11-21 runs alone: the latest full run\'s 24.2 / 19.0 / 18.5 Mpps, not the best runs', () => {
+    const old = oldRuns();
+    try {
+      const md = quoteMarkdown(loadData(old));
+      expect(md).toMatch(/bridge forwarding with learning.*\| 24\.2 Mpps ±/);
+      expect(md).toMatch(/route \+ VXLAN encap.*\| 19\.0 Mpps ±/);
+      expect(md).toMatch(/VXLAN decap \+ bridge.*\| 18\.5 Mpps ±/);
+      expect(md).toContain('`bench/data/hotpath-all-2026-11-21-c.json`: 2-core VM (Intel(R) Xeon(R) Processor), Linux 6.18.44-fc-v595, Node v20.20.2, 2026-11-21');
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
   });
 
   it('README: the best-run figures appear only labelled historical', () => {
@@ -40,13 +54,30 @@ describe('quoted figures', () => {
     }
   });
 
-  it('every e2e and overlay comparison from the old harness says what was unlike', () => {
-    for (const r of quoteRows(data).filter((x) => x.command.includes('bench e2e') && !x.what.includes('ready'))) expect(r.compared, r.what).toMatch(/old harness: /);
-    for (const r of quoteRows(data).filter((x) => x.command.includes('bench overlay'))) {
-      expect(r.compared, r.what).toMatch(r.what.includes('offloads off') ? /old harness: .*tx checksum/ : /old harness: podwire first in every round$/);
+  it('every e2e and overlay comparison from the old harness (2026-11-21) says what was unlike; like-for-like runs carry no caveat', () => {
+    const old = oldRuns();
+    try {
+      const rows = quoteRows(loadData(old));
+      for (const r of rows.filter((x) => x.command.includes('bench e2e') && !x.what.includes('ready'))) expect(r.compared, r.what).toMatch(/old harness: /);
+      for (const r of rows.filter((x) => x.command.includes('bench overlay'))) {
+        expect(r.compared, r.what).toMatch(r.what.includes('offloads off') ? /old harness: .*tx checksum/ : /old harness: podwire first in every round$/);
+      }
+    } finally {
+      rmSync(old, { recursive: true, force: true });
     }
+    // the current runs are like for like (bench/plan.ts): no caveat
+    for (const r of quoteRows(data).filter((x) => /bench (e2e|overlay)/.test(x.command))) expect(r.compared, r.what).not.toMatch(/old harness/);
   });
 });
+
+/** A temporary data directory holding only the 2026-11-21 runs (the old harness). */
+function oldRuns(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-quote-old-'));
+  for (const f of ['hotpath-all-2026-11-21-c.json', 'e2e-overlays-2026-11-21.json', 'e2e-2026-11-21.json', 'overlay-2026-11-21.json']) {
+    writeFileSync(join(dir, f), read(join('bench', 'data', f)));
+  }
+  return dir;
+}
 
 describe('quote.ts on its own data', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-quote-'));
