@@ -19,9 +19,9 @@ import { gatewayInput, gwMac, isArpForGateway, arpReply, vlanForHost } from "./s
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
-import { needsDefrag, defragment, dgFrame, dgLen, dgL2len, dgMaxSize, dgDf } from "./stages/defrag";
+import { needsDefrag, defragment } from "./stages/defrag";
 import { fragment } from "./stages/route";
-import { fragBytes, fragInit } from "./tables/frag_queue";
+import { fragBytes, fragInit, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "./tables/frag_queue";
 import { prefetchFlows } from "./stages/flow_prefetch";
 import { refusedPort } from "./stages/output";
 import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, traceBytes } from "./trace";
@@ -203,9 +203,9 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
       // of the largest size that came in (its frag_max_size)
       const d = defragment(frame, len, l2len);
       if (d != Drop.NONE) return d;
-      const nat = serviceNat(dgFrame, dgLen, dgL2len);
+      const nat = serviceNat(fqFrame, fqLen, fqL2len);
       if (nat != Drop.NONE) return nat;
-      return fragment(-1, dgFrame, dgLen, dgL2len, dgMaxSize, dgDf, inPort);
+      return fragment(-1, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf, inPort);
     }
     const nat = serviceNat(frame, len, l2len);
     if (nat != Drop.NONE) return nat;

@@ -14,19 +14,10 @@ import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag
 import { setBe16 } from "../wire/checksum";
 import { svcFrontendCount } from "../tables/services";
 import { ctCount } from "../tables/conntrack";
-import { fragFind, fragQueue, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf,
+import { fragFind, fragQueue, fqFrame, fqLen, fqL2len, fqDf,
   FQ_HELD, FQ_COMPLETE, FQ_OVERLAP, FQ_TOO_BIG } from "../tables/frag_queue";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
-
-/** The datagram the last defragment() call completed (valid until the next call). */
-export let dgFrame: usize = 0;
-export let dgLen: u32 = 0;
-export let dgL2len: u32 = 0;
-/** Its largest fragment (IP header + payload): the size it leaves in again. */
-export let dgMaxSize: u32 = 0;
-/** Every fragment had DF: so has the datagram and the fragments it leaves in (Linux IPSKB_FRAG_PMTU). */
-export let dgDf: bool = false;
 
 /** Is the IPv4 packet at `ip` a fragment this node must reassemble (it tracks connections)? */
 @inline export function needsDefrag(ip: usize): bool {
@@ -35,9 +26,10 @@ export let dgDf: bool = false;
 
 /**
  * Queue the fragment at `frame` (IPv4 header validated at frame + l2len).
- * Drop.NONE: it completed its datagram, now at dgFrame (dgLen bytes, its
- * header's length and flags rewritten, checksum filled, a zeroed vnet header
- * before it). Drop.HELD: queued, nothing to send yet. Otherwise a frag_* drop.
+ * Drop.NONE: it completed its datagram, described by frag_queue's fqFrame,
+ * fqLen, fqL2len, fqMaxSize (its largest fragment, the size it leaves in
+ * again) and fqDf; its header's length and flags are rewritten, the checksum
+ * filled, a zeroed vnet header before it. Drop.HELD: queued, nothing to send yet. Otherwise a frag_* drop.
  */
 export function defragment(frame: usize, len: u32, l2len: u32): Drop {
   const ip = frame + l2len;
@@ -56,14 +48,10 @@ export function defragment(frame: usize, len: u32, l2len: u32): Drop {
   if (r == FQ_TOO_BIG) { countEv(Ev.FRAG_QUEUES_DISCARDED); return Drop.FRAG_TOO_BIG; }
   if (r != FQ_COMPLETE) return Drop.FRAG_INCONSISTENT;
   countEv(Ev.FRAGS_REASSEMBLED);
-  dgFrame = fqFrame;
-  dgLen = fqLen;
-  dgL2len = fqL2len;
-  dgMaxSize = fqMaxSize;
-  dgDf = fqDf;
-  const dip = dgFrame + dgL2len;
-  setBe16(dip + TOTAL_LEN, <u16>(dgLen - dgL2len));
-  setBe16(dip + FLAGS_FRAG, dgDf ? FLAG_DF : 0);
+  // the datagram keeps DF when its largest fragment had it (ip_frag_reasm's max_df_size)
+  const dip = fqFrame + fqL2len;
+  setBe16(dip + TOTAL_LEN, <u16>(fqLen - fqL2len));
+  setBe16(dip + FLAGS_FRAG, fqDf ? FLAG_DF : 0);
   ipv4FillChecksum(dip);
   return Drop.NONE;
 }

@@ -21,7 +21,8 @@ import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD }
 import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { serviceNat, natApplied } from "./service_nat";
-import { needsDefrag, defragment, dgFrame, dgLen, dgL2len, dgMaxSize, dgDf } from "./defrag";
+import { needsDefrag, defragment } from "./defrag";
+import { fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "../tables/frag_queue";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 import { Step, MtuVerdict, tracing, trace } from "../trace";
 import { routePrefix, routeNextHop } from "../tables/fib";
@@ -53,11 +54,11 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
   if (needsDefrag(frame + l2len)) {
     const d = defragment(frame, len, l2len);
     if (d != Drop.NONE) return d;
-    frame = dgFrame;
-    len = dgLen;
-    l2len = dgL2len;
-    fragMax = dgMaxSize;
-    fragDf = dgDf;
+    frame = fqFrame;
+    len = fqLen;
+    l2len = fqL2len;
+    fragMax = fqMaxSize;
+    fragDf = fqDf;
   }
   const ip = frame + l2len;
   // Service DNAT / un-DNAT before the route lookup (kube-proxy's PREROUTING)
