@@ -17,7 +17,12 @@
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, VNET_GSO_NONE } from "./wire/virtio";
 
 export const HEADROOM: u32 = 130;
-export const TX_ENTRY: usize = 16; // u32 slot, u32 port, u32 start, u32 length
+// a tx entry, 16 bytes: slot u32, port u32, start u32 (where the vnet header is), length u32 (with it)
+export const TX_ENTRY: usize = 16;
+export const TX_SLOT: usize = 0;
+export const TX_PORT: usize = 4;
+export const TX_START: usize = 8;
+export const TX_LENGTH: usize = 12;
 /** tx entry slot value for a generated frame (ICMP error, fragment), which lives in the gen pool */
 export const GEN_SLOT: u32 = 0xfffffffe; // tx entry slot value for a generated frame
 
@@ -89,10 +94,10 @@ export function genFrameCapacity(): u32 { return genSlotSize - HEADROOM; }
 @inline export function txPush(slot: u32, port: u32, start: usize, len: u32): bool {
   if (txCount >= txCapacity) return false;
   const e = txBase + <usize>txCount * TX_ENTRY;
-  store<u32>(e, slot);
-  store<u32>(e, port, 4);
-  store<u32>(e, <u32>start, 8);
-  store<u32>(e, len, 12);
+  store<u32>(e, slot, TX_SLOT);
+  store<u32>(e, port, TX_PORT);
+  store<u32>(e, <u32>start, TX_START);
+  store<u32>(e, len, TX_LENGTH);
   txCount++;
   return true;
 }

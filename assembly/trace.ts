@@ -17,7 +17,8 @@ import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4Ttl, ipv4
 import { be16 } from "./wire/checksum";
 import { ethDst, ethSrc, ethPayloadType, ethHeaderLen, ETHERTYPE_IPV4, ETH_HLEN } from "./wire/ethernet";
 import { VNET_HLEN } from "./wire/virtio";
-import { txBase, TX_ENTRY } from "./frame";
+import { txBase, TX_ENTRY, TX_PORT, TX_START, TX_LENGTH } from "./frame";
+import { RouteKind } from "./tables/fib";
 import { ulPort, ulMac, ulIp, overlay, Overlay, vxlanPort } from "./node";
 
 // @ts-ignore: decorator
@@ -62,8 +63,12 @@ export const enum Choice { RANDOM = 1, MAGLEV = 2, AFFINITY = 3 }
 export const enum Nat { DNAT = 0, SNAT = 1, UNDNAT = 2, UNSNAT = 3 }
 export const enum MtuVerdict { FITS = 0, FRAGMENT = 1, FRAG_NEEDED = 2, GSO = 3 }
 
-// record: seq u32, step u16, code u16, a..f u32 = 32 bytes
+// record, 32 bytes: seq u32 (the frame), step u16, code u16, then six u32 fields a..f
 export const RECORD: usize = 32;
+export const R_SEQ: usize = 0;
+export const R_STEP: usize = 4;
+export const R_CODE: usize = 6;
+export const R_A: usize = 8;
 
 export let traceOn = false;
 export let traceDry = false;
@@ -92,15 +97,15 @@ export function trace(step: Step, code: u32, a: u32, b: u32, c: u32, d: u32, e: 
   const i = written++;
   if (i >= ringCap) return;
   const r = ringBase + <usize>i * RECORD;
-  store<u32>(r, seq);
-  store<u16>(r, <u16>step, 4);
-  store<u16>(r, <u16>code, 6);
-  store<u32>(r, a, 8);
-  store<u32>(r, b, 12);
-  store<u32>(r, c, 16);
-  store<u32>(r, d, 20);
-  store<u32>(r, e, 24);
-  store<u32>(r, f, 28);
+  store<u32>(r, seq, R_SEQ);
+  store<u16>(r, <u16>step, R_STEP);
+  store<u16>(r, <u16>code, R_CODE);
+  store<u32>(r, a, R_A);
+  store<u32>(r, b, R_A + 4);
+  store<u32>(r, c, R_A + 8);
+  store<u32>(r, d, R_A + 12);
+  store<u32>(r, e, R_A + 16);
+  store<u32>(r, f, R_A + 20);
 }
 
 /** Switch tracing (and dry-run mode) on or off; the ring starts empty. */
@@ -154,17 +159,12 @@ export function traceIngress(port: u32, vnet: usize, total: u32, underlay: bool)
  */
 export function traceTx(k: u32): void {
   const e = txBase + <usize>k * TX_ENTRY;
-  const port = load<u32>(e, 4);
-  const vnet = <usize>load<u32>(e, 8);
-  const len = load<u32>(e, 12) - VNET_HLEN;
+  const port = load<u32>(e, TX_PORT);
+  const vnet = <usize>load<u32>(e, TX_START);
+  const len = load<u32>(e, TX_LENGTH) - VNET_HLEN;
   if (port == ulPort) traceEncap(vnet + VNET_HLEN, len);
   trace(Step.TX, 0, port, len, <u32>load<u8>(vnet, 1), 0, 0, 0);
 }
-
-// RouteKind values (tables/fib.ts) the decoder names
-const KIND_VXLAN: u32 = 2;
-const KIND_IPIP: u32 = 3;
-const KIND_HOST_GW: u32 = 4;
 
 function traceEncap(frame: usize, len: u32): void {
   if (len < ETH_HLEN + 20 || ethPayloadType(frame, ETH_HLEN) != ETHERTYPE_IPV4 || ethSrc(frame) != ulMac) return;
@@ -175,11 +175,11 @@ function traceEncap(frame: usize, len: u32): void {
   const ihl = ipv4HeaderLen(ip);
   if (overlay == Overlay.VXLAN && proto == <u32>IPPROTO_UDP && len >= ETH_HLEN + ihl + 16 && <u32>be16(ip + ihl + 2) == <u32>vxlanPort) {
     const vniField = <u32>bswap<u32>(load<u32>(ip + ihl + 12)) >> 8;
-    trace(Step.ENCAP, KIND_VXLAN, src, dst, vniField, <u32>be16(ip + ihl), <u32>vxlanPort, 50);
+    trace(Step.ENCAP, <u32>RouteKind.VXLAN, src, dst, vniField, <u32>be16(ip + ihl), <u32>vxlanPort, 50);
   } else if (overlay == Overlay.IPIP && proto == <u32>IPPROTO_IPIP) {
-    trace(Step.ENCAP, KIND_IPIP, src, dst, 4, 0, 0, 20);
+    trace(Step.ENCAP, <u32>RouteKind.IPIP, src, dst, 4, 0, 0, 20);
   } else if (overlay == Overlay.HOST_GW && src != ulIp) {
-    trace(Step.ENCAP, KIND_HOST_GW, src, dst, 0, 0, 0, 0);
+    trace(Step.ENCAP, <u32>RouteKind.HOST_GW, src, dst, 0, 0, 0, 0);
   }
 }
 

@@ -39,6 +39,11 @@ export const O_PROTO: usize = 24;
 export const O_STATE: usize = 25;
 export const O_FLAGS: usize = 26;
 export const O_SEEN: usize = 28;
+// a tuple (at O_ORIG or O_REPLY)
+export const T_SRC: usize = 0;
+export const T_DST: usize = 4;
+export const T_SPORT: usize = 8;
+export const T_DPORT: usize = 10;
 const O_NEXT: usize = 32;
 const O_LAST: usize = 36;
 const O_DFLAGS: usize = 37;  // + dir
@@ -200,8 +205,8 @@ export function ctTimeout(state: u32): u32 {
 }
 
 @inline function tupleEq(t: usize, sip: u32, dip: u32, sport: u32, dport: u32): bool {
-  return load<u32>(t) == sip && load<u32>(t, 4) == dip &&
-    <u32>load<u16>(t, 8) == (sport & 0xffff) && <u32>load<u16>(t, 10) == (dport & 0xffff);
+  return load<u32>(t, T_SRC) == sip && load<u32>(t, T_DST) == dip &&
+    <u32>load<u16>(t, T_SPORT) == (sport & 0xffff) && <u32>load<u16>(t, T_DPORT) == (dport & 0xffff);
 }
 
 /** Index slot holding `ref`'s key, found by probing from the tuple's home. */
@@ -237,7 +242,7 @@ function insertSlot(ref: u32, h: u32): void {
 }
 
 @inline function tupleHash(a: usize, t: usize): u32 {
-  return hashTuple(<u32>load<u8>(a, O_PROTO), load<u32>(t), load<u32>(t, 4), <u32>load<u16>(t, 8), <u32>load<u16>(t, 10));
+  return hashTuple(<u32>load<u8>(a, O_PROTO), load<u32>(t, T_SRC), load<u32>(t, T_DST), <u32>load<u16>(t, T_SPORT), <u32>load<u16>(t, T_DPORT));
 }
 
 /** Unlink entry e (live) from both index slots and free it. */
@@ -385,10 +390,10 @@ export function ctCreate(proto: u32, oSip: u32, oDip: u32, oSport: u32, oDport: 
     store<u32>(undoLog + <usize>undoN * 8, load<u32>(a, O_NEXT), 4);
     undoN++;
   }
-  store<u32>(a, oSip, O_ORIG); store<u32>(a, oDip, O_ORIG + 4);
-  store<u16>(a, <u16>oSport, O_ORIG + 8); store<u16>(a, <u16>oDport, O_ORIG + 10);
-  store<u32>(a, rSip, O_REPLY); store<u32>(a, rDip, O_REPLY + 4);
-  store<u16>(a, <u16>rSport, O_REPLY + 8); store<u16>(a, <u16>rDport, O_REPLY + 10);
+  store<u32>(a, oSip, O_ORIG + T_SRC); store<u32>(a, oDip, O_ORIG + T_DST);
+  store<u16>(a, <u16>oSport, O_ORIG + T_SPORT); store<u16>(a, <u16>oDport, O_ORIG + T_DPORT);
+  store<u32>(a, rSip, O_REPLY + T_SRC); store<u32>(a, rDip, O_REPLY + T_DST);
+  store<u16>(a, <u16>rSport, O_REPLY + T_SPORT); store<u16>(a, <u16>rDport, O_REPLY + T_DPORT);
   store<u8>(a, <u8>proto, O_PROTO);
   const st = proto == PROTO_TCP ? CtState.TCP_SYN_SENT : proto == PROTO_UDP ? CtState.UDP_UNREPLIED
     : proto == PROTO_ICMP ? CtState.ICMP_REQUEST : CtState.OTHER;

@@ -19,8 +19,13 @@ export const enum RouteKind {
 // slot layout, 16 bytes: key u64 (prefix << 8 | len, | OCCUPIED), route index u32, pad
 const SLOT: usize = 16;
 const OCCUPIED: u64 = 1 << 63;
+const S_ROUTE: usize = 8;
+const KEY_PREFIX_SHIFT: u64 = 8;
 // route record, 16 bytes: kind u32, next hop (remote node underlay IP) u32, remote VTEP MAC u64
 const REC: usize = 16;
+const R_KIND: usize = 0;
+const R_NEXT_HOP: usize = 4;
+const R_VTEP_MAC: usize = 8;
 
 let slotsBase: usize = 0;
 let recBase: usize = 0;
@@ -46,7 +51,7 @@ export function fibInit(at: usize, cap: u32): void {
 }
 
 @inline function netmask(len: u32): u32 { return len == 0 ? 0 : <u32>(0xffffffff << (32 - len)); }
-@inline function keyOf(prefix: u32, len: u32): u64 { return (<u64>prefix << 8) | <u64>len | OCCUPIED; }
+@inline function keyOf(prefix: u32, len: u32): u64 { return (<u64>prefix << KEY_PREFIX_SHIFT) | <u64>len | OCCUPIED; }
 @inline function hash(k: u64): u32 { return <u32>((k * 0x9E3779B97F4A7C15) >> 32); }
 
 function find(key: u64): i32 {
@@ -68,7 +73,7 @@ export function fibAdd(prefix: u32, len: u32, kind: u32, nextHop: u32, vtepMac: 
   let idx: i32;
   const at = find(key);
   if (at >= 0) {
-    idx = load<i32>(slotsBase + <usize>at * SLOT, 8);
+    idx = load<i32>(slotsBase + <usize>at * SLOT, S_ROUTE);
   } else {
     if (count >= capacity) return ROUTE_NONE;
     // route records are never freed individually: deletion leaves a hole the next add reuses
@@ -76,16 +81,16 @@ export function fibAdd(prefix: u32, len: u32, kind: u32, nextHop: u32, vtepMac: 
     let i = hash(key) & mask;
     while (load<u64>(slotsBase + <usize>i * SLOT) != 0) i = (i + 1) & mask;
     store<u64>(slotsBase + <usize>i * SLOT, key);
-    store<i32>(slotsBase + <usize>i * SLOT, idx, 8);
+    store<i32>(slotsBase + <usize>i * SLOT, idx, S_ROUTE);
     count++;
     const rc = refcount + (<usize>len << 2);
     store<u32>(rc, load<u32>(rc) + 1);
     lengths |= (<u64>1) << len;
   }
   const r = recBase + <usize>idx * REC;
-  store<u32>(r, kind);
-  store<u32>(r, nextHop, 4);
-  store<u64>(r, vtepMac, 8);
+  store<u32>(r, kind, R_KIND);
+  store<u32>(r, nextHop, R_NEXT_HOP);
+  store<u64>(r, vtepMac, R_VTEP_MAC);
   return idx;
 }
 
@@ -99,7 +104,7 @@ export function fibDel(prefix: u32, len: u32): bool {
   if (len > 32) return false;
   const at = find(keyOf(prefix & netmask(len), len));
   if (at < 0) return false;
-  const idx = load<i32>(slotsBase + <usize>at * SLOT, 8);
+  const idx = load<i32>(slotsBase + <usize>at * SLOT, S_ROUTE);
   memory.fill(recBase + <usize>idx * REC, 0, REC);
   // backward-shift delete (see mac_table.ts)
   let hole = <u32>at;
@@ -130,14 +135,14 @@ export function fibLookup(dst: u32): i32 {
     const len = <u32>(63 - clz(ls)); // longest remaining length
     ls &= ~((<u64>1) << len);
     const at = find(keyOf(dst & netmask(len), len));
-    if (at >= 0) return load<i32>(slotsBase + <usize>at * SLOT, 8);
+    if (at >= 0) return load<i32>(slotsBase + <usize>at * SLOT, S_ROUTE);
   }
   return ROUTE_NONE;
 }
 
-@inline export function routeKind(idx: i32): u32 { return load<u32>(recBase + <usize>idx * REC); }
-@inline export function routeNextHop(idx: i32): u32 { return load<u32>(recBase + <usize>idx * REC, 4); }
-@inline export function routeVtepMac(idx: i32): u64 { return load<u64>(recBase + <usize>idx * REC, 8); }
+@inline export function routeKind(idx: i32): u32 { return load<u32>(recBase + <usize>idx * REC, R_KIND); }
+@inline export function routeNextHop(idx: i32): u32 { return load<u32>(recBase + <usize>idx * REC, R_NEXT_HOP); }
+@inline export function routeVtepMac(idx: i32): u64 { return load<u64>(recBase + <usize>idx * REC, R_VTEP_MAC); }
 export function fibCount(): u32 { return count; }
 
 /** Route `idx`'s prefix << 8 | length (-1 when it is not in the table). A scan: for traces and dumps, not the hot path. */
@@ -145,7 +150,7 @@ export function routePrefix(idx: i32): i64 {
   for (let i: u32 = 0; i <= mask; i++) {
     const s = slotsBase + <usize>i * SLOT;
     const k = load<u64>(s);
-    if (k != 0 && load<i32>(s, 8) == idx) return <i64>(k & ~OCCUPIED);
+    if (k != 0 && load<i32>(s, S_ROUTE) == idx) return <i64>(k & ~OCCUPIED);
   }
   return -1;
 }

@@ -8,6 +8,8 @@ import { countEv, Ev } from "../counters";
 
 // entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32 (| STATIC), seen u32 (ms)
 const ENTRY: usize = 16;
+const O_PORT: usize = 8;
+const O_SEEN: usize = 12;
 const OCCUPIED: u64 = 1 << 63;
 /**
  * A static entry (the control plane knows which port a pod is on, as a CNI
@@ -49,19 +51,19 @@ export function fdbLearn(mac: u64, port: u32, now: u32): void {
     const e = base + <usize>i * ENTRY;
     const k = load<u64>(e);
     if (k == key) {
-      const p = load<u32>(e, 8);
-      if (p == port) { store<u32>(e, now, 12); return; }
+      const p = load<u32>(e, O_PORT);
+      if (p == port) { store<u32>(e, now, O_SEEN); return; }
       if ((p & STATIC) != 0) return; // pinned by the control plane
-      store<u32>(e, port, 8);
-      store<u32>(e, now, 12);
+      store<u32>(e, port, O_PORT);
+      store<u32>(e, now, O_SEEN);
       countEv(Ev.FDB_MOVED);
       return;
     }
     if (k == 0) {
       if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
       store<u64>(e, key);
-      store<u32>(e, port, 8);
-      store<u32>(e, now, 12);
+      store<u32>(e, port, O_PORT);
+      store<u32>(e, now, O_SEEN);
       count++;
       countEv(Ev.FDB_LEARNED);
       return;
@@ -77,12 +79,12 @@ export function fdbAddStatic(mac: u64, port: u32): bool {
   while (true) {
     const e = base + <usize>i * ENTRY;
     const k = load<u64>(e);
-    if (k == key) { store<u32>(e, port | STATIC, 8); return true; }
+    if (k == key) { store<u32>(e, port | STATIC, O_PORT); return true; }
     if (k == 0) {
       if (count >= capacity) return false;
       store<u64>(e, key);
-      store<u32>(e, port | STATIC, 8);
-      store<u32>(e, 0, 12);
+      store<u32>(e, port | STATIC, O_PORT);
+      store<u32>(e, 0, O_SEEN);
       count++;
       return true;
     }
@@ -98,10 +100,10 @@ export function fdbLookup(mac: u64, now: u32): i32 {
     const e = base + <usize>i * ENTRY;
     const k = load<u64>(e);
     if (k == key) {
-      const p = load<u32>(e, 8);
+      const p = load<u32>(e, O_PORT);
       if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
       // expired once age >= ageing time, as the kernel's has_expired()
-      return now - load<u32>(e, 12) < agingMs ? <i32>p : NO_PORT;
+      return now - load<u32>(e, O_SEEN) < agingMs ? <i32>p : NO_PORT;
     }
     if (k == 0) return NO_PORT;
     i = (i + 1) & mask;
@@ -124,7 +126,7 @@ function removeAt(i: u32): void {
     }
   }
   store<u64>(base + <usize>hole * ENTRY, 0);
-  store<u64>(base + <usize>hole * ENTRY, 0, 8);
+  store<u64>(base + <usize>hole * ENTRY, 0, O_PORT);
   count--;
 }
 
@@ -134,7 +136,7 @@ export function fdbExpire(now: u32): u32 {
   let i: u32 = 0;
   while (i <= mask) {
     const e = base + <usize>i * ENTRY;
-    if (load<u64>(e) != 0 && (load<u32>(e, 8) & STATIC) == 0 && now - load<u32>(e, 12) >= agingMs) {
+    if (load<u64>(e) != 0 && (load<u32>(e, O_PORT) & STATIC) == 0 && now - load<u32>(e, O_SEEN) >= agingMs) {
       removeAt(i);
       removed++;
       continue; // slot i may now hold a shifted entry: look again
@@ -150,7 +152,7 @@ export function fdbFlushPort(port: u32): void {
   let i: u32 = 0;
   while (i <= mask) {
     const e = base + <usize>i * ENTRY;
-    if (load<u64>(e) != 0 && (load<u32>(e, 8) & ~STATIC) == port) { removeAt(i); continue; }
+    if (load<u64>(e) != 0 && (load<u32>(e, O_PORT) & ~STATIC) == port) { removeAt(i); continue; }
     i++;
   }
 }

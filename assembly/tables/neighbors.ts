@@ -7,6 +7,7 @@ import { slotsFor, canFillHole } from "./open_addressing";
 // slot, 16 bytes: ip u32 | OCCUPIED(bit 32) as u64 key, mac u64
 const SLOT: usize = 16;
 const OCCUPIED: u64 = 1 << 32;
+const O_MAC: usize = 8;
 export const NO_MAC: u64 = 0;
 
 let base: usize = 0;
@@ -33,7 +34,7 @@ export function neighLookup(ip: u32): u64 {
   while (true) {
     const s = base + <usize>i * SLOT;
     const k = load<u64>(s);
-    if (k == key) return load<u64>(s, 8);
+    if (k == key) return load<u64>(s, O_MAC);
     if (k == 0) return NO_MAC;
     i = (i + 1) & mask;
   }
@@ -46,11 +47,11 @@ export function neighSet(ip: u32, mac: u64): bool {
   while (true) {
     const s = base + <usize>i * SLOT;
     const k = load<u64>(s);
-    if (k == key) { store<u64>(s, mac, 8); return true; }
+    if (k == key) { store<u64>(s, mac, O_MAC); return true; }
     if (k == 0) {
       if (count >= capacity) return false;
       store<u64>(s, key);
-      store<u64>(s, mac, 8);
+      store<u64>(s, mac, O_MAC);
       count++;
       return true;
     }

@@ -15,8 +15,16 @@
 import { slotsFor, canFillHole } from "./open_addressing";
 
 const FSLOT: usize = 16;
-const BACKEND: usize = 8;
+const F_REF: usize = 8;
+const KEY_VIP_SHIFT: u64 = 24;
+const KEY_PORT_SHIFT: u64 = 8;
 const SVC_HDR: usize = 16;
+const H_COUNT: usize = 0;
+const H_FLAGS: usize = 4;
+const H_AFFINITY_MS: usize = 8;
+const BACKEND: usize = 8;
+const B_IP: usize = 0;
+const B_PORT: usize = 4;
 
 /** Source-NAT every new flow to the node's gateway address (externalTrafficPolicy: Cluster on a NodePort / external address). */
 export const SVC_MASQUERADE: u32 = 1;
@@ -51,7 +59,7 @@ export function svcInit(at: usize, cap: u32, maxBackends: u32): void {
 }
 
 @inline function key(vip: u32, port: u32, proto: u32): u64 {
-  return (<u64>vip << 24) | (<u64>(port & 0xffff) << 8) | <u64>(proto & 0xff);
+  return (<u64>vip << KEY_VIP_SHIFT) | (<u64>(port & 0xffff) << KEY_PORT_SHIFT) | <u64>(proto & 0xff);
 }
 @inline function hashKey(k: u64): u32 {
   let h = k * 0x9E3779B97F4A7C15;
@@ -68,7 +76,7 @@ export function svcLookup(vip: u32, port: u32, proto: u32): i32 {
   let i = hashKey(k) & fmask;
   while (true) {
     const s = fslotAt(i);
-    const ref = load<u32>(s, 8);
+    const ref = load<u32>(s, F_REF);
     if (ref == 0) return -1;
     if (load<u64>(s) == k) return <i32>(ref - 1);
     i = (i + 1) & fmask;
@@ -85,15 +93,15 @@ export function svcAddFrontend(vip: u32, port: u32, proto: u32, svc: u32): bool 
   let i = hashKey(k) & fmask;
   while (true) {
     const s = fslotAt(i);
-    const ref = load<u32>(s, 8);
+    const ref = load<u32>(s, F_REF);
     if (ref == 0) break;
-    if (load<u64>(s) == k) { store<u32>(s, svc + 1, 8); return true; }
+    if (load<u64>(s) == k) { store<u32>(s, svc + 1, F_REF); return true; }
     i = (i + 1) & fmask;
   }
   if (fcount >= capacity) return false; // at most half the slots used
   const s = fslotAt(i);
   store<u64>(s, k);
-  store<u32>(s, svc + 1, 8);
+  store<u32>(s, svc + 1, F_REF);
   fcount++;
   return true;
 }
@@ -104,7 +112,7 @@ export function svcDelFrontend(vip: u32, port: u32, proto: u32): bool {
   let i = hashKey(k) & fmask;
   while (true) {
     const s = fslotAt(i);
-    if (load<u32>(s, 8) == 0) return false;
+    if (load<u32>(s, F_REF) == 0) return false;
     if (load<u64>(s) == k) break;
     i = (i + 1) & fmask;
   }
@@ -114,7 +122,7 @@ export function svcDelFrontend(vip: u32, port: u32, proto: u32): bool {
   while (true) {
     j = (j + 1) & fmask;
     const s = fslotAt(j);
-    if (load<u32>(s, 8) == 0) break;
+    if (load<u32>(s, F_REF) == 0) break;
     const home = hashKey(load<u64>(s)) & fmask;
     if (canFillHole(hole, j, home)) {
       memory.copy(fslotAt(hole), s, FSLOT);
@@ -129,32 +137,32 @@ export function svcDelFrontend(vip: u32, port: u32, proto: u32): bool {
 /** Set service `svc`'s SVC_* flags and its ClientIP affinity timeout (0 = no affinity). False when out of range. */
 export function svcSetOptions(svc: u32, flags: u32, affinityMs: u32): bool {
   if (svc >= capacity) return false;
-  store<u32>(svcAt(svc), flags, 4);
-  store<u32>(svcAt(svc), affinityMs, 8);
+  store<u32>(svcAt(svc), flags, H_FLAGS);
+  store<u32>(svcAt(svc), affinityMs, H_AFFINITY_MS);
   return true;
 }
-@inline export function svcFlags(svc: u32): u32 { return load<u32>(svcAt(svc), 4); }
-@inline export function svcAffinityMs(svc: u32): u32 { return load<u32>(svcAt(svc), 8); }
+@inline export function svcFlags(svc: u32): u32 { return load<u32>(svcAt(svc), H_FLAGS); }
+@inline export function svcAffinityMs(svc: u32): u32 { return load<u32>(svcAt(svc), H_AFFINITY_MS); }
 
 /** Forget service `svc`'s backends (flows already tracked keep theirs: conntrack holds them). */
 export function svcClearBackends(svc: u32): void {
-  if (svc < capacity) store<u32>(svcAt(svc), 0);
+  if (svc < capacity) store<u32>(svcAt(svc), 0, H_COUNT);
 }
 
 /** Add a backend to service `svc`. False when `svc` is out of range or its list is full. */
 export function svcAddBackend(svc: u32, ip: u32, port: u32): bool {
   if (svc >= capacity) return false;
   const a = svcAt(svc);
-  const n = load<u32>(a);
+  const n = load<u32>(a, H_COUNT);
   if (n >= maxBe) return false;
   const b = a + SVC_HDR + <usize>n * BACKEND;
-  store<u32>(b, ip);
-  store<u16>(b, <u16>port, 4);
-  store<u32>(a, n + 1);
+  store<u32>(b, ip, B_IP);
+  store<u16>(b, <u16>port, B_PORT);
+  store<u32>(a, n + 1, H_COUNT);
   return true;
 }
 
-export function svcBackendCount(svc: u32): u32 { return svc < capacity ? load<u32>(svcAt(svc)) : 0; }
+export function svcBackendCount(svc: u32): u32 { return svc < capacity ? load<u32>(svcAt(svc), H_COUNT) : 0; }
 export function svcFrontendCount(): u32 { return fcount; }
 export function svcCapacity(): u32 { return capacity; }
 export function svcMaxBackends(): u32 { return maxBe; }
@@ -172,7 +180,7 @@ export function svcSeed(): u32 { return rng; }
 
 /** Choose one of `svc`'s backends (xorshift32): its index, or -1 when it has none. */
 export function svcPick(svc: u32): i32 {
-  const n = load<u32>(svcAt(svc));
+  const n = load<u32>(svcAt(svc), H_COUNT);
   if (n == 0) return -1;
   let x = rng;
   x ^= x << 13;
@@ -181,5 +189,5 @@ export function svcPick(svc: u32): i32 {
   rng = x;
   return <i32>(<u32>((<u64>x * <u64>n) >> 32));
 }
-@inline export function svcBackendIp(svc: u32, i: u32): u32 { return load<u32>(svcAt(svc) + SVC_HDR + <usize>i * BACKEND); }
-@inline export function svcBackendPort(svc: u32, i: u32): u32 { return <u32>load<u16>(svcAt(svc) + SVC_HDR + <usize>i * BACKEND, 4); }
+@inline export function svcBackendIp(svc: u32, i: u32): u32 { return load<u32>(svcAt(svc) + SVC_HDR + <usize>i * BACKEND, B_IP); }
+@inline export function svcBackendPort(svc: u32, i: u32): u32 { return <u32>load<u16>(svcAt(svc) + SVC_HDR + <usize>i * BACKEND, B_PORT); }
