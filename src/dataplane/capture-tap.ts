@@ -15,6 +15,7 @@
 //   from the port / EPB_OUTBOUND: sent to it), 3 bytes zero, f64 timestamp
 //   (ms since the epoch), then the frame (Ethernet; virtio-net header stripped).
 import type { Dataplane } from './dataplane.ts';
+import { TX_WORDS, TX_PORT, TX_START, TX_LENGTH } from './memory-views.ts';
 import type { CapturePort, EngineReply } from './engine-protocol.ts';
 
 export const CAPTURE_RECORD_HEADER = 20;
@@ -156,11 +157,12 @@ export class CaptureTap {
     const tx = n.dp.tx;
     const tapped = this.tapped[ni];
     const ts = performance.timeOrigin + performance.now();
+    const W = TX_WORDS, PORT = TX_PORT, START = TX_START, LENGTH = TX_LENGTH;
     for (let e = from; e < total; e++) {
-      const b = e << 2;
-      const port = tx[b + 1];
-      const start = tx[b + 2];
-      const length = tx[b + 3];
+      const b = e * W;
+      const port = tx[b + PORT];
+      const start = tx[b + START];
+      const length = tx[b + LENGTH];
       if (tapped[port]) this.copy(ni, port, CAPTURE_OUTBOUND, start, length, ts);
       if (port === n.ulPort && n.inProcessUnderlay) {
         const peer = this.peerOf(start);

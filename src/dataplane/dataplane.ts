@@ -1,9 +1,27 @@
-// One node's data plane: a WebAssembly instance plus typed views over its
-// frame slots, batch metadata, tx list and counters. This is the only place
-// that knows the memory layout; everything else talks in ports and frames.
+// One node's data plane: a WebAssembly instance and the control calls that
+// program it (ports, routes, neighbours, Services, conntrack, traces), in the
+// control plane's terms: addresses as strings, kinds by name. It reads and
+// writes the module's memory only through memory-views.ts, which takes the
+// layout from layout.ts (generated from assembly/); the names of the data
+// plane's numbers are in kinds.ts.
 import { maglevTable } from './maglev.ts';
-import { instantiate, newMemory, readString, type Build, type DataplaneExports } from './wasm.ts';
-import { ipv4ToInt, intToIpv4, macToBigInt, bigIntToMac } from '../model/addr.ts';
+import { instantiate, newMemory, type Build, type DataplaneExports } from './wasm.ts';
+import { ipv4ToInt, macToBigInt, bigIntToMac } from '../model/addr.ts';
+import { Drop, Services } from './layout.ts';
+import {
+  CT_PROTO, CT_STATES, CT_TIMEOUTS, OVERLAY_KIND, PORT_KIND, ROUTE_KIND,
+  type CtStateName, type CtTimeoutName, type OverlayKind, type PortKind, type RouteKind, type ServiceProto,
+} from './kinds.ts';
+import {
+  frameLists, readConntrack, readString, readCounters, readFdb, readNeighbors, readRoutes, readServiceTable, readTraceRing,
+  slotReadOffset, txEntryAt, txEntryBytes, writeFrame, writeMaglevTable,
+  type CounterNames, type CounterSnapshot, type CtEntry, type CtTuple, type FdbEntry, type RouteEntry, type ServiceBackend,
+  type ServiceTableEntry, type TxEntry,
+} from './memory-views.ts';
+
+// the names and shapes callers have always imported from here
+export { CT_PROTO, CT_STATES, CT_TIMEOUTS, type CtStateName, type CtTimeoutName, type OverlayKind, type PortKind, type RouteKind, type ServiceProto } from './kinds.ts';
+export { GEN_SLOT, type CounterSnapshot, type CtEntry, type CtTuple, type FdbEntry, type PortCounters, type RouteEntry, type ServiceBackend, type ServiceTableEntry, type TxEntry } from './memory-views.ts';
 
 export interface DataplaneOptions {
   /** frame slots = the largest batch (default 256) */
@@ -38,8 +56,6 @@ export interface DataplaneOptions {
   maglev?: boolean;
 }
 
-export type ServiceProto = 'tcp' | 'udp';
-export interface ServiceBackend { ip: string; port: number }
 /** How a frontend treats new flows beyond the backend choice (EngineServiceConfig carries the same fields). */
 export interface ServiceOptions {
   /** source-NAT new flows to the node's gateway address (externalTrafficPolicy: Cluster on a NodePort / external address) */
@@ -53,79 +69,7 @@ export interface ServiceOptions {
 }
 export type ServiceScheduler = 'random' | 'maglev';
 
-export type PortKind = 'bridge' | 'underlay';
-const PORT_KIND = { bridge: 1, underlay: 2 } as const;
-export type OverlayKind = 'none' | 'vxlan' | 'ipip' | 'host-gw';
-const OVERLAY_KIND = { none: 0, vxlan: 1, ipip: 2, 'host-gw': 3 } as const;
-export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
-const ROUTE_KIND = { local: 1, vxlan: 2, ipip: 3, 'host-gw': 4 } as const;
-const ROUTE_KIND_NAME = Object.fromEntries(Object.entries(ROUTE_KIND).map(([k, v]) => [v, k])) as Record<number, RouteKind>;
-/** tx entry slot value of a generated frame */
-export const GEN_SLOT = 0xfffffffe;
-
-// assembly/tables/services.ts SVC_* flags
-const SVC_MASQUERADE = 1;
-const SVC_DROP_EMPTY = 2;
-const SVC_MAGLEV = 4;
-
-/** Conntrack states, numbered as assembly/tables/conntrack.ts CtState (index = number). */
-export const CT_STATES = [
-  'none', 'syn_sent', 'syn_recv', 'established', 'fin_wait', 'close_wait', 'last_ack', 'time_wait', 'close',
-  'unreplied', 'replied', 'icmp_request', 'icmp_replied', 'other',
-] as const;
-export type CtStateName = (typeof CT_STATES)[number];
-/** The timeout each state's setting governs, per protocol: the names `setCtTimeout` takes. */
-export const CT_TIMEOUTS = {
-  tcp_syn_sent: 1, tcp_syn_recv: 2, tcp_established: 3, tcp_fin_wait: 4, tcp_close_wait: 5, tcp_last_ack: 6,
-  tcp_time_wait: 7, tcp_close: 8, udp_unreplied: 9, udp_stream: 10, icmp: 11, icmp_replied: 12, generic: 13,
-  // timeout classes, not states (assembly/tables/conntrack.ts F_TCLASS): Linux's _max_retrans and _unacknowledged
-  tcp_retrans: 14, tcp_unacknowledged: 15,
-} as const;
-export type CtTimeoutName = keyof typeof CT_TIMEOUTS;
-export const CT_PROTO = { icmp: 1, tcp: 6, udp: 17 } as const;
-const PROTO_NAME = Object.fromEntries(Object.entries(CT_PROTO).map(([k, v]) => [v, k])) as Record<number, ServiceProto>;
-export const CT_F_SEEN_REPLY = 1;
-export const CT_F_ASSURED = 2;
-/** A 5-tuple; for ICMP echo both ports are the echo identifier. */
-export interface CtTuple { src: string; dst: string; sport: number; dport: number }
-export interface CtEntry {
-  entry: number;
-  proto: number;
-  orig: CtTuple;
-  reply: CtTuple;
-  state: CtStateName;
-  seenReply: boolean;
-  assured: boolean;
-  ageMs: number;
-  timeoutMs: number;
-}
 const invert = (t: CtTuple): CtTuple => ({ src: t.dst, dst: t.src, sport: t.dport, dport: t.sport });
-
-/** A route as the data plane holds it (Dataplane.routes). */
-export interface RouteEntry { cidr: string; kind: RouteKind | string; nextHop?: string; vtepMac?: string }
-/** A Service frontend and its backends as the data plane holds them (Dataplane.serviceTable). */
-export interface ServiceTableEntry {
-  /** the data plane's service index */
-  index: number;
-  vip: string;
-  port: number;
-  proto: ServiceProto | string;
-  backends: ServiceBackend[];
-  masquerade: boolean;
-  dropWhenEmpty: boolean;
-  maglev: boolean;
-  /** ClientIP affinity timeout (0: none) */
-  affinitySeconds: number;
-}
-
-export interface TxEntry { slot: number; port: number; start: number; length: number }
-
-export interface PortCounters { [name: string]: number }
-export interface CounterSnapshot {
-  drops: Record<string, number>;
-  events: Record<string, number>;
-  ports: PortCounters[];
-}
 
 /** The most TCP payload one super-frame carries: 64 KiB of IPv4 less minimal IPv4 and TCP headers. */
 export const GSO_MAX_PAYLOAD = 65535 - 20 - 20;
@@ -180,9 +124,7 @@ export class Dataplane {
   rxAddr!: Uint32Array;
   tx!: Uint32Array;
   readonly memory: WebAssembly.Memory;
-  private readonly dropNames: string[];
-  private readonly eventNames: string[];
-  private readonly portCounterNames: string[];
+  private readonly counterNames: CounterNames;
   /** "vip:port/proto" -> the service index the data plane knows it by */
   private readonly services = new Map<string, number>();
   private readonly freeServices: number[] = [];
@@ -209,9 +151,11 @@ export class Dataplane {
     this.regionEnd = ex.regionEndPtr();
     this.rxCapacity = ex.rxCap();
     this.refreshViews();
-    this.dropNames = names(ex, ex.dropReasonCount(), ex.dropReasonName);
-    this.eventNames = names(ex, ex.eventCount(), ex.eventName);
-    this.portCounterNames = names(ex, ex.portCounterCount(), ex.portCounterName);
+    this.counterNames = {
+      drops: names(ex, ex.dropReasonCount(), ex.dropReasonName),
+      events: names(ex, ex.eventCount(), ex.eventName),
+      ports: names(ex, ex.portCounterCount(), ex.portCounterName),
+    };
   }
 
   /**
@@ -220,17 +164,12 @@ export class Dataplane {
    * after that it never grows.
    */
   refreshViews(): void {
-    const buf = this.memory.buffer;
-    const ex = this.ex;
-    this.rxLen = new Uint32Array(buf, ex.rxLenPtr(), this.rxCapacity);
-    this.rxPort = new Uint32Array(buf, ex.rxPortPtr(), this.rxCapacity);
-    this.rxAddr = new Uint32Array(buf, ex.rxAddrPtr(), this.rxCapacity);
-    this.tx = new Uint32Array(buf, ex.txPtr(), (ex.txCap() * ex.txEntryBytes()) / 4);
+    ({ rxLen: this.rxLen, rxPort: this.rxPort, rxAddr: this.rxAddr, tx: this.tx } = frameLists(this.memory, this.ex, this.rxCapacity));
   }
 
   /** Byte offset in memory where a read for slot i must land (vnet header first). */
   readOffset(slot: number): number {
-    return this.slotBase + slot * this.slotSize + this.headroom - this.vnetLen;
+    return slotReadOffset(this.slotBase, this.slotSize, slot);
   }
   /** The most a read into one slot may take (vnet header + frame). */
   get readCapacity(): number {
@@ -309,8 +248,7 @@ export class Dataplane {
     this.ex.txClear();
   }
   txEntry(k: number): TxEntry {
-    const b = k * 4;
-    return { slot: this.tx[b], port: this.tx[b + 1], start: this.tx[b + 2], length: this.tx[b + 3] };
+    return txEntryAt(this.tx, k);
   }
 
   // ---- helpers for tests and the in-memory benchmark ----
@@ -318,11 +256,8 @@ export class Dataplane {
   /** Copy a frame into slot `slot` as if read from `port`'s TAP. `vnet` defaults to all zero. */
   putFrame(slot: number, port: number, frame: Uint8Array, vnet?: Uint8Array): void {
     const at = this.readOffset(slot);
-    const mem = new Uint8Array(this.memory.buffer);
-    mem.fill(0, at, at + this.vnetLen);
-    if (vnet) mem.set(vnet.subarray(0, this.vnetLen), at);
     if (frame.length > this.readCapacity - this.vnetLen) throw new Error('frame larger than a slot');
-    mem.set(frame, at + this.vnetLen);
+    writeFrame(this.memory, at, frame, vnet);
     this.rxLen[slot] = this.vnetLen + frame.length;
     this.rxPort[slot] = port;
     this.rxAddr[slot] = at;
@@ -330,117 +265,31 @@ export class Dataplane {
   /** The bytes tx entry k would write: vnet header and frame, copied out. */
   txBytes(k: number): { vnet: Uint8Array; frame: Uint8Array; port: number } {
     const e = this.txEntry(k);
-    const all = new Uint8Array(this.memory.buffer.slice(e.start, e.start + e.length));
-    return { vnet: all.subarray(0, this.vnetLen), frame: all.subarray(this.vnetLen), port: e.port };
+    return { ...txEntryBytes(this.memory, e), port: e.port };
   }
 
   counters(): CounterSnapshot {
-    const buf = this.memory.buffer;
-    const drops = new BigUint64Array(buf, this.ex.dropCountersPtr(), this.dropNames.length);
-    const events = new BigUint64Array(buf, this.ex.eventCountersPtr(), this.eventNames.length);
-    const nPort = this.portCounterNames.length;
-    const ports = new BigUint64Array(buf, this.ex.portCountersPtr(), this.maxPorts * nPort);
-    const snap: CounterSnapshot = { drops: {}, events: {}, ports: [] };
-    // index 0 of drops is "none": not a reason
-    this.dropNames.forEach((n, i) => { if (i > 0) snap.drops[n] = Number(drops[i]); });
-    this.eventNames.forEach((n, i) => { snap.events[n] = Number(events[i]); });
-    for (let p = 0; p < this.maxPorts; p++) {
-      const c: PortCounters = {};
-      this.portCounterNames.forEach((n, i) => { c[n] = Number(ports[p * nPort + i]); });
-      snap.ports.push(c);
-    }
-    return snap;
+    return readCounters(this.memory, this.ex, this.counterNames, this.maxPorts);
   }
 
   /** The forwarding database as the data plane holds it. */
-  fdb(nowMs: number): { mac: string; port: number; ageMs: number; static?: boolean }[] {
-    const base = this.ex.fdbBase();
-    const n = this.ex.fdbSlots();
-    const view = new DataView(this.memory.buffer, base, n * 16);
-    const out: { mac: string; port: number; ageMs: number; static?: boolean }[] = [];
-    for (let i = 0; i < n; i++) {
-      const key = view.getBigUint64(i * 16, true);
-      if (key === 0n) continue;
-      const port = view.getUint32(i * 16 + 8, true);
-      const isStatic = (port & 0x80000000) !== 0;
-      out.push({
-        mac: bigIntToMac(key & 0xffffffffffffn),
-        port: port & 0x7fffffff,
-        ageMs: isStatic ? 0 : ((nowMs >>> 0) - view.getUint32(i * 16 + 12, true)) >>> 0,
-        ...(isStatic ? { static: true } : {}),
-      });
-    }
-    return out.sort((a, b) => a.port - b.port || a.mac.localeCompare(b.mac));
+  fdb(nowMs: number): FdbEntry[] {
+    return readFdb(this.memory, this.ex, nowMs);
   }
 
   /** The routing table as the data plane holds it (assembly/tables/fib.ts), longest prefix first. */
   routes(): RouteEntry[] {
-    const slots = this.ex.fibSlots();
-    const view = new DataView(this.memory.buffer, this.ex.fibSlotsBase(), slots * 16);
-    // route records: at most capacity of them, and the slot array is at least twice the capacity
-    const rec = new DataView(this.memory.buffer, this.ex.fibRecordsBase(), (slots / 2) * 16);
-    const out: RouteEntry[] = [];
-    for (let i = 0; i < slots; i++) {
-      const key = view.getBigUint64(i * 16, true);
-      if (key === 0n) continue; // empty: occupied keys have bit 63 set
-      const len = Number(key & 0xffn);
-      const prefix = Number((key >> 8n) & 0xffffffffn);
-      const r = view.getUint32(i * 16 + 8, true) * 16;
-      const kind = rec.getUint32(r, true);
-      const nextHop = rec.getUint32(r + 4, true);
-      const vtep = rec.getBigUint64(r + 8, true);
-      out.push({
-        cidr: `${intToIpv4(prefix)}/${len}`, kind: ROUTE_KIND_NAME[kind] ?? `kind${kind}`,
-        ...(nextHop ? { nextHop: intToIpv4(nextHop) } : {}),
-        ...(vtep ? { vtepMac: bigIntToMac(vtep) } : {}),
-      });
-    }
-    return out.sort((a, b) => Number(b.cidr.split('/')[1]) - Number(a.cidr.split('/')[1]) || ipv4ToInt(a.cidr.split('/')[0]) - ipv4ToInt(b.cidr.split('/')[0]));
+    return readRoutes(this.memory, this.ex);
   }
 
   /** The neighbour table (IPv4 -> MAC) as the data plane holds it (assembly/tables/neighbors.ts), by address. */
   neighbors(): { ip: string; mac: string }[] {
-    const slots = this.ex.neighSlots();
-    const view = new DataView(this.memory.buffer, this.ex.neighBase(), slots * 16);
-    const out: { ip: number; mac: string }[] = [];
-    for (let i = 0; i < slots; i++) {
-      const key = view.getBigUint64(i * 16, true);
-      if (key === 0n) continue; // occupied keys have bit 32 set
-      out.push({ ip: Number(key & 0xffffffffn), mac: bigIntToMac(view.getBigUint64(i * 16 + 8, true)) });
-    }
-    return out.sort((a, b) => a.ip - b.ip).map((e) => ({ ip: intToIpv4(e.ip), mac: e.mac }));
+    return readNeighbors(this.memory, this.ex);
   }
 
   /** Every Service frontend with its backends and options, as the data plane holds them (assembly/tables/services.ts). */
   serviceTable(): ServiceTableEntry[] {
-    const buf = this.memory.buffer;
-    const slots = this.ex.svcFrontendSlots();
-    const front = new DataView(buf, this.ex.svcFrontendBase(), slots * 16);
-    const stride = this.ex.svcStrideBytes();
-    const svcs = new DataView(buf, this.ex.svcBase(), this.ex.svcCapacity() * stride);
-    const out: ServiceTableEntry[] = [];
-    for (let i = 0; i < slots; i++) {
-      const ref = front.getUint32(i * 16 + 8, true);
-      if (ref === 0) continue; // empty slot
-      const key = front.getBigUint64(i * 16, true);
-      const index = ref - 1;
-      const h = index * stride;
-      const count = svcs.getUint32(h, true);
-      const flags = svcs.getUint32(h + 4, true);
-      const backends: ServiceBackend[] = [];
-      for (let b = 0; b < count; b++) {
-        const at = h + 16 + b * 8;
-        backends.push({ ip: intToIpv4(svcs.getUint32(at, true)), port: svcs.getUint16(at + 4, true) });
-      }
-      const proto = Number(key & 0xffn);
-      out.push({
-        index, vip: intToIpv4(Number((key >> 24n) & 0xffffffffn)), port: Number((key >> 8n) & 0xffffn),
-        proto: PROTO_NAME[proto] ?? String(proto), backends,
-        masquerade: (flags & SVC_MASQUERADE) !== 0, dropWhenEmpty: (flags & SVC_DROP_EMPTY) !== 0, maglev: (flags & SVC_MAGLEV) !== 0,
-        affinitySeconds: svcs.getUint32(h + 8, true) / 1000,
-      });
-    }
-    return out.sort((a, b) => ipv4ToInt(a.vip) - ipv4ToInt(b.vip) || a.port - b.port || String(a.proto).localeCompare(String(b.proto)));
+    return readServiceTable(this.memory, this.ex);
   }
 
   // ---- connection tracking (assembly/tables/conntrack.ts) ----
@@ -520,10 +369,10 @@ export class Dataplane {
     if (maglev) {
       if (this.ex.maglevEnabled() === 0) throw new Error(`service ${key}: scheduler maglev needs a data plane configured with maglev: true`);
       // written before the flag is set: the table always matches the list it indexes
-      const table = maglevTable(backends.map((b) => `${b.ip}:${b.port}`), this.ex.maglevSlots());
-      new Uint16Array(this.memory.buffer, this.ex.maglevTable(idx), table.length).set(table);
+      writeMaglevTable(this.memory, this.ex, idx, maglevTable(backends.map((b) => `${b.ip}:${b.port}`), this.ex.maglevSlots()));
     }
-    const flags = (opts.masquerade ? SVC_MASQUERADE : 0) | (opts.dropWhenEmpty ? SVC_DROP_EMPTY : 0) | (maglev ? SVC_MAGLEV : 0);
+    const flags = (opts.masquerade ? Services.SVC_MASQUERADE : 0) | (opts.dropWhenEmpty ? Services.SVC_DROP_EMPTY : 0)
+      | (maglev ? Services.SVC_MAGLEV : 0);
     this.ex.svcSetOptions(idx, flags, Math.round((opts.affinitySeconds ?? 0) * 1000) >>> 0);
   }
   /** Remove a Service frontend; flows already tracked keep going to their backends. False when there was none. */
@@ -550,9 +399,9 @@ export class Dataplane {
 
   /** A drop reason's name by its number (trace records carry numbers). */
   dropName(reason: number): string {
-    // Drop.HELD, just past COUNT: a fragment queued for reassembly (not a drop)
-    if (reason === this.dropNames.length + 1) return 'held';
-    return this.dropNames[reason] ?? `drop_${reason}`;
+    // Drop.HELD: a fragment queued for reassembly (not a drop)
+    if (reason === Drop.HELD) return 'held';
+    return this.counterNames.drops[reason] ?? `drop_${reason}`;
   }
 
   /** Record every decision from now on (`dry`: and leave no state behind; see assembly/trace.ts). */
@@ -565,39 +414,12 @@ export class Dataplane {
   }
   /** The records written since traceBegin / the last traceReset, copied out, and how many did not fit the ring. */
   traceRecords(): { words: Uint32Array; lost: number } {
-    const n = this.ex.traceCount();
-    const cap = this.ex.traceRingCap();
-    const kept = Math.min(n, cap);
-    const words = new Uint32Array(this.memory.buffer.slice(this.ex.traceRingPtr(), this.ex.traceRingPtr() + kept * 32));
-    return { words, lost: n - kept };
+    return readTraceRing(this.memory, this.ex);
   }
 
   /** The conntrack table as the data plane holds it (`podwire conntrack -L`); expired entries not yet collected are left out. */
   conntrack(nowMs: number): CtEntry[] {
-    const base = this.ex.ctBase();
-    const size = this.ex.ctEntryBytes();
-    const n = this.ex.ctHighWater();
-    const view = new DataView(this.memory.buffer, base, Math.max(n, 1) * size);
-    const tuple = (o: number): CtTuple => ({
-      src: intToIpv4(view.getUint32(o, true)), dst: intToIpv4(view.getUint32(o + 4, true)),
-      sport: view.getUint16(o + 8, true), dport: view.getUint16(o + 10, true),
-    });
-    const out: CtEntry[] = [];
-    for (let i = 0; i < n; i++) {
-      const o = i * size;
-      const flags = view.getUint16(o + 26, true);
-      if ((flags & 0x8000) === 0) continue;
-      const st = view.getUint8(o + 25);
-      const ageMs = ((nowMs >>> 0) - view.getUint32(o + 28, true)) >>> 0;
-      const tclass = (flags >> 8) & 0xf; // a TCP entry's timeout class when not its state's (after an RST, unacknowledged data)
-      const timeoutMs = this.ex.ctTimeout(tclass || st);
-      if (ageMs >= timeoutMs) continue;
-      out.push({
-        entry: i, proto: view.getUint8(o + 24), orig: tuple(o), reply: tuple(o + 12), state: CT_STATES[st],
-        seenReply: (flags & CT_F_SEEN_REPLY) !== 0, assured: (flags & CT_F_ASSURED) !== 0, ageMs, timeoutMs,
-      });
-    }
-    return out;
+    return readConntrack(this.memory, this.ex, nowMs);
   }
 }
 

@@ -15,6 +15,7 @@ import { programNode } from './node-setup.ts';
 import { NodeServices, frontendKey } from './service-sync.ts';
 import { SocketUnderlay } from './socket-underlay.ts';
 import { CaptureTap } from './capture-tap.ts';
+import { TX_WORDS, TX_PORT, TX_START, TX_LENGTH, frameDstMacKey, macKey, memoryBytes } from './memory-views.ts';
 import { parseMac } from '../model/addr.ts';
 import { Poller } from '../io/poller.ts';
 import { EventFd } from '../io/eventfd.ts';
@@ -71,7 +72,7 @@ function main(): void {
     ...(cfg.maglev ? { maglev: true } : {}),
   });
   const memBase = bufferAddress(dps[0].memory.buffer);
-  const mem8 = new Uint8Array(dps[0].memory.buffer);
+  const mem8 = memoryBytes(dps[0].memory);
   const nodes: Node[] = cfg.nodes.map((n, i) => {
     const dp = dps[i];
     programNode(dp, n, cfg.macAgingMs);
@@ -110,16 +111,17 @@ function main(): void {
   let running = true;
   let busy = false;
 
+  const W = TX_WORDS, PORT = TX_PORT, START = TX_START, LENGTH = TX_LENGTH;
   /** Write node n's queued tx entries; underlay frames for in-process peers are handed over instead. */
   const flush = (n: Node, depth: number): void => {
     if (tap.on) tap.tx(nodes.indexOf(n), n.drained, n.txTotal);
     const tx = n.dp.tx;
     while (n.drained < n.txTotal) {
-      const b = n.drained << 2;
+      const b = n.drained * W;
       n.drained++;
-      const outPort = tx[b + 1];
-      const start = tx[b + 2];
-      const length = tx[b + 3];
+      const outPort = tx[b + PORT];
+      const start = tx[b + START];
+      const length = tx[b + LENGTH];
       if (outPort === n.ulPort && n.ulFd < 0) {
         if (n.sock) n.sock.send(start, length);
         else handOver(start, length, depth);
@@ -140,7 +142,7 @@ function main(): void {
    * the underlay; a broadcast or unknown MAC has no peer and is counted.
    */
   const handOver = (start: number, length: number, depth: number): void => {
-    const i = byMac.get(macKeyAt(mem8, start + 10));
+    const i = byMac.get(frameDstMacKey(mem8, start));
     if (i === undefined) { fabric.noPeer++; return; }
     if (depth >= MAX_FABRIC_DEPTH) { fabric.tooDeep++; return; }
     const peer = nodes[i];
@@ -164,7 +166,7 @@ function main(): void {
   const tap = new CaptureTap(mem8, nodes.map((n, i) => ({
     name: n.name, dp: n.dp, ports: cfg.nodes[i].ports.map((p) => ({ port: p.port, name: p.name })),
     ulPort: n.ulPort, inProcessUnderlay: n.ulPort >= 0 && n.ulFd < 0 && !n.sock,
-  })), cfg.captureBacklog, (start) => byMac.get(macKeyAt(mem8, start + 10)), (m, transfer) => port.postMessage(m, transfer));
+  })), cfg.captureBacklog, (start) => byMac.get(frameDstMacKey(mem8, start)), (m, transfer) => port.postMessage(m, transfer));
   // each node's Service frontends as programmed, for `podwire apply`'s diffs (service-sync.ts)
   const nodeServices = nodes.map((n, i) => new NodeServices(n.dp, cfg.nodes[i].services));
   // decision traces: every node named for the decoder (ports by pod, frontends by Service)
@@ -192,7 +194,7 @@ function main(): void {
         const start = nodes.findIndex((n) => n.name === req.node);
         if (start < 0) throw new Error(`no podwire node ${req.node} in this lab`);
         if (liveTrace) for (const n of nodes) n.dp.traceEnd(); // a synthetic run takes the rings; live resumes below
-        const result = traceWalk(traceNodes, start, req.port, req.frame, (at) => byMac.get(macKeyAt(mem8, at + 10)));
+        const result = traceWalk(traceNodes, start, req.port, req.frame, (at) => byMac.get(frameDstMacKey(mem8, at)));
         reply({ type: 'trace', id: req.id, result });
       } catch (e) {
         reply({ type: 'trace', id: req.id, error: (e as Error).message });
@@ -356,12 +358,5 @@ function main(): void {
   reply({ type: 'stopped' });
 }
 
-
-function macKey(b: number[]): number {
-  return ((b[0] * 256 + b[1]) * 256 + b[2]) * 16777216 + (b[3] * 65536 + b[4] * 256 + b[5]);
-}
-function macKeyAt(m: Uint8Array, at: number): number {
-  return ((m[at] * 256 + m[at + 1]) * 256 + m[at + 2]) * 16777216 + (m[at + 3] * 65536 + m[at + 4] * 256 + m[at + 5]);
-}
 
 main();

@@ -1,25 +1,33 @@
 // Decision-trace records (assembly/trace.ts) decoded into steps a person
 // can read: which table entry, which rewrite, which verdict. The record
-// layout and the step numbering are the data plane's; this file is the only
-// place on the TypeScript side that knows them.
+// layout, the step names and the numbers in the records are the data
+// plane's (memory-views.ts walks the records; layout.ts has the enums);
+// this file gives them words.
 import { intToIpv4 } from '../model/addr.ts';
+import { TRACE_STEP_NAMES, Choice, Nat, MtuVerdict, CtState, Services } from './layout.ts';
+import { ROUTE_KIND_NAME } from './kinds.ts';
+import { forEachTraceRecord } from './memory-views.ts';
 
-/** Step names in the data plane's order (test/dataplane/trace.test.ts checks them against the wasm's). */
-export const TRACE_STEPS = [
-  'rx', 'pkt', 'l2_learn', 'flood', 'gw_arp_reply', 'gw_echo_reply',
-  'ct_hit', 'ct_miss', 'svc_match', 'svc_backend', 'svc_no_backend', 'nat', 'ct_create',
-  'route', 'no_route', 'ttl', 'mtu', 'neigh', 'encap', 'decap', 'generated', 'tx', 'tx_refused', 'verdict',
-] as const;
+/** Step names in the data plane's order (generated from assembly/trace.ts STEP_NAMES). */
+export const TRACE_STEPS = TRACE_STEP_NAMES;
 export type TraceStepName = (typeof TRACE_STEPS)[number];
 
-export const RECORD_WORDS = 8;
-const ROUTE_KINDS = ['?', 'local', 'vxlan', 'ipip', 'host-gw'];
-const CHOICES = ['?', 'random', 'maglev', 'ClientIP affinity'];
-const NATS = ['DNAT', 'SNAT', 'un-DNAT', 'un-SNAT'];
-const MTU_VERDICTS = ['fits', 'fragmented (DF clear)', 'too big with DF: fragmentation needed', 'GSO super-frame (segments checked at egress)'];
+const routeKind = (k: number): string => ROUTE_KIND_NAME[k] ?? (k === 0 ? '?' : String(k));
+const CHOICES: Record<number, string> = { [Choice.RANDOM]: 'random', [Choice.MAGLEV]: 'maglev', [Choice.AFFINITY]: 'ClientIP affinity' };
+const NATS: Record<number, string> = { [Nat.DNAT]: 'DNAT', [Nat.SNAT]: 'SNAT', [Nat.UNDNAT]: 'un-DNAT', [Nat.UNSNAT]: 'un-SNAT' };
+const MTU_VERDICTS: Record<number, string> = {
+  [MtuVerdict.FITS]: 'fits', [MtuVerdict.FRAGMENT]: 'fragmented (DF clear)',
+  [MtuVerdict.FRAG_NEEDED]: 'too big with DF: fragmentation needed', [MtuVerdict.GSO]: 'GSO super-frame (segments checked at egress)',
+};
 const PROTOS: Record<number, string> = { 1: 'icmp', 4: 'ipip', 6: 'tcp', 17: 'udp' };
-const CT_STATE_NAMES = ['none', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'TIME_WAIT', 'CLOSE',
-  'UNREPLIED', 'REPLIED', 'REQUEST', 'REPLIED', 'OTHER'];
+/** Conntrack states as `conntrack -L` prints them. */
+const CT_STATE_NAMES: Record<number, string> = {
+  [CtState.NONE]: 'none', [CtState.TCP_SYN_SENT]: 'SYN_SENT', [CtState.TCP_SYN_RECV]: 'SYN_RECV',
+  [CtState.TCP_ESTABLISHED]: 'ESTABLISHED', [CtState.TCP_FIN_WAIT]: 'FIN_WAIT', [CtState.TCP_CLOSE_WAIT]: 'CLOSE_WAIT',
+  [CtState.TCP_LAST_ACK]: 'LAST_ACK', [CtState.TCP_TIME_WAIT]: 'TIME_WAIT', [CtState.TCP_CLOSE]: 'CLOSE',
+  [CtState.UDP_UNREPLIED]: 'UNREPLIED', [CtState.UDP_REPLIED]: 'REPLIED', [CtState.ICMP_REQUEST]: 'REQUEST',
+  [CtState.ICMP_REPLIED]: 'REPLIED', [CtState.OTHER]: 'OTHER',
+};
 
 /** What the decoder needs to name things: ports, Services and drop reasons. */
 export interface TraceNames {
@@ -46,18 +54,13 @@ const mac = (hi: number, lo: number) => {
 };
 const proto = (p: number) => PROTOS[p] ?? String(p);
 
-/** Decode `words` (RECORD_WORDS per record, as Dataplane.traceRecords copies them). */
+/** Decode `words` (the ring's records, as Dataplane.traceRecords copies them). */
 export function decodeTrace(words: Uint32Array, names: TraceNames): TraceStep[] {
   const out: TraceStep[] = [];
-  for (let i = 0; i + RECORD_WORDS <= words.length; i += RECORD_WORDS) {
-    const frame = words[i];
-    const stepNo = words[i + 1] & 0xffff;
-    const code = words[i + 1] >>> 16;
-    const [a, b, c, d, e, f] = [words[i + 2], words[i + 3], words[i + 4], words[i + 5], words[i + 6], words[i + 7]];
-    const step = TRACE_STEPS[stepNo];
-    if (!step) continue;
-    out.push({ frame, step, ...describe(step, code, a, b, c, d, e, f, names) });
-  }
+  forEachTraceRecord(words, (r) => {
+    const step = TRACE_STEPS[r.step];
+    if (step) out.push({ frame: r.frame, step, ...describe(step, r.code, r.a, r.b, r.c, r.d, r.e, r.f, names) });
+  });
   return out;
 }
 
@@ -96,28 +99,29 @@ function describe(step: TraceStepName, code: number, a: number, b: number, c: nu
       return { detail: {}, text: 'conntrack: no entry (a new flow)' };
     case 'svc_match': {
       const name = names.service(ip(b), c, proto(d));
-      const flags = [f & 1 ? 'masquerade' : '', f & 2 ? 'drop when empty (Local policy)' : '', f & 4 ? 'maglev' : ''].filter(Boolean);
+      const flags = [f & Services.SVC_MASQUERADE ? 'masquerade' : '', f & Services.SVC_DROP_EMPTY ? 'drop when empty (Local policy)' : '',
+        f & Services.SVC_MAGLEV ? 'maglev' : ''].filter(Boolean);
       return { detail: { serviceSlot: a, service: name ?? '', frontend: `${ip(b)}:${c}/${proto(d)}`, backends: e, flags: flags.join(',') },
         text: `service: ${ip(b)}:${c}/${proto(d)} is ${name ? `Service ${name}` : `frontend #${a}`}, ${e} backend(s)${flags.length ? ` [${flags.join(', ')}]` : ''}` };
     }
     case 'svc_backend': {
       const why = CHOICES[code] ?? String(code);
-      const extra = code === 2 ? `, Maglev slot ${e}` : code === 3 ? `, remembered for ${Math.round(e / 1000)} s` : '';
-      return { detail: { backend: `${ip(c)}:${d}`, index: b, of: f, why, ...(code === 2 ? { maglevSlot: e } : {}) },
+      const extra = code === Choice.MAGLEV ? `, Maglev slot ${e}` : code === Choice.AFFINITY ? `, remembered for ${Math.round(e / 1000)} s` : '';
+      return { detail: { backend: `${ip(c)}:${d}`, index: b, of: f, why, ...(code === Choice.MAGLEV ? { maglevSlot: e } : {}) },
         text: `service: backend ${b + 1} of ${f}: ${ip(c)}:${d} (${why}${extra})` };
     }
     case 'svc_no_backend':
       return { detail: { dropped: code === 1 }, text: code === 1 ? 'service: no local endpoint: dropped (externalTrafficPolicy/internalTrafficPolicy Local)' : 'service: no endpoints: rejected (TCP reset / ICMP port unreachable)' };
     case 'nat': {
       const kind = NATS[code] ?? String(code);
-      const what = code === 0 || code === 3 ? 'destination' : 'source';
+      const what = code === Nat.DNAT || code === Nat.UNSNAT ? 'destination' : 'source';
       return { detail: { kind, field: what, before: `${ip(a)}:${c}`, after: `${ip(b)}:${d}` }, text: `${kind}: ${what} ${ip(a)}:${c} -> ${ip(b)}:${d}` };
     }
     case 'ct_create':
       return { detail: { entry: a | 0, replyTo: `${ip(b)}:${c}` },
         text: (a | 0) < 0 ? 'conntrack: could not create an entry (table full or port clash)' : `conntrack: new entry #${a}, replies expected to ${ip(b)}:${c}` };
     case 'route': {
-      const kind = ROUTE_KINDS[d] ?? String(d);
+      const kind = routeKind(d);
       const via = kind === 'local' ? 'on the local bridge' : kind === 'host-gw' ? `via ${ip(e) === '0.0.0.0' ? 'the destination (connected)' : ip(e)} on the underlay (host-gw)` : `via ${kind} tunnel to ${ip(e)}`;
       return { detail: { prefix: `${ip(b)}/${c}`, kind, nextHop: ip(e), routeMtu: f },
         text: `route: ${ip(b)}/${c} ${via}${kind === 'local' ? '' : `, route MTU ${f}`}` };
@@ -132,14 +136,14 @@ function describe(step: TraceStepName, code: number, a: number, b: number, c: nu
     case 'neigh':
       return { detail: { ip: ip(a), mac: b || c ? mac(b, c) : '' }, text: b || c ? `neighbour: ${ip(a)} is at ${mac(b, c)}` : `neighbour: no MAC known for ${ip(a)}` };
     case 'encap': {
-      const kind = ROUTE_KINDS[code] ?? String(code);
+      const kind = routeKind(code);
       if (kind === 'vxlan') return { detail: { kind, outerSrc: ip(a), outerDst: ip(b), vni: c, sport: d, dport: e, bytesAdded: f },
         text: `encap VXLAN: outer ${ip(a)}:${d} -> ${ip(b)}:${e} udp, VNI ${c}, +${f} bytes` };
       if (kind === 'ipip') return { detail: { kind, outerSrc: ip(a), outerDst: ip(b), bytesAdded: f }, text: `encap IP-in-IP: outer ${ip(a)} -> ${ip(b)} proto 4, +${f} bytes` };
       return { detail: { kind, from: ip(a), to: ip(b), bytesAdded: 0 }, text: `host-gw: onto the underlay to ${ip(b)}, no encapsulation` };
     }
     case 'decap': {
-      const kind = ROUTE_KINDS[code] ?? String(code);
+      const kind = routeKind(code);
       return { detail: { kind, outerSrc: ip(a), outerDst: ip(b), ...(kind === 'vxlan' ? { vni: c } : {}) },
         text: `decap ${kind === 'vxlan' ? `VXLAN VNI ${c}` : 'IP-in-IP'}: outer ${ip(a)} -> ${ip(b)}` };
     }

@@ -165,8 +165,5 @@ export function instantiate(build: Build = 'release', memory: WebAssembly.Memory
   return ex;
 }
 
-/** Read an AssemblyScript string (UTF-16, byte length stored just before it). */
-export function readString(memory: WebAssembly.Memory, ptr: number): string {
-  const bytes = new Uint32Array(memory.buffer, ptr - 4, 1)[0];
-  return Buffer.from(memory.buffer, ptr, bytes).toString('utf16le');
-}
+// strings the module returns (names of drops, events, trace steps) are read by memory-views.ts
+export { readString } from './memory-views.ts';
