@@ -1,0 +1,96 @@
+// The forwarding worker's answers to the main thread's requests
+// (engine-protocol.ts): one handler per request type. Handlers run between
+// rounds, when no frame is in flight, and reply through the context.
+import { frontendKey, type NodeServices } from './service-sync.ts';
+import type { CaptureTap } from './capture-tap.ts';
+import type { Fabric } from './engine-fabric.ts';
+import type { EngineNode, EnginePort } from './engine-nodes.ts';
+import type { EngineTrace } from './engine-trace.ts';
+import type { EngineReply, EngineRequest, NodeStats, NodeTables } from './engine-protocol.ts';
+
+/** What the handlers work on. */
+export interface EngineContext {
+  nodes: EngineNode[];
+  ports: EnginePort[];
+  fabric: Fabric;
+  tap: CaptureTap;
+  /** each node's Service frontends as programmed, for `podwire apply`'s diffs */
+  services: NodeServices[];
+  trace: EngineTrace;
+  /** the data plane clock, ms */
+  clock(): number;
+  reply(m: EngineReply): void;
+  /** end the loop after this round */
+  stop(): void;
+}
+
+type Handlers = { [K in EngineRequest['type']]: (req: Extract<EngineRequest, { type: K }>, ctx: EngineContext) => void };
+
+const HANDLERS: Handlers = {
+  stop: (_req, ctx) => ctx.stop(),
+
+  crash: () => {
+    if (process.env.PODWIRE_TEST_HOOKS === '1') throw new Error('test-crash-worker: told to crash (PODWIRE_TEST_HOOKS=1)');
+  },
+
+  trace: (req, ctx) => ctx.reply(ctx.trace.synthetic(req)),
+
+  traceLive: (req, ctx) => {
+    ctx.trace.setLive(req.on);
+    ctx.reply({ type: 'traceLive', id: req.id });
+  },
+
+  capture: (req, ctx) => {
+    const answer = ctx.tap.request(req);
+    if (answer) ctx.reply(answer);
+  },
+
+  conntrack: (req, ctx) => {
+    const now = ctx.clock();
+    ctx.reply({ type: 'conntrack', id: req.id, nodes: ctx.nodes.map((n) => ({ name: n.name, nowMs: now, entries: n.dp.conntrack(now) })) });
+  },
+
+  services: (req, ctx) => {
+    const i = ctx.nodes.findIndex((n) => n.name === req.node);
+    try {
+      if (i < 0) throw new Error(`no podwire node ${req.node} in this lab`);
+      ctx.reply({ type: 'services', id: req.id, node: req.node, result: ctx.services[i].sync(req.services, req.only) });
+    } catch (e) {
+      ctx.reply({ type: 'services', id: req.id, node: req.node, error: (e as Error).message });
+    }
+  },
+
+  tables: (req, ctx) => {
+    const now = ctx.clock();
+    ctx.reply({ type: 'tables', id: req.id, nodes: ctx.nodes.map((n, i): NodeTables => {
+      const names = new Map(ctx.services[i].frontends.map((f) => [frontendKey(f), f.service]));
+      return {
+        name: n.name, nowMs: now, fdb: n.dp.fdb(now), fdbCapacity: n.dp.ex.fdbCapacity(), routes: n.dp.routes(), neighbors: n.dp.neighbors(),
+        services: n.dp.serviceTable().map((s) => ({ ...s, ...(names.get(frontendKey(s)) ? { service: names.get(frontendKey(s)) } : {}) })),
+        underlayPort: n.ulPort,
+      };
+    }) });
+  },
+
+  stats: (req, ctx) => {
+    const now = ctx.clock();
+    const stats: NodeStats[] = ctx.nodes.map((n, ni) => ({
+      name: n.name,
+      counters: n.dp.counters(),
+      fdb: n.dp.fdb(now),
+      fdbCapacity: n.dp.ex.fdbCapacity(),
+      io: ctx.ports.filter((p) => p.node === ni).map((p) => ({ port: p.port, name: p.name, rxErrors: p.rxErrors, txErrors: p.txErrors, broken: p.broken })),
+      fabric: ctx.fabric.stats,
+      underlayPort: n.ulPort,
+      ...(n.sock ? { socket: n.sock.stats } : {}),
+      conntrackEntries: n.dp.ctCount(),
+    }));
+    ctx.reply({ type: 'stats', id: req.id, nodes: stats });
+  },
+};
+
+/** Answer one request; a type this worker does not know is ignored (a newer main thread). */
+export function handleRequest(req: EngineRequest, ctx: EngineContext): void {
+  const handler = HANDLERS[req.type] as ((r: EngineRequest, c: EngineContext) => void) | undefined;
+  if (handler) handler(req, ctx);
+}
