@@ -1,12 +1,13 @@
 // A Service's endpoints, as the endpoint controller decides them: the pods
-// its selector matches, or (a Service without a selector) the addresses its
+// of its own namespace its selector matches, or (a Service without a selector) the addresses its
 // EndpointSlices list, each checked to be a pod of the lab. Pure.
 import type { ServiceSpec, EndpointPlan } from './services.ts';
 import type { PodPlan } from './topology-types.ts';
 import type { Flag } from './service-allocation.ts';
+import { resolveNamedPorts } from './pod-ports.ts';
 
 /** A pod as endpoint selection sees it. */
-export type EndpointPod = Pick<PodPlan, 'name' | 'labels' | 'ip'> & { node: string };
+export type EndpointPod = Pick<PodPlan, 'name' | 'labels' | 'ip' | 'k8sNamespace' | 'ports'> & { node: string };
 
 /** The endpoints of `s`, sorted by pod name; undefined when they are wrong (flagged). */
 export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Map<string, EndpointPod>, flag: Flag): EndpointPlan[] | undefined {
@@ -18,8 +19,8 @@ export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Ma
   let endpoints: EndpointPlan[] = [];
   if (sel) {
     endpoints = pods
-      .filter((p) => Object.entries(sel).every(([k, v]) => Object.hasOwn(p.labels, k) && String(p.labels[k]) === v))
-      .map((p) => ({ pod: p.name, node: p.node, ip: p.ip, ready: true }));
+      .filter((p) => p.k8sNamespace === s.namespace && Object.entries(sel).every(([k, v]) => Object.hasOwn(p.labels, k) && String(p.labels[k]) === v))
+      .map((p) => withTargetPorts(s, p, { pod: p.name, node: p.node, ip: p.ip, ready: true }));
   } else if (s.endpoints) {
     let ok = true;
     const seen = new Set<string>();
@@ -31,9 +32,15 @@ export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Ma
       if (e.node !== undefined && e.node !== pod.node) return bad(`pod ${pod.name} (${e.ip}) runs on node ${pod.node}, not ${e.node}`);
       if (seen.has(e.ip)) return bad(`${e.ip} is listed twice`);
       seen.add(e.ip);
-      endpoints.push({ pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready });
+      endpoints.push(withTargetPorts(s, pod, { pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready }));
     });
     if (!ok) return undefined;
   }
   return endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+}
+
+/** The endpoint, with its ports for the Service's named targetPorts when it has any. */
+function withTargetPorts(s: ServiceSpec, pod: EndpointPod, e: EndpointPlan): EndpointPlan {
+  const targetPorts = resolveNamedPorts(s.ports, pod.ports);
+  return targetPorts ? { ...e, targetPorts } : e;
 }

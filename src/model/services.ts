@@ -6,6 +6,7 @@ import { parseCidr, nthAddress, type Cidr } from './cidr.ts';
 import { ipv4ToInt } from './addr.ts';
 import { inheritAllocations, ClusterIpAllocator, NodePortAllocator, NODE_PORT_MIN, NODE_PORT_MAX, type Flag } from './service-allocation.ts';
 import { selectEndpoints } from './endpoints.ts';
+import { isIanaSvcName } from './pod-ports.ts';
 import { TopologyError } from './errors.ts';
 import type { NodePlan } from './topology.ts';
 
@@ -43,8 +44,8 @@ export const SERVICE_PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'nod
 export interface ServicePortSpec {
   name?: string;
   port: number;
-  /** numeric only: podwire does not model pods' named container ports */
-  targetPort: number;
+  /** a number, or the name of a container port of the backend pods (resolved per pod: pod-ports.ts) */
+  targetPort: number | string;
   protocol: Protocol;
   /** NodePort/LoadBalancer: given, or allocated by allocateServices */
   nodePort?: number;
@@ -86,6 +87,12 @@ export interface EndpointPlan {
   node: string;
   ip: string;
   ready: boolean;
+  /**
+   * the Service's named targetPorts this pod has, by "name/PROTOCOL" (pod-ports.ts
+   * endpointTargetPort): present when the Service names any; a name missing
+   * here makes the pod no endpoint for that Service port
+   */
+  targetPorts?: Record<string, number>;
 }
 
 export interface ServicePlan extends Omit<ServiceSpec, 'clusterIP' | 'endpoints'> {
@@ -233,9 +240,11 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
         p(`${f}.name`, 'required when a Service has more than one port');
       }
       const port = portNumber(raw.port, `${f}.port`, p, true);
-      let targetPort = port;
+      let targetPort: number | string | undefined = port;
       if (typeof raw.targetPort === 'string') {
-        p(`${f}.targetPort`, `"${raw.targetPort}" is a named port: podwire does not model pods' container ports, give the port number`);
+        // a name: resolved per backend pod, against the pods' container ports (as the endpoint controller does)
+        if (isIanaSvcName(raw.targetPort)) targetPort = raw.targetPort;
+        else p(`${f}.targetPort`, `${JSON.stringify(raw.targetPort)} is neither a port number nor a valid port name (IANA_SVC_NAME: 1-15 lowercase letters, digits and "-", at least one letter, no "-" at either end or twice in a row)`);
       } else if (raw.targetPort !== undefined) {
         targetPort = portNumber(raw.targetPort, `${f}.targetPort`, p, false);
       }

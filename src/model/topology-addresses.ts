@@ -5,7 +5,8 @@
 // next of cluster.underlayCIDR; MACs follow from addresses (addr.ts).
 import { freeSubnets, nthAddress, podCapacity } from './cidr.ts';
 import { macForIp } from './addr.ts';
-import { NS_PREFIX, OVERLAY_OVERHEAD, type NodePlan } from './topology-types.ts';
+import { OVERLAY_OVERHEAD, type NodePlan } from './topology-types.ts';
+import { podNetns } from './namespaces.ts';
 import type { CheckedTopology, CheckedNode } from './topology-validate.ts';
 
 /** The nodes with their addresses, or undefined when they do not fit (problems recorded). */
@@ -40,7 +41,8 @@ export function allocateAddresses(t: CheckedTopology, problems: string[]): NodeP
       pods: n.pods.map((p, port) => {
         const ip = nthAddress(cidr, port + 2);
         return {
-          name: p.name, labels: p.labels, namespace: NS_PREFIX + p.name, node: n.name,
+          name: p.name, labels: p.labels, namespace: podNetns(p.name, p.namespace), k8sNamespace: p.namespace,
+          ...(p.ports.length ? { ports: p.ports } : {}), node: n.name,
           ip, prefixLen: cidr.prefixLen, mac: macForIp(ip), gateway, mtu: podMtu, port,
         };
       }),

@@ -6,12 +6,14 @@ import type { Cidr } from './cidr.ts';
 import { parseServiceList, DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS, type ServiceSpec } from './services.ts';
 import { DATAPLANES, OVERLAYS, SERVICE_SCHEDULERS, type DataplaneKind, type Overlay, type ServiceScheduler } from './topology-types.ts';
 import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
+import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './namespaces.ts';
+import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
 
-export const TOP_KEYS = ['cluster', 'nodes', 'services'];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services'];
 export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns'];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
-const POD_KEYS = ['name', 'labels'];
+const POD_KEYS = ['name', 'namespace', 'labels', 'ports'];
 
 /** `cluster:` as written, defaults filled in; names not yet checked against their lists. */
 export interface ClusterInput {
@@ -34,7 +36,15 @@ export interface ClusterInput {
   serviceScheduler: ServiceScheduler;
 }
 
-export interface PodInput { name: string; labels: Record<string, string>; where: string }
+export interface PodInput {
+  name: string;
+  /** the Kubernetes namespace, as written (checked by validation) */
+  namespace: string;
+  labels: Record<string, string>;
+  ports: ContainerPort[];
+  /** "node n1 pods[0]", for messages */
+  where: string;
+}
 
 export interface NodeInput {
   name: string;
@@ -50,6 +60,8 @@ export interface NodeInput {
 
 export interface TopologyInput {
   cluster: ClusterInput;
+  /** the listed namespaces (namespaces.ts) */
+  namespaces: NamespacePlan[];
   nodes: NodeInput[];
   services: ServiceSpec[];
 }
@@ -62,6 +74,7 @@ export function parseTopology(doc: unknown, problems: string[]): TopologyInput |
   if (!isObject(doc)) { problems.push('expected a mapping with "cluster" and "nodes"'); return undefined; }
   unknownKeys(doc, TOP_KEYS, '', problems);
   const cluster = parseCluster(doc.cluster, problems);
+  const namespaces = parseNamespaceList(doc.namespaces, problems);
   if (!Array.isArray(doc.nodes) || doc.nodes.length === 0) {
     problems.push('nodes: expected a list with at least one node');
     return undefined;
@@ -69,7 +82,7 @@ export function parseTopology(doc: unknown, problems: string[]): TopologyInput |
   const nodes = doc.nodes.flatMap((raw, i) => parseNode(raw, i, problems) ?? []);
   // Services are checked field by field now (all problems at once); addresses are allocated once pods have theirs
   const services = parseServiceList(doc.services, problems);
-  return { cluster, nodes, services };
+  return { cluster, namespaces, nodes, services };
 }
 
 function parseCluster(raw: unknown, problems: string[]): ClusterInput {
@@ -124,11 +137,14 @@ function parseNode(raw: unknown, i: number, problems: string[]): NodeInput | und
   else rawPods.forEach((p, j) => {
     const pw = `node ${name} pods[${j}]`;
     const pod = typeof p === 'string' ? { name: p, labels: {} } : isObject(p) ? p : undefined;
-    if (!pod) { problems.push(`${pw}: expected a name or {name, labels}`); return; }
+    if (!pod) { problems.push(`${pw}: expected a name or {name, namespace, labels, ports}`); return; }
     if (isObject(p)) unknownKeys(p, POD_KEYS, `${pw}.`, problems);
     const labels = isObject(pod.labels) ? (pod.labels as Record<string, string>) : {};
     if (pod.labels !== undefined && !isObject(pod.labels)) problems.push(`${pw}.labels: expected a mapping`);
-    pods.push({ name: str(pod.name, ''), labels, where: pw });
+    const namespace = pod.namespace === undefined ? DEFAULT_NAMESPACE : pod.namespace;
+    if (typeof namespace !== 'string') problems.push(`${pw}.namespace: expected a namespace name`);
+    const ports = parseContainerPorts(pod.ports, pw, problems);
+    pods.push({ name: str(pod.name, ''), namespace: String(namespace), labels, ports, where: pw });
   });
   return { name, where, dataplane, cidr, ...(raw.address !== undefined ? { address: raw.address } : {}), pods };
 }

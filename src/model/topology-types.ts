@@ -2,6 +2,8 @@
 // (types and the fixed choices a topology may name). No logic beyond names.
 import type { ServicePlan } from './services.ts';
 import type { DnsPlan } from './dns.ts';
+import type { NamespacePlan } from './namespaces.ts';
+import type { ContainerPort } from './pod-ports.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -21,8 +23,12 @@ export const MAX_TAP_MTU = 65521;
 export interface PodPlan {
   name: string;
   labels: Record<string, string>;
-  /** the network namespace: pw-<name> */
+  /** the Linux network namespace: pw-<name> in Kubernetes namespace default, pw-<name>_<k8sNamespace> elsewhere (namespaces.ts podNetns) */
   namespace: string;
+  /** the Kubernetes namespace (topology `namespace:`, default "default") */
+  k8sNamespace: string;
+  /** named container ports, when the pod declares any (a Service's targetPort may name one) */
+  ports?: ContainerPort[];
   node: string;
   ip: string;
   prefixLen: number;
@@ -68,6 +74,8 @@ export interface LabPlan {
   offloads: boolean;
   macAgingSeconds: number;
   nodes: NodePlan[];
+  /** Kubernetes namespaces: the topology's `namespaces:`, then those only named by pods and Services (implicit) */
+  namespaces?: NamespacePlan[];
   /** the topology's `services:`, with ClusterIPs, nodePorts and endpoints decided */
   services: ServicePlan[];
   /** the cluster DNS Service address: the 10th address of serviceCIDR (10.96.0.10) */

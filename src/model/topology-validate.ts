@@ -10,7 +10,8 @@ import {
   OVERLAY_OVERHEAD, MAX_TAP_MTU, DATAPLANES, UNDERLAYS, NAME_RE, MAX_NAME,
   type Overlay, type DataplaneKind, type UnderlayKind,
 } from './topology-types.ts';
-import type { TopologyInput, ClusterInput, NodeInput, PodInput } from './topology-parse.ts';
+import type { TopologyInput, ClusterInput, PodInput } from './topology-parse.ts';
+import { isNamespaceName } from './namespaces.ts';
 
 export interface CheckedNode {
   name: string;
@@ -24,12 +25,13 @@ export interface CheckedNode {
 /** The topology once validated: choices resolved to known values. */
 export interface CheckedTopology {
   cluster: Omit<ClusterInput, 'overlay' | 'underlay'> & { overlay: Overlay; underlay: UnderlayKind };
+  namespaces: TopologyInput['namespaces'];
   nodes: CheckedNode[];
   services: TopologyInput['services'];
 }
 
 export function validateTopology(input: TopologyInput, problems: string[]): CheckedTopology {
-  const { cluster, nodes, services } = input;
+  const { cluster, namespaces, nodes, services } = input;
   const overlay = checkCluster(cluster, problems);
   checkNames(input, problems);
   const checked = nodes.map((n): CheckedNode => {
@@ -43,7 +45,7 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);
   const underlay = checkUnderlay(checked, cluster, problems);
-  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, nodes: checked, services };
+  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services };
 }
 
 /** The cluster's ranges and sizes against each other; returns the overlay when it is a known one. */
@@ -70,7 +72,7 @@ function checkCluster(c: ClusterInput, problems: string[]): Overlay | undefined 
   return overlay;
 }
 
-/** Node and pod names: valid DNS-1123 labels, each unique. */
+/** Node and pod names: valid DNS-1123 labels; nodes unique, pods unique within their Kubernetes namespace. */
 function checkNames(input: TopologyInput, problems: string[]): void {
   const nodeNames = new Map<string, string>();
   const podNames = new Map<string, string>();
@@ -83,9 +85,13 @@ function checkNames(input: TopologyInput, problems: string[]): void {
       if (!NAME_RE.test(p.name) || p.name.length > MAX_NAME) {
         problems.push(`${p.where}: "${p.name}" is not a valid pod name (lowercase letters, digits, "-", at most ${MAX_NAME})`);
       }
-      const on = podNames.get(p.name);
-      if (on !== undefined) problems.push(`duplicate pod name "${p.name}" (on nodes ${on} and ${n.name}): pod names name namespaces (pw-<pod>) and must be unique`);
-      podNames.set(p.name, n.name);
+      if (!isNamespaceName(p.namespace)) {
+        problems.push(`${p.where}.namespace: ${JSON.stringify(p.namespace)} is not a valid namespace name (lowercase letters, digits, "-", at most 63)`);
+      }
+      const key = `${p.namespace}/${p.name}`;
+      const on = podNames.get(key);
+      if (on !== undefined) problems.push(`duplicate pod name "${p.name}" in namespace ${p.namespace} (on nodes ${on} and ${n.name}): pod names are unique within a namespace`);
+      podNames.set(key, n.name);
     }
   }
 }

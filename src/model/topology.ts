@@ -16,6 +16,8 @@ import { isValidName, MAX_NAME, OVERLAY_OVERHEAD, type LabPlan, type NodePlan, t
 import { parseTopology } from './topology-parse.ts';
 import { validateTopology } from './topology-validate.ts';
 import { allocateAddresses } from './topology-addresses.ts';
+import { allNamespaces } from './namespaces.ts';
+import { DNS_NAMESPACE } from './dns.ts';
 
 export * from './topology-types.ts';
 // Lives in its own file so services.ts can throw it without importing topology.ts back.
@@ -63,10 +65,12 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const services = dns ? [...userServices, clusterDnsService(dns)] : userServices;
   if (!problems.length) checkServiceCapacity(services, c.serviceCapacity, c.serviceMaxBackends, problems);
   if (problems.length) fail();
+  const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...(dns ? [DNS_NAMESPACE] : [])];
+  const namespaces = allNamespaces(t.namespaces, used);
   return {
     name: c.name, clusterCIDR: c.clusterCIDR!.text, serviceCIDR: c.serviceCIDR!.text, overlay: c.overlay, vxlan: c.vxlan,
     underlay: c.underlay, underlayCIDR: c.underlayCIDR!.text, mtu: c.mtu, podMtu, offloads: c.offloads,
-    macAgingSeconds: c.macAgingSeconds, nodes, services, dnsIP, ...(dns ? { dns } : {}),
+    macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, dnsIP, ...(dns ? { dns } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
   };
 }
