@@ -32,6 +32,9 @@ describe('namespaces: pods, Services and the namespaces list', () => {
     // the same selector in default picks default/web only
     const inDefault = planTopology({ ...webs, services: [{ name: 'web', selector: { app: 'web' }, ports: [{ port: 80 }] }] });
     expect(inDefault.services[0].endpoints.map((e) => `${e.pod} ${e.node}`)).toEqual(['web n2']);
+    // expressible before pods had namespaces (all in default): a Service in namespace a picked default/web (on 2f91ec4: endpoints [web n1])
+    const crossOnly = planTopology({ cluster: { dns: false }, nodes: [{ name: 'n1', pods: [{ name: 'web', labels: { app: 'web' } }] }], services: [{ name: 'web', namespace: 'a', selector: { app: 'web' }, ports: [{ port: 80 }] }] });
+    expect(crossOnly.services[0].endpoints).toEqual([]);
   });
 
   it('the same pod name in two namespaces: accepted, each its own network namespace; pods in default keep pw-<pod>', () => {
