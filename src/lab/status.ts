@@ -5,6 +5,7 @@ import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats } from '../dataplane/engine-protocol.ts';
 import type { ServicePlan } from '../model/services.ts';
 import type { ContainerPort } from '../model/pod-ports.ts';
+import type { NamespacePlan } from '../model/namespaces.ts';
 import { clusterDnsOff, type DnsStatus } from './cluster-dns.ts';
 import type { DataplaneStatus } from './lab.ts';
 
@@ -19,6 +20,8 @@ export interface LabStatus {
     clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number };
     underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
   };
+  /** Kubernetes namespaces: the topology's namespaces: and those only named (implicit) */
+  namespaces: NamespacePlan[];
   /** namespace: the Kubernetes namespace; netns: the Linux network namespace (ip netns exec NETNS ...) */
   pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[] }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
@@ -55,6 +58,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
       underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
     },
+    namespaces: plan.namespaces ?? [],
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.k8sNamespace, netns: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
       ...(p.ports ? { ports: p.ports } : {}),

@@ -6,8 +6,8 @@
 //  - Kubernetes manifests: Service and EndpointSlice documents (manifests.ts), or
 //  - the topology format: a mapping with a `services:` list, as in the
 //    topology file. `cluster:`, `namespaces:` and `nodes:` are ignored (a
-//    running lab's nodes, pods and namespaces are fixed at `up`, so the topology file itself can be applied);
-//    any other top-level key is refused.
+//    running lab's nodes, pods and namespaces are fixed at `up`, so the
+//    topology file itself can be applied); any other top-level key is refused.
 // Semantics as `kubectl apply`: each Service in FILE is created or replaced
 // by (namespace, name); Services not in FILE are untouched. Allocation is
 // stable (allocateServices with the lab's Services as `existing`).

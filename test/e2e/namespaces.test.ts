@@ -82,6 +82,12 @@ describe.skipIf(!isRoot)('namespaces: web in a and in b, a Service in a (root)',
   });
 
   it('status --json: both pods named web, each with its namespace and its own network namespace; the Service has only a/web', () => {
+    expect((status as StatusJson & { namespaces: { name: string; labels: Record<string, string>; implicit?: boolean }[] }).namespaces).toEqual([
+      { name: 'a', labels: { team: 'a', 'kubernetes.io/metadata.name': 'a' } },
+      { name: 'default', labels: { 'kubernetes.io/metadata.name': 'default' }, implicit: true },
+      { name: 'b', labels: { 'kubernetes.io/metadata.name': 'b' }, implicit: true },
+      { name: 'kube-system', labels: { 'kubernetes.io/metadata.name': 'kube-system' }, implicit: true },
+    ]);
     expect(status.pods.map((p) => [p.namespace, p.name, p.netns, p.node])).toEqual([
       ['default', CLIENT, NETNS.client, 'n1'], ['a', 'web', NETNS.a, 'n1'], ['b', 'web', NETNS.b, 'n2'],
     ]);
