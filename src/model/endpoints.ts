@@ -29,6 +29,7 @@ export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Ma
       const pod = podByIp.get(e.ip);
       if (!pod) return bad(`${e.ip} is not the address of any pod in the lab`);
       if (e.pod !== undefined && e.pod !== pod.name) return bad(`${e.ip} is pod ${pod.name}, not ${e.pod}`);
+      if (e.podNamespace !== undefined && e.podNamespace !== pod.k8sNamespace) return bad(`${e.ip} is pod ${pod.name} of namespace ${pod.k8sNamespace}, not of ${e.podNamespace}`);
       if (e.node !== undefined && e.node !== pod.node) return bad(`pod ${pod.name} (${e.ip}) runs on node ${pod.node}, not ${e.node}`);
       if (seen.has(e.ip)) return bad(`${e.ip} is listed twice`);
       seen.add(e.ip);

@@ -57,6 +57,8 @@ export interface EndpointSpec {
   ready: boolean;
   /** targetRef.name, if given: checked against the pod holding `ip` */
   pod?: string;
+  /** targetRef.namespace, if given: checked against that pod's namespace */
+  podNamespace?: string;
   /** nodeName, if given: checked against the node of that pod */
   node?: string;
 }

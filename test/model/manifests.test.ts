@@ -241,7 +241,7 @@ describe('manifests: what kubectl exports', () => {
       ports: [{ name: 'http', port: 80, targetPort: 9090, protocol: 'TCP' }],
       sessionAffinity: 'None', sessionAffinityTimeoutSeconds: 10800,
       externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', externalIPs: [],
-      endpoints: [{ ip: '10.244.0.2', ready: true, node: 'n1', pod: 'web-1' }],
+      endpoints: [{ ip: '10.244.0.2', ready: true, node: 'n1', pod: 'web-1', podNamespace: 'shop' }],
     }]);
     expect(m.origins).toEqual(['document 1 (Service legacy)']);
   });

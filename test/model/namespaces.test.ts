@@ -150,6 +150,22 @@ describe('namespaces: named container ports and named targetPorts', () => {
   });
 });
 
+describe('namespaces: EndpointSlices', () => {
+  it("an endpoint's targetRef.namespace is checked against the pod holding its address", () => {
+    const plan = planTopology({ ...webs });
+    const aWeb = allPods(plan).find((p) => p.k8sNamespace === 'a')!;
+    const slice = (ns: unknown) => [
+      'apiVersion: v1\nkind: Service\nmetadata: { name: legacy, namespace: a }\nspec: { ports: [{ port: 80 }] }',
+      `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: legacy-1, namespace: a, labels: { kubernetes.io/service-name: legacy } }\naddressType: IPv4\nendpoints: [{ addresses: [${aWeb.ip}], targetRef: { kind: Pod, name: web, namespace: ${ns} } }]`,
+    ].join('\n---\n') + '\n';
+    expect(planApply(plan, parseApplyFile(slice('a'), 'l.yaml')).services.find((s) => s.name === 'legacy')!.endpoints.map((e) => e.ip)).toEqual([aWeb.ip]);
+    expect(refusalProblems(() => planApply(plan, parseApplyFile(slice('b'), 'l.yaml')), 'b'))
+      .toEqual([`document 1 (Service legacy): endpoints[0]: ${aWeb.ip} is pod web of namespace a, not of b`]);
+    expect(refusalProblems(() => parseApplyFile(slice('B_'), 'l.yaml'), 'B_'))
+      .toEqual(['document 2 (EndpointSlice legacy-1): endpoints[0].targetRef.namespace: "B_" is not a valid namespace']);
+  });
+});
+
 describe('namespaces: naming pods, and each pod\'s resolv.conf', () => {
   it('NAME (default), NAMESPACE/NAME and NAME.NAMESPACE', () => {
     expect(parsePodRef('web')).toEqual({ namespace: 'default', name: 'web' });
