@@ -7,9 +7,12 @@
 // endpoint). Each pod's resolv.conf searches its own namespace first, so
 // the short name "web" resolves in a and not in b (glibc's getent as the
 // resolver). trace takes NAMESPACE/NAME and NAME.NAMESPACE; status shows
-// the namespace. After SIGTERM nothing is left.
+// the namespace; `podwire apply` refuses a bad named targetPort and adds a
+// Service in b that reaches only b/web. After SIGTERM nothing is left.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { startLab, stopAllLabs, hostLeftovers, isRoot, podwire, spawnIn, sleep, type RunningLab, type StatusJson } from '../helpers/lab.ts';
 
@@ -135,6 +138,30 @@ describe.skipIf(!isRoot)('namespaces: web in a and in b, a Service in a (root)',
     expect(s.stdout).toMatch(/^\s*\d+\s+a\s+web\s+10\.238\.0\.\d+\s/m);
     expect(s.stdout).toMatch(/^\s*\d+\s+b\s+web\s+10\.238\.1\.\d+\s/m);
     expect(s.stdout).toMatch(/^a\s+web\s+ClusterIP\s+10\.94\.\d+\.\d+\s+80\/TCP->http\s+10\.238\.0\.\d+$/m);
+  });
+
+  it('podwire apply: a bad named targetPort is refused naming the document and field, the lab unchanged; a Service in b reaches only b/web', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-ns-apply-'));
+    try {
+      const svc = (targetPort: string) => `apiVersion: v1\nkind: Service\nmetadata: { name: web, namespace: b }\nspec: { selector: { app: web }, ports: [{ port: 80, targetPort: ${targetPort} }] }\n`;
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, svc('"http--x"'));
+      const refused = await podwire(['apply', bad, '--name', LAB], { timeoutMs: 20_000 });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('document 1 (Service web): spec.ports[0].targetPort: "http--x" is neither a port number nor a valid port name');
+      expect((await lab.status()).services).toEqual(status.services);
+      const good = join(dir, 'good.yaml');
+      writeFileSync(good, svc('http'));
+      const applied = await podwire(['apply', good, '--name', LAB], { timeoutMs: 20_000 });
+      expect(applied.code, applied.stderr).toBe(0);
+      const bWeb = (await lab.status()).services.find((x) => x.namespace === 'b' && x.name === 'web')!;
+      expect(bWeb.endpoints.map((e) => e.ip)).toEqual([status.pods.find((p) => p.namespace === 'b')!.ip]);
+      const r = await lab.exec(NETNS.client, [PYTHON, '-c', CLIENT_PY, bWeb.clusterIP, '80', '6'], { timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim().split('\n')).toEqual(Array(6).fill('b'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('SIGTERM: exits 0; no namespace, link or resolv.conf left', async () => {
