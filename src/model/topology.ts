@@ -1,23 +1,24 @@
 // The topology file: what a user writes (YAML), checked before anything is
 // created on the host, and resolved into a plan with every address decided.
 // planTopology runs the passes in order, each in its own file:
-//   topology-parse.ts      shape: known keys, field types and ranges
+//   topology-parse.ts      shape: known keys, field types and ranges (namespaces.ts,
+//                          pod-ports.ts read the namespaces list and pods' ports)
 //   topology-validate.ts   across fields: names, uniqueness, overlapping ranges
 //   topology-addresses.ts  pod CIDRs, gateways, pod and underlay addresses, MACs
 //   services.ts            ClusterIPs, nodePorts, endpoints
 //   dns.ts                 the cluster DNS pod and Service
+//   namespaces.ts          the Kubernetes namespaces: listed, then those only named
 // Each pass records problems; planTopology stops where a pass leaves any.
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { TopologyError } from './errors.ts';
 import { allocateServices, checkServiceCapacity, dnsServiceIP } from './services.ts';
-import { planClusterDns, clusterDnsService } from './dns.ts';
+import { planClusterDns, clusterDnsService, DNS_NAMESPACE } from './dns.ts';
 import { isValidName, MAX_NAME, OVERLAY_OVERHEAD, type LabPlan, type NodePlan, type PodPlan } from './topology-types.ts';
 import { parseTopology } from './topology-parse.ts';
 import { validateTopology } from './topology-validate.ts';
 import { allocateAddresses } from './topology-addresses.ts';
 import { allNamespaces } from './namespaces.ts';
-import { DNS_NAMESPACE } from './dns.ts';
 
 export * from './topology-types.ts';
 // Lives in its own file so services.ts can throw it without importing topology.ts back.
