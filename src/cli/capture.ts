@@ -15,7 +15,7 @@ export interface CaptureOptions { name?: string; write: string; count?: number; 
 export function captureCommand(): Command {
   return new Command('capture')
     .description("write what passes a pod's eth0, a node's ports or the underlay as pcapng (Wireshark/tshark)")
-    .argument('<target>', 'a pod (its eth0 port), a node (every port), or "underlay" (every node\'s underlay port); node/NAME or pod/NAME when a pod and a node share a name')
+    .argument('<target>', 'a pod (its eth0 port: NAME in namespace default, NAMESPACE/NAME or NAME.NAMESPACE), a node (every port), or "underlay" (every node\'s underlay port); node/NAME or pod/NAME when a pod and a node share a name')
     .requiredOption('-w, --write <file>', 'pcapng file to write; - for stdout (| tshark -i -)')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .option('-c, --count <n>', 'stop after this many packets', positiveInteger)

@@ -46,10 +46,10 @@ export function statusCommand(): Command {
             console.log(`  across hosts (${k.kind === 'vxlan' ? 'UDP' : 'raw IP proto 4'} socket) to ${k.peers.map((p) => `${p.node} ${p.address}`).join(', ')}: sent ${k.txPackets} (errors ${k.txErrors}, no peer ${k.txNoPeer}), received ${k.rxPackets} (errors ${k.rxErrors}, unknown sender ${k.rxUnknownPeer}, too big ${k.rxTooBig})`);
           }
         }
-        console.log(table(['PORT', 'POD', 'IP', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'RX DROPS', 'TX DROPS'],
+        console.log(table(['PORT', 'NAMESPACE', 'POD', 'IP', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'RX DROPS', 'TX DROPS'],
           n.ports.map((p) => {
-            const pod = s.pods.find((x) => x.name === p.pod);
-            return [p.port, p.pod, pod?.ip ?? '', p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, p.rx_drops, p.tx_drops] as (string | number)[];
+            const pod = s.pods.find((x) => x.node === n.name && x.port === p.port);
+            return [p.port, pod?.namespace ?? '', pod?.name ?? p.pod, pod?.ip ?? '', p.rx_packets, p.rx_bytes, p.tx_packets, p.tx_bytes, p.rx_drops, p.tx_drops] as (string | number)[];
           })));
         const drops = Object.entries(n.drops).filter(([, v]) => v > 0);
         console.log(`drops: ${drops.length ? drops.map(([k, v]) => `${k}=${v}`).join(' ') : 'none'}`);

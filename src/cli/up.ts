@@ -1,4 +1,5 @@
 // podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
+import { podLabel } from '../model/pod-refs.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
 import { runDaemon } from '../lab/daemon.ts';
@@ -41,7 +42,8 @@ export function upCommand(): Command {
       }
       console.log(clusterDnsLine(plan, lab.dns));
       if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
-      console.log(table(['NODE', 'POD', 'NAMESPACE', 'IP', 'MAC'], pods.map((p) => [p.node, p.name, p.namespace, p.ip, p.mac])));
+      // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
+      console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
       console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });
 }

@@ -8,6 +8,8 @@
 // a running total). The client closing the socket turns the tap off.
 import type { Socket } from 'node:net';
 import { ControlStream } from './control.ts';
+import { findPod, podLabel } from '../model/pod-refs.ts';
+import type { LabPlan } from '../model/topology.ts';
 import type { Lab } from './lab.ts';
 import type { CapturePort, EngineReply } from '../dataplane/engine-protocol.ts';
 import { forEachCaptured } from '../dataplane/capture-tap.ts';
@@ -33,11 +35,26 @@ export class CaptureControl {
     if (!engine) throw new Error('this lab has no podwire node to capture on (kernel nodes: use tshark in their namespaces)');
     let session: CaptureSession | undefined;
     // frames may arrive before the client's stream starts: the session holds them until then
-    const { id, ports } = await engine.startCapture(target, (m) => session?.onRound(m));
+    const { id, ports } = await engine.startCapture(portTarget(this.lab.plan, target), (m) => session?.onRound(m));
     session = new CaptureSession(ports, () => engine.stopCapture(id));
     const s = session;
     return new ControlStream((sock) => s.attach(sock));
   }
+}
+
+/**
+ * The target as the data plane's ports are named: a pod given as NAME,
+ * NAMESPACE/NAME, NAME.NAMESPACE or pod/<any of those> becomes its port's
+ * name (NAME in default, NAMESPACE/NAME elsewhere); node/NAME, "underlay" and
+ * anything that names no pod pass unchanged (the data plane says what is wrong).
+ */
+export function portTarget(plan: Pick<LabPlan, 'nodes'>, target: string): string {
+  if (target.startsWith('node/')) return target;
+  const pods = plan.nodes.flatMap((n) => n.pods);
+  const asPod = target.startsWith('pod/') ? target.slice(4) : undefined;
+  const pod = findPod(pods, asPod ?? target);
+  if (!pod) return target;
+  return asPod !== undefined ? `pod/${podLabel(pod)}` : podLabel(pod);
 }
 
 class CaptureSession {

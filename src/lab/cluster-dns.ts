@@ -8,14 +8,15 @@ import { mkdirSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { labId, localNodes, type LabPlan, type PodPlan } from '../model/topology.ts';
 import { clusterDnsAbsence, DNS_NAMESPACE, DNS_SERVICE_NAME } from '../model/dns.ts';
+import { DEFAULT_NAMESPACE } from '../model/namespaces.ts';
 import { PW_PREFIX, assertPwName } from '../io/netns.ts';
 import { DnsServer, type DnsServerStats } from '../dns/server.ts';
 import { resolvConf, searchPath } from '../dns/responder.ts';
 
 /** Where `ip netns exec NAME` finds files to mount over /etc (fixed by iproute2). */
 export const ETC_NETNS = '/etc/netns';
-/** The Kubernetes namespace of every user pod (the topology has no other). */
-const POD_NAMESPACE = 'default';
+/** The namespace whose search path status and `up` print (each pod's starts with its own). */
+const POD_NAMESPACE = DEFAULT_NAMESPACE;
 
 /**
  * The DNS pod's network namespace: pw-dns.<lab> (with --node, the lab's name
@@ -34,7 +35,7 @@ export function clusterDnsPod(plan: LabPlan): PodPlan | undefined {
   const d = plan.dns;
   if (!d || !localNodes(plan).some((n) => n.name === d.node)) return undefined;
   return {
-    name: d.pod.name, labels: { 'k8s-app': 'kube-dns' }, namespace: dnsNetns(plan), node: d.node,
+    name: d.pod.name, labels: { 'k8s-app': 'kube-dns' }, namespace: dnsNetns(plan), k8sNamespace: d.pod.k8sNamespace, node: d.node,
     ip: d.pod.ip, prefixLen: d.pod.prefixLen, mac: d.pod.mac, gateway: d.pod.gateway, mtu: d.pod.mtu, port: d.pod.port,
   };
 }
@@ -51,19 +52,31 @@ export function withDnsPod(plan: LabPlan): LabPlan {
   return { ...plan, nodes: plan.nodes.map((n) => (n.name === pod.node ? { ...n, pods: [...n.pods, pod] } : n)) };
 }
 
-/** The namespaces whose /etc/netns/<name>/resolv.conf this lab writes: every local pod's (kernel nodes' too), when it has a cluster DNS. */
-export function resolvConfNamespaces(plan: LabPlan): string[] {
+/** A pod's resolv.conf: written to /etc/netns/<netns>, its search path starting with its Kubernetes namespace. */
+export interface ResolvConfTarget { netns: string; k8sNamespace: string }
+
+/** The pods whose /etc/netns/<netns>/resolv.conf this lab writes: every local pod (kernel nodes' too), when it has a cluster DNS. */
+export function resolvConfTargets(plan: LabPlan): ResolvConfTarget[] {
   if (!plan.dns) return [];
-  return localNodes(plan).flatMap((n) => n.pods.map((p) => p.namespace));
+  return localNodes(plan).flatMap((n) => n.pods.map((p) => ({ netns: p.namespace, k8sNamespace: p.k8sNamespace })));
 }
 
-/** Write /etc/netns/<ns>/resolv.conf for each pw- namespace: the DNS ClusterIP, the default namespace's search path, ndots:5. */
-export function writeResolvConfs(namespaces: string[], dnsIP: string): void {
-  for (const ns of namespaces) {
-    assertPwName(ns);
-    const dir = join(ETC_NETNS, ns);
+/** The network namespaces of resolvConfTargets (what the state file lists). */
+export function resolvConfNamespaces(plan: LabPlan): string[] {
+  return resolvConfTargets(plan).map((t) => t.netns);
+}
+
+/**
+ * Write /etc/netns/<netns>/resolv.conf for each pod: the DNS ClusterIP, the
+ * search path <ns>.svc.cluster.local svc.cluster.local cluster.local of
+ * its own namespace (as kubelet writes it), ndots:5.
+ */
+export function writeResolvConfs(targets: ResolvConfTarget[], dnsIP: string): void {
+  for (const t of targets) {
+    assertPwName(t.netns);
+    const dir = join(ETC_NETNS, t.netns);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'resolv.conf'), resolvConf(dnsIP, POD_NAMESPACE));
+    writeFileSync(join(dir, 'resolv.conf'), resolvConf(dnsIP, t.k8sNamespace));
   }
 }
 
@@ -98,7 +111,7 @@ export interface DnsStatus {
   pod: { name: string; namespace: string; node: string; ip: string; netns?: string };
   /** UDP only: the server does not answer TCP */
   protocols: string[];
-  /** the search path pods get (resolv.conf) */
+  /** the search path pods in namespace default get (resolv.conf; elsewhere it starts with their own namespace) */
   search: string[];
   /** the server's counters; absent when the DNS pod runs on another host (--node) */
   stats?: DnsServerStats;
@@ -155,7 +168,7 @@ export class ClusterDns {
    * written either way.
    */
   static start(plan: LabPlan): ClusterDns | undefined {
-    if (plan.dns) writeResolvConfs(resolvConfNamespaces(plan), plan.dns.ip);
+    if (plan.dns) writeResolvConfs(resolvConfTargets(plan), plan.dns.ip);
     const pod = clusterDnsPod(plan);
     if (!pod) return undefined;
     return new ClusterDns(DnsServer.start(pod.namespace, plan.services));

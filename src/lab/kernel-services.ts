@@ -178,38 +178,63 @@ function kubeProxySkeleton(T: string, node: KernelServiceNode, svcCidr: ReturnTy
 export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNode): string {
   const T = `ip ${KUBE_PROXY_TABLE}`;
   const svcCidr = node.serviceCIDR ? parseCidr(node.serviceCIDR, 'serviceCIDR') : undefined;
-  const isNodePort = (f: EngineServiceConfig) => node.address !== undefined && f.vip === node.address;
-  const isClusterIP = (f: EngineServiceConfig) => !isNodePort(f) && !f.masquerade && (svcCidr ? containsAddress(svcCidr, f.vip) : true);
-  const L: string[] = [];
-  const add = (s: string) => L.push(s);
+  const groups = new ServiceChains();
+  const elements = frontendElements(T, frontends, node, svcCidr, groups);
+  const { decls, rules } = serviceChainRules(T, groups.all(), node);
+  return [
+    ...kubeProxySkeleton(T, node, svcCidr),
+    '',
+    '# Service ports: their chains, rules, then the map elements that lead to them',
+    ...decls, ...rules,
+    '',
+    ...new Set(elements),
+  ].join('\n') + '\n';
+}
 
-  L.push(...kubeProxySkeleton(T, node, svcCidr));
+/**
+ * Frontends sharing a Service port's endpoints share one service-/local- chain (as kube-proxy's
+ * ClusterIP, NodePort and external IPs of one port do); its name comes from the first frontend
+ * (serviceFrontends lists the ClusterIP first).
+ */
+class ServiceChains {
+  private readonly groups = new Map<string, Group>();
+  private readonly names = new Set<string>();
 
-  // Frontends sharing a Service port's endpoints share one service-/local- chain (as kube-proxy's
-  // ClusterIP, NodePort and external IPs of one port do); its name comes from the first frontend
-  // (serviceFrontends lists the ClusterIP first).
-  const groups = new Map<string, Group>();
-  const names = new Set<string>();
-  const groupOf = (f: EngineServiceConfig): Group => {
+  of(f: EngineServiceConfig): Group {
     const key = JSON.stringify([f.service ?? f.vip, f.proto, f.backends.map((b) => `${b.ip}:${b.port}`).sort(), f.affinitySeconds ?? 0]);
-    let g = groups.get(key);
+    let g = this.groups.get(key);
     if (!g) {
       const label = nftName(`${f.service ?? f.vip}/${f.proto}/${f.port}`);
       let base = hashAndTruncate(label);
       let chain = `service-${base}`;
-      if (names.has(chain)) chain = `local-${base}`;
-      for (let i = 2; names.has(chain); i++) {
+      if (this.names.has(chain)) chain = `local-${base}`;
+      for (let i = 2; this.names.has(chain); i++) {
         base = hashAndTruncate(`${label}-${i}`);
         chain = `service-${base}`;
       }
-      names.add(chain);
+      this.names.add(chain);
       g = { chain, base, f, clusterIPs: [] };
-      groups.set(key, g);
+      this.groups.set(key, g);
     }
     return g;
-  };
-  const elements: string[] = [];
+  }
+
+  all(): Group[] {
+    return [...this.groups.values()];
+  }
+}
+
+/**
+ * The map elements leading each frontend to its chain: @service-ips / @service-nodeports
+ * (through an external- chain that marks for masquerade when the frontend masquerades), or,
+ * without endpoints, @no-endpoint-services / @no-endpoint-nodeports (reject or drop); every
+ * ClusterIP also joins @cluster-ips. Groups the frontends into `chains` on the way.
+ */
+function frontendElements(T: string, frontends: EngineServiceConfig[], node: KernelServiceNode, svcCidr: ReturnType<typeof parseCidr> | undefined, chains: ServiceChains): string[] {
+  const isNodePort = (f: EngineServiceConfig) => node.address !== undefined && f.vip === node.address;
+  const isClusterIP = (f: EngineServiceConfig) => !isNodePort(f) && !f.masquerade && (svcCidr ? containsAddress(svcCidr, f.vip) : true);
   const comment = (f: EngineServiceConfig) => `comment "${nftName(f.service ?? f.vip)}:${f.port}"`;
+  const elements: string[] = [];
   for (const f of frontends) {
     const where = isNodePort(f) ? `${f.proto} . ${f.port}` : `${f.vip} . ${f.proto} . ${f.port}`;
     if (isClusterIP(f)) elements.push(`add element ${T} cluster-ips { ${f.vip} }`);
@@ -218,7 +243,7 @@ export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNo
       elements.push(`add element ${T} ${map} { ${where} ${comment(f)} : ${f.dropWhenEmpty ? 'drop' : 'goto reject-chain'} }`);
       continue;
     }
-    const g = groupOf(f);
+    const g = chains.of(f);
     if (isClusterIP(f)) g.clusterIPs.push(f.vip);
     let target = g.chain;
     if (f.masquerade) {
@@ -227,13 +252,21 @@ export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNo
     }
     elements.push(`add element ${T} ${isNodePort(f) ? 'service-nodeports' : 'service-ips'} { ${where} : goto ${target} }`);
   }
+  return elements;
+}
 
-  // chains first (a rule may only goto a chain that exists), then rules; an endpoint chain is
-  // shared by the service- and local- chains of one Service port, and written once
+/**
+ * Each Service port's chains: masquerade for off-cluster clients of its ClusterIPs, the affinity
+ * lookups, the random choice of an endpoint chain, the external- chain; each endpoint's chain
+ * (hairpin mark, affinity update, DNAT). Declarations come apart from rules (a rule may only goto
+ * a chain that exists); an endpoint chain shared by the service- and local- chains of one Service
+ * port is written once.
+ */
+function serviceChainRules(T: string, groups: Group[], node: KernelServiceNode): { decls: string[]; rules: string[] } {
   const decls: string[] = [];
   const rules: string[] = [];
   const endpointsDone = new Set<string>();
-  for (const g of groups.values()) {
+  for (const g of groups) {
     const { f } = g;
     const eps = f.backends.map((b) => {
       const epBase = hashAndTruncate(nftName(`${g.base.slice(9)}__${b.ip}/${b.port}`));
@@ -262,12 +295,7 @@ export function nftRules(frontends: EngineServiceConfig[], node: KernelServiceNo
       rules.push(`add rule ${T} ${e.chain} meta l4proto ${f.proto} dnat to ${e.b.ip}:${e.b.port}`);
     }
   }
-  add('');
-  add('# Service ports: their chains, rules, then the map elements that lead to them');
-  L.push(...decls, ...rules);
-  add('');
-  for (const e of new Set(elements)) add(e);
-  return L.join('\n') + '\n';
+  return { decls, rules };
 }
 
 /** Whether bridged IPv4 passes netfilter in pw- namespace `ns`: the br_netfilter sysctl exists there (set to 1 if it is 0). */

@@ -24,6 +24,7 @@ import { createUnderlay, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
+import { podLabel } from '../model/pod-refs.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
 
 /** A worker that dies this often within the window takes the lab down instead of restarting again. */
@@ -310,7 +311,8 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     gatewayMac: n.gatewayMac,
     fdbCapacity: 4096,
     maxPorts,
-    ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: p.name, mac: p.mac })),
+    // a port is named as users name its pod (NAME, or NAMESPACE/NAME outside default): capture and stats find it so
+    ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: podLabel(p), mac: p.mac })),
     underlay: multi ? {
       port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: ulFd,
       // a TAP on a real bridge cannot take a VXLAN/IP-in-IP-wrapped super-frame (the kernel would

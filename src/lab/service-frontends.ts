@@ -18,6 +18,7 @@
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
 import type { LabPlan, NodePlan } from '../model/topology.ts';
 import type { ServicePlan, EndpointPlan } from '../model/services.ts';
+import { endpointTargetPort } from '../model/pod-ports.ts';
 
 export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler'>, node: NodePlan): EngineServiceConfig[] {
   // a single-node lab's node has no underlay: nothing reaches its address from outside
@@ -36,7 +37,11 @@ function frontendsOf(svc: ServicePlan, node: NodePlan, nodeAddress: string | und
   const out: EngineServiceConfig[] = [];
   for (const p of svc.ports) {
     const proto = p.protocol === 'UDP' ? 'udp' as const : 'tcp' as const;
-    const to = (eps: EndpointPlan[]) => eps.map((e) => ({ ip: e.ip, port: p.targetPort }));
+    // a named targetPort: each pod's own port of that name; a pod without one is no backend of this port
+    const to = (eps: EndpointPlan[]) => eps.flatMap((e) => {
+      const port = endpointTargetPort(p, e);
+      return port === undefined ? [] : [{ ip: e.ip, port }];
+    });
     const internal = pick(svc.internalTrafficPolicy);
     out.push({
       vip: svc.clusterIP, port: p.port, proto, backends: to(internal.eps), service,

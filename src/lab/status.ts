@@ -1,8 +1,11 @@
 // The running lab as `podwire status` shows it: the plan joined with the
 // data plane's live counters.
+import { podLabel } from '../model/pod-refs.ts';
 import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats } from '../dataplane/engine-protocol.ts';
 import type { ServicePlan } from '../model/services.ts';
+import type { ContainerPort } from '../model/pod-ports.ts';
+import type { NamespacePlan } from '../model/namespaces.ts';
 import { clusterDnsOff, type DnsStatus } from './cluster-dns.ts';
 import type { DataplaneStatus } from './lab.ts';
 
@@ -17,7 +20,10 @@ export interface LabStatus {
     clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number };
     underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
   };
-  pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string> }[];
+  /** Kubernetes namespaces: the topology's namespaces: and those only named (implicit) */
+  namespaces: NamespacePlan[];
+  /** namespace: the Kubernetes namespace; netns: the Linux network namespace (ip netns exec NETNS ...) */
+  pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[] }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
   services: Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints'>[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
@@ -52,8 +58,10 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
       underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
     },
+    namespaces: plan.namespaces ?? [],
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
-      name: p.name, namespace: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
+      name: p.name, namespace: p.k8sNamespace, netns: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
+      ...(p.ports ? { ports: p.ports } : {}),
     }))),
     services: plan.services.map((svc) => ({
       name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
@@ -71,7 +79,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
         ports: n.pods.map((p) => {
           const io = s?.io.find((i) => i.port === p.port);
           return {
-            port: p.port, pod: p.name, ...(s?.counters.ports[p.port] ?? {}),
+            port: p.port, pod: podLabel(p), ...(s?.counters.ports[p.port] ?? {}),
             tap_rx_errors: io?.rxErrors ?? 0, tap_tx_errors: io?.txErrors ?? 0, tap_gone: io?.broken ?? false,
           };
         }),

@@ -5,6 +5,7 @@
 // pod or node, a route's next-hop node. Counters and tables themselves are
 // what the data plane holds (read from WASM memory by the worker), never
 // the plan's idea of them.
+import { podLabel } from '../model/pod-refs.ts';
 import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { Lab } from './lab.ts';
@@ -73,7 +74,7 @@ const PORT_COUNTERS = ['rx_packets', 'rx_bytes', 'tx_packets', 'tx_bytes', 'rx_d
 function portNames(plan: LabPlan, node: string, underlayPort: number, io: NodeStats['io'] = []): Map<number, string> {
   const names = new Map<number, string>();
   for (const p of io) names.set(p.port, p.name);
-  for (const p of localNodes(plan).find((n) => n.name === node)?.pods ?? []) names.set(p.port, p.name);
+  for (const p of localNodes(plan).find((n) => n.name === node)?.pods ?? []) names.set(p.port, podLabel(p));
   if (underlayPort >= 0) names.set(underlayPort, 'underlay');
   return names;
 }
@@ -138,9 +139,9 @@ export function tablesSnapshot(plan: LabPlan, tables: NodeTables[]): TablesJson 
   for (const n of plan.nodes) {
     owners.set(n.underlayIp, `node ${n.name}`);
     nodeByIp.set(n.underlayIp, n.name);
-    for (const p of n.pods) owners.set(p.ip, `pod ${p.name}`);
+    for (const p of n.pods) owners.set(p.ip, `pod ${podLabel(p)}`);
   }
-  const podByIp = new Map(plan.nodes.flatMap((n) => n.pods.map((p) => [p.ip, p.name] as const)));
+  const podByIp = new Map(plan.nodes.flatMap((n) => n.pods.map((p) => [p.ip, podLabel(p)] as const)));
   return {
     lab: labId(plan),
     fdb: tables.flatMap((t) => {

@@ -12,6 +12,7 @@ import { probeFrame, type ProbeProto } from '../dataplane/probe.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import type { Lab } from './lab.ts';
 import { ControlStream } from './control.ts';
+import { findPod, podLabel } from '../model/pod-refs.ts';
 
 /** `podwire trace --live`: whose frames to show, only drops, how many frames a second at most. */
 export interface LiveTraceRequest { pod: string; drops?: boolean; rate?: number }
@@ -24,12 +25,18 @@ export interface TraceReply extends TraceResult {
   proto: ProbeProto;
 }
 
-/** Where `to` points: a pod, a Service (name, name.namespace, or its DNS name), or an address. */
+/**
+ * Where `to` points: a pod (NAME in default, NAMESPACE/NAME or NAME.NAMESPACE),
+ * a Service (name, name.namespace, or its DNS name), or an address. A plain
+ * NAME is a pod before a Service; NAME.NAMESPACE a Service before a pod (the
+ * form was the Services' before pods had namespaces).
+ */
 export function resolveTarget(plan: LabPlan, to: string, proto: ProbeProto, port?: number): TraceReply['to'] {
-  const pod = plan.nodes.flatMap((n) => n.pods).find((p) => p.name === to);
-  if (pod) return { asked: to, ip: pod.ip, pod: pod.name, ...(port !== undefined ? { port } : {}) };
+  const pods = plan.nodes.flatMap((n) => n.pods);
   const m = /^([a-z0-9-]+)(?:\.([a-z0-9-]+)(?:\.svc(?:\.cluster\.local)?)?)?\.?$/.exec(to);
   const svc = m && plan.services.find((s) => s.name === m[1] && s.namespace === (m[2] ?? 'default'));
+  const pod = !to.includes('.') || !svc ? findPod(pods, to) : undefined;
+  if (pod) return { asked: to, ip: pod.ip, pod: podLabel(pod), ...(port !== undefined ? { port } : {}) };
   if (svc) {
     const wanted = proto.toUpperCase();
     const sp = port !== undefined ? svc.ports.find((p) => p.port === port && p.protocol === wanted) : svc.ports.find((p) => p.protocol === wanted);
@@ -39,11 +46,11 @@ export function resolveTarget(plan: LabPlan, to: string, proto: ProbeProto, port
     return { asked: to, ip: svc.clusterIP, service: `${svc.namespace}/${svc.name}`, ...(sp ? { port: sp.port } : {}) };
   }
   if (isIpv4(to)) {
-    const owner = plan.nodes.flatMap((n) => n.pods).find((p) => p.ip === to);
+    const owner = pods.find((p) => p.ip === to);
     const svcByIp = plan.services.find((s) => s.clusterIP === to);
-    return { asked: to, ip: to, ...(owner ? { pod: owner.name } : {}), ...(svcByIp ? { service: `${svcByIp.namespace}/${svcByIp.name}` } : {}), ...(port !== undefined ? { port } : {}) };
+    return { asked: to, ip: to, ...(owner ? { pod: podLabel(owner) } : {}), ...(svcByIp ? { service: `${svcByIp.namespace}/${svcByIp.name}` } : {}), ...(port !== undefined ? { port } : {}) };
   }
-  throw new Error(`"${to}": not a pod, a Service (name, name.namespace or its cluster DNS name) or an IPv4 address of this lab`);
+  throw new Error(`"${to}": not a pod (NAME, NAMESPACE/NAME), a Service (name, name.namespace or its cluster DNS name) or an IPv4 address of this lab`);
 }
 
 /** The destination MAC `from`'s kernel would use: the pod itself when on-link (same subnet, same node's bridge), else the gateway. */
@@ -74,27 +81,27 @@ export class TraceControl {
     const plan = this.lab.plan;
     const proto: ProbeProto = req.proto ?? 'tcp';
     if (!['tcp', 'udp', 'icmp'].includes(proto)) throw new Error(`--proto ${proto}: tcp, udp or icmp`);
-    const from = plan.nodes.flatMap((n) => n.pods).find((p) => p.name === req.from);
-    if (!from) throw new Error(`no pod "${req.from}" in this lab`);
+    const from = findPod(plan.nodes.flatMap((n) => n.pods), req.from);
+    if (!from) throw new Error(`no pod "${req.from}" in this lab (NAME for namespace default, NAMESPACE/NAME or NAME.NAMESPACE elsewhere)`);
     const node = plan.nodes.find((n) => n.name === from.node)!;
-    if (node.dataplane !== 'podwire') throw new Error(`pod ${from.name} is on ${node.name}, a kernel node: only podwire nodes can be traced`);
+    if (node.dataplane !== 'podwire') throw new Error(`pod ${podLabel(from)} is on ${node.name}, a kernel node: only podwire nodes can be traced`);
     const to = resolveTarget(plan, req.to, proto, req.port);
     if (proto !== 'icmp' && to.port === undefined) throw new Error(`--port is needed for ${proto} to ${req.to}`);
     const frame = probeFrame({ srcMac: from.mac, dstMac: nextHopMac(plan, from, to.ip), srcIp: from.ip, dstIp: to.ip, proto, port: to.port });
     const result = await this.lab.trace(node.name, from.port, frame);
-    return { ...result, from: { pod: from.name, node: node.name, ip: from.ip }, to, proto };
+    return { ...result, from: { pod: podLabel(from), node: node.name, ip: from.ip }, to, proto };
   }
 
   /** Check a live request, then hand the socket to live() (a ControlStream: JSON lines until the client leaves). */
   async liveStream(req: LiveTraceRequest): Promise<ControlStream> {
-    const pod = this.lab.plan.nodes.flatMap((n) => n.pods).find((p) => p.name === req.pod);
-    if (!pod) throw new Error(`no pod "${req.pod}" in this lab`);
+    const pod = findPod(this.lab.plan.nodes.flatMap((n) => n.pods), req.pod);
+    if (!pod) throw new Error(`no pod "${req.pod}" in this lab (NAME for namespace default, NAMESPACE/NAME or NAME.NAMESPACE elsewhere)`);
     const rate = req.rate ?? 20;
     if (!(rate > 0)) throw new Error('--rate: frames a second, more than 0');
     const keep = (hop: TraceHop, steps: TraceHop['steps']) => touchesPod(pod, hop, steps) && (!req.drops || dropped(steps));
     return new ControlStream((sock) => {
       if (sock.destroyed) return;
-      sock.write(JSON.stringify({ tracing: pod.name, node: pod.node, ip: pod.ip, drops: req.drops ?? false, rate }) + '\n');
+      sock.write(JSON.stringify({ tracing: podLabel(pod), node: pod.node, ip: pod.ip, drops: req.drops ?? false, rate }) + '\n');
       void this.live(sock, keep, rate).catch((e) => sock.destroy(e as Error));
     });
   }
@@ -144,7 +151,7 @@ export class TraceControl {
 /** A frame's decisions concern `pod` when they name its port (on its node) or its address (anywhere: remote nodes, NAT). */
 function touchesPod(pod: PodPlan, hop: TraceHop, steps: TraceHop['steps']): boolean {
   return steps.some((s) => {
-    if ((s.step === 'rx' || s.step === 'tx' || s.step === 'tx_refused') && hop.node === pod.node && s.detail.port === pod.name) return true;
+    if ((s.step === 'rx' || s.step === 'tx' || s.step === 'tx_refused') && hop.node === pod.node && s.detail.port === podLabel(pod)) return true;
     if (s.step === 'pkt') return s.detail.src === pod.ip || s.detail.dst === pod.ip;
     if (s.step === 'nat') return String(s.detail.before).startsWith(`${pod.ip}:`) || String(s.detail.after).startsWith(`${pod.ip}:`);
     return false;

@@ -5,9 +5,9 @@
 // FILE is either
 //  - Kubernetes manifests: Service and EndpointSlice documents (manifests.ts), or
 //  - the topology format: a mapping with a `services:` list, as in the
-//    topology file. `cluster:` and `nodes:` are ignored (a running lab's nodes
-//    and pods are fixed at `up`, so the topology file itself can be applied);
-//    any other top-level key is refused.
+//    topology file. `cluster:`, `namespaces:` and `nodes:` are ignored (a
+//    running lab's nodes, pods and namespaces are fixed at `up`, so the
+//    topology file itself can be applied); any other top-level key is refused.
 // Semantics as `kubectl apply`: each Service in FILE is created or replaced
 // by (namespace, name); Services not in FILE are untouched. Allocation is
 // stable (allocateServices with the lab's Services as `existing`).
@@ -21,7 +21,7 @@ import {
 
 import { clusterDnsNameProblems, DNS_NAMESPACE, DNS_SERVICE_NAME } from './dns.ts';
 
-export const APPLY_TOPOLOGY_KEYS = ['services', 'cluster', 'nodes'];
+export const APPLY_TOPOLOGY_KEYS = ['services', 'cluster', 'namespaces', 'nodes'];
 
 /** What the CLI sends the lab: the parsed Services of FILE, and where each came from. */
 export interface ApplyInput {
@@ -58,7 +58,7 @@ export function parseApplyFile(text: string, source: string): ApplyInput {
     const problems: string[] = [];
     if (!('services' in only)) problems.push('services: required (a topology-format file lists its Services under services:), or give Kubernetes Service manifests');
     for (const k of Object.keys(only)) {
-      if (!APPLY_TOPOLOGY_KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${APPLY_TOPOLOGY_KEYS.join(', ')}; cluster and nodes are ignored by apply)`);
+      if (!APPLY_TOPOLOGY_KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${APPLY_TOPOLOGY_KEYS.join(', ')}; cluster, namespaces and nodes are ignored by apply)`);
     }
     const list = Array.isArray(only.services) ? only.services : [];
     const services = parseServiceList(only.services, problems);

@@ -103,7 +103,11 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
       if (e.targetRef !== undefined) {
         const t = e.targetRef;
         if (!isObject(t) || (t.kind !== undefined && t.kind !== 'Pod') || typeof t.name !== 'string') p(`${f}.targetRef`, 'expected { kind: Pod, name: POD }');
-        else ep.pod = t.name;
+        else if (t.namespace !== undefined && (typeof t.namespace !== 'string' || !isNamespace(t.namespace))) p(`${f}.targetRef.namespace`, `${JSON.stringify(t.namespace)} is not a valid namespace`);
+        else {
+          ep.pod = t.name;
+          if (t.namespace !== undefined) ep.podNamespace = t.namespace as string;
+        }
       }
       endpoints.push(ep);
     });

@@ -3,7 +3,10 @@
 // into a plan with every ClusterIP, nodePort and endpoint decided. Pure: no
 // data plane here.
 import { parseCidr, nthAddress, type Cidr } from './cidr.ts';
-import { ipv4ToInt, intToIpv4 } from './addr.ts';
+import { ipv4ToInt } from './addr.ts';
+import { inheritAllocations, ClusterIpAllocator, NodePortAllocator, NODE_PORT_MIN, NODE_PORT_MAX, type Flag } from './service-allocation.ts';
+import { selectEndpoints } from './endpoints.ts';
+import { isIanaSvcName } from './pod-ports.ts';
 import { TopologyError } from './errors.ts';
 import type { NodePlan } from './topology.ts';
 
@@ -15,9 +18,7 @@ export const SESSION_AFFINITIES = ['None', 'ClientIP'] as const;
 export type SessionAffinity = (typeof SESSION_AFFINITIES)[number];
 export const TRAFFIC_POLICIES = ['Cluster', 'Local'] as const;
 export type TrafficPolicy = (typeof TRAFFIC_POLICIES)[number];
-/** kube-apiserver's default --service-node-port-range */
-export const NODE_PORT_MIN = 30000;
-export const NODE_PORT_MAX = 32767;
+export { NODE_PORT_MIN, NODE_PORT_MAX } from './service-allocation.ts';
 /** Kubernetes' default sessionAffinityConfig.clientIP.timeoutSeconds (3 hours), and its maximum (1 day) */
 export const DEFAULT_AFFINITY_TIMEOUT = 10800;
 export const MAX_AFFINITY_TIMEOUT = 86400;
@@ -43,8 +44,8 @@ export const SERVICE_PORT_KEYS = ['name', 'port', 'targetPort', 'protocol', 'nod
 export interface ServicePortSpec {
   name?: string;
   port: number;
-  /** numeric only: podwire does not model pods' named container ports */
-  targetPort: number;
+  /** a number, or the name of a container port of the backend pods (resolved per pod: pod-ports.ts) */
+  targetPort: number | string;
   protocol: Protocol;
   /** NodePort/LoadBalancer: given, or allocated by allocateServices */
   nodePort?: number;
@@ -56,6 +57,8 @@ export interface EndpointSpec {
   ready: boolean;
   /** targetRef.name, if given: checked against the pod holding `ip` */
   pod?: string;
+  /** targetRef.namespace, if given: checked against that pod's namespace */
+  podNamespace?: string;
   /** nodeName, if given: checked against the node of that pod */
   node?: string;
 }
@@ -86,6 +89,12 @@ export interface EndpointPlan {
   node: string;
   ip: string;
   ready: boolean;
+  /**
+   * the Service's named targetPorts this pod has, by "name/PROTOCOL" (pod-ports.ts
+   * endpointTargetPort): present when the Service names any; a name missing
+   * here makes the pod no endpoint for that Service port
+   */
+  targetPorts?: Record<string, number>;
 }
 
 export interface ServicePlan extends Omit<ServiceSpec, 'clusterIP' | 'endpoints'> {
@@ -233,9 +242,11 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
         p(`${f}.name`, 'required when a Service has more than one port');
       }
       const port = portNumber(raw.port, `${f}.port`, p, true);
-      let targetPort = port;
+      let targetPort: number | string | undefined = port;
       if (typeof raw.targetPort === 'string') {
-        p(`${f}.targetPort`, `"${raw.targetPort}" is a named port: podwire does not model pods' container ports, give the port number`);
+        // a name: resolved per backend pod, against the pods' container ports (as the endpoint controller does)
+        if (isIanaSvcName(raw.targetPort)) targetPort = raw.targetPort;
+        else p(`${f}.targetPort`, `${JSON.stringify(raw.targetPort)} is neither a port number nor a valid port name (IANA_SVC_NAME: 1-15 lowercase letters, digits and "-", at least one letter, no "-" at either end or twice in a row)`);
       } else if (raw.targetPort !== undefined) {
         targetPort = portNumber(raw.targetPort, `${f}.targetPort`, p, false);
       }
@@ -321,40 +332,13 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
  */
 export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, problems: string[], existing: ServicePlan[] = []): ServicePlan[] {
   const cidr = parseCidr(ctx.serviceCIDR, 'cluster.serviceCIDR');
-  const size = 2 ** (32 - cidr.prefixLen);
   const dns = cidr.prefixLen <= 28 ? dnsServiceIP(cidr) : undefined;
   const bad = new Set<ServiceSpec>();
-  const flag = (s: ServiceSpec, msg: string) => { problems.push(`${serviceLabel(s)}: ${msg}`); bad.add(s); };
+  const flag: Flag = (s, msg) => { problems.push(`${serviceLabel(s)}: ${msg}`); bad.add(s); };
 
-  // stable allocation: inherit what the same Service already holds, reserve what the others hold
-  const prior = new Map(existing.map((e) => [`${e.namespace}/${e.name}`, e]));
-  const inSpecs = new Set(specs.map((s) => `${s.namespace}/${s.name}`));
-  const reservedIp = new Map<string, ServicePlan>();
-  const reservedPort = new Map<number, ServicePlan>();
-  for (const e of existing) {
-    if (inSpecs.has(`${e.namespace}/${e.name}`)) continue;
-    reservedIp.set(e.clusterIP, e);
-    for (const pt of e.ports) if (pt.nodePort !== undefined) reservedPort.set(pt.nodePort, e);
-  }
-  /** The allocation a spec keeps from its existing self: a ClusterIP, and nodePorts by port index. */
-  const kept = new Map<ServiceSpec, { clusterIP?: string; nodePorts: (number | undefined)[] }>();
-  specs = specs.map((s) => {
-    const e = prior.get(`${s.namespace}/${s.name}`);
-    if (!e) return s;
-    const clusterIP = s.clusterIP ?? e.clusterIP;
-    const nodePorts = s.ports.map((pt) => {
-      if (s.type === 'ClusterIP') return undefined;
-      const was = e.ports.find((q) => q.port === pt.port && q.protocol === pt.protocol)?.nodePort;
-      return pt.nodePort === undefined || pt.nodePort === was ? was : undefined;
-    });
-    const out: ServiceSpec = {
-      ...s, clusterIP,
-      ports: s.ports.map((pt, j) => (pt.nodePort === undefined && nodePorts[j] !== undefined ? { ...pt, nodePort: nodePorts[j] } : pt)),
-    };
-    kept.set(out, { clusterIP: clusterIP === e.clusterIP ? clusterIP : undefined, nodePorts });
-    return out;
-  });
-
+  const inherited = inheritAllocations(specs, existing);
+  specs = inherited.specs;
+  const { kept } = inherited;
   const names = new Set<string>();
   for (const s of specs) {
     const key = `${s.namespace}/${s.name}`;
@@ -362,87 +346,34 @@ export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, prob
     names.add(key);
   }
 
-  // explicit ClusterIPs first: inside the range, not reserved, not taken
-  const ipOwner = new Map<string, ServiceSpec>();
-  const first = ipv4ToInt(nthAddress(cidr, 0));
-  // plain arithmetic: the CIDR library's calls cost microseconds each, which thousands of Services notice
-  const nth = (off: number) => intToIpv4((first + off) >>> 0);
-  const keptFirst = [...specs.filter((s) => kept.get(s)?.clusterIP), ...specs.filter((s) => !kept.get(s)?.clusterIP)];
-  for (const s of keptFirst) {
-    if (!s.clusterIP) continue;
-    const ip = s.clusterIP;
-    const holder = reservedIp.get(ip);
-    if (holder) { flag(s, `clusterIP ${ip} is already the clusterIP of ${serviceLabel(holder)}`); continue; }
-    const at = ipv4ToInt(ip) - first;
-    if (at < 0 || at >= size) { flag(s, `clusterIP ${ip} is outside cluster.serviceCIDR ${cidr.text}`); continue; }
-    const off = ipv4ToInt(ip) - first;
-    if (off === 0 || (off === size - 1 && size > 2)) { flag(s, `clusterIP ${ip} is the ${off === 0 ? 'network' : 'broadcast'} address of cluster.serviceCIDR ${cidr.text}`); continue; }
-    if (ip === dns) { flag(s, `clusterIP ${ip} is reserved for the cluster DNS Service`); continue; }
-    const other = ipOwner.get(ip);
-    if (other) { flag(s, `clusterIP ${ip} is already the clusterIP of ${serviceLabel(other)}`); continue; }
-    ipOwner.set(ip, s);
+  // explicit claims first, kept ones before newly given ones (a conflict is the newcomer's)
+  const ips = new ClusterIpAllocator(cidr, dns, inherited.reservedIp, serviceLabel);
+  for (const s of [...specs.filter((x) => kept.get(x)?.clusterIP), ...specs.filter((x) => !kept.get(x)?.clusterIP)]) {
+    if (s.clusterIP) ips.claim(s, s.clusterIP, flag);
   }
-  // explicit nodePorts: one Service per nodePort; one Service may reuse it across protocols (as Kubernetes allows)
-  const portOwner = new Map<number, { svc: ServiceSpec | ServicePlan; protocols: Set<Protocol> }>();
-  for (const [np, e] of reservedPort) portOwner.set(np, { svc: e, protocols: new Set(e.ports.filter((q) => q.nodePort === np).map((q) => q.protocol)) });
-  const nodePortClaims = specs.flatMap((s) => s.ports.map((pt, j) => ({ s, pt, j, kept: kept.get(s)?.nodePorts[j] !== undefined })));
-  for (const { s, pt, j } of [...nodePortClaims.filter((c) => c.kept), ...nodePortClaims.filter((c) => !c.kept)]) {
-    if (pt.nodePort === undefined) continue;
-    const o = portOwner.get(pt.nodePort);
-    if (o && o.svc !== s) flag(s, `ports[${j}].nodePort ${pt.nodePort} is already used by ${serviceLabel(o.svc)}`);
-    else if (o && o.protocols.has(pt.protocol)) flag(s, `ports[${j}].nodePort ${pt.nodePort}/${pt.protocol} is used twice`);
-    else if (o) o.protocols.add(pt.protocol);
-    else portOwner.set(pt.nodePort, { svc: s, protocols: new Set([pt.protocol]) });
+  const nodePorts = new NodePortAllocator(inherited.reservedPort, serviceLabel);
+  const claims = specs.flatMap((s) => s.ports.map((pt, j) => ({ s, pt, j, kept: kept.get(s)?.nodePorts[j] !== undefined })));
+  for (const { s, pt, j } of [...claims.filter((c) => c.kept), ...claims.filter((c) => !c.kept)]) {
+    if (pt.nodePort !== undefined) nodePorts.claim(s, j, pt.nodePort, pt.protocol, flag);
   }
 
   const pods = ctx.nodes.flatMap((n) => n.pods.map((p) => ({ ...p, node: n.name })));
   const podByIp = new Map(pods.map((p) => [p.ip, p]));
   const out: ServicePlan[] = [];
-  let nextOff = 1;
-  let nextNodePort = NODE_PORT_MIN;
   for (const s of specs) {
     if (bad.has(s)) continue;
-    let clusterIP = s.clusterIP;
-    if (!clusterIP) {
-      while (nextOff < size - 1 && (nth(nextOff) === dns || ipOwner.has(nth(nextOff)) || reservedIp.has(nth(nextOff)))) nextOff++;
-      if (nextOff >= size - 1) { flag(s, `cluster.serviceCIDR ${cidr.text} has no free address left`); continue; }
-      clusterIP = nth(nextOff++);
-      ipOwner.set(clusterIP, s);
-    }
+    const clusterIP = s.clusterIP ?? ips.next(s, flag);
+    if (!clusterIP) continue;
     const ports: ServicePortPlan[] = [];
     for (const pt of s.ports) {
       if (s.type === 'ClusterIP' || pt.nodePort !== undefined) { ports.push({ ...pt }); continue; }
-      while (nextNodePort <= NODE_PORT_MAX && portOwner.has(nextNodePort)) nextNodePort++;
-      if (nextNodePort > NODE_PORT_MAX) { flag(s, `no free nodePort left in [${NODE_PORT_MIN}, ${NODE_PORT_MAX}]`); break; }
-      portOwner.set(nextNodePort, { svc: s, protocols: new Set([pt.protocol]) });
-      ports.push({ ...pt, nodePort: nextNodePort });
+      const nodePort = nodePorts.next(s, pt.protocol, flag);
+      if (nodePort === undefined) break;
+      ports.push({ ...pt, nodePort });
     }
     if (bad.has(s)) continue;
-
-    let endpoints: EndpointPlan[] = [];
-    const sel = s.selector && Object.keys(s.selector).length ? s.selector : undefined;
-    if (sel && s.endpoints) {
-      flag(s, 'has a selector and explicit endpoints: endpoints of a Service with a selector come from its pods');
-      continue;
-    }
-    if (sel) {
-      endpoints = pods
-        .filter((p) => Object.entries(sel).every(([k, v]) => Object.hasOwn(p.labels, k) && String(p.labels[k]) === v))
-        .map((p) => ({ pod: p.name, node: p.node, ip: p.ip, ready: true }));
-    } else if (s.endpoints) {
-      const seen = new Set<string>();
-      s.endpoints.forEach((e, j) => {
-        const pod = podByIp.get(e.ip);
-        if (!pod) { flag(s, `endpoints[${j}]: ${e.ip} is not the address of any pod in the lab`); return; }
-        if (e.pod !== undefined && e.pod !== pod.name) { flag(s, `endpoints[${j}]: ${e.ip} is pod ${pod.name}, not ${e.pod}`); return; }
-        if (e.node !== undefined && e.node !== pod.node) { flag(s, `endpoints[${j}]: pod ${pod.name} (${e.ip}) runs on node ${pod.node}, not ${e.node}`); return; }
-        if (seen.has(e.ip)) { flag(s, `endpoints[${j}]: ${e.ip} is listed twice`); return; }
-        seen.add(e.ip);
-        endpoints.push({ pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready });
-      });
-      if (bad.has(s)) continue;
-    }
-    endpoints.sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+    const endpoints = selectEndpoints(s, pods, podByIp, flag);
+    if (!endpoints) continue;
     const { endpoints: _explicit, ...rest } = s;
     out.push({ ...rest, clusterIP, ports, endpoints });
   }

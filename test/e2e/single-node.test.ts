@@ -74,8 +74,9 @@ describe.skipIf(!isRoot)('single node, three pods (root)', () => {
     expect(s.lab).toBe(NAME);
     expect(s.pid).toBe(lab.proc.pid);
     expect(s.cluster.offloads).toBe(true);
-    expect(s.pods.map((p) => [p.name, p.namespace, p.node, p.ip, p.mac, p.port])).toEqual(
-      PODS.map((p, i) => [p, `pw-${p}`, 'n1', IPS[i], MACS[i], i]));
+    // namespace: the Kubernetes one; netns: the network namespace (pw-<pod> in default)
+    expect(s.pods.map((p) => [p.name, p.namespace, p.netns, p.node, p.ip, p.mac, p.port])).toEqual(
+      PODS.map((p, i) => [p, 'default', `pw-${p}`, 'n1', IPS[i], MACS[i], i]));
     expect(s.nodes).toHaveLength(1);
     const n = s.nodes[0];
     expect(n.gateway).toBe(GATEWAY);

@@ -35,11 +35,12 @@ export interface StatusJson {
   lab: string;
   pid: number;
   cluster: { clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number }; underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean };
-  pods: { name: string; namespace: string; node: string; ip: string; mac: string; port: number }[];
+  /** namespace: the Kubernetes namespace; netns: the network namespace */
+  pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number }[];
   services: {
     name: string; namespace: string; type: string; clusterIP: string;
-    ports: { name?: string; port: number; targetPort: number; protocol: string; nodePort?: number }[];
-    endpoints: { pod: string; node: string; ip: string; ready: boolean }[];
+    ports: { name?: string; port: number; targetPort: number | string; protocol: string; nodePort?: number }[];
+    endpoints: { pod: string; node: string; ip: string; ready: boolean; targetPorts?: Record<string, number> }[];
   }[];
   nodes: {
     name: string;

@@ -146,11 +146,11 @@ describe('parseApplyFile: manifests or the topology format', () => {
     expect(m.origins).toEqual(['document 1 (Service api)', 'document 2 (Service db)']);
   });
 
-  it('the topology format: services: read, cluster and nodes ignored, anything else refused', () => {
+  it('the topology format: services: read, cluster, namespaces and nodes ignored, anything else refused', () => {
     const t = parseApplyFile('cluster: { name: x }\nnodes: []\nservices:\n  - { name: api, selector: { app: web }, ports: [{ port: 80 }] }\n', 't.yaml');
     expect(t.services.map((s) => s.name)).toEqual(['api']);
     expect(t.origins).toEqual(['services[0]']);
-    expect(problemsOf(() => parseApplyFile('services: []\npods: []\n', 't.yaml'))).toEqual(['pods: unknown key (known: services, cluster, nodes; cluster and nodes are ignored by apply)']);
+    expect(problemsOf(() => parseApplyFile('services: []\npods: []\n', 't.yaml'))).toEqual(['pods: unknown key (known: services, cluster, namespaces, nodes; cluster, namespaces and nodes are ignored by apply)']);
     expect(problemsOf(() => parseApplyFile('nodes: []\n', 't.yaml'))).toEqual(['services: required (a topology-format file lists its Services under services:), or give Kubernetes Service manifests']);
   });
 

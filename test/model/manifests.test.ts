@@ -107,9 +107,10 @@ describe('manifests: refused, each with its message naming the document', () => 
       .toEqual(['document 2 (Service api): spec.ports[0].port: "eighty" is not an integer in [1, 65535]']);
   });
 
-  it('a named targetPort', () => {
-    expect(problems(WEB.replace('targetPort: 8080', 'targetPort: http')))
-      .toEqual(['document 1 (Service web): spec.ports[0].targetPort: "http" is a named port: podwire does not model pods\' container ports, give the port number']);
+  it('a named targetPort: a valid name is read, a bad one refused naming the document and field', () => {
+    expect(parseManifests(WEB.replace('targetPort: 8080', 'targetPort: http')).services[0].ports[0].targetPort).toBe('http');
+    expect(problems(WEB.replace('targetPort: 8080', 'targetPort: Http_1')))
+      .toEqual(['document 1 (Service web): spec.ports[0].targetPort: "Http_1" is neither a port number nor a valid port name (IANA_SVC_NAME: 1-15 lowercase letters, digits and "-", at least one letter, no "-" at either end or twice in a row)']);
   });
 
   it('bad YAML', () => {
@@ -240,7 +241,7 @@ describe('manifests: what kubectl exports', () => {
       ports: [{ name: 'http', port: 80, targetPort: 9090, protocol: 'TCP' }],
       sessionAffinity: 'None', sessionAffinityTimeoutSeconds: 10800,
       externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', externalIPs: [],
-      endpoints: [{ ip: '10.244.0.2', ready: true, node: 'n1', pod: 'web-1' }],
+      endpoints: [{ ip: '10.244.0.2', ready: true, node: 'n1', pod: 'web-1', podNamespace: 'shop' }],
     }]);
     expect(m.origins).toEqual(['document 1 (Service legacy)']);
   });

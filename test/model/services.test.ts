@@ -163,9 +163,10 @@ describe('services: refused, each with its message', () => {
     expect(problems([svc('web', { ports: [{ port: 80, targetPort: 0 }] })])).toEqual(['service web: ports[0].targetPort: 0 is not an integer in [1, 65535]']);
   });
 
-  it('a named targetPort', () => {
-    expect(problems([svc('web', { ports: [{ port: 80, targetPort: 'http' }] })]))
-      .toEqual(['service web: ports[0].targetPort: "http" is a named port: podwire does not model pods\' container ports, give the port number']);
+  it('a named targetPort of the wrong shape', () => {
+    for (const bad of ['8080', 'http--alt', '-http', 'a-very-long-port-name'])
+      expect(problems([svc('web', { ports: [{ port: 80, targetPort: bad }] })]))
+        .toEqual([`service web: ports[0].targetPort: "${bad}" is neither a port number nor a valid port name (IANA_SVC_NAME: 1-15 lowercase letters, digits and "-", at least one letter, no "-" at either end or twice in a row)`]);
   });
 
   it('duplicate port and protocol, duplicate port names', () => {

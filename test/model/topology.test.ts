@@ -68,9 +68,9 @@ describe('topology: refused configurations, each with its message', () => {
 
   it('duplicate pod names, on one node or across nodes', () => {
     expect(problems(doc({}, [node('n1', ['a', 'b']), node('n2', ['a'])])))
-      .toEqual(['duplicate pod name "a" (on nodes n1 and n2): pod names name namespaces (pw-<pod>) and must be unique']);
+      .toEqual(['duplicate pod name "a" in namespace default (on nodes n1 and n2): pod names are unique within a namespace']);
     expect(problems(doc({}, [node('n1', ['web', { name: 'web' }])])))
-      .toEqual(['duplicate pod name "web" (on nodes n1 and n1): pod names name namespaces (pw-<pod>) and must be unique']);
+      .toEqual(['duplicate pod name "web" in namespace default (on nodes n1 and n1): pod names are unique within a namespace']);
   });
 
   it('an unknown overlay', () => {
@@ -137,12 +137,12 @@ describe('topology: refused configurations, each with its message', () => {
   });
 
   it('unknown keys, at every level', () => {
-    expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, nodes, services)']);
+    expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, namespaces, nodes, services)']);
     expect(problems(doc({ clusterCidr: '10.244.0.0/16' }))).toEqual([`cluster.clusterCidr: unknown key (known: ${CLUSTER_KEYS})`]);
     expect(problems(doc({}, [node('n1', ['a'], { podCidr: '10.244.0.0/24' })])))
       .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address)']);
     expect(problems(doc({}, [node('n1', [{ name: 'a', image: 'nginx' }])])))
-      .toEqual(['node n1 pods[0].image: unknown key (known: name, labels)']);
+      .toEqual(['node n1 pods[0].image: unknown key (known: name, namespace, labels, ports)']);
   });
 
   it('invalid names: cluster, node, pod', () => {
@@ -205,7 +205,7 @@ describe('topology: refused configurations, each with its message', () => {
       `cluster.bogus: unknown key (known: ${CLUSTER_KEYS})`,
       'cluster.overlay: unknown overlay "weave" (expected one of vxlan, ipip, host-gw)',
       'duplicate node name "n1" (nodes[0] and nodes[1])',
-      'duplicate pod name "a" (on nodes n1 and n1): pod names name namespaces (pw-<pod>) and must be unique',
+      'duplicate pod name "a" in namespace default (on nodes n1 and n1): pod names are unique within a namespace',
     ]);
     expect(err?.message).toBe(`lab.yaml is invalid:\n  - ${err!.problems.join('\n  - ')}`);
   });
@@ -428,7 +428,7 @@ describe('topology files and `podwire up` on an invalid one', () => {
     expect(r.stderr).toBe([
       `podwire: ${file} is invalid:`,
       '  - cluster.serviceCIDR 10.247.0.0/20 overlaps cluster.clusterCIDR 10.247.0.0/16',
-      '  - duplicate pod name "e2e-inv-c" (on nodes n1 and n1): pod names name namespaces (pw-<pod>) and must be unique',
+      '  - duplicate pod name "e2e-inv-c" in namespace default (on nodes n1 and n1): pod names are unique within a namespace',
       '',
     ].join('\n'));
     expect(await hostLeftovers(['pw-e2e-inv-'])).toEqual({ namespaces: [], links: [] });
