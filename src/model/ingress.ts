@@ -142,7 +142,8 @@ function readPath(v: unknown, where: string, p: Report): IngressPath | undefined
     if (seq) p(`${where}.path`, `${show(path)} must not contain ${show(seq)}`);
     else if (suf) p(`${where}.path`, `${show(path)} cannot end with ${show(suf)}`);
   }
-  if (/[\s{};'"\\]/.test(typeof path === 'string' ? path : '')) p(`${where}.path`, `${show(path)}: whitespace, quotes, braces, ";" and "\\" are not accepted in a path`);
+  // nginx.conf syntax: these would end or escape the location's path (a client never sends "#")
+  if (/[\s{};#'"\\]/.test(typeof path === 'string' ? path : '')) p(`${where}.path`, `${show(path)}: whitespace, quotes, braces, "#", ";" and "\\" are not accepted in a path`);
   const backend = readBackend(v.backend, `${where}.backend`, p);
   if (p.count() !== before || !backend) return undefined;
   return { path: path as string, pathType: pathType as PathType, backend };
