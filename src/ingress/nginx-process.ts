@@ -123,6 +123,7 @@ export class NginxProcess {
    * nginx.conf and send SIGHUP. Resolves when new connections go to the new
    * configuration's workers; old workers finish their requests on their own.
    * A refused configuration rejects with nginx's message, the running one untouched.
+   * The wait reads the error log at notice level, as renderNginxConfig sets it.
    */
   async reload(config: string): Promise<void> {
     if (this.exited) throw new Error(`nginx in ${this.ns} is not running: ${this.stderr.trim() || 'it exited'}`);

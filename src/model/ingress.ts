@@ -71,7 +71,7 @@ const SERVICE_NAME_RE = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const PORT_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 
-export function isSubdomain(s: string): boolean { return s.length <= 253 && SUBDOMAIN_RE.test(s); }
+export function isSubdomain(s: string): boolean { return s.length <= 253 && SUBDOMAIN_RE.test(s) && s.split('.').every((l) => l.length <= 63); }
 const isLabel = (s: string) => s.length <= 63 && LABEL_RE.test(s);
 const isServiceName = (s: string) => s.length <= 63 && SERVICE_NAME_RE.test(s);
 const isPortName = (s: string) => s.length <= 15 && PORT_NAME_RE.test(s) && /[a-z]/.test(s) && !s.includes('--');
@@ -88,7 +88,7 @@ export function hostProblem(host: unknown): string | undefined {
   if (IPV4_RE.test(host) || host.includes(':')) return `${show(host)} must be a DNS name, not an IP address (and without a port)`;
   const rest = host.startsWith('*.') ? host.slice(2) : host;
   if (rest.includes('*')) return `${show(host)}: a wildcard must be the whole first label, as in *.example.com (only one, and never "*" alone)`;
-  if (!isSubdomain(rest)) return `${show(host)} is not a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", each label starting and ending with a letter or digit, at most 253)`;
+  if (!isSubdomain(rest)) return `${show(host)} is not a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", each label starting and ending with a letter or digit and at most 63, at most 253 in all)`;
   return undefined;
 }
 

@@ -113,7 +113,7 @@ describe('ingress: hosts as IngressRule.host takes them', () => {
   it.each([
     ['*', /wildcard/], ['*.*.example', /wildcard/], ['foo.*.example', /wildcard/], ['*foo.example', /wildcard/],
     ['10.0.0.1', /not an IP address/], ['shop.example:80', /not an IP address \(and without a port\)/],
-    ['Shop.example', /DNS-1123 subdomain/], ['-shop.example', /DNS-1123 subdomain/], ['shop..example', /DNS-1123/], ['', /expected a host name/],
+    ['Shop.example', /DNS-1123 subdomain/], ['-shop.example', /DNS-1123 subdomain/], ['shop..example', /DNS-1123/], [`${'a'.repeat(64)}.example`, /at most 63/], ['', /expected a host name/],
   ])('refuses %s', (h, why) => expect(hostProblem(h)).toMatch(why));
 });
 
