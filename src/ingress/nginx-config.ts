@@ -50,6 +50,8 @@ export const ACCESS_LOG_FORMAT = '$remote_addr - [$time_local] "$host" "$request
 /** Files nginx writes, relative to its prefix (`nginx -p`): the process runner creates the directories. */
 export const NGINX_FILES = { pid: 'nginx.pid', accessLog: 'logs/access.log', errorLog: 'logs/error.log', tempDir: 'tmp' };
 const TEMP_PATHS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
+/** Idle connections each nginx worker keeps open per upstream. */
+const UPSTREAM_KEEPALIVE = 32;
 
 interface Route { key: string; backend: Target }
 type Target = { upstream: string } | { status: number };
@@ -168,7 +170,9 @@ export function renderNginxConfig(input: NginxConfigInput): string {
     servers.push(out.join('\n'));
   }
 
-  const upstreamBlocks = [...upstreams].map(([name, eps]) => [`  upstream ${name} {`, ...eps.map((e) => `    server ${e};`), '  }'].join('\n'));
+  // keepalive: idle connections to the endpoints are reused (proxy_http_version 1.1 and an empty
+  // Connection header below), as ingress-nginx does; otherwise every request opens one
+  const upstreamBlocks = [...upstreams].map(([name, eps]) => [`  upstream ${name} {`, ...eps.map((e) => `    server ${e};`), `    keepalive ${UPSTREAM_KEEPALIVE};`, '  }'].join('\n'));
   return [
     '# Rendered by podwire from Ingress objects; replaced on every change.',
     'worker_processes 1;',

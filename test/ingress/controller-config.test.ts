@@ -81,7 +81,7 @@ describe('ingress controller config from manifests', () => {
     const { out, problems } = build(`${SERVICES}---\n${INGRESSES}---\n${secret}`);
     expect(problems).toEqual([]);
     expect(out!.served.map((s) => s.value.name)).toEqual(['shop']);
-    expect(out!.config).toContain('  upstream default_api_http {\n    server 10.244.0.2:8080;\n  }');
+    expect(out!.config).toContain('  upstream default_api_http {\n    server 10.244.0.2:8080;\n    keepalive 32;\n  }');
     expect(out!.config).toContain('location / { return 503; }'); // web: selected pods, none known here
     expect(out!.config).toContain('ssl_certificate tls/default-shop-tls.crt;');
     expect(out!.files.map((f) => [f.path, f.mode])).toEqual([['tls/default-shop-tls.crt', 0o644], ['tls/default-shop-tls.key', 0o600]]);

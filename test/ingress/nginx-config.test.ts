@@ -91,7 +91,7 @@ describe('nginx-config: locations', () => {
   it('a backend with no endpoints answers 503; upstream blocks list the endpoints', () => {
     const conf = renderNginxConfig({ ingresses: SHOP, upstreams: new Map([[upstreamKey({ namespace: 'default', service: 'api', port: 80 }), ['10.244.0.2:8080', '10.244.1.2:8080']]]) });
     expect(server(conf, 'shop.example')).toContain('location = /api { return 503; }');
-    expect(conf).toContain('  upstream default_api_80 {\n    server 10.244.0.2:8080;\n    server 10.244.1.2:8080;\n  }');
+    expect(conf).toContain('  upstream default_api_80 {\n    server 10.244.0.2:8080;\n    server 10.244.1.2:8080;\n    keepalive 32;\n  }');
     expect(conf).not.toContain('upstream default_web');
   });
 
