@@ -12,6 +12,7 @@ import { fdbCommand } from './fdb.ts';
 import { routesCommand } from './routes.ts';
 import { servicesCommand } from './services.ts';
 import { captureCommand } from './capture.ts';
+import { ingressCommand } from './ingress.ts';
 
 const program = new Command()
   .name('podwire')
@@ -31,6 +32,7 @@ program.addCommand(fdbCommand());
 program.addCommand(routesCommand());
 program.addCommand(servicesCommand());
 program.addCommand(captureCommand());
+program.addCommand(ingressCommand());
 
 try {
   await program.parseAsync(process.argv);

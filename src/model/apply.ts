@@ -67,6 +67,11 @@ export function parseApplyFile(text: string, source: string): ApplyInput {
   }
   try {
     const m = parseManifests(docs, source);
+    // read and checked, but a running lab has no Ingress controller yet: refused, never silently dropped
+    const ingressObjects = m.ingresses.length + m.ingressClasses.length + m.secrets.length;
+    if (ingressObjects > 0) {
+      throw new TopologyError([`${ingressObjects} Ingress, IngressClass or Secret object(s): a running lab has no Ingress controller yet, so podwire apply does not take them (see README, Ingress (in progress))`], source);
+    }
     return { services: m.services, origins: m.origins, source };
   } catch (e) {
     if (e instanceof TopologyError) throw new TopologyError(e.problems, source, `${source} is invalid (nothing applied)`);

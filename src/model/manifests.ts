@@ -1,17 +1,25 @@
 // Kubernetes manifests (multi-document YAML) read into the model's
 // ServiceSpec, for `podwire apply`: v1 Services, and
 // discovery.k8s.io/v1 EndpointSlices giving a selector-less Service its
-// endpoints. Pure parsing and validation: nothing is applied.
+// endpoints; networking.k8s.io/v1 Ingresses and IngressClasses and
+// kubernetes.io/tls Secrets are read by ingress.ts. Pure parsing and
+// validation: nothing is applied.
 import { parseAllDocuments } from 'yaml';
 import { TopologyError } from './topology.ts';
 import { readServiceSpec, isServiceName, isNamespace, isObject, type ServiceSpec, type EndpointSpec, PROTOCOLS, type Protocol } from './services.ts';
 import { isIpv4 } from './addr.ts';
+import { readIngressSpec, readIngressClass, readTlsSecret, type IngressSpec, type IngressClassSpec, type TlsSecret, type Located } from './ingress.ts';
 
-export const SUPPORTED_KINDS: Record<string, string> = { Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1' };
+export const SUPPORTED_KINDS: Record<string, string> = {
+  Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1',
+  Ingress: 'networking.k8s.io/v1', IngressClass: 'networking.k8s.io/v1', Secret: 'v1',
+};
 /** The label linking an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const OBJECT_KEYS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const SLICE_KEYS = ['apiVersion', 'kind', 'metadata', 'addressType', 'endpoints', 'ports'];
+const SECRET_KEYS = ['apiVersion', 'kind', 'metadata', 'type', 'data', 'stringData', 'immutable'];
+const KIND_KEYS: Record<string, string[]> = { Service: OBJECT_KEYS, EndpointSlice: SLICE_KEYS, Ingress: OBJECT_KEYS, IngressClass: OBJECT_KEYS, Secret: SECRET_KEYS };
 const ENDPOINT_KEYS = ['addresses', 'conditions', 'nodeName', 'targetRef', 'hostname', 'zone'];
 const CONDITION_KEYS = ['ready', 'serving', 'terminating'];
 const SLICE_PORT_KEYS = ['name', 'port', 'protocol', 'appProtocol'];
@@ -21,6 +29,11 @@ export interface Manifests {
   services: ServiceSpec[];
   /** where each of `services` came from, as messages name it: "document 2 (Service api)" */
   origins: string[];
+  /** Ingress documents, each with its origin ("document 3 (Ingress shop)") */
+  ingresses: Located<IngressSpec>[];
+  ingressClasses: IngressClassSpec[];
+  /** kubernetes.io/tls Secrets, PEM checked */
+  secrets: TlsSecret[];
 }
 
 /**
@@ -35,6 +48,9 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
   const problems: string[] = [];
   const services: ServiceSpec[] = [];
   const origins: string[] = [];
+  const ingresses: Located<IngressSpec>[] = [];
+  const ingressClasses: IngressClassSpec[] = [];
+  const secrets: TlsSecret[] = [];
   type Slice = { label: string; service: string; namespace: string; endpoints: EndpointSpec[]; ports: { name: string; port: number; protocol: Protocol }[] };
   const slices: Slice[] = [];
 
@@ -54,7 +70,7 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
     const before = problems.length;
     const p = (field: string, msg: string) => problems.push(`${label}${field}: ${msg}`);
     if (obj.apiVersion !== SUPPORTED_KINDS[kind]) p('apiVersion', `${JSON.stringify(obj.apiVersion)} is not ${SUPPORTED_KINDS[kind]} (a ${kind} is apiVersion ${SUPPORTED_KINDS[kind]})`);
-    for (const k of Object.keys(obj)) if (!(kind === 'Service' ? OBJECT_KEYS : SLICE_KEYS).includes(k)) p(k, `unknown key (known: ${(kind === 'Service' ? OBJECT_KEYS : SLICE_KEYS).join(', ')})`);
+    for (const k of Object.keys(obj)) if (!KIND_KEYS[kind].includes(k)) p(k, `unknown key (known: ${KIND_KEYS[kind].join(', ')})`);
     if (!isObject(obj.metadata)) p('metadata', 'expected a mapping with name');
     else if (typeof rawName !== 'string' || (kind === 'Service' ? !isServiceName(rawName) : !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(rawName))) {
       p('metadata.name', rawName === undefined ? 'required' : `${JSON.stringify(rawName)} is not a valid ${kind} name`);
@@ -69,6 +85,22 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
         services.push({ name: rawName as string, namespace: namespace as string, ...spec });
         origins.push(label.slice(0, -2));
       }
+      return;
+    }
+    if (kind === 'Ingress') {
+      if (!isObject(obj.spec)) { p('spec', 'expected a mapping with rules or defaultBackend'); return; }
+      const spec = readIngressSpec(obj.spec, label, 'spec.', problems);
+      if (spec && problems.length === before) ingresses.push({ value: { name: rawName as string, namespace: namespace as string, ...spec }, origin: label.slice(0, -2), root: 'spec.' });
+      return;
+    }
+    if (kind === 'IngressClass') {
+      const c = problems.length === before ? readIngressClass(obj, rawName as string, label, problems) : undefined;
+      if (c) ingressClasses.push(c);
+      return;
+    }
+    if (kind === 'Secret') {
+      const s = problems.length === before ? readTlsSecret(obj, rawName as string, namespace as string, label, problems) : undefined;
+      if (s) secrets.push(s);
       return;
     }
 
@@ -156,6 +188,6 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
     if (ok) svc.endpoints = [...(svc.endpoints ?? []), ...s.endpoints];
   }
   if (problems.length) throw new TopologyError(problems, source);
-  return { services, origins };
+  return { services, origins, ingresses, ingressClasses, secrets };
 }
 
