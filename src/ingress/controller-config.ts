@@ -6,14 +6,16 @@ import {
   checkIngressReferences, ingressesForController, BUILTIN_INGRESS_CLASS,
   type IngressClassSpec, type IngressSpec, type Located, type TlsSecret,
 } from '../model/ingress.ts';
+import { endpointTargetPort } from '../model/pod-ports.ts';
 import { renderNginxConfig, upstreamKey, type TlsFiles } from './nginx-config.ts';
 
 /** What the controller needs of a Service: its ports and endpoints (a ServiceSpec or a ServicePlan). */
 export interface BackendService {
   name: string;
   namespace: string;
-  ports: { name?: string; port: number; targetPort: number }[];
-  endpoints?: { ip: string; ready: boolean }[];
+  /** targetPort: a number, or a container port name resolved per endpoint (its targetPorts) */
+  ports: { name?: string; port: number; targetPort: number | string; protocol?: string }[];
+  endpoints?: { ip: string; ready: boolean; targetPorts?: Record<string, number> }[];
 }
 
 export interface ControllerInput {
@@ -55,7 +57,10 @@ export function controllerConfig(input: ControllerInput, problems: string[]): Co
     for (const b of backends) {
       const svc = byName.get(`${ing.namespace}/${b.service}`)!; // checked above
       const port = svc.ports.find((p) => (typeof b.port === 'number' ? p.port === b.port : p.name === b.port))!;
-      const eps = (svc.endpoints ?? []).filter((e) => e.ready).map((e) => `${e.ip}:${port.targetPort}`);
+      const eps = (svc.endpoints ?? []).filter((e) => e.ready).flatMap((e) => {
+        const target = endpointTargetPort({ targetPort: port.targetPort, protocol: port.protocol ?? 'TCP' }, e);
+        return target === undefined ? [] : [`${e.ip}:${target}`];
+      });
       upstreams.set(upstreamKey({ namespace: ing.namespace, service: b.service, port: b.port }), eps);
     }
   }
