@@ -1,9 +1,9 @@
 // The data plane's exports: one batch entry point, layout queries for the
 // control plane's loader (src/dataplane/), and table operations.
-import { HEADROOM, TX_ENTRY, frameLayout, rxLen, rxPort, rxAddr, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, rxAddrBase, rxCapacity, txBase, txCapacity } from "./frame";
+import { HEADROOM, TX_ENTRY, GEN_SLOT, GEN_BRIDGED, NO_INGRESS, genPending, genNext, genRoute, genInPort, genLen, genL2len, genLostIsDrop, frameLayout, rxLen, rxPort, rxAddr, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, rxAddrBase, rxCapacity, txBase, txCapacity } from "./frame";
 import { VNET_HLEN, vnetCheck } from "./wire/virtio";
 import { ethDst, ethHeaderLen, ethPayloadType, isGroupMac, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "./wire/ethernet";
-import { Drop, Ev, PortCtr, countDrop, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
+import { Drop, Ev, PortCtr, countDrop, countEv, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
 import * as counters from "./counters";
 import { fdbBytes, fdbInit } from "./tables/mac_table";
 import { fibBytes, fibInit } from "./tables/fib";
@@ -13,14 +13,15 @@ import { svcBytes, svcInit } from "./tables/services";
 import { affBytes, affInit } from "./tables/affinity";
 import { maglevBytes, maglevInit } from "./tables/maglev";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
-import { ulPort } from "./node";
-import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
-import { gatewayInput, gwMac, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
+import { ulPort, gwMac } from "./node";
+import { l2Input, l3Check } from "./stages/l2_input";
+import { gatewayInput, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
 import { needsDefrag, defragment } from "./stages/defrag";
-import { fragment } from "./stages/route";
+import { routeTo } from "./stages/route";
+import { fragment } from "./stages/fragment";
 import { fragBytes, fragInit, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "./tables/frag_queue";
 import { prefetchFlows } from "./stages/flow_prefetch";
 import { refusedPort } from "./stages/output";
@@ -28,8 +29,7 @@ import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, tra
 import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
-export { setGateway } from "./stages/gateway";
-export { setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
+export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";
 export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";
@@ -140,9 +140,33 @@ export function processBatch(first: u32, n: u32): u32 {
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    if (genPending()) sendGenerated();
     if (r != Drop.NONE && r != Drop.HELD) countFrameDrop(inPort, r);
   }
   return txCount;
+}
+
+/**
+ * Send the frames the stages generated while processing one frame (ICMP
+ * errors, resets, fragments, GSO segments; frame.ts genQueue), in the order
+ * they were made, each routed (or bridged) like a received one. Sending one
+ * may generate more (an ICMP error about a fragment with no neighbour): they
+ * join the queue and go too. A lost one counts as a drop or as
+ * generated_unsent, as it was queued.
+ */
+function sendGenerated(): void {
+  for (let g = genNext(); g != 0; g = genNext()) {
+    const r = genRoute(g);
+    const len = genLen(g);
+    const l2len = genL2len(g);
+    const d = r == GEN_BRIDGED
+      ? bridgeForward(GEN_SLOT, genInPort(g), g, len, l2len)
+      : routeTo(r, GEN_SLOT, NO_INGRESS, g, len, l2len);
+    if (d != Drop.NONE) {
+      if (genLostIsDrop(g)) countDrop(d);
+      else countEv(Ev.GENERATED_UNSENT);
+    }
+  }
 }
 
 @inline function countFrameDrop(inPort: u32, r: Drop): void {
@@ -162,6 +186,7 @@ function processTraced(first: u32, end: u32): u32 {
     traceIngress(inPort, rxAddr(i), rxLen(i), inPort == ulPort);
     const queued = txCount;
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    if (genPending()) sendGenerated();
     for (let k = queued; k < txCount; k++) traceTx(k);
     if (r == Drop.OVERSIZE || r == Drop.TX_FULL) trace(Step.TX_REFUSED, <u32>r, refusedPort, 0, 0, 0, 0, 0);
     trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
@@ -182,8 +207,9 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   // a TAP read that filled its slot was cut short (the TAP copies what fits
   // and says no more): bigger than any port's MTU allows, never forwarded in part
   if (portBridged(inPort) && total >= slotSize - HEADROOM + VNET_HLEN) return Drop.OVERSIZE;
-  const l2len = l2Input(inPort, vnet, frame, len);
-  if (l2len == 0) return l2Drop;
+  const l2 = l2Input(inPort, vnet, frame, len);
+  if (l2 < 0) return <Drop>-l2;
+  const l2len = <u32>l2;
   const l3type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, l3type);
   if (bad != Drop.NONE) return bad;
@@ -204,11 +230,11 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
       const d = defragment(frame, len, l2len);
       if (d != Drop.NONE) return d;
       const nat = serviceNat(fqFrame, fqLen, fqL2len);
-      if (nat != Drop.NONE) return nat;
+      if (nat > 0) return <Drop>nat;
       return fragment(-1, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf, inPort);
     }
     const nat = serviceNat(frame, len, l2len);
-    if (nat != Drop.NONE) return nat;
+    if (nat > 0) return <Drop>nat;
   }
   return bridgeForward(slot, inPort, frame, len, l2len);
 }

@@ -8,19 +8,12 @@ import { arpOp, arpSha, arpSpa, arpTpa, arpEmit, ARP_OP_REQUEST, ARP_OP_REPLY } 
 import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, setIpv4Dst, ipv4FillChecksum, IPPROTO_ICMP, TTL } from "../wire/ipv4";
 import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST, CSUM as ICMP_CSUM } from "../wire/icmp";
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
+import { gwIp, gwMac } from "../node";
 import { output } from "./output";
 import { ipForward } from "./route";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, tracing, trace } from "../trace";
-
-export let gwIp: u32 = 0;
-export let gwMac: u64 = 0;
-
-export function setGateway(ip: u32, mac: u64): void {
-  gwIp = ip;
-  gwMac = mac;
-}
 
 /**
  * May the node's own stack take this frame? Not when it carries a VLAN tag
