@@ -7,7 +7,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';
-import { importsOf } from './imports';
+import { importsOf } from './imports.ts';
 
 const ROOT = resolve(__dirname, '../..');
 

@@ -8,7 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';
-import { importsOf } from './imports';
+import { importsOf } from './imports.ts';
 
 const ROOT = resolve(__dirname, '../..');
 const RANK: Record<string, number> = { util: 0, model: 1, io: 2, dataplane: 3, dns: 3, lab: 4, cli: 5, bench: 5 };
