@@ -23,7 +23,7 @@ import { needsDefrag, defragment } from "./stages/defrag";
 import { routeTo } from "./stages/route";
 import { fragment } from "./stages/fragment";
 import { fragBytes, fragInit, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "./tables/frag_queue";
-import { prefetchFlows } from "./stages/flow_prefetch";
+import { prefetchFlows, prefetchBytes, prefetchInit } from "./stages/flow_prefetch";
 import { refusedPort } from "./stages/output";
 import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, traceBytes } from "./trace";
 import { traceSnapshotLayout } from "./trace_session";
@@ -93,6 +93,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const maglevAt = at; at = align(at + maglevBytes(svcCapacity, maglev));
   // IPv4 reassembly buffers (64 KiB each): fragments are reassembled before conntrack
   const fragAt = at; at = align(at + fragBytes(fragQueues));
+  const prefetchAt = at; at = align(at + prefetchBytes());
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
   const rxPortAt = at; at = align(at + <usize>rxCap * 4);
@@ -121,6 +122,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   affInit(affAt, affCap);
   maglevInit(maglevAt, svcCapacity, maglev);
   fragInit(fragAt, fragQueues);
+  prefetchInit(prefetchAt);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
   configured = true;
