@@ -1,9 +1,9 @@
 // The bridge's forwarding database: MAC -> port, with aging on the
 // control-plane clock. Open addressing, linear probing, power-of-two slots at
 // most half full; deletion by backward shift (no tombstones), so lookups stop
-// at the first empty slot. Fixed capacity: when full, new MACs are not
+// at the first empty slot (open_addressing.ts). Fixed capacity: when full, new MACs are not
 // learned (counted) and frames to them keep flooding.
-import { slotsFor, canFillHole } from "./open_addressing";
+import { slotsFor, canFillHole, probe } from "./open_addressing";
 import { countEv, Ev } from "../counters";
 
 // entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32 (| STATIC), seen u32 (ms)
@@ -44,68 +44,46 @@ export function fdbInit(at: usize, cap: u32): void {
 /** Learn or refresh `mac` on `port` at time `now`. */
 export function fdbLearn(mac: u64, port: u32, now: u32): void {
   const key = mac | OCCUPIED;
-  let i = hash(mac) & mask;
-  while (true) {
-    const e = base + <usize>i * ENTRY;
-    const k = load<u64>(e);
-    if (k == key) {
-      const p = load<u32>(e, 8);
-      if (p == port) { store<u32>(e, now, 12); return; }
-      if ((p & STATIC) != 0) return; // pinned by the control plane
-      store<u32>(e, port, 8);
-      store<u32>(e, now, 12);
-      countEv(Ev.FDB_MOVED);
-      return;
-    }
-    if (k == 0) {
-      if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
-      store<u64>(e, key);
-      store<u32>(e, port, 8);
-      store<u32>(e, now, 12);
-      count++;
-      countEv(Ev.FDB_LEARNED);
-      return;
-    }
-    i = (i + 1) & mask;
+  const e = base + <usize>probe(base, ENTRY, mask, hash(mac), key) * ENTRY;
+  if (load<u64>(e) == key) {
+    const p = load<u32>(e, 8);
+    if (p == port) { store<u32>(e, now, 12); return; }
+    if ((p & STATIC) != 0) return; // pinned by the control plane
+    store<u32>(e, port, 8);
+    store<u32>(e, now, 12);
+    countEv(Ev.FDB_MOVED);
+    return;
   }
+  if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
+  store<u64>(e, key);
+  store<u32>(e, port, 8);
+  store<u32>(e, now, 12);
+  count++;
+  countEv(Ev.FDB_LEARNED);
 }
 
 /** Pin `mac` to `port` (a pod the control plane attached): replaces a learned entry. False when the table is full. */
 export function fdbAddStatic(mac: u64, port: u32): bool {
   const key = mac | OCCUPIED;
-  let i = hash(mac) & mask;
-  while (true) {
-    const e = base + <usize>i * ENTRY;
-    const k = load<u64>(e);
-    if (k == key) { store<u32>(e, port | STATIC, 8); return true; }
-    if (k == 0) {
-      if (count >= capacity) return false;
-      store<u64>(e, key);
-      store<u32>(e, port | STATIC, 8);
-      store<u32>(e, 0, 12);
-      count++;
-      return true;
-    }
-    i = (i + 1) & mask;
-  }
+  const e = base + <usize>probe(base, ENTRY, mask, hash(mac), key) * ENTRY;
+  if (load<u64>(e) == key) { store<u32>(e, port | STATIC, 8); return true; }
+  if (count >= capacity) return false;
+  store<u64>(e, key);
+  store<u32>(e, port | STATIC, 8);
+  store<u32>(e, 0, 12);
+  count++;
+  return true;
 }
 
 /** Port of a fresh (or static) entry for `mac`, or NO_PORT (unknown or aged out). */
 export function fdbLookup(mac: u64, now: u32): i32 {
   const key = mac | OCCUPIED;
-  let i = hash(mac) & mask;
-  while (true) {
-    const e = base + <usize>i * ENTRY;
-    const k = load<u64>(e);
-    if (k == key) {
-      const p = load<u32>(e, 8);
-      if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
-      // expired once age >= ageing time, as the kernel's has_expired()
-      return now - load<u32>(e, 12) < agingMs ? <i32>p : NO_PORT;
-    }
-    if (k == 0) return NO_PORT;
-    i = (i + 1) & mask;
-  }
+  const e = base + <usize>probe(base, ENTRY, mask, hash(mac), key) * ENTRY;
+  if (load<u64>(e) != key) return NO_PORT;
+  const p = load<u32>(e, 8);
+  if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
+  // expired once age >= ageing time, as the kernel's has_expired()
+  return now - load<u32>(e, 12) < agingMs ? <i32>p : NO_PORT;
 }
 
 /** Remove slot i and shift later members of its probe run back (Knuth 6.4 Algorithm R). */

@@ -2,7 +2,7 @@
 // underlay (other nodes). Programmed by the control plane, which knows every
 // pod and node it created, as a CNI plugin does; no ARP resolution in the
 // hot path. Open addressing with backward-shift delete, like mac_table.ts.
-import { slotsFor, canFillHole } from "./open_addressing";
+import { slotsFor, canFillHole, probe } from "./open_addressing";
 
 // slot, 16 bytes: ip u32 | OCCUPIED(bit 32) as u64 key, mac u64
 const SLOT: usize = 16;
@@ -29,44 +29,26 @@ export function neighInit(at: usize, cap: u32): void {
 /** MAC for `ip`, or NO_MAC. */
 export function neighLookup(ip: u32): u64 {
   const key = <u64>ip | OCCUPIED;
-  let i = hash(ip) & mask;
-  while (true) {
-    const s = base + <usize>i * SLOT;
-    const k = load<u64>(s);
-    if (k == key) return load<u64>(s, 8);
-    if (k == 0) return NO_MAC;
-    i = (i + 1) & mask;
-  }
+  const s = base + <usize>probe(base, SLOT, mask, hash(ip), key) * SLOT;
+  return load<u64>(s) == key ? load<u64>(s, 8) : NO_MAC;
 }
 
 /** Set `ip` -> `mac`. False when the table is full. */
 export function neighSet(ip: u32, mac: u64): bool {
   const key = <u64>ip | OCCUPIED;
-  let i = hash(ip) & mask;
-  while (true) {
-    const s = base + <usize>i * SLOT;
-    const k = load<u64>(s);
-    if (k == key) { store<u64>(s, mac, 8); return true; }
-    if (k == 0) {
-      if (count >= capacity) return false;
-      store<u64>(s, key);
-      store<u64>(s, mac, 8);
-      count++;
-      return true;
-    }
-    i = (i + 1) & mask;
-  }
+  const s = base + <usize>probe(base, SLOT, mask, hash(ip), key) * SLOT;
+  if (load<u64>(s) == key) { store<u64>(s, mac, 8); return true; }
+  if (count >= capacity) return false;
+  store<u64>(s, key);
+  store<u64>(s, mac, 8);
+  count++;
+  return true;
 }
 
 export function neighDel(ip: u32): bool {
   const key = <u64>ip | OCCUPIED;
-  let i = hash(ip) & mask;
-  while (true) {
-    const k = load<u64>(base + <usize>i * SLOT);
-    if (k == 0) return false;
-    if (k == key) break;
-    i = (i + 1) & mask;
-  }
+  const i = probe(base, SLOT, mask, hash(ip), key);
+  if (load<u64>(base + <usize>i * SLOT) != key) return false;
   let hole = i;
   let j = i;
   while (true) {
