@@ -15,12 +15,12 @@ import { maglevBytes, maglevInit } from "./tables/maglev";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
 import { ulPort, gwMac } from "./node";
 import { l2Input, l3Check } from "./stages/l2_input";
-import { gatewayInput, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
+import { gatewayInput, GatewayNext, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
 import { needsDefrag, defragment } from "./stages/defrag";
-import { routeTo } from "./stages/route";
+import { routeTo, ipForward } from "./stages/route";
 import { fragment } from "./stages/fragment";
 import { fragBytes, fragInit, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "./tables/frag_queue";
 import { prefetchFlows, prefetchBytes, prefetchInit } from "./stages/flow_prefetch";
@@ -216,7 +216,12 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   const bad = l3Check(frame, len, l2len, l3type);
   if (bad != Drop.NONE) return bad;
   const dst = ethDst(frame);
-  if (dst == gwMac) return gatewayInput(slot, inPort, frame, len, l2len, l3type);
+  if (dst == gwMac) {
+    const next = gatewayInput(slot, inPort, frame, len, l2len, l3type);
+    if (next == GatewayNext.ROUTE) return ipForward(slot, frame, len, l2len);
+    if (next == GatewayNext.ROUTE_IF_TRANSLATED) return ipForward(slot, frame, len, l2len, Drop.GATEWAY_UNHANDLED);
+    return <Drop>next;
+  }
   // a tagged (VID != 0) request is only flooded: the gateway has no VLAN device to hear it on
   if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && vlanForHost(frame, l2len) && isArpForGateway(frame + l2len)) {
     return arpReply(slot, inPort, frame, len, l2len);
