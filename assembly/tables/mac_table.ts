@@ -3,7 +3,7 @@
 // most half full; deletion by backward shift (no tombstones), so lookups stop
 // at the first empty slot (open_addressing.ts). Fixed capacity: when full, new MACs are not
 // learned (counted) and frames to them keep flooding.
-import { slotsFor, canFillHole, probe } from "./open_addressing";
+import { slotsFor, canFillHole, probeFind, probeSlot } from "./open_addressing";
 import { countEv, Ev } from "../counters";
 
 // entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32 (| STATIC), seen u32 (ms)
@@ -44,8 +44,10 @@ export function fdbInit(at: usize, cap: u32): void {
 /** Learn or refresh `mac` on `port` at time `now`. */
 export function fdbLearn(mac: u64, port: u32, now: u32): void {
   const key = mac | OCCUPIED;
-  const e = base + <usize>probe(base, ENTRY, mask, hash(mac), key) * ENTRY;
-  if (load<u64>(e) == key) {
+  // every frame refreshes its source: the common case is a hit (probeFind reads
+  // no key twice); a new MAC probes again for its empty slot
+  const e = probeFind(base, ENTRY, mask, hash(mac), key);
+  if (e != 0) {
     const p = load<u32>(e, 8);
     if (p == port) { store<u32>(e, now, 12); return; }
     if ((p & STATIC) != 0) return; // pinned by the control plane
@@ -55,9 +57,10 @@ export function fdbLearn(mac: u64, port: u32, now: u32): void {
     return;
   }
   if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
-  store<u64>(e, key);
-  store<u32>(e, port, 8);
-  store<u32>(e, now, 12);
+  const free = probeSlot(base, ENTRY, mask, hash(mac), key);
+  store<u64>(free, key);
+  store<u32>(free, port, 8);
+  store<u32>(free, now, 12);
   count++;
   countEv(Ev.FDB_LEARNED);
 }
@@ -65,7 +68,7 @@ export function fdbLearn(mac: u64, port: u32, now: u32): void {
 /** Pin `mac` to `port` (a pod the control plane attached): replaces a learned entry. False when the table is full. */
 export function fdbAddStatic(mac: u64, port: u32): bool {
   const key = mac | OCCUPIED;
-  const e = base + <usize>probe(base, ENTRY, mask, hash(mac), key) * ENTRY;
+  const e = probeSlot(base, ENTRY, mask, hash(mac), key);
   if (load<u64>(e) == key) { store<u32>(e, port | STATIC, 8); return true; }
   if (count >= capacity) return false;
   store<u64>(e, key);
@@ -78,8 +81,8 @@ export function fdbAddStatic(mac: u64, port: u32): bool {
 /** Port of a fresh (or static) entry for `mac`, or NO_PORT (unknown or aged out). */
 export function fdbLookup(mac: u64, now: u32): i32 {
   const key = mac | OCCUPIED;
-  const e = base + <usize>probe(base, ENTRY, mask, hash(mac), key) * ENTRY;
-  if (load<u64>(e) != key) return NO_PORT;
+  const e = probeFind(base, ENTRY, mask, hash(mac), key);
+  if (e == 0) return NO_PORT;
   const p = load<u32>(e, 8);
   if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
   // expired once age >= ageing time, as the kernel's has_expired()

@@ -17,18 +17,32 @@ export function slotsFor(cap: u32, spread: u32 = 2): u32 {
   return s;
 }
 
-/**
- * Linear probe from slot `home & mask` for `key` (never 0) over `mask + 1`
- * slots of `stride` bytes at `base`, each starting with its u64 key (0 for
- * an empty slot): the index of the slot holding `key`, or of the empty slot
- * that ends its run (where it would be inserted); the caller tells which by
- * its key. The table must keep an empty slot (slotsFor sizes it so).
- */
-@inline export function probe(base: usize, stride: usize, mask: u32, home: u32, key: u64): u32 {
+// The probe, for tables whose slots start with their u64 key, 0 for an empty
+// slot: `mask + 1` slots of `stride` bytes at `base`, the run starting at
+// slot `home & mask`; `key` is never 0. The table must keep an empty slot
+// (slotsFor sizes it so). Two forms, as the callers need them: a lookup
+// wants the key's slot or nothing (tested in the loop, so the caller reads
+// no key again), an insert the slot to write.
+
+/** The address of the slot holding `key`, or 0 when it is absent. */
+@inline export function probeFind(base: usize, stride: usize, mask: u32, home: u32, key: u64): usize {
   let i = home & mask;
   while (true) {
-    const k = load<u64>(base + <usize>i * stride);
-    if (k == key || k == 0) return i;
+    const s = base + <usize>i * stride;
+    const k = load<u64>(s);
+    if (k == key) return s;
+    if (k == 0) return 0;
+    i = (i + 1) & mask;
+  }
+}
+
+/** The address of the slot holding `key`, or of the empty slot that ends its run (where it goes); the caller tells which by its key. */
+@inline export function probeSlot(base: usize, stride: usize, mask: u32, home: u32, key: u64): usize {
+  let i = home & mask;
+  while (true) {
+    const s = base + <usize>i * stride;
+    const k = load<u64>(s);
+    if (k == key || k == 0) return s;
     i = (i + 1) & mask;
   }
 }
