@@ -140,7 +140,7 @@ export class IngressController {
     writeFiles(prefix, out);
     const nginx = await NginxProcess.start({ ns: pod.namespace, config: out.config, prefix });
     record({ prefix, pid: nginx.pid, pidStart: processStartTime(nginx.pid) });
-    plan.ingressObjects = objects;
+    plan.ingressObjects = stored(objects);
     return new IngressController(plan, nginx, out.config);
   }
 
@@ -174,8 +174,7 @@ export class IngressController {
       await this.nginx.reload(change.config.config);
       this.config = change.config.config;
     }
-    // kept under a name of their own: a later message names the Ingress, not a document of an old file
-    this.plan.ingressObjects = { ...change.objects, ingresses: change.objects.ingresses.map((l) => ({ ...l, origin: ingressLabel(l.value) })) };
+    this.plan.ingressObjects = stored(change.objects);
   }
 
   stop(): Promise<void> {
@@ -185,6 +184,16 @@ export class IngressController {
   private get objects(): IngressObjects {
     return this.plan.ingressObjects ?? { ingresses: [], classes: [], secrets: [] };
   }
+}
+
+/**
+ * The objects as the lab keeps them: each Ingress named by itself and its
+ * fields by their API path ("ingress shop: spec.rules[0]..."), so a later
+ * refusal (a Service it routes to deleted) names the Ingress, not a
+ * document of a file applied long ago.
+ */
+function stored(objects: IngressObjects): IngressObjects {
+  return { ...objects, ingresses: objects.ingresses.map((l) => ({ value: l.value, origin: ingressLabel(l.value), root: 'spec.' })) };
 }
 
 function writeFiles(prefix: string, out: ControllerConfig): void {
