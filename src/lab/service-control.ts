@@ -10,6 +10,10 @@
 // file record them, and onServicesChanged hooks run. Should a node refuse
 // (it checks its table sizes before touching anything), the nodes already
 // done are put back: nothing is half-applied. Requests run one at a time.
+// The Ingress controller (ingress.ts) takes part in every request: its new
+// configuration is rendered against the Services after the change before
+// anything is programmed (a problem refuses the whole request), and nginx
+// reloads last, once the data plane has the Services' new endpoints.
 import { localNodes, type LabPlan } from '../model/topology.ts';
 import { planApply, planDelete, serviceKey, ingressObjectCount, type ApplyInput, type ApplyResult, type ServiceChange } from '../model/apply.ts';
 import type { ServicePlan } from '../model/services.ts';

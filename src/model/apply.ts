@@ -3,8 +3,10 @@
 // anything changes (nothing is ever half-applied). Pure: no data plane here.
 //
 // FILE is either
-//  - Kubernetes manifests: Service and EndpointSlice documents (manifests.ts), or
-//  - the topology format: a mapping with a `services:` list, as in the
+//  - Kubernetes manifests: Service and EndpointSlice documents (manifests.ts),
+//    and Ingress / IngressClass / TLS Secret documents, carried to the lab's
+//    Ingress controller (src/lab/ingress.ts plans and checks those), or
+//  - the topology format: a mapping with a `services:` (and `ingresses:`) list, as in the
 //    topology file. `cluster:`, `namespaces:` and `nodes:` are ignored (a
 //    running lab's nodes, pods and namespaces are fixed at `up`, so the
 //    topology file itself can be applied); any other top-level key is refused.
