@@ -11,7 +11,7 @@ import { nthAddress, podCapacity, parseCidr } from './cidr.ts';
 import { macForIp } from './addr.ts';
 import { isObject } from './fields.ts';
 import { allocateServices, DEFAULT_AFFINITY_TIMEOUT, TRAFFIC_POLICIES, type ServicePlan, type ServiceSpec, type TrafficPolicy } from './services.ts';
-import { parseIngressList, type IngressClassSpec, type IngressSpec, type Located, type TlsSecret } from './ingress.ts';
+import { parseIngressList, checkIngressReferences, type IngressClassSpec, type IngressSpec, type Located, type TlsSecret } from './ingress.ts';
 import type { DnsPlan } from './dns.ts';
 import type { NodePlan } from './topology-types.ts';
 
@@ -126,8 +126,8 @@ export interface PlannedIngress { ingress?: IngressPodPlan; service?: ServicePla
 
 /**
  * planTopology's ingress pass: read cluster.ingress* and `ingresses:` of the
- * document, place the pod, allocate the Service. The Ingresses' references
- * are checked at bring-up, by the controller's own render (src/lab/ingress.ts).
+ * document, check the Ingresses' references against the user's Services,
+ * place the pod, allocate the Service.
  */
 export function planIngress(doc: unknown, nodes: NodePlan[], dns: DnsPlan | undefined, podMtu: number, serviceCIDR: string, existing: ServicePlan[], problems: string[]): PlannedIngress {
   const c = readIngressCluster(doc, problems);
@@ -136,6 +136,8 @@ export function planIngress(doc: unknown, nodes: NodePlan[], dns: DnsPlan | unde
     if (ingresses.length) problems.push('ingresses: no Ingress controller runs them: set cluster.ingress: nginx');
     return {};
   }
+  // a backend naming a missing Service or port, a tls naming a Secret (none exist at up): refused before anything is created
+  checkIngressReferences(ingresses, existing, [], problems);
   ingressNameProblems(existing, nodes.flatMap((n) => n.pods.map((p) => ({ ...p, node: n.name }))), problems);
   const ingress = placeIngressPod(nodes, dns, podMtu, c.controller);
   if (!ingress) {

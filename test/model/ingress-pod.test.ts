@@ -41,6 +41,9 @@ describe('cluster.ingress: nginx', () => {
     expect(plan.ingress).toBeUndefined();
     expect(plan.services.some((s) => s.namespace === 'ingress-nginx')).toBe(false);
     expect(problemsOf(base({}, { ingresses: [SHOP] }))).toEqual(['ingresses: no Ingress controller runs them: set cluster.ingress: nginx']);
+    // references are checked before anything is created
+    const typo = { ...SHOP, rules: [{ host: 'shop.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'apx', port: { number: 80 } } } }] } }] };
+    expect(problemsOf(base({ ingress: 'nginx' }, { ingresses: [typo] }))).toEqual(['ingress shop: rules[0].http.paths[0].backend.service.name: no Service "apx" in namespace default']);
   });
 
   it('refuses, naming the field: an unknown controller, a bad policy or address, the controller\'s names taken, no podwire node', () => {
