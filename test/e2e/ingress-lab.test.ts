@@ -7,10 +7,12 @@
 // podwire (its port's counters, the overlay's); `podwire apply` of a changed
 // Ingress while a long download through it runs (the download ends whole);
 // an Ingress naming a missing Service refused with document and field, the
-// lab unchanged; `podwire delete ingress`; status; nothing left after down.
+// lab unchanged; a Service's endpoints changed by apply; HTTPS from a TLS
+// Secret applied with its Ingress; `podwire delete ingress`; status; a lab
+// killed with SIGKILL leaves no nginx and no files after `podwire down`.
 // Run: flock /tmp/pw-netns.lock npx vitest run test/e2e/ingress-lab.test.ts
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -18,7 +20,7 @@ import { nginxAvailable } from '../../src/ingress/nginx-process.ts';
 import { isRoot, startLab, stopAllLabs, podwire, execIn, spawnIn, hostLeftovers, runProgram, type RunningLab } from '../helpers/lab.ts';
 
 const have = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
-const missing = [...(nginxAvailable().ok ? [] : ['nginx (Debian: nginx-light)']), ...['curl'].filter((c) => !have(c))];
+const missing = [...(nginxAvailable().ok ? [] : ['nginx (Debian: nginx-light)']), ...['curl', 'openssl'].filter((c) => !have(c))];
 const runnable = isRoot && missing.length === 0;
 if (!isRoot) console.warn('test/e2e/ingress-lab.test.ts: skipped — needs root (creates network namespaces); run as root (CI is root)');
 else if (missing.length) console.warn(`test/e2e/ingress-lab.test.ts: skipped — missing ${missing.join(', ')}`);
@@ -210,6 +212,53 @@ describe.skipIf(!runnable)('Ingress controller in a lab (nginx in the pod ingres
     expect(await get('shop.example', '/api/x')).toBe('200 api /api/x');
   });
 
+  it('a Service applied with other endpoints: nginx follows them (web now selects the api pod)', async () => {
+    const svc = 'apiVersion: v1\nkind: Service\nmetadata: { name: web }\nspec: { selector: { app: api }, ports: [{ name: http, port: 80, targetPort: 8080 }] }\n';
+    const r = await podwire(['apply', file('web-to-api.yaml', svc), '--name', LAB], { timeoutMs: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('service/web configured\n');
+    expect(await get('shop.example', '/')).toBe('200 api /');
+    const back = await podwire(['apply', file('web.yaml', svc.replace('app: api', 'app: web')), '--name', LAB], { timeoutMs: 30_000 });
+    expect(back.stdout).toBe('service/web configured\n');
+    expect(await get('shop.example', '/')).toBe('200 web /');
+  });
+
+  it('HTTPS from a kubernetes.io/tls Secret applied with its Ingress: curl --cacert verifies the certificate', async () => {
+    const key = join(dir, 'tls.key');
+    const crt = join(dir, 'tls.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '1',
+      '-subj', '/CN=secure.example', '-addext', 'subjectAltName=DNS:secure.example'], { stdio: 'ignore' });
+    const indent = (f: string) => readFileSync(f, 'utf8').trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
+    const manifests = `apiVersion: v1
+kind: Secret
+metadata: { name: secure-tls }
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+${indent(crt)}
+  tls.key: |
+${indent(key)}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: secure }
+spec:
+  tls: [{ hosts: [secure.example], secretName: secure-tls }]
+  rules:
+    - host: secure.example
+      http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: web, port: { number: 80 } } } }] }
+`;
+    const r = await podwire(['apply', file('secure.yaml', manifests), '--name', LAB], { timeoutMs: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('secret/secure-tls created\ningress.networking.k8s.io/secure created\n');
+    const c = await execIn('pw-iw-client', ['curl', '-sS', '--max-time', '5', '--cacert', crt, '--resolve', `secure.example:443:${LB_IP}`, 'https://secure.example/x']);
+    expect(c.stderr).toBe('');
+    expect(c.stdout).toBe('web /x\n');
+    expect((await ingressesOf()).find((i) => i.name === 'secure')?.ports).toEqual([80, 443]);
+    const gone = await podwire(['delete', 'ingress', 'secure', '--name', LAB], { timeoutMs: 30_000 });
+    expect(gone.code).toBe(0);
+  });
+
   it('podwire delete ingress: its hosts answer 404, status no longer lists it; a second delete says not found', async () => {
     const r = await podwire(['delete', 'ingress', 'shop', '--name', LAB], { timeoutMs: 30_000 });
     expect(r.stderr).toBe('');
@@ -221,10 +270,13 @@ describe.skipIf(!runnable)('Ingress controller in a lab (nginx in the pod ingres
     expect(again.stderr).toContain('ingresses.networking.k8s.io "shop" not found');
   });
 
-  it('down leaves nothing behind: no controller namespace, no nginx, no prefix directory', async () => {
+  it('a lab killed with SIGKILL: podwire down stops its nginx (pid from the state file) and leaves nothing behind', async () => {
     const prefix = join(tmpdir(), `pw-ingress-${LAB}`);
     expect(existsSync(prefix)).toBe(true);
-    await lab!.stop();
+    expect((await runProgram('pgrep', ['-f', prefix])).stdout).not.toBe('');
+    lab!.proc.kill('SIGKILL');
+    await lab!.stop(); // the helper runs podwire down --name when the state file still names the dead pid
+    await new Promise((r) => setTimeout(r, 500)); // SIGTERM: the master stops its workers
     expect((await hostLeftovers(['pw-ingress.', 'pw-iw-'])).namespaces).toEqual([]);
     expect(existsSync(prefix)).toBe(false);
     const ps = await runProgram('pgrep', ['-f', prefix]);
