@@ -166,6 +166,15 @@ describe.skipIf(!runnable)('Ingress controller in a lab (nginx in the pod ingres
     }
   });
 
+  it("nginx's access log: the client pod's address through the ClusterIP, the node's gateway through the LB address (externalTrafficPolicy Cluster masquerades)", async () => {
+    const s = await lab!.status();
+    const client = s.pods.find((p) => p.name === 'iw-client')!;
+    const gateway = s.nodes.find((n) => n.name === 'n1')!.gateway;
+    const log = readFileSync(join(tmpdir(), `pw-ingress-${LAB}`, 'logs', 'access.log'), 'utf8').split('\n').filter((l) => l.includes('"shop.example" "GET /api/items '));
+    expect(log.map((l) => l.split(' ')[0])).toEqual([client.ip, gateway]);
+    expect(log[0]).toMatch(/"shop\.example" "GET \/api\/items HTTP\/1\.1" 200 \d+ upstream=10\.244\.0\.3:8080/);
+  });
+
   it("the controller's requests to the backends cross podwire: its port's counters, and the overlay to web on n2", async () => {
     const r = await podwire(['stats', '--json', '--name', LAB]);
     expect(r.code).toBe(0);
@@ -282,4 +291,47 @@ spec:
     const ps = await runProgram('pgrep', ['-f', prefix]);
     expect(ps.stdout).toBe('');
   }, 30_000);
+});
+
+/**
+ * cluster.ingressExternalTrafficPolicy: Local, as ingress-nginx's cloud
+ * manifests deploy it: through the load-balancer address the client's own
+ * address reaches nginx (its access log), and a node without the
+ * controller pod drops the flow instead of forwarding it.
+ */
+describe.skipIf(!runnable)('the controller Service with externalTrafficPolicy: Local', () => {
+  const LOCAL = `
+cluster: { ingress: nginx, ingressExternalTrafficPolicy: Local, ingressLoadBalancerIP: ${LB_IP} }
+nodes:
+  - name: n1
+    pods: [iwl-client, { name: iwl-web, labels: { app: web } }]
+  - name: n2
+    pods: [iwl-far]
+services:
+  - { name: web, selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }
+ingresses:
+  - { name: site, defaultBackend: { service: { name: web, port: { number: 80 } } } }
+`;
+  let local: RunningLab | undefined;
+  beforeAll(async () => {
+    local = await startLab(LOCAL, { name: 'iwlocal' });
+    await startBackend('pw-iwl-web', 'web');
+  }, 60_000);
+  afterAll(async () => {
+    await local?.stop();
+  });
+
+  it("the client's address is kept (nginx logs it); from a node without the controller pod the flow is dropped", async () => {
+    const s = await local!.status();
+    const client = s.pods.find((p) => p.name === 'iwl-client')!;
+    const r = await execIn('pw-iwl-client', ['curl', '-sS', '--max-time', '5', '-H', 'Host: any.example', `http://${LB_IP}/local`]);
+    expect(r.stdout).toBe('web /local\n');
+    const log = readFileSync(join(tmpdir(), 'pw-ingress-iwlocal', 'logs', 'access.log'), 'utf8').split('\n').filter((l) => l.includes('"GET /local '));
+    expect(log.map((l) => l.split(' ')[0])).toEqual([client.ip]);
+    const far = await execIn('pw-iwl-far', ['curl', '-sS', '--max-time', '2', `http://${LB_IP}/far`]);
+    expect(far.code).not.toBe(0);
+    expect(s.nodes.find((n) => n.name === 'n2')!.drops.service_no_local_endpoints ?? 0).toBe(0);
+    const after = await local!.status();
+    expect(after.nodes.find((n) => n.name === 'n2')!.drops.service_no_local_endpoints).toBeGreaterThan(0);
+  });
 });
