@@ -8,9 +8,10 @@ import { DATAPLANES, OVERLAYS, SERVICE_SCHEDULERS, type DataplaneKind, type Over
 import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
 import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './namespaces.ts';
 import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
+import { INGRESS_CLUSTER_KEYS } from './ingress-pod.ts';
 
-export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services'];
-export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns'];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses'];
+export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'namespace', 'labels', 'ports'];
