@@ -62,7 +62,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const userServices = allocateServices(t.services, { serviceCIDR: c.serviceCIDR!.text, nodes }, problems);
   const dnsIP = dnsServiceIP(c.serviceCIDR!);
   // the cluster DNS pod and Service come after every user pod and Service: their addresses do not depend on it
-  const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu) : undefined;
+  const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu, c.dnsUpstream) : undefined;
   const services = dns ? [...userServices, clusterDnsService(dns)] : userServices;
   if (!problems.length) checkServiceCapacity(services, c.serviceCapacity, c.serviceMaxBackends, problems);
   if (problems.length) fail();
