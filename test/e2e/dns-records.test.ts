@@ -1,0 +1,177 @@
+// End-to-end, as root: every record kind of the Kubernetes DNS specification
+// asked with dig (Debian bind9-dnsutils, a resolver nobody here wrote) from
+// pods in two Kubernetes namespaces, over UDP and over TCP (+tcp), short
+// names through the pod's resolv.conf search path (+search). A headless
+// Service with 40 endpoints is cut short over UDP (TC, dig +ignore shows the
+// cut answer) and answered whole over TCP. Names outside cluster.local go
+// to cluster.dns.upstream: a tiny resolver (dns_upstream.py) this test runs
+// on 127.0.0.1 inside the DNS pod's own namespace — never the host's.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startLab, stopAllLabs, spawnIn, isRoot, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+
+if (!isRoot) console.warn('test/e2e/dns-records.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
+
+const LAB = 'dnsr';
+const DNS_NS = `pw-dns.${LAB}`;
+const UPSTREAM_PORT = 5353;
+const UPSTREAM_PY = fileURLToPath(new URL('./dns_upstream.py', import.meta.url));
+const BIG = 40;
+// clients: one in namespace shop on n1, one in namespace front on n2 (queries cross the tunnel)
+const C_SHOP = 'pw-c1_shop';
+const C_FRONT = 'pw-c2_front';
+
+const bigPods = Array.from({ length: BIG }, (_, i) => `{ name: big-${i}, namespace: front, labels: { app: big } }`);
+const TOPOLOGY = [
+  'cluster:',
+  '  clusterCIDR: 10.226.0.0/16',
+  '  serviceCIDR: 10.86.0.0/16',
+  '  underlayCIDR: 172.31.226.0/24',
+  `  dns: { upstream: "127.0.0.1:${UPSTREAM_PORT}" }`,
+  'namespaces: [{ name: shop }, { name: front }]',
+  'nodes:',
+  '  - name: n1',
+  '    pods:',
+  '      - { name: c1, namespace: shop }',
+  '      - { name: web-1, namespace: shop, labels: { app: web }, ports: [{ name: http, containerPort: 8080 }] }',
+  '      - { name: db-0, namespace: shop, labels: { app: db }, hostname: db-0, subdomain: db }',
+  '      - { name: db-1, namespace: shop, labels: { app: db }, hostname: db-1, subdomain: db }',
+  '  - name: n2',
+  `    pods: [{ name: c2, namespace: front }, ${bigPods.join(', ')}]`,
+  'services:',
+  '  - { name: web, namespace: shop, selector: { app: web }, ports: [{ name: http, port: 80, targetPort: http }] }',
+  '  - { name: db, namespace: shop, clusterIP: None, selector: { app: db }, ports: [{ name: pg, port: 5432 }] }',
+  '  - { name: ext, namespace: shop, type: ExternalName, externalName: www.example.org }',
+  '  - { name: big, namespace: front, clusterIP: None, selector: { app: big } }',
+  '',
+].join('\n');
+
+interface Dig { status: string; flags: string[]; answers: string[][]; raw: string }
+
+/** dig's answer: the header's status and flags, the answer section's records (name, ttl, class, type, data...). */
+function parseDig(out: string): Dig {
+  const status = /status: ([A-Z]+)/.exec(out)?.[1] ?? `no status: ${out}`;
+  const flags = /;; flags: ([a-z ]*);/.exec(out)?.[1].trim().split(/\s+/) ?? [];
+  const answers: string[][] = [];
+  const lines = out.split('\n');
+  const at = lines.findIndex((l) => l.startsWith(';; ANSWER SECTION:'));
+  if (at >= 0) for (const l of lines.slice(at + 1)) { if (!l.trim()) break; answers.push(l.trim().split(/\s+/)); }
+  return { status, flags, answers, raw: out };
+}
+
+afterAll(async () => {
+  await stopAllLabs();
+});
+
+describe.skipIf(!isRoot)('cluster DNS records with dig, UDP and TCP, two namespaces (root)', () => {
+  let lab: RunningLab;
+  let status: StatusJson;
+  let upstream: ChildProcess | undefined;
+  const ip = (pod: string, ns: string) => status.pods.find((p) => p.name === pod && (p as { namespace?: string }).namespace === ns)!.ip;
+  const svcIP = (name: string) => status.services.find((s) => s.name === name)!.clusterIP;
+  const dig = async (ns: string, args: string[]): Promise<Dig> => {
+    const r = await lab.exec(ns, ['dig', '+tries=1', '+time=3', ...args], { timeoutMs: 20_000 });
+    expect(r.code, `dig ${args.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+    return parseDig(r.stdout);
+  };
+  const both = async (ns: string, args: string[]): Promise<[Dig, Dig]> => [await dig(ns, args), await dig(ns, ['+tcp', ...args])];
+  const data = (d: Dig, type: string) => d.answers.filter((a) => a[3] === type).map((a) => a.slice(4).join(' '));
+
+  beforeAll(async () => {
+    lab = await startLab(TOPOLOGY, { name: LAB });
+    status = await lab.status();
+    upstream = spawnIn(DNS_NS, ['python3', UPSTREAM_PY, String(UPSTREAM_PORT)]);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('dns_upstream.py did not start')), 10_000);
+      upstream!.stdout!.on('data', (d) => { if (String(d).includes('ready')) { clearTimeout(t); resolve(); } });
+    });
+  }, 90_000);
+
+  afterAll(() => {
+    upstream?.kill('SIGKILL');
+  });
+
+  it('status: the DNS serves UDP and TCP and names its upstream; headless and ExternalName Services have no ClusterIP', () => {
+    const dns = (status as StatusJson & { dns: { protocols: string[]; upstream?: string } }).dns;
+    expect(dns.protocols).toEqual(['UDP', 'TCP']);
+    expect(dns.upstream).toBe(`127.0.0.1:${UPSTREAM_PORT}`);
+    expect(svcIP('db')).toBe('None');
+    expect(svcIP('ext')).toBe('');
+  });
+
+  it('A of a ClusterIP Service: the short name from its own namespace (search path), the longer one from another, UDP and TCP', async () => {
+    for (const d of await both(C_SHOP, ['+search', 'web'])) {
+      expect(d.status).toBe('NOERROR');
+      expect(d.answers.map((a) => [a[0], a[3], a[4]])).toEqual([['web.shop.svc.cluster.local.', 'A', svcIP('web')]]);
+    }
+    for (const d of await both(C_FRONT, ['+search', 'web.shop'])) expect(data(d, 'A')).toEqual([svcIP('web')]);
+    // from front, the short name is front's (none): every search domain is NXDOMAIN, then dig asks
+    // for "web." itself, which is outside cluster.local: the upstream's answer, not shop's Service
+    expect(data(await dig(C_FRONT, ['+search', 'web']), 'A')).toEqual(['192.0.2.1']);
+  });
+
+  it('SRV of a named port: _http._tcp.web.shop -> 0 100 80 web.shop.svc.cluster.local.', async () => {
+    for (const d of await both(C_FRONT, ['_http._tcp.web.shop.svc.cluster.local', 'SRV'])) {
+      expect(data(d, 'SRV')).toEqual(['0 100 80 web.shop.svc.cluster.local.']);
+    }
+  });
+
+  it('headless: A of each ready endpoint, hostname.subdomain A, SRV per endpoint with its hostname', async () => {
+    const dbIps = [ip('db-0', 'shop'), ip('db-1', 'shop')].sort();
+    for (const d of await both(C_SHOP, ['+search', 'db'])) expect(data(d, 'A').sort()).toEqual(dbIps);
+    for (const d of await both(C_FRONT, ['db-0.db.shop.svc.cluster.local'])) expect(data(d, 'A')).toEqual([ip('db-0', 'shop')]);
+    for (const d of await both(C_FRONT, ['_pg._tcp.db.shop.svc.cluster.local', 'SRV'])) {
+      expect(data(d, 'SRV').sort()).toEqual(['0 100 5432 db-0.db.shop.svc.cluster.local.', '0 100 5432 db-1.db.shop.svc.cluster.local.']);
+    }
+  });
+
+  it('ExternalName: a CNAME to its externalName', async () => {
+    for (const d of await both(C_SHOP, ['+search', 'ext'])) {
+      expect(d.answers.map((a) => [a[0], a[3], a[4]])).toContainEqual(['ext.shop.svc.cluster.local.', 'CNAME', 'www.example.org.']);
+    }
+  });
+
+  it('PTR of a Service ClusterIP and of a headless endpoint pod', async () => {
+    for (const d of await both(C_FRONT, ['-x', svcIP('web')])) expect(data(d, 'PTR')).toEqual(['web.shop.svc.cluster.local.']);
+    for (const d of await both(C_FRONT, ['-x', ip('db-1', 'shop')])) expect(data(d, 'PTR')).toEqual(['db-1.db.shop.svc.cluster.local.']);
+  });
+
+  it('pod records, dns-version TXT, any case, NXDOMAIN vs NODATA', async () => {
+    const web1 = ip('web-1', 'shop');
+    for (const d of await both(C_FRONT, [`${web1.replace(/\./g, '-')}.shop.pod.cluster.local`])) expect(data(d, 'A')).toEqual([web1]);
+    for (const d of await both(C_SHOP, ['dns-version.cluster.local', 'TXT'])) expect(data(d, 'TXT')).toEqual(['"1.0.1"']);
+    expect(data(await dig(C_SHOP, ['WEB.Shop.SVC.cluster.LOCAL']), 'A')).toEqual([svcIP('web')]);
+    const nodata = await dig(C_SHOP, ['web.shop.svc.cluster.local', 'AAAA']);
+    expect([nodata.status, nodata.answers.length, nodata.flags]).toEqual(['NOERROR', 0, expect.arrayContaining(['aa'])]);
+    expect((await dig(C_SHOP, ['nope.shop.svc.cluster.local'])).status).toBe('NXDOMAIN');
+  });
+
+  it(`a headless Service of ${BIG} endpoints: UDP without EDNS is cut (TC, fewer records), TCP has all ${BIG}`, async () => {
+    const udp = await dig(C_SHOP, ['+noedns', '+ignore', 'big.front.svc.cluster.local']);
+    expect(udp.flags).toContain('tc');
+    expect(data(udp, 'A').length).toBeLessThan(BIG);
+    const tcp = await dig(C_SHOP, ['+tcp', 'big.front.svc.cluster.local']);
+    expect(tcp.flags).not.toContain('tc');
+    const bigIps = status.pods.filter((p) => p.name.startsWith('big-')).map((p) => p.ip).sort();
+    expect(data(tcp, 'A').sort()).toEqual(bigIps);
+    expect(bigIps).toHaveLength(BIG);
+    // dig's default: it sees TC over UDP and asks again over TCP by itself
+    expect(data(await dig(C_FRONT, ['+noedns', 'big.front.svc.cluster.local']), 'A')).toHaveLength(BIG);
+  });
+
+  it('names outside cluster.local go to the upstream (UDP; TCP when it truncates), answers relayed', async () => {
+    for (const d of await both(C_FRONT, ['example.org'])) {
+      expect(d.status).toBe('NOERROR');
+      expect(data(d, 'A')).toEqual(['192.0.2.1']);
+    }
+    // 60 records: the upstream cuts them over UDP; our TCP client gets all 60 (we asked it again over TCP)
+    expect(data(await dig(C_FRONT, ['+tcp', 'big.example.org']), 'A')).toHaveLength(60);
+    const s = (await lab.status()) as StatusJson & { dns: { stats: { forwarded: number; truncated: number; tcpConnections: number; upstream: { udp: number; tcp: number; failures: number } } } };
+    expect(s.dns.stats.forwarded).toBeGreaterThanOrEqual(3);
+    expect(s.dns.stats.upstream.tcp).toBeGreaterThanOrEqual(1);
+    expect(s.dns.stats.upstream.failures).toBe(0);
+    expect(s.dns.stats.truncated).toBeGreaterThanOrEqual(1);
+    expect(s.dns.stats.tcpConnections).toBeGreaterThanOrEqual(10);
+  });
+});
