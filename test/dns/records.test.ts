@@ -170,13 +170,13 @@ describe('cluster DNS records (Kubernetes DNS specification)', () => {
     expect(Buffer.from(r.respond(badLabel)!).toString('hex')).toBe('424281010000000000000000');
     // a name longer than 255 bytes: five labels of 63
     const long = Buffer.from(hdr + '1' + ('3f' + '61'.repeat(63)).repeat(5) + '00' + '00010001', 'hex');
-    expect(dnsPacket.decode(Buffer.from(r.respond(long)!)).rcode).toBe('FORMERR');
+    expect((dnsPacket.decode(Buffer.from(r.respond(long)!)) as Decoded).rcode).toBe('FORMERR');
     // the question's type and class cut off
     const short = Buffer.from(hdr + '1' + '0377656200' + '0001', 'hex');
-    expect(dnsPacket.decode(Buffer.from(r.respond(short)!)).rcode).toBe('FORMERR');
+    expect((dnsPacket.decode(Buffer.from(r.respond(short)!)) as Decoded).rcode).toBe('FORMERR');
     const q = Buffer.from(query('web.shop.svc.cluster.local'));
     q[2] |= 4 << 3; // opcode 4 (NOTIFY)
-    expect(dnsPacket.decode(Buffer.from(r.respond(q)!)).rcode).toBe('NOTIMP');
+    expect((dnsPacket.decode(Buffer.from(r.respond(q)!)) as Decoded).rcode).toBe('NOTIMP');
     expect(r.stats).toMatchObject({ formerr: 3, notimp: 1 });
   });
 });

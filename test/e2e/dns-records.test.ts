@@ -60,6 +60,31 @@ function parseDig(out: string): Dig {
   return { status, flags, answers, raw: out };
 }
 
+// Three queries (ids 1, 2, 3; A web.shop.svc.cluster.local) written at once on one TCP connection
+// to the DNS ClusterIP, the three answers read (length-prefixed, RFC 1035 4.2.2), then how long
+// the idle connection stays open until the server closes it.
+const TCP_PIPELINE_PY = String.raw`
+import socket, struct, sys, time
+def q(i):
+    name = b''.join(bytes([len(l)]) + l for l in b'web.shop.svc.cluster.local'.split(b'.')) + b'\x00'
+    m = struct.pack('!HHHHHH', i, 0x0100, 1, 0, 0, 0) + name + struct.pack('!HH', 1, 1)
+    return struct.pack('!H', len(m)) + m
+s = socket.create_connection((sys.argv[1], 53), timeout=30)
+s.sendall(q(1) + q(2) + q(3))
+def exact(n):
+    b = b''
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c: raise SystemExit('closed early')
+        b += c
+    return b
+for _ in range(3):
+    m = exact(struct.unpack('!H', exact(2))[0])
+    print('id', struct.unpack('!H', m[:2])[0], 'rcode', m[3] & 15, 'answers', struct.unpack('!H', m[6:8])[0])
+t = time.time()
+print('closed' if s.recv(1) == b'' else 'data', round(time.time() - t))
+`;
+
 afterAll(async () => {
   await stopAllLabs();
 });
@@ -159,6 +184,18 @@ describe.skipIf(!isRoot)('cluster DNS records with dig, UDP and TCP, two namespa
     // dig's default: it sees TC over UDP and asks again over TCP by itself
     expect(data(await dig(C_FRONT, ['+noedns', 'big.front.svc.cluster.local']), 'A')).toHaveLength(BIG);
   });
+
+  it('TCP: three queries on one connection, three answers; the idle connection closed after 10 s', async () => {
+    const dnsIp = (status as StatusJson & { dns: { ip: string } }).dns.ip;
+    const r = await lab.exec(C_SHOP, ['python3', '-c', TCP_PIPELINE_PY, dnsIp], { timeoutMs: 40_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 3).sort()).toEqual(['id 1 rcode 0 answers 1', 'id 2 rcode 0 answers 1', 'id 3 rcode 0 answers 1']);
+    const [word, secs] = lines[3].split(' ');
+    expect(word).toBe('closed');
+    expect(Number(secs)).toBeGreaterThanOrEqual(9);
+    expect(Number(secs)).toBeLessThanOrEqual(12);
+  }, 40_000);
 
   it('names outside cluster.local go to the upstream (UDP; TCP when it truncates), answers relayed', async () => {
     for (const d of await both(C_FRONT, ['example.org'])) {
