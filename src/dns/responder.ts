@@ -12,6 +12,7 @@
 // 4.2.1, RFC 6891 6.2.5).
 import * as dnsPacket from 'dns-packet';
 import { DnsZone, type DnsServiceRecord, type ZoneRecord } from './zone.ts';
+import { encodeResponse, type WireRecord } from './wire.ts';
 
 export type { DnsServiceRecord } from './zone.ts';
 
@@ -134,9 +135,11 @@ export class DnsResponder {
     const qdcount = (query[4] << 8) | query[5];
     const opcode = (flags & OPCODE_MASK) >> 11;
     let packet: dnsPacket.DecodedPacket;
+    let questionEnd = -1;
     try {
       if (qdcount !== 1) throw new Error('not exactly one question');
-      if (!questionNameWellFormed(query)) throw new Error('bad label');
+      questionEnd = questionNameEnd(query);
+      if (questionEnd < 0) throw new Error('bad label');
       const buf = Buffer.from(query.buffer, query.byteOffset, query.length);
       packet = dnsPacket.decode(buf);
       if (packet.questions?.length !== 1 || !packet.questions[0] || typeof packet.questions[0].name !== 'string') throw new Error('no question');
@@ -146,7 +149,8 @@ export class DnsResponder {
     }
     const q = packet.questions[0];
     const opt = (packet.additionals ?? []).find((a) => a.type === 'OPT') as dnsPacket.OptAnswer | undefined;
-    const base = { id, questions: [q], ...(opt ? { additionals: [optRecord()] } : {}) };
+    // the question goes back as it came: its bytes, case and all
+    const base = { id, question: query.subarray(DNS_HEADER_LEN, questionEnd), qname: q.name, ...(opt ? { additionals: [optRecord()] } : {}) };
     const rdFlags = (flags & RD) | (flags & OPCODE_MASK);
     if (opcode !== 0) {
       this.stats.notimp++;
@@ -189,11 +193,11 @@ export class DnsResponder {
   }
 
   /** The records of `q`'s type at its name (a CNAME answers every type but itself, followed in the zone), and SRV targets' A records. */
-  private select(q: dnsPacket.Question, recs: ZoneRecord[]): { answers: dnsPacket.Answer[]; additionals: dnsPacket.Answer[] } {
+  private select(q: dnsPacket.Question, recs: ZoneRecord[]): { answers: WireRecord[]; additionals: WireRecord[] } {
     const type = q.type as string;
-    const rr = (name: string, r: ZoneRecord): dnsPacket.Answer => (r.type === 'TXT'
-      ? { type: 'TXT', name, class: 'IN', ttl: this.ttl, data: [r.data] }
-      : { type: r.type, name, class: 'IN', ttl: this.ttl, data: r.data } as dnsPacket.Answer);
+    const rr = (name: string, r: ZoneRecord): WireRecord => (r.type === 'TXT'
+      ? { type: 'TXT', name, ttl: this.ttl, data: [r.data] }
+      : { ...r, name, ttl: this.ttl } as WireRecord);
     const cname = recs.find((r) => r.type === 'CNAME');
     if (cname && type !== 'CNAME') {
       const answers = [rr(q.name, cname)];
@@ -203,7 +207,7 @@ export class DnsResponder {
       return { answers, additionals: [] };
     }
     const answers = recs.filter((r) => r.type === type || type === 'ANY').map((r) => rr(q.name, r));
-    const additionals: dnsPacket.Answer[] = [];
+    const additionals: WireRecord[] = [];
     for (const r of recs) {
       if (r.type !== 'SRV' || (type !== 'SRV' && type !== 'ANY')) continue;
       const t = this.zone.lookup(r.data.target);
@@ -217,9 +221,9 @@ export class DnsResponder {
   }
 
   /** The zone's SOA, given with negative answers (its minimum is the negative-caching TTL). */
-  private soa(): dnsPacket.Answer {
+  private soa(): WireRecord {
     return {
-      type: 'SOA', name: this.domain, class: 'IN', ttl: this.ttl,
+      type: 'SOA', name: this.domain, ttl: this.ttl,
       data: {
         mname: `ns.dns.${this.domain}`, rname: `hostmaster.${this.domain}`,
         serial: 1, refresh: 7200, retry: 1800, expire: 86400, minimum: this.ttl,
@@ -229,46 +233,45 @@ export class DnsResponder {
 }
 
 /** The OPT record of a response to a query that had one (RFC 6891 6.1.1): this server's UDP size. */
-function optRecord(): dnsPacket.Answer {
-  return { type: 'OPT', name: '.', udpPayloadSize: EDNS_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] } as unknown as dnsPacket.Answer;
+function optRecord(): WireRecord {
+  return { type: 'OPT', udpPayloadSize: EDNS_UDP_SIZE };
 }
 
 /**
- * The question's name, read by hand before dns-packet sees it: labels of at
- * most 63 bytes (length bytes 0x40-0xBF are no label type RFC 1035 allows),
- * the name within 255 bytes and within the message, then QTYPE and QCLASS.
- * A compression pointer ends the walk (dns-packet follows it).
+ * The question, read by hand before dns-packet sees it: labels of at most
+ * 63 bytes (length bytes 0x40-0xBF are no label type RFC 1035 allows), the
+ * name within 255 bytes and within the message, then QTYPE and QCLASS.
+ * Returns the offset past QCLASS, or -1. A compression pointer ends the
+ * name (dns-packet follows it).
  */
-function questionNameWellFormed(msg: Uint8Array): boolean {
+function questionNameEnd(msg: Uint8Array): number {
   let off = DNS_HEADER_LEN;
   let wire = 0;
   for (;;) {
-    if (off >= msg.length) return false;
+    if (off >= msg.length) return -1;
     const len = msg[off];
     if ((len & 0xc0) === 0xc0) { off += 2; break; }
-    if (len > MAX_LABEL) return false;
+    if (len > MAX_LABEL) return -1;
     wire += len + 1;
-    if (wire > MAX_NAME_WIRE) return false;
+    if (wire > MAX_NAME_WIRE) return -1;
     off += 1 + len;
     if (len === 0) break;
   }
-  return off + 4 <= msg.length;
+  return off + 4 <= msg.length ? off + 4 : -1;
 }
 
-function encode(p: { id: number; flags: number; questions: dnsPacket.Question[]; answers?: dnsPacket.Answer[]; authorities?: dnsPacket.Answer[]; additionals?: dnsPacket.Answer[] }): Uint8Array {
-  return dnsPacket.encode({ type: 'response', answers: [], authorities: [], additionals: [], ...p });
+/** The response: QR set on the flags given; the question as the query had it. */
+function encode(p: { id: number; flags: number; question: Uint8Array; qname?: string; answers?: WireRecord[]; authorities?: WireRecord[]; additionals?: WireRecord[] }): Uint8Array {
+  return encodeResponse({ ...p, flags: p.flags | QR });
 }
 
 /** SERVFAIL for `query` (the upstream did not answer): its id, opcode, RD and question echoed when readable. */
 export function servfail(query: Uint8Array): Uint8Array {
   const id = (query[0] << 8) | query[1];
   const flags = (query[2] << 8) | query[3];
-  try {
-    const q = dnsPacket.decode(Buffer.from(query.buffer, query.byteOffset, query.length));
-    return encode({ id, flags: (flags & (RD | OPCODE_MASK)) | RA | RCODE.SERVFAIL, questions: q.questions ?? [] });
-  } catch {
-    return headerOnly(id, flags, RCODE.SERVFAIL);
-  }
+  const end = query.length >= DNS_HEADER_LEN ? questionNameEnd(query) : -1;
+  if (end < 0) return headerOnly(id, flags, RCODE.SERVFAIL);
+  return encode({ id, flags: (flags & (RD | OPCODE_MASK)) | RA | RCODE.SERVFAIL, question: query.subarray(DNS_HEADER_LEN, end) });
 }
 
 /** A response that is only a header: the query's id, opcode and RD, QR set, `rcode`, no sections. */
