@@ -33,7 +33,8 @@ export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Ma
       if (e.node !== undefined && e.node !== pod.node) return bad(`pod ${pod.name} (${e.ip}) runs on node ${pod.node}, not ${e.node}`);
       if (seen.has(e.ip)) return bad(`${e.ip} is listed twice`);
       seen.add(e.ip);
-      endpoints.push(withTargetPorts(s, pod, { pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready }));
+      const ep = withTargetPorts(s, pod, { pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready });
+      endpoints.push(e.hostname ? { ...ep, hostname: e.hostname } : ep);
     });
     if (!ok) return undefined;
   }

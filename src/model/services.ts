@@ -63,6 +63,8 @@ export interface EndpointSpec {
   podNamespace?: string;
   /** nodeName, if given: checked against the node of that pod */
   node?: string;
+  /** hostname, if given: the endpoint's DNS name under a headless Service */
+  hostname?: string;
 }
 
 /** A Service checked field by field, before addresses and ports are allocated. */

@@ -7,6 +7,26 @@ import { describe, it, expect } from 'vitest';
 import { planTopology } from '../../src/model/topology.ts';
 import { planProblems as problems } from '../helpers/problems.ts';
 import { serviceFrontends } from '../../src/lab/service-frontends.ts';
+import { parseApplyFile, planApply } from '../../src/model/apply.ts';
+
+// kubectl-style manifests: a headless Service without selector whose EndpointSlice names a hostname, and an ExternalName
+const APPLIED = `apiVersion: v1
+kind: Service
+metadata: { name: peers }
+spec: { clusterIP: None, clusterIPs: [None], ports: [{ name: gossip, port: 7946 }] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: peers-1, labels: { kubernetes.io/service-name: peers } }
+addressType: IPv4
+endpoints:
+  - { addresses: [10.244.0.4], hostname: peer-a, targetRef: { kind: Pod, name: client } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: mail }
+spec: { type: ExternalName, externalName: smtp.example.net }
+`;
 
 const NODES = [
   { name: 'n1', pods: [{ name: 'db-0', labels: { app: 'db' }, hostname: 'db-0', subdomain: 'db' }, { name: 'db-1', labels: { app: 'db' }, hostname: 'db-1', subdomain: 'other' }, 'client'] },
@@ -61,5 +81,17 @@ describe('headless and ExternalName Services, pod hostnames, the DNS upstream', 
     expect(problems({ cluster: { dns: { upstream: 'dns.google' } }, nodes: NODES })).toEqual(['cluster.dns.upstream: "dns.google" is not IP[:port] (an IPv4 address, then optionally a port in [1, 65535])']);
     expect(problems({ cluster: { dns: { upstream: '1.1.1.1:0' } }, nodes: NODES })).toEqual(['cluster.dns.upstream: "1.1.1.1:0" is not IP[:port] (an IPv4 address, then optionally a port in [1, 65535])']);
     expect(problems({ cluster: { dns: { forward: '1.1.1.1' } }, nodes: NODES })).toEqual(['cluster.dns.forward: unknown key (known: upstream)']);
+  });
+
+  it('podwire apply of manifests: a headless Service with an EndpointSlice hostname, an ExternalName; neither takes an address', () => {
+    const plan = planTopology({ nodes: NODES, services: SERVICES });
+    const change = planApply(plan, parseApplyFile(APPLIED, 'peers.yaml'));
+    const peers = change.services.find((s) => s.name === 'peers')!;
+    expect([peers.clusterIP, peers.endpoints]).toEqual(['None', [{ pod: 'client', node: 'n1', ip: '10.244.0.4', ready: true, hostname: 'peer-a' }]]);
+    expect(change.services.find((s) => s.name === 'mail')).toMatchObject({ type: 'ExternalName', clusterIP: '', externalName: 'smtp.example.net' });
+    // applied again unchanged: still headless, still no address (kept allocations do not invent one)
+    const again = planApply({ ...plan, services: change.services }, parseApplyFile(APPLIED, 'peers.yaml'));
+    expect(again.results.map((r) => r.action)).toEqual(['unchanged', 'unchanged']);
+    expect(() => planApply(plan, parseApplyFile(APPLIED.replace('hostname: peer-a', 'hostname: Peer_A'), 'bad.yaml'))).toThrow('endpoints[0].hostname: "Peer_A" is not a DNS-1123 label');
   });
 });
