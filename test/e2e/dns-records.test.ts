@@ -215,4 +215,14 @@ describe.skipIf(!isRoot)('cluster DNS records with dig, UDP and TCP, two namespa
     expect(s.dns.stats.truncated).toBeGreaterThanOrEqual(1);
     expect(s.dns.stats.tcpConnections).toBeGreaterThanOrEqual(10);
   });
+
+  it('the upstream gone: SERVFAIL after its 2 s, counted; cluster names still answered', async () => {
+    upstream!.kill('SIGKILL');
+    await new Promise((r) => upstream!.once('exit', r));
+    const d = await dig(C_FRONT, ['+time=5', 'example.net']);
+    expect(d.status).toBe('SERVFAIL');
+    expect(data(await dig(C_FRONT, ['web.shop.svc.cluster.local']), 'A')).toEqual([svcIP('web')]);
+    const s = (await lab.status()) as StatusJson & { dns: { stats: { upstream: { failures: number } } } };
+    expect(s.dns.stats.upstream.failures).toBeGreaterThanOrEqual(1);
+  });
 });
