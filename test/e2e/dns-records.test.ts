@@ -7,11 +7,15 @@
 // to cluster.dns.upstream: a tiny resolver (dns_upstream.py) this test runs
 // on 127.0.0.1 inside the DNS pod's own namespace — never the host's.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startLab, stopAllLabs, spawnIn, isRoot, type RunningLab, type StatusJson } from '../helpers/lab.ts';
 
+const have = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+const missing = [...(have('dig') ? [] : ['dig (Debian: bind9-dnsutils)']), ...(have('python3') ? [] : ['python3'])];
+const runnable = isRoot && missing.length === 0;
 if (!isRoot) console.warn('test/e2e/dns-records.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
+else if (missing.length) console.warn(`test/e2e/dns-records.test.ts: skipped — missing ${missing.join(', ')}`);
 
 const LAB = 'dnsr';
 const DNS_NS = `pw-dns.${LAB}`;
@@ -89,7 +93,7 @@ afterAll(async () => {
   await stopAllLabs();
 });
 
-describe.skipIf(!isRoot)('cluster DNS records with dig, UDP and TCP, two namespaces (root)', () => {
+describe.skipIf(!runnable)('cluster DNS records with dig, UDP and TCP, two namespaces (root)', () => {
   let lab: RunningLab;
   let status: StatusJson;
   let upstream: ChildProcess | undefined;
