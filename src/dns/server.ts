@@ -43,6 +43,8 @@ export interface DnsServerStats extends DnsStats {
   tcpConnections: number;
   tcpIdleClosed: number;
   tcpRefused: number;
+  /** queries answer() threw on (a bug): answered SERVFAIL */
+  internalErrors: number;
   /** forwarded queries: over UDP, over TCP, that got no answer (SERVFAIL), stray datagrams ignored */
   upstream?: UpstreamStats;
 }
@@ -64,6 +66,7 @@ export class DnsServer {
   private tcpConnections = 0;
   private tcpIdleClosed = 0;
   private tcpRefused = 0;
+  private internalErrors = 0;
   readonly upstream?: UpstreamResolver;
   private readonly pollAddr = bufferAddress(this.pollfds);
   private readonly rx = Buffer.alloc(RECV_BUFFER);
@@ -117,7 +120,7 @@ export class DnsServer {
   get stats(): DnsServerStats {
     return {
       ...this.responder.stats, sendErrors: this.sendErrors, recvErrors: this.recvErrors,
-      tcpConnections: this.tcpConnections, tcpIdleClosed: this.tcpIdleClosed, tcpRefused: this.tcpRefused,
+      tcpConnections: this.tcpConnections, tcpIdleClosed: this.tcpIdleClosed, tcpRefused: this.tcpRefused, internalErrors: this.internalErrors,
       ...(this.upstream ? { upstream: { ...this.upstream.stats } } : {}),
     };
   }
@@ -189,7 +192,15 @@ export class DnsServer {
    * the connection is closed, as a message that is not a query ends it).
    */
   private handle(query: Uint8Array, transport: Transport, send: (reply: Uint8Array) => void, drop: () => void): void {
-    const o = this.responder.answer(query, transport);
+    let o: ReturnType<DnsResponder['answer']>;
+    try {
+      o = this.responder.answer(query, transport);
+    } catch {
+      // answer() is written not to throw; if it ever does, this query gets SERVFAIL and the server lives on
+      this.internalErrors++;
+      send(servfail(query));
+      return;
+    }
     if ('reply' in o) { send(o.reply); return; }
     if ('drop' in o || !this.upstream) { drop(); return; }
     void this.upstream.ask(query, transport === 'tcp').then((reply) => send(reply ?? servfail(query)));

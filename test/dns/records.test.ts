@@ -187,4 +187,22 @@ describe('cluster DNS records (Kubernetes DNS specification)', () => {
     expect((dnsPacket.decode(Buffer.from(r.respond(q)!)) as Decoded).rcode).toBe('NOTIMP');
     expect(r.stats).toMatchObject({ formerr: 3, notimp: 1 });
   });
+
+  it('fuzz: 20,000 mutated and random messages never throw; each is answered, dropped or forwarded, and counted', () => {
+    const r = fresh(true);
+    let seed = 12345;
+    const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 16; };
+    const seeds = [query('web.shop.svc.cluster.local'), query('_pg._tcp.db.shop.svc.cluster.local', 'SRV', 1232), query('5.0.96.10.in-addr.arpa', 'PTR')];
+    for (let i = 0; i < 20_000; i++) {
+      const base = seeds[i % seeds.length];
+      const m = i % 4 === 0 ? Uint8Array.from({ length: rnd() % 80 }, () => rnd() & 0xff) : Uint8Array.from(base);
+      if (i % 4 !== 0) for (let k = 0; k < 1 + (rnd() % 4); k++) m[rnd() % m.length] = rnd() & 0xff;
+      m[2] &= 0x7f; // a query (QR=0), so it is read, not dropped as a response
+      const o = r.answer(m.subarray(0, i % 7 === 0 ? rnd() % (m.length + 1) : m.length), i % 2 ? 'udp' : 'tcp');
+      expect(['reply' in o, 'drop' in o, 'forward' in o].filter(Boolean)).toHaveLength(1);
+    }
+    const s = r.stats;
+    expect(s.queries).toBe(20_000);
+    expect(s.answers + s.nodata + s.nxdomain + s.refused + s.forwarded + s.notimp + s.formerr + s.dropped).toBe(20_000);
+  });
 });
