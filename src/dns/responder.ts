@@ -79,7 +79,14 @@ export function resolvConf(nameserver: string, ns: string, domain = CLUSTER_DOMA
 export type Transport = 'udp' | 'tcp';
 
 /** What to do with a query: send `reply`, drop it, or forward it upstream (the name is outside the zone). */
-export type Outcome = { reply: Uint8Array } | { drop: true } | { forward: true };
+export type Outcome = { reply: Uint8Array; chase?: Chase } | { drop: true } | { forward: true };
+
+/**
+ * An ExternalName's CNAME whose target is outside the zone, with an
+ * upstream to ask: the server may add the upstream's records for `name`
+ * (as CoreDNS does), keeping the response within `limit` bytes.
+ */
+export interface Chase { name: string; type: string; limit: number }
 
 export interface ResponderOptions {
   domain?: string;
@@ -175,9 +182,11 @@ export class DnsResponder {
     this.stats.answers++;
     const response = { ...base, flags: rdFlags | AA | RCODE.NOERROR, answers, additionals: [...additionals, ...(base.additionals ?? [])] };
     const full = encode(response);
-    if (transport === 'tcp') return { reply: full };
-    const limit = opt ? Math.max(UDP_MAX_PLAIN, opt.udpPayloadSize ?? UDP_MAX_PLAIN) : UDP_MAX_PLAIN;
-    if (full.length <= limit) return { reply: full };
+    const limit = transport === 'tcp' ? 0xffff : opt ? Math.max(UDP_MAX_PLAIN, opt.udpPayloadSize ?? UDP_MAX_PLAIN) : UDP_MAX_PLAIN;
+    const last = answers[answers.length - 1];
+    const chase = upstream && answers.length === 1 && last.type === 'CNAME' && q.type !== 'CNAME' && this.zone.lookup(last.data).kind === 'outside'
+      ? { chase: { name: last.data, type: q.type as string, limit } } : {};
+    if (full.length <= limit) return { reply: full, ...chase };
     // too large for UDP: first the additional A records go (RFC 2181 9: no TC for those), then answers from the end, TC set
     const extra = base.additionals ?? [];
     const slim = encode({ ...response, additionals: extra });
@@ -263,6 +272,30 @@ function questionNameEnd(msg: Uint8Array): number {
 /** The response: QR set on the flags given; the question as the query had it. */
 function encode(p: { id: number; flags: number; question: Uint8Array; qname?: string; answers?: WireRecord[]; authorities?: WireRecord[]; additionals?: WireRecord[] }): Uint8Array {
   return encodeResponse({ ...p, flags: p.flags | QR });
+}
+
+/** The query the server sends upstream to follow an ExternalName's CNAME (`chase`). */
+export function chaseQuery(chase: Chase): Uint8Array {
+  return dnsPacket.encode({ type: 'query', id: 0, flags: RD, questions: [{ name: chase.name, type: chase.type as dnsPacket.RecordType, class: 'IN' }] });
+}
+
+/**
+ * `reply` (the CNAME) with the upstream's answers for its target appended,
+ * as CoreDNS answers an ExternalName; `reply` itself when the upstream had
+ * no answer (the client then asks for the target itself) or the two would
+ * not fit `limit`. Never throws.
+ */
+export function withChasedAnswers(reply: Uint8Array, upstreamReply: Uint8Array | undefined, limit: number): Uint8Array {
+  if (!upstreamReply) return reply;
+  try {
+    const ours = dnsPacket.decode(Buffer.from(reply)) as dnsPacket.DecodedPacket & { rcode?: string };
+    const theirs = dnsPacket.decode(Buffer.from(upstreamReply)) as dnsPacket.DecodedPacket & { rcode?: string; flag_tc?: boolean };
+    if (theirs.rcode !== 'NOERROR' || theirs.flag_tc || !theirs.answers?.length) return reply;
+    const merged = dnsPacket.encode({ ...ours, type: 'response', answers: [...(ours.answers ?? []), ...theirs.answers] });
+    return merged.length <= limit ? merged : reply;
+  } catch {
+    return reply;
+  }
 }
 
 /** SERVFAIL for `query` (the upstream did not answer): its id, opcode, RD and question echoed when readable. */

@@ -19,7 +19,7 @@ import { EventFd } from '../io/eventfd.ts';
 import { MSG_DONTWAIT, SOCKADDR_IN_LEN } from '../io/socket.ts';
 import { tcpListenerInNetns, udpSocketInNetns } from '../io/setns.ts';
 import type { DnsUpstream } from '../model/dns.ts';
-import { DnsResponder, servfail, type DnsServiceRecord, type DnsStats, type ResponderOptions, type Transport } from './responder.ts';
+import { DnsResponder, chaseQuery, servfail, withChasedAnswers, type DnsServiceRecord, type DnsStats, type ResponderOptions, type Transport } from './responder.ts';
 import { UpstreamResolver, type UpstreamStats } from './upstream.ts';
 
 const lib = koffi.load('libc.so.6');
@@ -201,7 +201,13 @@ export class DnsServer {
       send(servfail(query));
       return;
     }
-    if ('reply' in o) { send(o.reply); return; }
+    if ('reply' in o) {
+      const { reply, chase } = o;
+      if (!chase || !this.upstream) { send(reply); return; }
+      // an ExternalName: the upstream's records for its target follow the CNAME (its CNAME alone if none come)
+      void this.upstream.ask(chaseQuery(chase), transport === 'tcp').then((up) => send(withChasedAnswers(reply, up, chase.limit)));
+      return;
+    }
     if ('drop' in o || !this.upstream) { drop(); return; }
     void this.upstream.ask(query, transport === 'tcp').then((reply) => send(reply ?? servfail(query)));
   }

@@ -5,7 +5,7 @@
 // the specification's formats filled in by hand.
 import { describe, it, expect } from 'vitest';
 import * as dnsPacket from 'dns-packet';
-import { DnsResponder, UDP_MAX_PLAIN, type DnsServiceRecord } from '../../src/dns/responder.ts';
+import { DnsResponder, UDP_MAX_PLAIN, chaseQuery, withChasedAnswers, type DnsServiceRecord } from '../../src/dns/responder.ts';
 import { DNS_SCHEMA_VERSION } from '../../src/dns/zone.ts';
 
 const ep = (ip: string, hostname?: string, ready = true) => ({ ip, ready, ...(hostname ? { hostname } : {}) });
@@ -111,6 +111,27 @@ describe('cluster DNS records (Kubernetes DNS specification)', () => {
     expect(ask(r, 'alias.front.svc.cluster.local').p.answers).toMatchObject([
       { type: 'CNAME', data: 'web.shop.svc.cluster.local' }, { type: 'A', name: 'web.shop.svc.cluster.local', data: '10.96.0.5' },
     ]);
+  });
+
+  it('2.5 ExternalName with an upstream: the target is chased there, its records follow the CNAME (as CoreDNS answers)', () => {
+    const r = fresh(true);
+    const o = r.answer(query('ext.shop.svc.cluster.local'), 'udp');
+    expect('reply' in o && o.chase).toEqual({ name: 'www.example.com', type: 'A', limit: 512 });
+    if (!('reply' in o) || !o.chase) return;
+    const q = dnsPacket.decode(Buffer.from(chaseQuery(o.chase)));
+    expect(q.questions).toEqual([{ name: 'www.example.com', type: 'A', class: 'IN' }]);
+    const upstream = dnsPacket.encode({ type: 'response', id: 0, flags: 0x8180, questions: q.questions, answers: [{ type: 'A', name: 'www.example.com', ttl: 60, data: '192.0.2.7' }] });
+    const merged = dnsPacket.decode(Buffer.from(withChasedAnswers(o.reply, upstream, o.chase.limit)));
+    expect(merged.answers!.map((a) => `${a.name} ${a.type} ${(a as { data: string }).data}`)).toEqual(['ext.shop.svc.cluster.local CNAME www.example.com', 'www.example.com A 192.0.2.7']);
+    // no answer upstream, an NXDOMAIN, or garbage: the CNAME alone
+    for (const up of [undefined, dnsPacket.encode({ type: 'response', id: 0, flags: 0x8183, questions: q.questions }), Uint8Array.from([1, 2, 3])]) {
+      expect(withChasedAnswers(o.reply, up, 512)).toBe(o.reply);
+    }
+    // a target inside the zone, or no upstream: nothing to chase
+    const inside = r.answer(query('alias.front.svc.cluster.local'), 'udp');
+    expect('reply' in inside && inside.chase).toBeUndefined();
+    const none = fresh(false).answer(query('ext.shop.svc.cluster.local'), 'udp');
+    expect('reply' in none && none.chase).toBeUndefined();
   });
 
   it('2.6 pod records: <a-b-c-d>.<ns>.pod A, in a namespace of the lab; bad addresses or namespaces: NXDOMAIN', () => {
