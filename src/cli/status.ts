@@ -30,9 +30,10 @@ export function statusCommand(): Command {
         console.log('\nservices (ClusterIP frontends on every podwire node; kernel nodes have none):');
         console.log(table(['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'ENDPOINTS'],
           services.map((v) => [
-            v.namespace, v.name, v.type, v.clusterIP,
-            v.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}->${p.targetPort}`).join(','),
-            v.endpoints.length ? v.endpoints.map((e) => `${e.ip}${e.ready ? '' : ' (not ready)'}`).join(',') : '<none>',
+            // as kubectl prints them: a headless Service's clusterIP "None", an ExternalName one's <none> (its name where endpoints go)
+            v.namespace, v.name, v.type, v.clusterIP || '<none>',
+            v.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}->${p.targetPort}`).join(',') || '<none>',
+            v.externalName ? `-> ${v.externalName}` : v.endpoints.length ? v.endpoints.map((e) => `${e.ip}${e.ready ? '' : ' (not ready)'}`).join(',') : '<none>',
           ])));
       }
       if (s.dns) console.log(dnsStatusLine(s.dns));

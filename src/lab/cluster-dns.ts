@@ -109,8 +109,10 @@ export interface DnsStatus {
   service: string;
   /** the DNS pod; `netns` is where it runs when this process runs its node */
   pod: { name: string; namespace: string; node: string; ip: string; netns?: string };
-  /** UDP only: the server does not answer TCP */
+  /** UDP and TCP */
   protocols: string[];
+  /** cluster.dns.upstream (IP:port): where names outside cluster.local are forwarded; absent: REFUSED */
+  upstream?: string;
   /** the search path pods in namespace default get (resolv.conf; elsewhere it starts with their own namespace) */
   search: string[];
   /** the server's counters; absent when the DNS pod runs on another host (--node) */
@@ -127,7 +129,8 @@ export function clusterDnsStatus(plan: LabPlan, server: ClusterDns | undefined):
     ip: d.ip,
     service: `${DNS_NAMESPACE}/${DNS_SERVICE_NAME}`,
     pod: { name: d.pod.name, namespace: d.pod.k8sNamespace, node: d.node, ip: d.pod.ip, ...(server ? { netns: server.server.netns } : {}) },
-    protocols: ['UDP'],
+    protocols: ['UDP', 'TCP'],
+    ...(d.upstream ? { upstream: `${d.upstream.ip}:${d.upstream.port}` } : {}),
     search: searchPath(POD_NAMESPACE),
     records: server ? server.server.responder.names().length : plan.services.length,
     ...(server ? { stats: server.server.stats } : {}),
@@ -144,7 +147,7 @@ export function clusterDnsLine(plan: LabPlan, server: ClusterDns | undefined): s
   const d = plan.dns;
   if (!d) return `podwire: no cluster DNS (${clusterDnsAbsence(plan)})`;
   const where = server ? `netns ${server.server.netns}` : 'on another host';
-  return `podwire: cluster DNS ${d.ip} (${DNS_NAMESPACE}/${DNS_SERVICE_NAME}, UDP) -> pod ${d.pod.name} ${d.pod.ip} on ${d.node} (${where}); pods' resolv.conf: search ${searchPath(POD_NAMESPACE).join(' ')}`;
+  return `podwire: cluster DNS ${d.ip} (${DNS_NAMESPACE}/${DNS_SERVICE_NAME}, UDP/TCP${d.upstream ? `, upstream ${d.upstream.ip}:${d.upstream.port}` : ''}) -> pod ${d.pod.name} ${d.pod.ip} on ${d.node} (${where}); pods' resolv.conf: search ${searchPath(POD_NAMESPACE).join(' ')}`;
 }
 
 /** `podwire status` (text): the cluster DNS and its counters. */
@@ -152,7 +155,7 @@ export function dnsStatusLine(dns: DnsStatus | { off: string }): string {
   if ('off' in dns) return `\ncluster DNS: none (${dns.off})`;
   const s = dns.stats;
   const counts = s
-    ? `: queries ${s.queries}, answers ${s.answers}, nodata ${s.nodata}, nxdomain ${s.nxdomain}, refused ${s.refused}, formerr ${s.formerr}, dropped ${s.dropped}`
+    ? `: queries ${s.queries}, answers ${s.answers}, nodata ${s.nodata}, nxdomain ${s.nxdomain}, refused ${s.refused}, forwarded ${s.forwarded}, truncated ${s.truncated}, notimp ${s.notimp}, formerr ${s.formerr}, dropped ${s.dropped}, tcp connections ${s.tcpConnections}`
     : ' (served on another host)';
   return `\ncluster DNS ${dns.ip} (${dns.service}, ${dns.protocols.join('/')}) -> pod ${dns.pod.name} ${dns.pod.ip} on ${dns.pod.node}${dns.pod.netns ? ` (netns ${dns.pod.netns})` : ''}${counts}`;
 }
@@ -171,7 +174,11 @@ export class ClusterDns {
     if (plan.dns) writeResolvConfs(resolvConfTargets(plan), plan.dns.ip);
     const pod = clusterDnsPod(plan);
     if (!pod) return undefined;
-    return new ClusterDns(DnsServer.start(pod.namespace, plan.services));
+    return new ClusterDns(DnsServer.start(pod.namespace, plan.services, {
+      namespaces: (plan.namespaces ?? []).map((n) => n.name),
+      reverseCidrs: [plan.serviceCIDR, plan.clusterCIDR],
+      ...(plan.dns?.upstream ? { upstream: plan.dns.upstream } : {}),
+    }));
   }
 
   /** Replace the records with these Services' (after `podwire apply` / `delete` changed plan.services). */

@@ -17,13 +17,14 @@
 //    consistent hashing (IPVS's "mh") instead of at random.
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
 import type { LabPlan, NodePlan } from '../model/topology.ts';
-import type { ServicePlan, EndpointPlan } from '../model/services.ts';
+import { hasClusterIP, type ServicePlan, type EndpointPlan } from '../model/services.ts';
 import { endpointTargetPort } from '../model/pod-ports.ts';
 
 export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler'>, node: NodePlan): EngineServiceConfig[] {
   // a single-node lab's node has no underlay: nothing reaches its address from outside
   const nodeAddress = plan.nodes.length > 1 ? node.underlayIp : undefined;
-  const frontends = plan.services.flatMap((svc) => frontendsOf(svc, node, nodeAddress));
+  // headless and ExternalName Services have no address: kube-proxy programs nothing for them (DNS answers them)
+  const frontends = plan.services.filter(hasClusterIP).flatMap((svc) => frontendsOf(svc, node, nodeAddress));
   return plan.serviceScheduler === 'maglev' ? frontends.map((f) => ({ ...f, scheduler: 'maglev' as const })) : frontends;
 }
 

@@ -26,7 +26,7 @@ export interface LabStatus {
   /** namespace: the Kubernetes namespace; netns: the Linux network namespace (ip netns exec NETNS ...) */
   pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[] }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
-  services: Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints'>[];
+  services: Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints' | 'externalName'>[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
   dataplane?: DataplaneStatus;
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
@@ -64,10 +64,11 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     namespaces: plan.namespaces ?? [],
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.k8sNamespace, netns: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
-      ...(p.ports ? { ports: p.ports } : {}),
+      ...(p.ports ? { ports: p.ports } : {}), ...(p.hostname ? { hostname: p.hostname } : {}), ...(p.subdomain ? { subdomain: p.subdomain } : {}),
     }))),
     services: plan.services.map((svc) => ({
       name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
+      ...(svc.externalName ? { externalName: svc.externalName } : {}),
       ports: svc.ports.map((p) => ({ ...p })), endpoints: svc.endpoints.map((e) => ({ ...e })),
     })),
     ...(dataplane ? { dataplane } : {}),

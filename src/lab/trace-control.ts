@@ -13,6 +13,7 @@ import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import type { Lab } from './lab.ts';
 import { ControlStream } from './control.ts';
 import { findPod, podLabel } from '../model/pod-refs.ts';
+import { hasClusterIP } from '../model/services.ts';
 
 /** `podwire trace --live`: whose frames to show, only drops, how many frames a second at most. */
 export interface LiveTraceRequest { pod: string; drops?: boolean; rate?: number }
@@ -37,6 +38,9 @@ export function resolveTarget(plan: LabPlan, to: string, proto: ProbeProto, port
   const svc = m && plan.services.find((s) => s.name === m[1] && s.namespace === (m[2] ?? 'default'));
   const pod = !to.includes('.') || !svc ? findPod(pods, to) : undefined;
   if (pod) return { asked: to, ip: pod.ip, pod: podLabel(pod), ...(port !== undefined ? { port } : {}) };
+  if (svc && !hasClusterIP(svc)) {
+    throw new Error(`Service ${svc.namespace}/${svc.name} has no ClusterIP (${svc.type === 'ExternalName' ? `ExternalName ${svc.externalName}` : 'headless'}): trace to one of its pods`);
+  }
   if (svc) {
     const wanted = proto.toUpperCase();
     const sp = port !== undefined ? svc.ports.find((p) => p.port === port && p.protocol === wanted) : svc.ports.find((p) => p.protocol === wanted);

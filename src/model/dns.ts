@@ -6,7 +6,8 @@
 // to the pod in WebAssembly. The pod is allocated after every user pod, so no
 // user pod's address or port changes. Pure: no host objects here.
 import { nthAddress, podCapacity, parseCidr } from './cidr.ts';
-import { macForIp } from './addr.ts';
+import { macForIp, isIpv4 } from './addr.ts';
+import { isObject, unknownKeys } from './fields.ts';
 import { DEFAULT_AFFINITY_TIMEOUT, type ServicePlan, type ServiceSpec } from './services.ts';
 import type { NodePlan } from './topology.ts';
 
@@ -16,9 +17,14 @@ export const DNS_NAMESPACE = 'kube-system';
 export const DNS_SERVICE_NAME = 'kube-dns';
 export const DNS_PORT = 53;
 
+/** Where names outside the cluster domain are forwarded (cluster.dns.upstream); none: REFUSED. */
+export interface DnsUpstream { ip: string; port: number }
+
 export interface DnsPlan {
   /** the kube-dns ClusterIP (plan.dnsIP) */
   ip: string;
+  /** cluster.dns.upstream: the resolver names outside cluster.local go to, from the DNS pod's namespace */
+  upstream?: DnsUpstream;
   /** the node the DNS pod runs on: the first podwire node with a free address */
   node: string;
   /** the DNS pod: name coredns in namespace kube-system; its network namespace is named at bring-up (src/lab/cluster-dns.ts) */
@@ -27,6 +33,29 @@ export interface DnsPlan {
     /** its bridge port: the one after the node's last user pod */
     port: number;
   };
+}
+
+/** What `cluster.dns` asks for: on or off, and an upstream resolver. */
+export interface DnsInput { on: boolean; upstream?: DnsUpstream }
+
+/**
+ * `cluster.dns`: true (default), false, or { upstream: "IP[:port]" } (on,
+ * forwarding names outside cluster.local to that resolver; port 53 when
+ * not given). Problems name the field.
+ */
+export function parseDnsInput(raw: unknown, problems: string[]): DnsInput {
+  if (raw === undefined || raw === true) return { on: true };
+  if (raw === false) return { on: false };
+  if (!isObject(raw)) { problems.push('cluster.dns: expected true, false or { upstream: IP[:port] }'); return { on: true }; }
+  unknownKeys(raw, ['upstream'], 'cluster.dns.', problems);
+  if (raw.upstream === undefined) return { on: true };
+  const m = typeof raw.upstream === 'string' ? /^([0-9.]+)(?::([0-9]+))?$/.exec(raw.upstream) : null;
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  if (!m || !isIpv4(m[1]) || !Number.isInteger(port) || port < 1 || port > 65535) {
+    problems.push(`cluster.dns.upstream: ${JSON.stringify(raw.upstream)} is not IP[:port] (an IPv4 address, then optionally a port in [1, 65535])`);
+    return { on: true };
+  }
+  return { on: true, upstream: { ip: m[1], port } };
 }
 
 /**
@@ -55,7 +84,7 @@ export function clusterDnsNameProblems(services: Pick<ServiceSpec, 'name' | 'nam
  * Returns undefined — no cluster DNS, see clusterDnsAbsence — when the lab
  * has no podwire node (kernel nodes only) or every podwire node is full.
  */
-export function planClusterDns(dnsIP: string, nodes: NodePlan[], podMtu: number): DnsPlan | undefined {
+export function planClusterDns(dnsIP: string, nodes: NodePlan[], podMtu: number, upstream?: DnsUpstream): DnsPlan | undefined {
   const node = nodes.find((n) => n.dataplane === 'podwire' && n.pods.length < podCapacity(parseCidr(n.podCIDR, n.podCIDR)));
   if (!node) return undefined;
   const cidr = parseCidr(node.podCIDR, node.podCIDR);
@@ -63,20 +92,21 @@ export function planClusterDns(dnsIP: string, nodes: NodePlan[], podMtu: number)
   const ip = nthAddress(cidr, port + 2);
   return {
     ip: dnsIP,
+    ...(upstream ? { upstream } : {}),
     node: node.name,
     pod: { name: DNS_POD_NAME, k8sNamespace: DNS_NAMESPACE, ip, prefixLen: cidr.prefixLen, mac: macForIp(ip), gateway: node.gateway, mtu: podMtu, port },
   };
 }
 
 /**
- * The kube-dns Service: ClusterIP dnsIP, 53/UDP (the DNS pod serves UDP only)
- * to the DNS pod. Its endpoint is explicit (no selector): the DNS pod is not
+ * The kube-dns Service: ClusterIP dnsIP, 53/UDP and 53/TCP (as kubeadm's
+ * kube-dns Service: `dns` and `dns-tcp`) to the DNS pod. Its endpoint is explicit (no selector): the DNS pod is not
  * one of the nodes' pods, which selectors match.
  */
 export function clusterDnsService(dns: DnsPlan): ServicePlan {
   return {
     name: DNS_SERVICE_NAME, namespace: DNS_NAMESPACE, type: 'ClusterIP', clusterIP: dns.ip,
-    ports: [{ name: 'dns', port: DNS_PORT, targetPort: DNS_PORT, protocol: 'UDP' }],
+    ports: [{ name: 'dns', port: DNS_PORT, targetPort: DNS_PORT, protocol: 'UDP' }, { name: 'dns-tcp', port: DNS_PORT, targetPort: DNS_PORT, protocol: 'TCP' }],
     sessionAffinity: 'None', sessionAffinityTimeoutSeconds: DEFAULT_AFFINITY_TIMEOUT,
     externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', externalIPs: [],
     endpoints: [{ pod: dns.pod.name, node: dns.node, ip: dns.pod.ip, ready: true }],

@@ -7,7 +7,7 @@ import type { Flag } from './service-allocation.ts';
 import { resolveNamedPorts } from './pod-ports.ts';
 
 /** A pod as endpoint selection sees it. */
-export type EndpointPod = Pick<PodPlan, 'name' | 'labels' | 'ip' | 'k8sNamespace' | 'ports'> & { node: string };
+export type EndpointPod = Pick<PodPlan, 'name' | 'labels' | 'ip' | 'k8sNamespace' | 'ports' | 'hostname' | 'subdomain'> & { node: string };
 
 /** The endpoints of `s`, sorted by pod name; undefined when they are wrong (flagged). */
 export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Map<string, EndpointPod>, flag: Flag): EndpointPlan[] | undefined {
@@ -33,7 +33,8 @@ export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Ma
       if (e.node !== undefined && e.node !== pod.node) return bad(`pod ${pod.name} (${e.ip}) runs on node ${pod.node}, not ${e.node}`);
       if (seen.has(e.ip)) return bad(`${e.ip} is listed twice`);
       seen.add(e.ip);
-      endpoints.push(withTargetPorts(s, pod, { pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready }));
+      const ep = withTargetPorts(s, pod, { pod: pod.name, node: pod.node, ip: e.ip, ready: e.ready });
+      endpoints.push(e.hostname ? { ...ep, hostname: e.hostname } : ep);
     });
     if (!ok) return undefined;
   }
@@ -43,5 +44,7 @@ export function selectEndpoints(s: ServiceSpec, pods: EndpointPod[], podByIp: Ma
 /** The endpoint, with its ports for the Service's named targetPorts when it has any. */
 function withTargetPorts(s: ServiceSpec, pod: EndpointPod, e: EndpointPlan): EndpointPlan {
   const targetPorts = resolveNamedPorts(s.ports, pod.ports);
-  return targetPorts ? { ...e, targetPorts } : e;
+  // the endpoint controller's hostname: the pod's spec.hostname when its spec.subdomain is this Service's name
+  const hostname = pod.hostname && pod.subdomain === s.name ? pod.hostname : undefined;
+  return { ...e, ...(hostname ? { hostname } : {}), ...(targetPorts ? { targetPorts } : {}) };
 }

@@ -141,6 +141,11 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
           if (t.namespace !== undefined) ep.podNamespace = t.namespace as string;
         }
       }
+      if (e.hostname !== undefined) {
+        // the cluster DNS name of a headless Service's endpoint: <hostname>.<service>.<ns>.svc (a DNS-1123 label)
+        if (typeof e.hostname !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(e.hostname) || e.hostname.length > 63) p(`${f}.hostname`, `${JSON.stringify(e.hostname)} is not a DNS-1123 label`);
+        else ep.hostname = e.hostname;
+      }
       endpoints.push(ep);
     });
     const ports: Slice['ports'] = [];

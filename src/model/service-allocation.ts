@@ -40,16 +40,16 @@ export function inheritAllocations(specs: ServiceSpec[], existing: ServicePlan[]
   const reservedPort = new Map<number, ServicePlan>();
   for (const e of existing) {
     if (inSpecs.has(key(e))) continue;
-    reservedIp.set(e.clusterIP, e);
+    if (holdsAddress(e)) reservedIp.set(e.clusterIP, e);
     for (const pt of e.ports) if (pt.nodePort !== undefined) reservedPort.set(pt.nodePort, e);
   }
   const kept = new Map<ServiceSpec, Kept>();
   const out = specs.map((s) => {
     const e = prior.get(key(s));
     if (!e) return s;
-    const clusterIP = s.clusterIP ?? e.clusterIP;
+    const clusterIP = s.clusterIP ?? (holdsAddress(e) && s.type !== 'ExternalName' ? e.clusterIP : undefined);
     const nodePorts = s.ports.map((pt) => {
-      if (s.type === 'ClusterIP') return undefined;
+      if (s.type === 'ClusterIP' || s.type === 'ExternalName') return undefined;
       const was = e.ports.find((q) => q.port === pt.port && q.protocol === pt.protocol)?.nodePort;
       return pt.nodePort === undefined || pt.nodePort === was ? was : undefined;
     });
@@ -61,6 +61,11 @@ export function inheritAllocations(specs: ServiceSpec[], existing: ServicePlan[]
     return spec;
   });
   return { specs: out, kept, reservedIp, reservedPort };
+}
+
+/** Whether an existing Service holds an address of serviceCIDR (headless "None" and ExternalName "" hold none). */
+function holdsAddress(e: ServicePlan): boolean {
+  return e.clusterIP !== '' && e.clusterIP !== 'None';
 }
 
 /** ClusterIPs of serviceCIDR: explicit ones claimed first, the rest in address order (skipping network, DNS and broadcast addresses). */

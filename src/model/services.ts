@@ -10,7 +10,7 @@ import { isIanaSvcName } from './pod-ports.ts';
 import { TopologyError } from './errors.ts';
 import type { NodePlan } from './topology.ts';
 
-export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const;
 export type ServiceType = (typeof SERVICE_TYPES)[number];
 export const PROTOCOLS = ['TCP', 'UDP'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -24,11 +24,13 @@ export const DEFAULT_AFFINITY_TIMEOUT = 10800;
 export const MAX_AFFINITY_TIMEOUT = 86400;
 /** The offset in serviceCIDR of the cluster DNS Service address (10.96.0.10 in 10.96.0.0/12, as kubeadm does). */
 export const DNS_OFFSET = 10;
+/** A headless Service's clusterIP, as the API spells it: no address, no frontend; DNS answers with its endpoints. */
+export const HEADLESS = 'None';
 
 /** The fields of a Service spec podwire models (the topology's services[] entries add name and namespace). */
 export const SERVICE_SPEC_KEYS = [
   'type', 'clusterIP', 'ports', 'selector', 'sessionAffinity', 'sessionAffinityConfig',
-  'externalTrafficPolicy', 'internalTrafficPolicy', 'externalIPs', 'loadBalancerIP',
+  'externalTrafficPolicy', 'internalTrafficPolicy', 'externalIPs', 'loadBalancerIP', 'externalName',
 ];
 /**
  * Spec fields `kubectl get -o yaml` prints for every Service: accepted in a
@@ -61,6 +63,8 @@ export interface EndpointSpec {
   podNamespace?: string;
   /** nodeName, if given: checked against the node of that pod */
   node?: string;
+  /** hostname, if given: the endpoint's DNS name under a headless Service */
+  hostname?: string;
 }
 
 /** A Service checked field by field, before addresses and ports are allocated. */
@@ -78,6 +82,8 @@ export interface ServiceSpec {
   internalTrafficPolicy: TrafficPolicy;
   externalIPs: string[];
   loadBalancerIP?: string;
+  /** type ExternalName: the name the cluster DNS answers with a CNAME (no ClusterIP, no frontend) */
+  externalName?: string;
   /** from EndpointSlices (manifests.ts); only for a Service without a selector */
   endpoints?: EndpointSpec[];
 }
@@ -89,6 +95,8 @@ export interface EndpointPlan {
   node: string;
   ip: string;
   ready: boolean;
+  /** the pod's `hostname`, when its `subdomain` names this Service (as the endpoint controller sets it; DNS: <hostname>.<service>...) */
+  hostname?: string;
   /**
    * the Service's named targetPorts this pod has, by "name/PROTOCOL" (pod-ports.ts
    * endpointTargetPort): present when the Service names any; a name missing
@@ -98,6 +106,7 @@ export interface EndpointPlan {
 }
 
 export interface ServicePlan extends Omit<ServiceSpec, 'clusterIP' | 'endpoints'> {
+  /** an address of serviceCIDR; HEADLESS ("None") for a headless Service; "" for an ExternalName one */
   clusterIP: string;
   ports: ServicePortPlan[];
   /** sorted by pod name */
@@ -121,9 +130,14 @@ export interface ServiceContext {
 export const DEFAULT_SERVICE_CAPACITY = 1024;
 export const DEFAULT_SERVICE_MAX_BACKENDS = 256;
 
+/** Whether the Service has an address of its own (a frontend in the data plane): not headless, not ExternalName. */
+export function hasClusterIP(s: Pick<ServicePlan, 'clusterIP' | 'type'>): boolean {
+  return s.type !== 'ExternalName' && s.clusterIP !== HEADLESS && s.clusterIP !== '';
+}
+
 /** Whether `services` fit a lab's Service tables; problems name the Service and the setting to raise. */
 export function checkServiceCapacity(services: ServicePlan[], capacity: number, maxBackends: number, problems: string[]): void {
-  const frontends = services.reduce((n, s) => n + s.ports.length, 0);
+  const frontends = services.reduce((n, s) => n + (hasClusterIP(s) ? s.ports.length : 0), 0);
   if (frontends > capacity) {
     problems.push(`${frontends} Service ports (frontends) do not fit cluster.serviceCapacity ${capacity}: raise it in the topology file (it is fixed at up)`);
   }
@@ -197,14 +211,14 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
   const type = oneOf(obj.type, 'ClusterIP', SERVICE_TYPES, 'type', 'Service type', p);
   let clusterIP: string | undefined;
   if (obj.clusterIP !== undefined) {
-    if (obj.clusterIP === 'None') p('clusterIP', 'headless Services (clusterIP: None) are not modelled yet');
+    if (obj.clusterIP === HEADLESS) clusterIP = HEADLESS;
     else clusterIP = ipv4(obj.clusterIP, 'clusterIP', p);
   }
   // clusterIPs (as kubectl exports it): its first entry is clusterIP; a second would be the IPv6 one
   if (obj.clusterIPs !== undefined) {
     const ips = obj.clusterIPs;
     if (!Array.isArray(ips) || ips.length === 0) p('clusterIPs', 'expected a list like [10.96.0.1]');
-    else if (ips[0] === 'None') { if (obj.clusterIP !== 'None') p('clusterIPs[0]', 'headless Services (clusterIP: None) are not modelled yet'); }
+    else if (ips[0] === HEADLESS) { if (obj.clusterIP !== undefined && obj.clusterIP !== HEADLESS) p('clusterIPs[0]', `"None" differs from clusterIP ${JSON.stringify(obj.clusterIP)}`); else clusterIP = HEADLESS; }
     else if (ips.length > 1) p('clusterIPs', `${JSON.stringify(ips)}: podwire models IPv4 single-stack Services only (one clusterIP)`);
     else if (obj.clusterIP !== undefined && ips[0] !== obj.clusterIP) p('clusterIPs[0]', `${JSON.stringify(ips[0])} differs from clusterIP ${JSON.stringify(obj.clusterIP)}`);
     else if (obj.clusterIP === undefined) clusterIP = ipv4(ips[0], 'clusterIPs[0]', p);
@@ -220,8 +234,22 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
     p('allocateLoadBalancerNodePorts', 'expected true or false');
   }
 
+  const headless = clusterIP === HEADLESS;
+  let externalName: string | undefined;
+  if (type === 'ExternalName') {
+    // as the API server: a DNS-1123 subdomain, no ClusterIP of any kind
+    if (typeof obj.externalName !== 'string' || !isDnsSubdomain(obj.externalName.replace(/\.$/, ''))) p('externalName', `${JSON.stringify(obj.externalName)} is not a DNS name (lowercase labels of letters, digits and "-", at most 253 characters); type ExternalName requires one`);
+    else externalName = obj.externalName.replace(/\.$/, '');
+    if (obj.clusterIP !== undefined || obj.clusterIPs !== undefined) p('clusterIP', 'may not be set for ExternalName Services');
+    if (obj.selector !== undefined) p('selector', 'an ExternalName Service has no endpoints: no selector');
+  } else if (obj.externalName !== undefined) p('externalName', 'only an ExternalName Service has an externalName');
+  if (headless && type !== 'ClusterIP') p('clusterIP', `"None" (headless) requires type ClusterIP, not ${type}`);
+
   const ports: ServicePortSpec[] = [];
-  if (!Array.isArray(obj.ports) || obj.ports.length === 0) {
+  // headless and ExternalName Services may have no ports (no frontend is made from them)
+  if ((headless || type === 'ExternalName') && (obj.ports === undefined || (Array.isArray(obj.ports) && obj.ports.length === 0))) {
+    // no ports: fine
+  } else if (!Array.isArray(obj.ports) || obj.ports.length === 0) {
     p('ports', 'expected a list with at least one port');
   } else {
     const seen = new Map<string, number>();
@@ -253,7 +281,7 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
       const protocol = oneOf(raw.protocol, 'TCP', PROTOCOLS, `${f}.protocol`, 'protocol', p);
       let nodePort: number | undefined;
       if (raw.nodePort !== undefined) {
-        if (type === 'ClusterIP') p(`${f}.nodePort`, 'only a NodePort or LoadBalancer Service has nodePorts');
+        if (type === 'ClusterIP' || type === 'ExternalName') p(`${f}.nodePort`, 'only a NodePort or LoadBalancer Service has nodePorts');
         else if (typeof raw.nodePort !== 'number' || !Number.isInteger(raw.nodePort) || raw.nodePort < NODE_PORT_MIN || raw.nodePort > NODE_PORT_MAX) {
           p(`${f}.nodePort`, `${JSON.stringify(raw.nodePort)} is not an integer in [${NODE_PORT_MIN}, ${NODE_PORT_MAX}]`);
         } else nodePort = raw.nodePort;
@@ -311,7 +339,7 @@ export function readServiceSpec(obj: Record<string, unknown>, label: string, roo
     type: type!, ...(clusterIP ? { clusterIP } : {}), ports, ...(selector ? { selector } : {}),
     sessionAffinity: sessionAffinity!, sessionAffinityTimeoutSeconds,
     externalTrafficPolicy: externalTrafficPolicy!, internalTrafficPolicy: internalTrafficPolicy!,
-    externalIPs, ...(loadBalancerIP ? { loadBalancerIP } : {}),
+    externalIPs, ...(loadBalancerIP ? { loadBalancerIP } : {}), ...(externalName ? { externalName } : {}),
   };
 }
 
@@ -349,7 +377,7 @@ export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, prob
   // explicit claims first, kept ones before newly given ones (a conflict is the newcomer's)
   const ips = new ClusterIpAllocator(cidr, dns, inherited.reservedIp, serviceLabel);
   for (const s of [...specs.filter((x) => kept.get(x)?.clusterIP), ...specs.filter((x) => !kept.get(x)?.clusterIP)]) {
-    if (s.clusterIP) ips.claim(s, s.clusterIP, flag);
+    if (s.clusterIP && s.clusterIP !== HEADLESS) ips.claim(s, s.clusterIP, flag);
   }
   const nodePorts = new NodePortAllocator(inherited.reservedPort, serviceLabel);
   const claims = specs.flatMap((s) => s.ports.map((pt, j) => ({ s, pt, j, kept: kept.get(s)?.nodePorts[j] !== undefined })));
@@ -362,11 +390,12 @@ export function allocateServices(specs: ServiceSpec[], ctx: ServiceContext, prob
   const out: ServicePlan[] = [];
   for (const s of specs) {
     if (bad.has(s)) continue;
-    const clusterIP = s.clusterIP ?? ips.next(s, flag);
-    if (!clusterIP) continue;
+    // headless and ExternalName Services get no address (kube-apiserver allocates none)
+    const clusterIP = s.type === 'ExternalName' ? '' : s.clusterIP ?? ips.next(s, flag);
+    if (clusterIP === undefined) continue;
     const ports: ServicePortPlan[] = [];
     for (const pt of s.ports) {
-      if (s.type === 'ClusterIP' || pt.nodePort !== undefined) { ports.push({ ...pt }); continue; }
+      if (s.type === 'ClusterIP' || s.type === 'ExternalName' || pt.nodePort !== undefined) { ports.push({ ...pt }); continue; }
       const nodePort = nodePorts.next(s, pt.protocol, flag);
       if (nodePort === undefined) break;
       ports.push({ ...pt, nodePort });
@@ -391,6 +420,8 @@ const PORT_NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function isServiceName(s: string): boolean { return SERVICE_NAME_RE.test(s) && s.length <= 63; }
 export function isNamespace(s: string): boolean { return NAMESPACE_RE.test(s) && s.length <= 63; }
+/** DNS-1123 subdomain: dot-separated DNS-1123 labels, at most 253 characters (an ExternalName's externalName) */
+export function isDnsSubdomain(s: string): boolean { return s.length <= 253 && s.split('.').every((l) => NAMESPACE_RE.test(l) && l.length <= 63); }
 function isPortName(s: string): boolean { return PORT_NAME_RE.test(s) && s.length <= 15 && /[a-z]/.test(s); }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -9,12 +9,13 @@ import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
 import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './namespaces.ts';
 import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
 import { INGRESS_CLUSTER_KEYS } from './ingress-pod.ts';
+import { parseDnsInput, type DnsUpstream } from './dns.ts';
 
 export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses'];
 export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
-const POD_KEYS = ['name', 'namespace', 'labels', 'ports'];
+const POD_KEYS = ['name', 'namespace', 'labels', 'ports', 'hostname', 'subdomain'];
 
 /** `cluster:` as written, defaults filled in; names not yet checked against their lists. */
 export interface ClusterInput {
@@ -32,6 +33,8 @@ export interface ClusterInput {
   offloads: boolean;
   macAgingSeconds: number;
   dns: boolean;
+  /** cluster.dns.upstream */
+  dnsUpstream?: DnsUpstream;
   serviceCapacity: number;
   serviceMaxBackends: number;
   serviceScheduler: ServiceScheduler;
@@ -43,6 +46,9 @@ export interface PodInput {
   namespace: string;
   labels: Record<string, string>;
   ports: ContainerPort[];
+  /** spec.hostname and spec.subdomain: with a headless Service named `subdomain`, DNS gives <hostname>.<subdomain>.<ns>.svc */
+  hostname?: string;
+  subdomain?: string;
   /** "node n1 pods[0]", for messages */
   where: string;
 }
@@ -99,6 +105,7 @@ function parseCluster(raw: unknown, problems: string[]): ClusterInput {
   if (!SERVICE_SCHEDULERS.includes(serviceScheduler)) {
     problems.push(`cluster.serviceScheduler: unknown scheduler ${JSON.stringify(cluster.serviceScheduler)} (expected one of ${SERVICE_SCHEDULERS.join(', ')})`);
   }
+  const dns = parseDnsInput(cluster.dns, problems);
   return {
     name: str(cluster.name, 'default'),
     clusterCIDR: tryCidr(cluster.clusterCIDR ?? '10.244.0.0/16', 'cluster.clusterCIDR', problems),
@@ -115,12 +122,15 @@ function parseCluster(raw: unknown, problems: string[]): ClusterInput {
     underlay: cluster.underlay === undefined ? undefined : String(cluster.underlay),
     offloads: bool(cluster.offloads, true, 'cluster.offloads', problems),
     macAgingSeconds: int(cluster.macAgingSeconds, 300, 'cluster.macAgingSeconds', problems, 1, 1_000_000),
-    dns: bool(cluster.dns, true, 'cluster.dns', problems),
+    dns: dns.on,
+    ...(dns.upstream ? { dnsUpstream: dns.upstream } : {}),
     serviceCapacity: int(cluster.serviceCapacity, DEFAULT_SERVICE_CAPACITY, 'cluster.serviceCapacity', problems, 1, 1 << 20),
     serviceMaxBackends: int(cluster.serviceMaxBackends, DEFAULT_SERVICE_MAX_BACKENDS, 'cluster.serviceMaxBackends', problems, 1, 65536),
     serviceScheduler,
   };
 }
+
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function parseNode(raw: unknown, i: number, problems: string[]): NodeInput | undefined {
   const where = `nodes[${i}]`;
@@ -145,7 +155,17 @@ function parseNode(raw: unknown, i: number, problems: string[]): NodeInput | und
     const namespace = pod.namespace === undefined ? DEFAULT_NAMESPACE : pod.namespace;
     if (typeof namespace !== 'string') problems.push(`${pw}.namespace: expected a namespace name`);
     const ports = parseContainerPorts(pod.ports, pw, problems);
-    pods.push({ name: str(pod.name, ''), namespace: String(namespace), labels, ports, where: pw });
+    // DNS-1123 labels, as the API server checks spec.hostname and spec.subdomain
+    const label = (field: 'hostname' | 'subdomain'): string | undefined => {
+      const v = (pod as Record<string, unknown>)[field];
+      if (v === undefined) return undefined;
+      if (typeof v === 'string' && DNS_LABEL_RE.test(v) && v.length <= 63) return v;
+      problems.push(`${pw}.${field}: ${JSON.stringify(v)} is not a DNS-1123 label (lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63)`);
+      return undefined;
+    };
+    const hostname = label('hostname');
+    const subdomain = label('subdomain');
+    pods.push({ name: str(pod.name, ''), namespace: String(namespace), labels, ports, ...(hostname ? { hostname } : {}), ...(subdomain ? { subdomain } : {}), where: pw });
   });
   return { name, where, dataplane, cidr, ...(raw.address !== undefined ? { address: raw.address } : {}), pods };
 }

@@ -30,6 +30,9 @@ export interface PodPlan {
   k8sNamespace: string;
   /** named container ports, when the pod declares any (a Service's targetPort may name one) */
   ports?: ContainerPort[];
+  /** spec.hostname / spec.subdomain: a headless Service named `subdomain` gives it <hostname>.<subdomain>.<ns>.svc.cluster.local */
+  hostname?: string;
+  subdomain?: string;
   node: string;
   ip: string;
   prefixLen: number;

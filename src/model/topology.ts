@@ -63,7 +63,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const userServices = allocateServices(t.services, { serviceCIDR: c.serviceCIDR!.text, nodes }, problems);
   const dnsIP = dnsServiceIP(c.serviceCIDR!);
   // the cluster DNS pod and Service come after every user pod and Service: their addresses do not depend on it
-  const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu) : undefined;
+  const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu, c.dnsUpstream) : undefined;
   // the Ingress controller pod after the DNS pod, its Service after the user's (ingress-pod.ts)
   const ing = problems.length ? {} : planIngress(doc, nodes, dns, podMtu, c.serviceCIDR!.text, userServices, problems);
   const services = [...userServices, ...(ing.service ? [ing.service] : []), ...(dns ? [clusterDnsService(dns)] : [])];

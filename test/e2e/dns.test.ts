@@ -79,13 +79,13 @@ describe.skipIf(!isRoot)('cluster DNS in a two-node vxlan lab (root)', () => {
 
   it('status --json: the DNS ClusterIP, its pod on n1, the kube-dns Service pointing at it', () => {
     expect(before.dns).toMatchObject({
-      ip: DNS_IP, service: 'kube-system/kube-dns', protocols: ['UDP'],
+      ip: DNS_IP, service: 'kube-system/kube-dns', protocols: ['UDP', 'TCP'],
       search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
       pod: { name: 'coredns', namespace: 'kube-system', node: 'n1', netns: `pw-dns.${LAB}` },
     });
     expect(before.dns.stats).toMatchObject({ queries: 0, formerr: 0, dropped: 0 });
     const kubeDns = before.services.find((s) => s.namespace === 'kube-system' && s.name === 'kube-dns')!;
-    expect(kubeDns).toMatchObject({ clusterIP: DNS_IP, ports: [{ port: 53, targetPort: 53, protocol: 'UDP' }] });
+    expect(kubeDns).toMatchObject({ clusterIP: DNS_IP, ports: [{ port: 53, targetPort: 53, protocol: 'UDP' }, { port: 53, targetPort: 53, protocol: 'TCP' }] });
     expect(kubeDns.endpoints).toEqual([{ pod: 'coredns', node: 'n1', ip: before.dns.pod.ip, ready: true }]);
     // the user's pods are where they would be without DNS: the DNS pod comes after them
     expect(before.pods.map((p) => [p.name, p.ip])).toEqual([[C1, '10.237.0.2'], [WEB, '10.237.0.3'], [C2, '10.237.1.2']]);
@@ -137,8 +137,8 @@ describe.skipIf(!isRoot)('cluster DNS in a two-node vxlan lab (root)', () => {
   it('podwire status (text) prints the DNS line and the kube-dns Service', async () => {
     const r = await podwire(['status', '--name', LAB], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^cluster DNS 10\.93\.0\.10 \(kube-system\/kube-dns, UDP\) -> pod coredns 10\.237\.0\.4 on n1 \(netns pw-dns\.dns\): queries \d+/m);
-    expect(r.stdout).toMatch(/^kube-system\s+kube-dns\s+ClusterIP\s+10\.93\.0\.10\s+53\/UDP->53\s+10\.237\.0\.4$/m);
+    expect(r.stdout).toMatch(/^cluster DNS 10\.93\.0\.10 \(kube-system\/kube-dns, UDP\/TCP\) -> pod coredns 10\.237\.0\.4 on n1 \(netns pw-dns\.dns\): queries \d+/m);
+    expect(r.stdout).toMatch(/^kube-system\s+kube-dns\s+ClusterIP\s+10\.93\.0\.10\s+53\/UDP->53,53\/TCP->53\s+10\.237\.0\.4$/m);
   });
 
   it('SIGTERM: exits 0; no namespace (the DNS pod\'s too), link or resolv.conf left', async () => {

@@ -27,12 +27,12 @@ describe('cluster DNS in the plan', () => {
     expect(off.dns).toBeUndefined();
   });
 
-  it('the kube-dns Service: kube-system, ClusterIP dnsIP, 53/UDP, the DNS pod as its endpoint, after the user\'s', () => {
+  it('the kube-dns Service: kube-system, ClusterIP dnsIP, 53/UDP and 53/TCP, the DNS pod as its endpoint, after the user\'s', () => {
     const plan = planTopology({ nodes: NODES, services: SERVICES });
     expect(plan.services.map((s) => `${s.namespace}/${s.name}`)).toEqual(['default/web', 'kube-system/kube-dns']);
     expect(plan.services[1]).toEqual({
       name: 'kube-dns', namespace: 'kube-system', type: 'ClusterIP', clusterIP: '10.96.0.10',
-      ports: [{ name: 'dns', port: 53, targetPort: 53, protocol: 'UDP' }],
+      ports: [{ name: 'dns', port: 53, targetPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, targetPort: 53, protocol: 'TCP' }],
       sessionAffinity: 'None', sessionAffinityTimeoutSeconds: 10800,
       externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', externalIPs: [],
       endpoints: [{ pod: 'coredns', node: 'n1', ip: '10.244.0.4', ready: true }],
@@ -46,7 +46,7 @@ describe('cluster DNS in the plan', () => {
     expect(resolvConfNamespaces(plan)).toEqual([]);
     expect(withDnsPod(plan)).toBe(plan);
     expect(clusterDnsOff(plan)).toBe('cluster.dns: false');
-    expect(problems({ cluster: { dns: 'yes' }, nodes: NODES })).toEqual(['cluster.dns: expected true or false']);
+    expect(problems({ cluster: { dns: 'yes' }, nodes: NODES })).toEqual(['cluster.dns: expected true, false or { upstream: IP[:port] }']);
   });
 
   it('the first podwire node: kernel nodes are skipped, and so is a full node; kernel nodes only: no DNS', () => {

@@ -140,7 +140,7 @@ describe('manifests: refused, each with its message naming the document', () => 
   it('unknown keys in the object and its spec', () => {
     expect(problems(WEB.replace('spec:', 'spec:\n  ipFamily: [IPv4]') + 'extra: 1\n')).toEqual([
       'document 1 (Service web): extra: unknown key (known: apiVersion, kind, metadata, spec, status)',
-      'document 1 (Service web): spec.ipFamily: unknown key (known: type, clusterIP, ports, selector, sessionAffinity, sessionAffinityConfig, externalTrafficPolicy, internalTrafficPolicy, externalIPs, loadBalancerIP)',
+      'document 1 (Service web): spec.ipFamily: unknown key (known: type, clusterIP, ports, selector, sessionAffinity, sessionAffinityConfig, externalTrafficPolicy, internalTrafficPolicy, externalIPs, loadBalancerIP, externalName)',
     ]);
   });
 
@@ -171,7 +171,7 @@ spec: { ports: [{ port: 5432, protocol: SCTP }] }
 kind: ConfigMap
 metadata: { name: cfg }
 `)).toEqual([
-      'document 1 (Service web): spec.type: unknown Service type "Nodeport" (expected one of ClusterIP, NodePort, LoadBalancer)',
+      'document 1 (Service web): spec.type: unknown Service type "Nodeport" (expected one of ClusterIP, NodePort, LoadBalancer, ExternalName)',
       'document 2 (Service db): spec.ports[0].protocol: unknown protocol "SCTP" (expected one of TCP, UDP)',
       'document 3 (ConfigMap cfg): kind ConfigMap is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret)',
     ]);
@@ -260,7 +260,8 @@ describe('manifests: what kubectl exports', () => {
     expect(problems(svc('  ipFamilyPolicy: Sometimes'))).toEqual(['document 1 (Service web): spec.ipFamilyPolicy: unknown IP family policy "Sometimes" (expected one of SingleStack, PreferDualStack, RequireDualStack)']);
     expect(problems(svc('  clusterIP: 10.96.0.1\n  clusterIPs: [10.96.0.2]'))).toEqual(['document 1 (Service web): spec.clusterIPs[0]: "10.96.0.2" differs from clusterIP "10.96.0.1"']);
     expect(problems(svc('  clusterIPs: [10.96.0.2, "fd00::2"]'))).toEqual(['document 1 (Service web): spec.clusterIPs: ["10.96.0.2","fd00::2"]: podwire models IPv4 single-stack Services only (one clusterIP)']);
-    expect(problems(svc('  clusterIP: None\n  clusterIPs: [None]'))).toEqual(['document 1 (Service web): spec.clusterIP: headless Services (clusterIP: None) are not modelled yet']);
-    expect(problems(svc('  clusterIPs: [None]'))).toEqual(['document 1 (Service web): spec.clusterIPs[0]: headless Services (clusterIP: None) are not modelled yet']);
+    expect(problems(svc('  clusterIP: 10.96.0.1\n  clusterIPs: [None]'))).toEqual(['document 1 (Service web): spec.clusterIPs[0]: "None" differs from clusterIP "10.96.0.1"']);
+    expect(problems(svc('  type: ExternalName\n  externalName: -bad'))).toEqual(['document 1 (Service web): spec.externalName: "-bad" is not a DNS name (lowercase labels of letters, digits and "-", at most 253 characters); type ExternalName requires one']);
+    expect(problems(svc('  externalName: db.example.com'))).toEqual(['document 1 (Service web): spec.externalName: only an ExternalName Service has an externalName']);
   });
 });

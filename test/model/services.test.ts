@@ -118,7 +118,7 @@ describe('services: allocation', () => {
   it('planServices on its own, against a plan', () => {
     const plan = lab([]);
     expect(planServices([svc('web', { selector: { app: 'web' } })], plan)[0].endpoints.map((e) => e.pod)).toEqual(['web-1', 'web-2']);
-    expect(() => planServices([svc('web', { type: 'Bogus' })], plan)).toThrow('services is invalid:\n  - service web: type: unknown Service type "Bogus" (expected one of ClusterIP, NodePort, LoadBalancer)');
+    expect(() => planServices([svc('web', { type: 'Bogus' })], plan)).toThrow('services is invalid:\n  - service web: type: unknown Service type "Bogus" (expected one of ClusterIP, NodePort, LoadBalancer, ExternalName)');
   });
 });
 
@@ -136,7 +136,7 @@ describe('services: refused, each with its message', () => {
 
   it('unknown keys', () => {
     expect(problems([svc('web', { selecter: { app: 'web' } })])).toEqual([
-      'services[0].selecter: unknown key (known: name, namespace, type, clusterIP, ports, selector, sessionAffinity, sessionAffinityConfig, externalTrafficPolicy, internalTrafficPolicy, externalIPs, loadBalancerIP)',
+      'services[0].selecter: unknown key (known: name, namespace, type, clusterIP, ports, selector, sessionAffinity, sessionAffinityConfig, externalTrafficPolicy, internalTrafficPolicy, externalIPs, loadBalancerIP, externalName)',
     ]);
     expect(problems([svc('web', { ports: [{ port: 80, target: 8080 }] })])).toEqual(['service web: ports[0].target: unknown key (known: name, port, targetPort, protocol, nodePort)']);
   });
@@ -178,10 +178,10 @@ describe('services: refused, each with its message', () => {
 
   it('unknown type, protocol, affinity and policies', () => {
     expect(problems([svc('web', {
-      type: 'ExternalName', ports: [{ port: 80, protocol: 'SCTP' }], sessionAffinity: 'Cookie',
+      type: 'Ingress', ports: [{ port: 80, protocol: 'SCTP' }], sessionAffinity: 'Cookie',
       externalTrafficPolicy: 'Nearest', internalTrafficPolicy: 'local',
     })])).toEqual([
-      'service web: type: unknown Service type "ExternalName" (expected one of ClusterIP, NodePort, LoadBalancer)',
+      'service web: type: unknown Service type "Ingress" (expected one of ClusterIP, NodePort, LoadBalancer, ExternalName)',
       'service web: ports[0].protocol: unknown protocol "SCTP" (expected one of TCP, UDP)',
       'service web: sessionAffinity: unknown session affinity "Cookie" (expected one of None, ClientIP)',
       'service web: externalTrafficPolicy: unknown traffic policy "Nearest" (expected one of Cluster, Local)',
@@ -207,9 +207,9 @@ describe('services: refused, each with its message', () => {
 
   it('ClusterIPs: not an address, outside the range, reserved, taken, headless', () => {
     // field problems are reported first (as the topology's are); the checks across Services once the fields are right
-    expect(problems([svc('a', { clusterIP: '10.96.0.300' }), svc('h', { clusterIP: 'None' })])).toEqual([
+    expect(problems([svc('a', { clusterIP: '10.96.0.300' }), svc('h', { clusterIP: 'None', type: 'NodePort' })])).toEqual([
       'service a: clusterIP: "10.96.0.300" is not an IPv4 address',
-      'service h: clusterIP: headless Services (clusterIP: None) are not modelled yet',
+      'service h: clusterIP: "None" (headless) requires type ClusterIP, not NodePort',
     ]);
     expect(problems([
       svc('b', { clusterIP: '10.200.0.1' }), svc('c', { clusterIP: '10.96.0.10' }),
@@ -260,7 +260,7 @@ describe('services: refused, each with its message', () => {
     } catch (e) {
       expect((e as TopologyError).problems).toEqual([
         'cluster.overlay: unknown overlay "gre" (expected one of vxlan, ipip, host-gw)',
-        'service web: type: unknown Service type "Headless" (expected one of ClusterIP, NodePort, LoadBalancer)',
+        'service web: type: unknown Service type "Headless" (expected one of ClusterIP, NodePort, LoadBalancer, ExternalName)',
         'service web: ports[0].port: -1 is not an integer in [1, 65535]',
       ]);
     }

@@ -142,7 +142,7 @@ describe('topology: refused configurations, each with its message', () => {
     expect(problems(doc({}, [node('n1', ['a'], { podCidr: '10.244.0.0/24' })])))
       .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address)']);
     expect(problems(doc({}, [node('n1', [{ name: 'a', image: 'nginx' }])])))
-      .toEqual(['node n1 pods[0].image: unknown key (known: name, namespace, labels, ports)']);
+      .toEqual(['node n1 pods[0].image: unknown key (known: name, namespace, labels, ports, hostname, subdomain)']);
   });
 
   it('invalid names: cluster, node, pod', () => {
