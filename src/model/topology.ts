@@ -19,6 +19,9 @@ import { parseTopology } from './topology-parse.ts';
 import { validateTopology } from './topology-validate.ts';
 import { allocateAddresses } from './topology-addresses.ts';
 import { allNamespaces } from './namespaces.ts';
+import { containsAddress } from './cidr.ts';
+import { planExternalHosts } from './external-hosts.ts';
+import { assignLoadBalancerAddresses } from './load-balancer.ts';
 
 export * from './topology-types.ts';
 // Lives in its own file so services.ts can throw it without importing topology.ts back.
@@ -58,12 +61,19 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   if (!nodes) return fail();
 
   const c = t.cluster;
+  const pool = c.loadBalancerPool;
+  for (const n of nodes) {
+    if (pool && containsAddress(pool, n.underlayIp)) problems.push(`cluster.loadBalancerPool ${pool.text} holds node ${n.name}'s underlay address ${n.underlayIp}`);
+  }
+  const external = planExternalHosts(t.external, c.underlayCIDR!, nodes.map((n) => n.underlayIp), pool, nodes.flatMap((n) => n.pods.map((p) => p.namespace)), problems);
+  if (problems.length) fail();
   const podMtu = c.mtu - OVERLAY_OVERHEAD[c.overlay];
   const userServices = allocateServices(t.services, { serviceCIDR: c.serviceCIDR!.text, nodes }, problems);
   const dnsIP = dnsServiceIP(c.serviceCIDR!);
   // the cluster DNS pod and Service come after every user pod and Service: their addresses do not depend on it
   const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu) : undefined;
-  const services = dns ? [...userServices, clusterDnsService(dns)] : userServices;
+  const pooled = { loadBalancerPool: pool?.text, underlayCIDR: c.underlayCIDR!.text };
+  const services = assignLoadBalancerAddresses(dns ? [...userServices, clusterDnsService(dns)] : userServices, [], pooled, problems);
   if (!problems.length) checkServiceCapacity(services, c.serviceCapacity, c.serviceMaxBackends, problems);
   if (problems.length) fail();
   const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...(dns ? [DNS_NAMESPACE] : [])];
@@ -73,6 +83,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     underlay: c.underlay, underlayCIDR: c.underlayCIDR!.text, mtu: c.mtu, podMtu, offloads: c.offloads,
     macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, dnsIP, ...(dns ? { dns } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
+    ...(pool ? { loadBalancerPool: pool.text } : {}), ...(external.length ? { external } : {}),
   };
 }
 
@@ -112,6 +123,11 @@ export function labId(plan: LabPlan): string {
 /** The nodes this process runs: all of them, or the --node one. */
 export function localNodes(plan: LabPlan): NodePlan[] {
   return plan.hostNode ? plan.nodes.filter((n) => n.name === plan.hostNode) : plan.nodes;
+}
+
+/** Whether the nodes have an underlay port: more than one node, or hosts outside the cluster to meet. */
+export function hasUnderlay(plan: Pick<LabPlan, 'nodes' | 'external'>): boolean {
+  return plan.nodes.length > 1 || (plan.external?.length ?? 0) > 0;
 }
 
 export function allPods(plan: LabPlan): PodPlan[] {
