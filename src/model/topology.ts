@@ -106,6 +106,7 @@ export function selectHostNode(plan: LabPlan, node: string): LabPlan {
   if (plan.underlay === 'bridge' && kernel.length === 0) {
     problems.push('cluster.underlay "bridge" is a bridge inside one host: across hosts the underlay is the hosts\' own network (leave cluster.underlay out)');
   }
+  if (plan.external?.length) problems.push(`external hosts (${plan.external.map((h) => h.name).join(', ')}) sit on the single-host bridge underlay: they cannot be run across hosts`);
   for (const n of plan.nodes) {
     if (!n.address) problems.push(`node ${n.name} has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at`);
   }
