@@ -115,7 +115,6 @@ export class Lab {
     const taps: Tap[] = [];
     let dns: ClusterDns | undefined;
     let kernelServices: KernelServices | undefined;
-    let announcer: LoadBalancerAnnouncer | undefined;
     let underlay: Underlay | undefined;
     const sockets = new Map<NodePlan, UnderlaySocket>();
     try {
@@ -174,14 +173,14 @@ export class Lab {
       if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
       if (underlay) {
         // LoadBalancer addresses: one node answers ARP for each; a gratuitous ARP when one takes an address (lb-announcer.ts)
-        announcer = new LoadBalancerAnnouncer({
+        const announcer = new LoadBalancerAnnouncer({
           plan: () => plan,
           setPodwire: (node, addresses) => engine!.announce(node, addresses),
           kernel: kernelNodes.map((n) => ({ node: n, ns: kernelNodeNs(plan, n) })),
           underlay: { ns: underlay.ns, bridge: underlay.bridge },
         }, wasmNodes.map((n) => n.name));
         await announcer.sync();
-        lab.onServicesChanged.push(() => void announcer!.schedule(opts.log));
+        lab.onServicesChanged.push(() => void announcer.schedule(opts.log));
       }
       if (opts.log) lab.log = opts.log;
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
