@@ -10,7 +10,10 @@
 // only eligible announcer is a node with a local endpoint: for `kweb` that
 // is the kernel node k1, whose kernel answers ARP and whose nftables rules
 // (kube-proxy's) translate. The laptop has no route to pods.
-// Names: lab lbx, pods lbx-*, cluster 10.236/16, Services 10.92/16, underlay 172.31.246.0/24.
+// A second lab, one podwire node on the default (in-process) underlay: its
+// external host still gets a bridge to sit on, and the node a port on it.
+// Names: labs lbx and lbs, pods lbx-* / lbs-*, clusters 10.236/16 and 10.235/16,
+// Services 10.92/16, underlays 172.31.246.0/24 and 172.31.245.0/24.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,5 +193,43 @@ describe.skipIf(!isRoot)('LoadBalancer addresses from a host outside the cluster
     await lab.stop();
     const left = await hostLeftovers([LAPTOP, `pw-ul-${LAB}`, 'pw-lbx-']);
     expect(left.namespaces).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('one podwire node, default underlay: an external host still reaches a LoadBalancer address (root)', () => {
+  const SOLO = `
+cluster:
+  clusterCIDR: 10.235.0.0/16
+  serviceCIDR: 10.92.0.0/16
+  underlayCIDR: 172.31.245.0/24
+  loadBalancerPool: 172.31.245.240/30
+  dns: false
+external: [{ name: lbs-ext, address: 172.31.245.77 }]
+nodes:
+  - name: n1
+    pods: [{ name: lbs-web, labels: { app: web } }]
+services:
+  - { name: web, type: LoadBalancer, selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }
+`;
+  let lab: RunningLab;
+  let servers: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    lab = await startLab(SOLO, { name: 'lbs' });
+    servers = await startPodServers(['lbs-web'], { clientAddress: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    killAll(servers);
+    await lab?.stop();
+  });
+
+  it('the bridge exists for the external host; the address answers, the client masqueraded to the node', async () => {
+    const st = await lab.status();
+    expect(st.cluster.underlayCIDR).toBe('172.31.245.0/24');
+    const got = await httpAnswers('pw-lbs-ext', '172.31.245.240', 80, 3);
+    expect(got).toEqual(Array(3).fill(`lbs-web ${st.nodes[0].gateway}`));
+    // and the node's own address answers ping from outside, as on a LAN
+    expect((await execIn('pw-lbs-ext', ['ping', '-c', '1', '-W', '2', '172.31.245.1'])).code).toBe(0);
   });
 });
