@@ -48,7 +48,7 @@ nodes:
   - name: n1
     pods: [{ name: lbx-web1, labels: { app: web, local: "yes" } }]
   - name: n2
-    pods: [{ name: lbx-web2, labels: { app: web } }]
+    pods: [{ name: lbx-web2, labels: { app: web, side: two } }]
   - name: k1
     dataplane: kernel
     pods: [{ name: lbx-web3, labels: { app: kweb } }]
@@ -164,6 +164,36 @@ describe.skipIf(!isRoot)('LoadBalancer addresses from a host outside the cluster
     expect(rows).toEqual([['1', mac, ip, ip, 'ff:ff:ff:ff:ff:ff']]);
     const got = await httpAnswers(LAPTOP, ip, 80, 4);
     expect(got.length).toBe(4);
+  });
+
+  it('apply moves a Local Service\'s only endpoint to n2: n2 takes the address with a gratuitous ARP, the laptop\'s kernel follows', async () => {
+    const ip = lbIp('web-local');
+    // the laptop knows n1's MAC for the address
+    expect((await httpAnswers(LAPTOP, ip, 80, 1))[0]).toBe(`lbx-web1 ${LAPTOP_IP}`);
+    const file = join(dir, 'local-two.yaml');
+    writeFileSync(file, 'services:\n  - { name: web-local, type: LoadBalancer, externalTrafficPolicy: Local, selector: { side: two }, ports: [{ port: 80, targetPort: 8080 }] }\n');
+    const n2Mac = macForIp(NODE_IP.n2);
+    let applied = 0;
+    const rows = await capture({
+      ns: `pw-ul-${LAB}`, filter: `arp host ${ip}`, count: 1, seconds: 10,
+      fields: ['arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'],
+    }, async () => {
+      // applied once: the address moves once (a re-apply is unchanged); later rounds only wait
+      if (applied++ === 0) {
+        await new Promise((res) => setTimeout(res, 500)); // tshark says "Capturing on" a moment before it receives
+        const r = await podwire(['apply', '-f', file, '--name', LAB]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      await new Promise((res) => setTimeout(res, 500));
+    });
+    expect(rows).toEqual([['1', n2Mac, ip, ip]]);
+    services = (await lab.status()).services as LbStatus[];
+    expect(announcer('web-local')).toBe('n2');
+    expect(lbIp('web-local'), 'the address stays').toBe(ip);
+    // the Linux kernel on the laptop took the announcement: its neighbour entry now names n2
+    const neigh = await execIn(LAPTOP, ['ip', 'neigh', 'show', ip]);
+    expect(neigh.stdout).toContain(`lladdr ${n2Mac}`);
+    expect(await httpAnswers(LAPTOP, ip, 80, 3)).toEqual(Array(3).fill(`lbx-web2 ${LAPTOP_IP}`));
   });
 
   it('a used-up pool leaves a Service pending, saying why; status shows <pending>', async () => {
