@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseApplyFile } from '../model/apply.ts';
 import type { ServiceChangeReply } from '../lab/service-control.ts';
 import { isNamespace, isServiceName } from '../model/services.ts';
+import { isSubdomain } from '../model/ingress.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
 
@@ -15,8 +16,8 @@ const CHANGE_TIMEOUT_MS = 120_000;
 
 export function applyCommand(): Command {
   return new Command('apply')
-    .description("create or replace Services of the running lab (Kubernetes Service/EndpointSlice manifests, or a topology file's services:)")
-    .argument('[file]', 'YAML file: Service and EndpointSlice documents, or a mapping with services: (cluster: and nodes: ignored)')
+    .description("create or replace Services and Ingresses of the running lab (Kubernetes Service, EndpointSlice, Ingress, IngressClass, TLS Secret manifests, or a topology file's services: and ingresses:)")
+    .argument('[file]', 'YAML file: Service, EndpointSlice, Ingress, IngressClass and Secret documents, or a mapping with services: / ingresses: (cluster: and nodes: ignored)')
     .option('-f, --filename <file>', 'the file (as kubectl apply -f)')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .option('--timing', 'also print how long planning and programming the data plane took')
@@ -32,7 +33,7 @@ export function applyCommand(): Command {
       const input = parseApplyFile(text, path);
       const state = runningLab(opts.name);
       const r = (await requestControl(state.socket, 'apply', CHANGE_TIMEOUT_MS, { input })) as ServiceChangeReply;
-      for (const x of r.results) console.log(`service/${x.name} ${x.action}`);
+      for (const x of r.results) console.log(`${x.kind ?? 'service'}/${x.name} ${x.action}`);
       if (opts.timing) console.log(`planned in ${r.planMs.toFixed(1)} ms, data plane programmed in ${r.programMs.toFixed(1)} ms`);
     });
 }
@@ -53,6 +54,21 @@ export function deleteCommand(): Command {
         services: names.map((name) => ({ namespace: opts.namespace, name })),
       })) as ServiceChangeReply;
       for (const x of r.results) console.log(`service "${x.name}" deleted`);
+    });
+  del.command('ingress')
+    .alias('ingresses').alias('ing')
+    .description("delete Ingresses (the controller's nginx reloads gracefully without them)")
+    .argument('<names...>', 'Ingress names')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--name <lab>', 'lab name (default: the only running lab)')
+    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
+      for (const n of names) if (!isSubdomain(n)) throw new Error(`"${n}" is not a valid Ingress name (a DNS-1123 subdomain)`);
+      const state = runningLab(opts.name);
+      const r = (await requestControl(state.socket, 'delete-ingress', CHANGE_TIMEOUT_MS, {
+        ingresses: names.map((name) => ({ namespace: opts.namespace, name })),
+      })) as ServiceChangeReply;
+      for (const x of r.results) console.log(`ingress.networking.k8s.io "${x.name}" deleted`);
     });
   return del;
 }

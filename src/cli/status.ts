@@ -41,6 +41,14 @@ export function statusCommand(): Command {
         console.log(table(['NETNS', 'IP', 'MAC'], s.external.map((h) => [h.netns, h.ip, h.mac])));
       }
       if (s.dns) console.log(dnsStatusLine(s.dns));
+      if (s.ingresses?.length) {
+        console.log('\ningresses:');
+        console.log(table(['NAMESPACE', 'NAME', 'CLASS', 'HOSTS', 'ADDRESS', 'PORTS', 'RULES'],
+          s.ingresses.map((i) => [
+            i.namespace, i.name, `${i.class ?? '<none>'}${i.served ? '' : ' (not ours)'}`, i.hosts.join(','), i.address, i.ports.join(','),
+            [...i.rules.map((r) => `${r.host}${r.path} (${r.pathType}) -> ${r.backend}`), ...(i.defaultBackend ? [`default -> ${i.defaultBackend}`] : [])].join('; '),
+          ])));
+      }
       for (const n of s.nodes) {
         console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
         if (n.underlay) {

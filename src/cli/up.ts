@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
 import { runDaemon } from '../lab/daemon.ts';
 import { clusterDnsLine } from '../lab/cluster-dns.ts';
+import { ingressLine } from '../lab/ingress.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../lab/metrics.ts';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
@@ -41,6 +42,8 @@ export function upCommand(): Command {
         console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
       }
       console.log(clusterDnsLine(plan, lab.dns));
+      const ing = ingressLine(plan, lab.ingress);
+      if (ing) console.log(ing);
       if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
       // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
       console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));

@@ -28,6 +28,7 @@ import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { podLabel } from '../model/pod-refs.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
+import { IngressController, withIngressPod, ingressPod, ingressPrefix, checkIngressAvailable, removeIngressLeftovers } from './ingress.ts';
 
 /** A worker that dies this often within the window takes the lab down instead of restarting again. */
 const WORKER_MAX_RESTARTS = 3;
@@ -61,8 +62,9 @@ export class Lab {
 
   static async up(plan: LabPlan, opts: LabOptions = {}): Promise<Lab> {
     const id = labId(plan);
-    // the cluster DNS pod (cluster-dns.ts) joins its node's pods: namespace, TAP and port like theirs
-    const net = withDnsPod(plan);
+    checkIngressAvailable(plan);
+    // the cluster DNS pod (cluster-dns.ts) and the Ingress controller pod (ingress.ts) join their node's pods: namespace, TAP and port like theirs
+    const net = withIngressPod(withDnsPod(plan));
     const here = localNodes(net);
     const wasmNodes = here.filter((n) => n.dataplane === 'podwire');
     const kernelNodes = here.filter((n) => n.dataplane === 'kernel');
@@ -110,10 +112,12 @@ export class Lab {
       links: [...pods.map((_, i) => tapName(i)), ...(bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [])],
       socket: socketPath(id),
       etcNetns: resolvConfNamespaces(plan),
+      ...(ingressPod(plan) ? { ingress: { prefix: ingressPrefix(plan) } } : {}),
     };
     writeState(state);
     const taps: Tap[] = [];
     let dns: ClusterDns | undefined;
+    let ingress: IngressController | undefined;
     let kernelServices: KernelServices | undefined;
     let underlay: Underlay | undefined;
     const sockets = new Map<NodePlan, UnderlaySocket>();
@@ -131,6 +135,7 @@ export class Lab {
       const mark = ownerMark(id);
       await Promise.all(pods.map((p) => ipBatch([...podLinkSetup(p), `link set lo alias ${mark}`], p.namespace)));
       dns = ClusterDns.start(plan);
+      ingress = await IngressController.start(plan, (s) => { state.ingress = s; writeState(state); });
       const ulTaps = new Map<NodePlan, Tap>();
       if (bridged) {
         underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
@@ -184,6 +189,7 @@ export class Lab {
       }
       if (opts.log) lab.log = opts.log;
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
+      lab.ingress = ingress;
       if (dns) {
         lab.dns = dns;
         lab.onServicesChanged.push((p) => dns!.setRecords(p.services));
@@ -191,6 +197,7 @@ export class Lab {
       return lab;
     } catch (e) {
       await dns?.close().catch(() => {});
+      await ingress?.stop().catch(() => {});
       for (const t of taps) t.close();
       for (const s of sockets.values()) s.close();
       await removeHostObjects(state);
@@ -278,6 +285,9 @@ export class Lab {
   /** the cluster DNS server, when the DNS pod runs here (cluster-dns.ts); `dns.setRecords` takes new Services */
   dns?: ClusterDns;
 
+  /** the Ingress controller (nginx), when its pod runs here (ingress.ts); src/lab/service-control.ts hands it every change */
+  ingress?: IngressController;
+
   /** Run a synthetic frame from `port` of podwire node `node` through the data plane, dry (`podwire trace`). */
   trace(node: string, port: number, frame: Uint8Array): Promise<TraceResult> {
     if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
@@ -308,6 +318,7 @@ export class Lab {
   async down(): Promise<void> {
     await this.engine?.stop().catch(() => {});
     await this.dns?.close().catch(() => {});
+    await this.ingress?.stop().catch(() => {});
     for (const t of this.taps) {
       try { t.close(); } catch { /* already gone */ }
     }
@@ -420,6 +431,7 @@ export async function removeHostObjects(state: LabState, opts: { checkMarks?: bo
   if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
   if (namespaces.length) await ipBatch(namespaces.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
   removeEtcNetns((state.etcNetns ?? []).filter((n) => !skipped.includes(n))); // the pods' resolv.conf (cluster-dns.ts)
+  removeIngressLeftovers(state.ingress); // a dead lab's nginx and its prefix directory (ingress.ts)
   return { namespaces, links, skipped };
 }
 

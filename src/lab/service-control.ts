@@ -10,8 +10,15 @@
 // file record them, and onServicesChanged hooks run. Should a node refuse
 // (it checks its table sizes before touching anything), the nodes already
 // done are put back: nothing is half-applied. Requests run one at a time.
+// The Ingress controller (ingress.ts) takes part in every request: its new
+// configuration is rendered against the Services after the change before
+// anything is programmed (a problem refuses the whole request), and nginx
+// reloads last, once the data plane has the Services' new endpoints.
 import { localNodes, type LabPlan } from '../model/topology.ts';
-import { planApply, planDelete, serviceKey, type ApplyInput, type ApplyResult, type ServiceChange } from '../model/apply.ts';
+import { planApply, planDelete, serviceKey, ingressObjectCount, type ApplyInput, type ApplyResult, type ServiceChange } from '../model/apply.ts';
+import type { ServicePlan } from '../model/services.ts';
+import type { IngressObjects } from '../model/ingress-pod.ts';
+import type { IngressChange } from './ingress.ts';
 import { isNamespace } from '../model/services.ts';
 import { CT_PROTO, type CtTuple } from '../dataplane/dataplane.ts';
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
@@ -49,14 +56,22 @@ export class ServiceControl {
     if (req.cmd === 'apply') {
       const input = req.input as ApplyInput;
       if (!input || !Array.isArray(input.services) || !Array.isArray(input.origins)) return Promise.reject(new Error('apply: no services in the request'));
-      return this.serialized(() => this.change(() => planApply(this.lab.plan, input)));
+      return this.serialized(() => this.change(() => planApply(this.lab.plan, input), (services) => this.ingressChange(services, input.source, input.ingressObjects)));
     }
     if (req.cmd === 'delete') {
       const refs = req.services as { namespace: string; name: string }[];
       if (!Array.isArray(refs) || refs.some((r) => typeof r?.name !== 'string' || typeof r.namespace !== 'string' || !isNamespace(r.namespace))) {
         return Promise.reject(new Error('delete: expected services [{ namespace, name }]'));
       }
-      return this.serialized(() => this.change(() => planDelete(this.lab.plan, refs)));
+      return this.serialized(() => this.change(() => planDelete(this.lab.plan, refs), (services) => this.ingressChange(services, 'delete')));
+    }
+    if (req.cmd === 'delete-ingress') {
+      const refs = req.ingresses as { namespace: string; name: string }[];
+      if (!Array.isArray(refs) || refs.some((r) => typeof r?.name !== 'string' || typeof r.namespace !== 'string' || !isNamespace(r.namespace))) {
+        return Promise.reject(new Error('delete-ingress: expected ingresses [{ namespace, name }]'));
+      }
+      const unchanged = (): ServiceChange => ({ services: this.lab.plan.services, results: [], touched: [] });
+      return this.serialized(() => this.change(unchanged, (services) => this.ingressChange(services, 'delete', undefined, refs)));
     }
     return undefined;
   }
@@ -81,9 +96,26 @@ export class ServiceControl {
     return run;
   }
 
-  private async change(compute: () => ServiceChange): Promise<ServiceChangeReply> {
+  /**
+   * The Ingress controller's part of a request (src/lab/ingress.ts), rendered
+   * against the Services after it: a backend whose Service the request
+   * deletes, or an Ingress naming a missing one, refuses the whole request.
+   */
+  private ingressChange(services: ServicePlan[], source: string, add?: IngressObjects, remove?: { namespace: string; name: string }[]): IngressChange | undefined {
+    const c = this.lab.ingress;
+    if (!c) {
+      if ((add && ingressObjectCount({ ingressObjects: add }) > 0) || remove?.length) {
+        throw new Error(`${source}: this lab runs no Ingress controller here, so it takes no Ingress, IngressClass or Secret (set cluster.ingress: nginx in the topology)`);
+      }
+      return undefined;
+    }
+    return c.prepare(services, source, add, remove);
+  }
+
+  private async change(compute: () => ServiceChange, ingressCompute: (services: ServicePlan[]) => IngressChange | undefined = () => undefined): Promise<ServiceChangeReply> {
     const t0 = performance.now();
     const change = compute(); // throws (nothing changed) on any problem
+    const ingress = ingressCompute(change.services); // the same: nothing has changed yet
     const t1 = performance.now();
     await this.program(change);
     const t2 = performance.now();
@@ -93,7 +125,9 @@ export class ServiceControl {
     for (const fn of this.lab.onServicesChanged) {
       try { fn(plan); } catch (e) { this.log(`podwire: onServicesChanged hook failed: ${(e as Error).message}`); }
     }
-    return { results: change.results, planMs: t1 - t0, programMs: t2 - t1 };
+    // nginx last: its new upstreams exist in the data plane by now
+    if (ingress) await this.lab.ingress!.commit(ingress);
+    return { results: [...change.results, ...(ingress?.results ?? [])], planMs: t1 - t0, programMs: t2 - t1 };
   }
 
   /** Every local podwire node gets the touched Services' frontends; on a refusal the nodes done are restored. */

@@ -7,6 +7,9 @@ import type { ServicePlan } from '../model/services.ts';
 
 export const STATE_DIR = process.env.PODWIRE_STATE_DIR ?? '/run/podwire';
 
+/** What the state file records of the Ingress controller: nginx's prefix directory and master pid (with its start time, so a reused pid is never signalled). */
+export interface IngressState { prefix: string; pid?: number; pidStart?: string }
+
 export interface LabState {
   name: string;
   pid: number;
@@ -24,6 +27,8 @@ export interface LabState {
   socket: string;
   /** /etc/netns/<name> directories this lab writes (the pods' resolv.conf, src/lab/cluster-dns.ts) */
   etcNetns?: string[];
+  /** the Ingress controller's nginx: its prefix directory and master pid (src/lab/ingress.ts) */
+  ingress?: IngressState;
   /** after `podwire apply` / `delete service`: the lab's Services as they now are (as `status` shows them) */
   services?: ServicePlan[];
 }

@@ -8,6 +8,7 @@ import type { ContainerPort } from '../model/pod-ports.ts';
 import type { NamespacePlan } from '../model/namespaces.ts';
 import { clusterDnsOff, type DnsStatus } from './cluster-dns.ts';
 import type { DataplaneStatus } from './lab.ts';
+import { ingressStatus, type IngressStatus } from './ingress.ts';
 import { announcingNode } from '../model/load-balancer.ts';
 import type { ExternalHostPlan } from '../model/external-hosts.ts';
 
@@ -47,6 +48,8 @@ export interface LabStatus {
   dataplane?: DataplaneStatus;
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
   dns: DnsStatus | { off: string };
+  /** the Ingresses (src/lab/ingress.ts): class, hosts, the controller Service's address, rules */
+  ingresses: IngressStatus[];
   nodes: {
     name: string;
     podCIDR: string;
@@ -89,6 +92,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     })),
     ...(dataplane ? { dataplane } : {}),
     dns: dns ?? { off: clusterDnsOff(plan) ?? 'not reported' },
+    ingresses: ingressStatus(plan),
     nodes: localNodes(plan).map((n) => {
       const s = stats.find((x) => x.name === n.name);
       return {

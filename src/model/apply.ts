@@ -3,8 +3,10 @@
 // anything changes (nothing is ever half-applied). Pure: no data plane here.
 //
 // FILE is either
-//  - Kubernetes manifests: Service and EndpointSlice documents (manifests.ts), or
-//  - the topology format: a mapping with a `services:` list, as in the
+//  - Kubernetes manifests: Service and EndpointSlice documents (manifests.ts),
+//    and Ingress / IngressClass / TLS Secret documents, carried to the lab's
+//    Ingress controller (src/lab/ingress.ts plans and checks those), or
+//  - the topology format: a mapping with a `services:` (and `ingresses:`) list, as in the
 //    topology file. `cluster:`, `namespaces:` and `nodes:` are ignored (a
 //    running lab's nodes, pods and namespaces are fixed at `up`, so the
 //    topology file itself can be applied); any other top-level key is refused.
@@ -21,8 +23,10 @@ import {
 
 import { clusterDnsNameProblems, DNS_NAMESPACE, DNS_SERVICE_NAME } from './dns.ts';
 import { assignLoadBalancerAddresses } from './load-balancer.ts';
+import { ingressNameProblems, isIngressControllerService, INGRESS_NAMESPACE, INGRESS_SERVICE_NAME, type IngressObjects } from './ingress-pod.ts';
+import { parseIngressList } from './ingress.ts';
 
-export const APPLY_TOPOLOGY_KEYS = ['services', 'cluster', 'namespaces', 'nodes'];
+export const APPLY_TOPOLOGY_KEYS = ['services', 'ingresses', 'cluster', 'namespaces', 'nodes'];
 
 /** What the CLI sends the lab: the parsed Services of FILE, and where each came from. */
 export interface ApplyInput {
@@ -31,10 +35,19 @@ export interface ApplyInput {
   origins: string[];
   /** the file, for messages */
   source: string;
+  /** Ingress, IngressClass and TLS Secret objects of FILE (the lab's Ingress controller takes them: src/lab/ingress.ts) */
+  ingressObjects?: IngressObjects;
+}
+
+/** How many Ingress, IngressClass and Secret objects an apply carries. */
+export function ingressObjectCount(input: Pick<ApplyInput, 'ingressObjects'>): number {
+  const o = input.ingressObjects;
+  return o ? o.ingresses.length + o.classes.length + o.secrets.length : 0;
 }
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'deleted';
-export interface ApplyResult { namespace: string; name: string; action: ApplyAction }
+/** kind: as kubectl prints it ("ingress.networking.k8s.io"); absent for a Service */
+export interface ApplyResult { namespace: string; name: string; action: ApplyAction; kind?: string }
 
 export interface ServiceChange {
   /** the lab's whole Service list after the change, in order: existing ones in place, new ones last */
@@ -46,7 +59,7 @@ export interface ServiceChange {
 }
 
 /** What the plan must offer: its Service range, nodes (pods) and current Services. */
-export type ServiceHolder = Pick<LabPlan, 'serviceCIDR' | 'nodes' | 'services' | 'serviceCapacity' | 'serviceMaxBackends' | 'dns' | 'loadBalancerPool'>
+export type ServiceHolder = Pick<LabPlan, 'serviceCIDR' | 'nodes' | 'services' | 'serviceCapacity' | 'serviceMaxBackends' | 'dns' | 'ingress' | 'loadBalancerPool'>
   & Partial<Pick<LabPlan, 'underlayCIDR'>>;
 
 export const serviceKey = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
@@ -58,23 +71,20 @@ export function parseApplyFile(text: string, source: string): ApplyInput {
   const only = nonEmpty.length === 1 && !nonEmpty[0].errors.length ? nonEmpty[0].toJS() : undefined;
   if (isObject(only) && only.kind === undefined && only.apiVersion === undefined) {
     const problems: string[] = [];
-    if (!('services' in only)) problems.push('services: required (a topology-format file lists its Services under services:), or give Kubernetes Service manifests');
+    if (!('services' in only) && !('ingresses' in only)) problems.push('services: required (a topology-format file lists its Services under services:, its Ingresses under ingresses:), or give Kubernetes manifests');
     for (const k of Object.keys(only)) {
       if (!APPLY_TOPOLOGY_KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${APPLY_TOPOLOGY_KEYS.join(', ')}; cluster, namespaces and nodes are ignored by apply)`);
     }
     const list = Array.isArray(only.services) ? only.services : [];
     const services = parseServiceList(only.services, problems);
+    const ingresses = parseIngressList(only.ingresses, problems);
     if (problems.length) throw new TopologyError(problems, source, `${source} is invalid (nothing applied)`);
-    return { services, origins: list.map((_, i) => `services[${i}]`), source };
+    return { services, origins: list.map((_, i) => `services[${i}]`), source, ...(ingresses.length ? { ingressObjects: { ingresses, classes: [], secrets: [] } } : {}) };
   }
   try {
     const m = parseManifests(docs, source);
-    // read and checked, but a running lab has no Ingress controller yet: refused, never silently dropped
-    const ingressObjects = m.ingresses.length + m.ingressClasses.length + m.secrets.length;
-    if (ingressObjects > 0) {
-      throw new TopologyError([`${ingressObjects} Ingress, IngressClass or Secret object(s): a running lab has no Ingress controller yet, so podwire apply does not take them (see README, Ingress (in progress))`], source);
-    }
-    return { services: m.services, origins: m.origins, source };
+    const ingressObjects: IngressObjects = { ingresses: m.ingresses, classes: m.ingressClasses, secrets: m.secrets };
+    return { services: m.services, origins: m.origins, source, ...(ingressObjectCount({ ingressObjects }) ? { ingressObjects } : {}) };
   } catch (e) {
     if (e instanceof TopologyError) throw new TopologyError(e.problems, source, `${source} is invalid (nothing applied)`);
     throw e;
@@ -101,10 +111,14 @@ function jsonDocs(text: string): ManifestDoc[] | undefined {
  */
 export function planApply(plan: ServiceHolder, input: ApplyInput): ServiceChange {
   const problems: string[] = [];
-  if (input.services.length === 0) throw new TopologyError(['no Service in the file'], input.source, `${input.source}: nothing to apply`);
+  if (input.services.length === 0) {
+    if (ingressObjectCount(input) === 0) throw new TopologyError(['no Service, Ingress, IngressClass or Secret in the file'], input.source, `${input.source}: nothing to apply`);
+    return { services: plan.services, results: [], touched: [] }; // Ingress objects only: the controller's part (src/lab/ingress.ts)
+  }
   // kube-system/kube-dns is the lab's own (cluster DNS): refused, and not planned further
   const own = (s: ServiceSpec) => plan.dns !== undefined && s.namespace === DNS_NAMESPACE && s.name === DNS_SERVICE_NAME;
   if (plan.dns) clusterDnsNameProblems(input.services, [], problems);
+  if (plan.ingress) ingressNameProblems(input.services, [], problems);
   const allocated = allocateServices(input.services.filter((s) => !own(s)), { serviceCIDR: plan.serviceCIDR, nodes: plan.nodes }, problems, plan.services);
   const byKey = new Map(allocated.map((s) => [serviceKey(s), s]));
   const had = new Map(plan.services.map((s) => [serviceKey(s), s]));
@@ -135,6 +149,9 @@ export function planDelete(plan: ServiceHolder, refs: { namespace: string; name:
   const had = new Set(plan.services.map(serviceKey));
   if (plan.dns && refs.some((r) => r.namespace === DNS_NAMESPACE && r.name === DNS_SERVICE_NAME)) {
     throw new Error(`service ${DNS_NAMESPACE}/${DNS_SERVICE_NAME} is the cluster DNS Service: it cannot be deleted (set cluster.dns: false in the topology for a lab without it)`);
+  }
+  if (plan.ingress && refs.some(isIngressControllerService)) {
+    throw new Error(`service ${INGRESS_NAMESPACE}/${INGRESS_SERVICE_NAME} is the Ingress controller's Service: it cannot be deleted (leave cluster.ingress out of the topology for a lab without it)`);
   }
   const missing = refs.filter((r) => !had.has(serviceKey(r)));
   if (missing.length) {

@@ -9,9 +9,10 @@ import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
 import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './namespaces.ts';
 import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
 import { parseExternalList, type ExternalInput } from './external-hosts.ts';
+import { INGRESS_CLUSTER_KEYS } from './ingress-pod.ts';
 
-export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'external'];
-export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', 'loadBalancerPool'];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external'];
+export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'namespace', 'labels', 'ports'];

@@ -5,6 +5,7 @@ import type { DnsPlan } from './dns.ts';
 import type { NamespacePlan } from './namespaces.ts';
 import type { ContainerPort } from './pod-ports.ts';
 import type { ExternalHostPlan } from './external-hosts.ts';
+import type { IngressObjects, IngressPodPlan } from './ingress-pod.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -83,6 +84,9 @@ export interface LabPlan {
   dnsIP: string;
   /** the cluster DNS pod (src/model/dns.ts); absent with cluster.dns: false or without a podwire node */
   dns?: DnsPlan;
+  /** the Ingress controller pod (cluster.ingress, src/model/ingress-pod.ts), and the Ingress objects it serves */
+  ingress?: IngressPodPlan;
+  ingressObjects?: IngressObjects;
   /** each podwire node's Service tables, fixed at up (what `podwire apply` can grow to): frontends, and backends per frontend (services.ts DEFAULT_SERVICE_*) */
   serviceCapacity?: number;
   serviceMaxBackends?: number;

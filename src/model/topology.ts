@@ -22,6 +22,7 @@ import { allNamespaces } from './namespaces.ts';
 import { containsAddress } from './cidr.ts';
 import { planExternalHosts } from './external-hosts.ts';
 import { assignLoadBalancerAddresses } from './load-balancer.ts';
+import { planIngress, INGRESS_NAMESPACE } from './ingress-pod.ts';
 
 export * from './topology-types.ts';
 // Lives in its own file so services.ts can throw it without importing topology.ts back.
@@ -72,16 +73,19 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const dnsIP = dnsServiceIP(c.serviceCIDR!);
   // the cluster DNS pod and Service come after every user pod and Service: their addresses do not depend on it
   const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu) : undefined;
+  // the Ingress controller pod after the DNS pod, its Service after the user's (ingress-pod.ts)
+  const ing = problems.length ? {} : planIngress(doc, nodes, dns, podMtu, c.serviceCIDR!.text, userServices, problems);
   const pooled = { loadBalancerPool: pool?.text, underlayCIDR: c.underlayCIDR!.text };
-  const services = assignLoadBalancerAddresses(dns ? [...userServices, clusterDnsService(dns)] : userServices, [], pooled, problems);
+  const services = assignLoadBalancerAddresses([...userServices, ...(ing.service ? [ing.service] : []), ...(dns ? [clusterDnsService(dns)] : [])], [], pooled, problems);
   if (!problems.length) checkServiceCapacity(services, c.serviceCapacity, c.serviceMaxBackends, problems);
   if (problems.length) fail();
-  const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...(dns ? [DNS_NAMESPACE] : [])];
+  const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...(dns ? [DNS_NAMESPACE] : []), ...(ing.ingress ? [INGRESS_NAMESPACE] : [])];
   const namespaces = allNamespaces(t.namespaces, used);
   return {
     name: c.name, clusterCIDR: c.clusterCIDR!.text, serviceCIDR: c.serviceCIDR!.text, overlay: c.overlay, vxlan: c.vxlan,
     underlay: c.underlay, underlayCIDR: c.underlayCIDR!.text, mtu: c.mtu, podMtu, offloads: c.offloads,
     macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, dnsIP, ...(dns ? { dns } : {}),
+    ...(ing.ingress ? { ingress: ing.ingress, ingressObjects: ing.objects } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
     ...(pool ? { loadBalancerPool: pool.text } : {}), ...(external.length ? { external } : {}),
   };

@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { planTopology, TopologyError, type LabPlan } from '../../src/model/topology.ts';
 import { allocateServices, type ServiceSpec } from '../../src/model/services.ts';
-import { parseApplyFile, planApply, planDelete } from '../../src/model/apply.ts';
+import { parseApplyFile, planApply, planDelete, ingressObjectCount } from '../../src/model/apply.ts';
 
 const nodes = [
   { name: 'n1', pods: [{ name: 'web-1', labels: { app: 'web' } }, 'client'] },
@@ -146,12 +146,17 @@ describe('parseApplyFile: manifests or the topology format', () => {
     expect(m.origins).toEqual(['document 1 (Service api)', 'document 2 (Service db)']);
   });
 
-  it('Ingress objects are read and checked, then refused: a running lab has no Ingress controller yet', () => {
+  it('Ingress objects are read and checked, and carried to the lab beside the Services (its controller takes them)', () => {
     const ing = 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: { name: shop }\nspec: { defaultBackend: { service: { name: api, port: { number: 80 } } } }';
     const svc = 'apiVersion: v1\nkind: Service\nmetadata: { name: api }\nspec: { ports: [{ port: 80 }] }';
-    expect(problemsOf(() => parseApplyFile(`${svc}\n---\n${ing}`, 'f.yaml'))).toEqual([
-      '1 Ingress, IngressClass or Secret object(s): a running lab has no Ingress controller yet, so podwire apply does not take them (see README, Ingress (in progress))',
-    ]);
+    const both = parseApplyFile(`${svc}\n---\n${ing}`, 'f.yaml');
+    expect(both.services.map((s) => s.name)).toEqual(['api']);
+    expect(both.ingressObjects?.ingresses.map((l) => [l.value.name, l.origin, l.root])).toEqual([['shop', 'document 2 (Ingress shop)', 'spec.']]);
+    expect(ingressObjectCount(both)).toBe(1);
+    // the topology format's ingresses: too
+    const t = parseApplyFile('ingresses:\n  - { name: shop, defaultBackend: { service: { name: api, port: { number: 80 } } } }\n', 't.yaml');
+    expect(t.services).toEqual([]);
+    expect(t.ingressObjects?.ingresses.map((l) => l.origin)).toEqual(['ingress shop']);
     // a bad one is named as any bad document is
     expect(problemsOf(() => parseApplyFile(ing.replace('number: 80', 'number: 0'), 'f.yaml'))).toEqual([
       'document 1 (Ingress shop): spec.defaultBackend.service.port.number: 0 is not an integer in [1, 65535]',
@@ -162,8 +167,8 @@ describe('parseApplyFile: manifests or the topology format', () => {
     const t = parseApplyFile('cluster: { name: x }\nnodes: []\nservices:\n  - { name: api, selector: { app: web }, ports: [{ port: 80 }] }\n', 't.yaml');
     expect(t.services.map((s) => s.name)).toEqual(['api']);
     expect(t.origins).toEqual(['services[0]']);
-    expect(problemsOf(() => parseApplyFile('services: []\npods: []\n', 't.yaml'))).toEqual(['pods: unknown key (known: services, cluster, namespaces, nodes; cluster, namespaces and nodes are ignored by apply)']);
-    expect(problemsOf(() => parseApplyFile('nodes: []\n', 't.yaml'))).toEqual(['services: required (a topology-format file lists its Services under services:), or give Kubernetes Service manifests']);
+    expect(problemsOf(() => parseApplyFile('services: []\npods: []\n', 't.yaml'))).toEqual(['pods: unknown key (known: services, ingresses, cluster, namespaces, nodes; cluster, namespaces and nodes are ignored by apply)']);
+    expect(problemsOf(() => parseApplyFile('nodes: []\n', 't.yaml'))).toEqual(['services: required (a topology-format file lists its Services under services:, its Ingresses under ingresses:), or give Kubernetes manifests']);
   });
 
   it('JSON (kubectl get -o json): a List of items, read with JSON.parse, documents numbered by item', () => {
