@@ -69,6 +69,15 @@ describe('LoadBalancer pool', () => {
     expect(c3.results).toEqual([{ namespace: 'default', name: 'b', action: 'configured' }]);
   });
 
+  it('the Ingress controller\'s Service (cluster.ingress) takes a pool address unless ingressLoadBalancerIP names one', () => {
+    const p = lab([lb('a')], { ingress: 'nginx' });
+    const ctl = p.services.find((s) => s.namespace === 'ingress-nginx')!;
+    expect(ctl.type).toBe('LoadBalancer');
+    expect(ips(p)).toMatchObject({ a: '172.31.255.200', [ctl.name]: '172.31.255.201' });
+    const q = lab([lb('a')], { ingress: 'nginx', ingressLoadBalancerIP: '172.31.255.200' });
+    expect(ips(q)).toMatchObject({ a: '172.31.255.201', [ctl.name]: '172.31.255.200' });
+  });
+
   it('re-applying the same Service is unchanged, its address kept', () => {
     const p = lab([lb('a'), lb('b')]);
     const c = apply(p, [lb('b')]);
