@@ -25,9 +25,10 @@ const label = (s: { namespace: string; name: string }) => (s.namespace === 'defa
 /**
  * Decide every LoadBalancer Service's address over the lab's whole Service
  * list (`services`, in order). `previous`: the lab's Services before this
- * change (none at `up`): a Service keeps the pool address it held. Explicit
- * loadBalancerIPs are claimed first; two Services asking for one address is
- * a problem blamed on the later one ("service b: loadBalancerIP ...").
+ * change (none at `up`): a Service keeps the address it held (a pool one,
+ * or its unchanged loadBalancerIP); then new explicit loadBalancerIPs are
+ * claimed, and one already held is a problem blamed on the newcomer
+ * ("service b: loadBalancerIP ..."); the rest get pool addresses in order.
  * Returns the list with `loadBalancer` set on each type LoadBalancer Service
  * and removed from the others.
  */
