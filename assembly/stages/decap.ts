@@ -21,7 +21,7 @@ import { arpReplyAs, echoReplyAs, vlanForHost } from "./gateway";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, tracing, trace, tracePkt } from "../trace";
-import { RouteKind } from "../tables/fib";
+import { RouteKind, fibLookup, routeKind, ROUTE_NONE } from "../tables/fib";
 import { ipv4Src } from "../wire/ipv4";
 
 export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): Drop {
@@ -33,14 +33,16 @@ export function underlayInput(slot: u32, inPort: u32, frame: usize, len: u32): D
   if (bad != Drop.NONE) return bad;
   if (type == ETHERTYPE_ARP) {
     const arp = frame + l2len;
-    if (arpTpa(arp) != ulIp) return Drop.NOT_FOR_US; // another node's ARP, flooded by the bridge
+    const tpa = arpTpa(arp);
+    // ours: the node's address, or a LoadBalancer address this node announces (an 'announced' /32 route)
+    if (tpa != ulIp && !isAnnounced(tpa)) return Drop.NOT_FOR_US; // another node's ARP, flooded by the bridge
     if (arpOp(arp) == ARP_OP_REQUEST) {
       // whoever asks for us is a neighbour we will answer (the kernel's
       // arp_process does the same): a host outside the cluster reaching a
       // NodePort gets its replies through the underlay's connected route
       const spa = arpSpa(arp);
       if (spa != 0) neighSet(spa, arpSha(arp));
-      return arpReplyAs(slot, inPort, frame, len, l2len, ulIp, ulMac);
+      return arpReplyAs(slot, inPort, frame, len, l2len, tpa, ulMac);
     }
     return Drop.UNDERLAY_UNHANDLED;
   }
@@ -151,3 +153,9 @@ function ipipDecap(slot: u32, frame: usize, len: u32, ip: usize, ihl: u32): Drop
   return ipForward(slot, inner, innerAvail + ETH_HLEN, ETH_HLEN);
 }
 
+
+/** Whether `ip` is a LoadBalancer address this node announces: an exact 'announced' /32 route. */
+function isAnnounced(ip: u32): bool {
+  const r = fibLookup(ip);
+  return r != ROUTE_NONE && routeKind(r) == RouteKind.ANNOUNCED;
+}

@@ -68,7 +68,8 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
     return Drop.TTL_EXCEEDED;
   }
   const r = fibLookup(ipv4Dst(ip));
-  if (r == ROUTE_NONE) {
+  // an announced LoadBalancer address is answered (ARP), not routed: untranslated traffic to it has nowhere to go
+  if (r == ROUTE_NONE || routeKind(r) == RouteKind.ANNOUNCED) {
     if (tracing()) trace(Step.NO_ROUTE, 0, ipv4Dst(ip), 0, 0, 0, 0, 0);
     icmpError(frame, len, l2len, ICMP_DEST_UNREACH, ICMP_CODE_NET_UNREACH, 0);
     return Drop.NO_ROUTE;

@@ -14,6 +14,7 @@ export const enum RouteKind {
   VXLAN = 2,     // remote pod CIDR behind a VXLAN tunnel endpoint
   IPIP = 3,      // remote pod CIDR behind an IP-in-IP tunnel endpoint
   HOST_GW = 4,   // remote pod CIDR, next hop is the remote node on the underlay
+  ANNOUNCED = 5, // a LoadBalancer address (/32) this node answers ARP for on the underlay; never a way out
 }
 
 // slot layout, 16 bytes: key u64 (prefix << 8 | len, | OCCUPIED), route index u32, pad

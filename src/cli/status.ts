@@ -28,13 +28,18 @@ export function statusCommand(): Command {
       const services = s.services ?? [];
       if (services.length) {
         console.log('\nservices (ClusterIP frontends on every podwire node; kernel nodes have none):');
-        console.log(table(['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'ENDPOINTS'],
+        console.log(table(['NAMESPACE', 'NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'ENDPOINTS'],
           services.map((v) => [
             // as kubectl prints them: a headless Service's clusterIP "None", an ExternalName one's <none> (its name where endpoints go)
-            v.namespace, v.name, v.type, v.clusterIP || '<none>',
+            v.namespace, v.name, v.type, v.clusterIP || '<none>', externalIpColumn(v),
             v.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}->${p.targetPort}`).join(',') || '<none>',
             v.externalName ? `-> ${v.externalName}` : v.endpoints.length ? v.endpoints.map((e) => `${e.ip}${e.ready ? '' : ' (not ready)'}`).join(',') : '<none>',
           ])));
+      }
+      for (const v of services) if (v.status?.pending) console.log(`${v.namespace}/${v.name}: EXTERNAL-IP <pending>: ${v.status.pending}`);
+      if (s.external?.length) {
+        console.log(`\nexternal hosts (on the underlay ${s.cluster.underlayCIDR}; no route to pods or Services):`);
+        console.log(table(['NETNS', 'IP', 'MAC'], s.external.map((h) => [h.netns, h.ip, h.mac])));
       }
       if (s.dns) console.log(dnsStatusLine(s.dns));
       if (s.ingresses?.length) {
@@ -72,4 +77,11 @@ function pickLab(): string {
   if (live.length === 1) return live[0];
   if (live.length === 0) throw new Error('no lab is running (start one with: sudo npx podwire up)');
   throw new Error(`several labs are running (${live.join(', ')}): pick one with --name`);
+}
+
+/** kubectl's EXTERNAL-IP: a LoadBalancer's address or <pending>, externalIPs, else <none>. */
+function externalIpColumn(v: LabStatus['services'][number] & { externalIPs?: string[] }): string {
+  const ips = [...(v.status?.loadBalancer.ingress ?? []).map((i) => i.ip), ...(v.externalIPs ?? [])];
+  if (ips.length) return ips.join(',');
+  return v.type === 'LoadBalancer' ? '<pending>' : '<none>';
 }

@@ -209,6 +209,18 @@ export class Dataplane {
     const [net, len] = cidr.split('/');
     return this.ex.fibDel(ipv4ToInt(net), Number(len)) !== 0;
   }
+  private announced = new Set<string>();
+  /**
+   * The LoadBalancer addresses this node answers ARP for on its underlay
+   * port (replacing the previous set): each is an 'announced' /32 route,
+   * which the data plane treats as "ours to answer", never as a way out.
+   */
+  setAnnounced(addresses: string[]): void {
+    const want = new Set(addresses);
+    for (const ip of this.announced) if (!want.has(ip)) this.delRoute(`${ip}/32`);
+    for (const ip of want) if (!this.announced.has(ip)) this.addRoute(`${ip}/32`, 'announced');
+    this.announced = want;
+  }
   /** Pin a pod's MAC to its port (never ages or moves), as the CNI knows where it attached the pod. */
   addStaticMac(mac: string, port: number): void {
     if (!this.ex.fdbAddStatic(macToBigInt(mac), port)) throw new Error(`static MAC ${mac}: forwarding table full`);

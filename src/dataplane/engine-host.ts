@@ -134,7 +134,7 @@ export class EngineHost {
     } else if (m.type === 'captured') {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -179,6 +179,12 @@ export class EngineHost {
     return m.result;
   }
 
+  /** Make `addresses` the LoadBalancer addresses node `node` answers ARP for on its underlay port. */
+  async announce(node: string, addresses: string[], timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'announce', id: 0, node, addresses }, timeoutMs);
+    if (m.type !== 'announce' || m.error) throw new Error(`node ${node}: ${m.type === 'announce' ? m.error : 'no answer'}`);
+  }
+
   /** Run a synthetic frame from `port` of `node` through the data plane, dry, and return every decision. */
   async trace(node: string, port: number, frame: Uint8Array, timeoutMs = 5000): Promise<TraceResult> {
     const m = await this.ask({ type: 'trace', id: 0, node, port, frame }, timeoutMs);
@@ -218,7 +224,7 @@ export class EngineHost {
     this.send({ type: 'capture', id, on: false });
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'trace' | 'traceLive' | 'tables' | 'capture' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'trace' | 'traceLive' | 'tables' | 'capture' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

@@ -47,6 +47,8 @@ export interface EngineNodeConfig {
    * drops new flows (service_no_endpoints).
    */
   services: EngineServiceConfig[];
+  /** LoadBalancer addresses this node answers ARP for on its underlay port (lab/lb-announcer.ts) */
+  announced?: string[];
 }
 export interface EngineServiceConfig {
   vip: string;
@@ -91,6 +93,8 @@ export type EngineRequest =
   // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);
   // with `only`, just the frontends of those Services ("namespace/name") are replaced
   | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
+  // LoadBalancer addresses node `node` answers ARP for on the underlay (replacing the previous set)
+  | { type: 'announce'; id: number; node: string; addresses: string[] }
   // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
   | { type: 'trace'; id: number; node: string; port: number; frame: Uint8Array }
   // `podwire trace --live`: record every node's decisions on real traffic (on) or stop (off)
@@ -167,6 +171,7 @@ export type EngineReply =
   | { type: 'portGone'; names: string[] }
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
   | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
+  | { type: 'announce'; id: number; node: string; error?: string }
   | { type: 'trace'; id: number; result?: TraceResult; error?: string }
   | { type: 'traceLive'; id: number }
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)

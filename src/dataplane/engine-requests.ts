@@ -60,6 +60,17 @@ const HANDLERS: Handlers = {
     }
   },
 
+  announce: (req, ctx) => {
+    const n = ctx.nodes.find((x) => x.name === req.node);
+    try {
+      if (!n) throw new Error(`no podwire node ${req.node} in this lab`);
+      n.dp.setAnnounced(req.addresses);
+      ctx.reply({ type: 'announce', id: req.id, node: req.node });
+    } catch (e) {
+      ctx.reply({ type: 'announce', id: req.id, node: req.node, error: (e as Error).message });
+    }
+  },
+
   tables: (req, ctx) => {
     const now = ctx.clock();
     ctx.reply({ type: 'tables', id: req.id, nodes: ctx.nodes.map((n, i): NodeTables => {

@@ -12,9 +12,9 @@ export const OVERLAY_KIND: Record<OverlayKind, number> = {
   none: Overlay.NONE, vxlan: Overlay.VXLAN, ipip: Overlay.IPIP, 'host-gw': Overlay.HOST_GW,
 };
 
-export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
+export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw' | 'announced';
 export const ROUTE_KIND: Record<RouteKind, number> = {
-  local: Route.LOCAL, vxlan: Route.VXLAN, ipip: Route.IPIP, 'host-gw': Route.HOST_GW,
+  local: Route.LOCAL, vxlan: Route.VXLAN, ipip: Route.IPIP, 'host-gw': Route.HOST_GW, announced: Route.ANNOUNCED,
 };
 /** A route kind's name by its number (undefined for a number the data plane does not use). */
 export const ROUTE_KIND_NAME: Record<number, RouteKind | undefined> = invert(ROUTE_KIND);

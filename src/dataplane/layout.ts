@@ -124,6 +124,7 @@ export const RouteKind = {
   VXLAN: 2,
   IPIP: 3,
   HOST_GW: 4,
+  ANNOUNCED: 5,
 } as const;
 export type RouteKind = (typeof RouteKind)[keyof typeof RouteKind];
 

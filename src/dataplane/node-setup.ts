@@ -19,4 +19,5 @@ export function programNode(dp: Dataplane, n: EngineNodeConfig, macAgingMs: numb
   for (const nb of n.neighbors) dp.setNeighbor(nb.ip, nb.mac);
   for (const p of n.ports) if (p.mac) dp.addStaticMac(p.mac, p.port);
   programServices(dp, [], n.services);
+  dp.setAnnounced(n.announced ?? []);
 }

@@ -50,7 +50,7 @@ import { createHash } from 'node:crypto';
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
 import { assertPwName, ipBatch, netnsRun, run, sysctl } from '../io/netns.ts';
 import { containsAddress, parseCidr } from '../model/cidr.ts';
-import type { LabPlan, NodePlan } from '../model/topology.ts';
+import { hasUnderlay, type LabPlan, type NodePlan } from '../model/topology.ts';
 import { serviceFrontends } from './service-frontends.ts';
 
 export const KUBE_PROXY_TABLE = 'kube-proxy';
@@ -376,15 +376,15 @@ export class KernelServices {
  * `plan.services` at each sync, so a `podwire apply` (which replaces them) is
  * seen; `nodes` are the lab's kernel nodes with their namespaces.
  */
-export function kernelServicesFor(plan: Pick<LabPlan, 'services' | 'nodes' | 'clusterCIDR' | 'serviceCIDR'>, nodes: { node: NodePlan; ns: string }[]): KernelServices {
+export function kernelServicesFor(plan: Pick<LabPlan, 'services' | 'nodes' | 'clusterCIDR' | 'serviceCIDR' | 'external'>, nodes: { node: NodePlan; ns: string }[]): KernelServices {
   return new KernelServices(nodes.map(({ node, ns }) => ({
     nodeNs: ns,
     node: {
-      ...(plan.nodes.length > 1 ? { address: node.underlayIp } : {}),
+      ...(hasUnderlay(plan) ? { address: node.underlayIp } : {}),
       clusterCIDR: plan.clusterCIDR,
       podCIDR: node.podCIDR,
       serviceCIDR: plan.serviceCIDR,
     },
-    frontends: () => serviceFrontends({ services: plan.services, nodes: plan.nodes }, node),
+    frontends: () => serviceFrontends({ services: plan.services, nodes: plan.nodes, external: plan.external }, node),
   })));
 }

@@ -16,11 +16,13 @@ import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
 import type { NodeStats, EngineConfig, EngineNodeConfig, EngineServiceConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
 import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
-import { labId, localNodes, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
+import { labId, localNodes, hasUnderlay, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
+import { announcements } from '../model/load-balancer.ts';
+import { LoadBalancerAnnouncer } from './lb-announcer.ts';
 import { nodeTables } from '../model/node-tables.ts';
 import { serviceFrontends } from './service-frontends.ts';
 export { serviceFrontends };
-import { createUnderlay, type Underlay } from './underlay.ts';
+import { createUnderlay, attachVethNode, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
@@ -67,13 +69,16 @@ export class Lab {
     const wasmNodes = here.filter((n) => n.dataplane === 'podwire');
     const kernelNodes = here.filter((n) => n.dataplane === 'kernel');
     const pods = wasmNodes.flatMap((n) => n.pods); // pods on TAPs; kernel nodes' pods sit on veths
-    const bridged = plan.underlay === 'bridge' && plan.nodes.length > 1;
+    // hosts outside the cluster need a real L2 segment to sit on: the bridge underlay, whatever cluster.underlay says
+    const external = plan.external ?? [];
+    const bridged = (plan.underlay === 'bridge' && plan.nodes.length > 1) || external.length > 0;
     const underlayNs = `pw-ul-${plan.name}`;
     const tapName = (i: number) => `pw-${process.pid}-${i}`.slice(0, 15);
     const ulTapName = (i: number) => `pw-${process.pid}-u${i}`.slice(0, 15);
     const namespaces = [
       ...pods.map((p) => p.namespace),
       ...(bridged ? [underlayNs] : []),
+      ...external.map((h) => h.netns),
       ...kernelNodes.flatMap((n) => [kernelNodeNs(plan, n), ...n.pods.map((p) => p.namespace)]),
     ];
     if (netnsNamesArePrivate()) {
@@ -114,6 +119,7 @@ export class Lab {
     let dns: ClusterDns | undefined;
     let ingress: IngressController | undefined;
     let kernelServices: KernelServices | undefined;
+    let underlay: Underlay | undefined;
     const sockets = new Map<NodePlan, UnderlaySocket>();
     try {
       // first, so a node address that is not this host's fails before anything exists
@@ -132,7 +138,7 @@ export class Lab {
       ingress = await IngressController.start(plan, (s) => { state.ingress = s; writeState(state); });
       const ulTaps = new Map<NodePlan, Tap>();
       if (bridged) {
-        const underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
+        underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
         for (const [i, n] of wasmNodes.entries()) {
           const t = Tap.open(ulTapName(i), { offloads: plan.offloads });
           taps.push(t);
@@ -140,7 +146,10 @@ export class Lab {
           await ipBatch([`link set ${t.name} netns ${underlayNs}`]);
           await ipBatch([`link set ${t.name} mtu ${plan.mtu} addrgenmode none master ${underlay.bridge}`, `link set ${t.name} up`], underlayNs);
         }
-        await Promise.all(kernelNodes.map((n) => buildKernelNode(kernelNodeSpec(plan, n, underlay))));
+        await Promise.all(kernelNodes.map((n) => buildKernelNode(kernelNodeSpec(plan, n, underlay!))));
+        // external hosts: the underlay's connected route only (no default route): pods and Services are unreachable from them
+        if (external.length) await ipBatch(external.map((h) => `netns add ${h.netns}`));
+        for (const h of external) await attachVethNode(underlay, h.netns, { ifname: 'eth0', ip: h.ip, mac: h.mac, mtu: plan.mtu });
         // kube-proxy's nftables rules in each kernel node (kernel-services.ts); plan.services is read at each sync
         kernelServices = kernelServicesFor({ ...net, get services() { return plan.services; } }, kernelNodes.map((n) => ({ node: n, ns: kernelNodeNs(plan, n) })));
         await kernelServices.sync();
@@ -159,11 +168,25 @@ export class Lab {
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
         maglev: plan.serviceScheduler === 'maglev',
-        nodes: wasmNodes.map((n) => engineNode({ ...net, services: plan.services }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
+        nodes: wasmNodes.map((n) => ({
+          ...engineNode({ ...net, services: plan.services }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
+          announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
+        })),
       });
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
       if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
+      if (underlay) {
+        // LoadBalancer addresses: one node answers ARP for each; a gratuitous ARP when one takes an address (lb-announcer.ts)
+        const announcer = new LoadBalancerAnnouncer({
+          plan: () => plan,
+          setPodwire: (node, addresses) => engine!.announce(node, addresses),
+          kernel: kernelNodes.map((n) => ({ node: n, ns: kernelNodeNs(plan, n) })),
+          underlay: { ns: underlay.ns, bridge: underlay.bridge },
+        }, wasmNodes.map((n) => n.name));
+        await announcer.sync();
+        lab.onServicesChanged.push(() => void announcer.schedule(opts.log));
+      }
       if (opts.log) lab.log = opts.log;
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
       lab.ingress = ingress;
@@ -314,7 +337,8 @@ export class Lab {
  * carried in-process (neither).
  */
 function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulFd: number, sock?: UnderlaySocket): EngineNodeConfig {
-  const multi = plan.nodes.length > 1;
+  // an underlay port with more than one node, or with hosts outside the cluster to meet
+  const multi = hasUnderlay(plan);
   const maxPorts = Math.max(8, n.pods.length + 1);
   return {
     name: n.name,
@@ -338,7 +362,7 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
         },
       } : {}),
     } : undefined,
-    overlay: { kind: multi ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
+    overlay: { kind: plan.nodes.length > 1 ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
     ...nodeTables(plan, n),
     services: serviceFrontends(plan, n),
   };

@@ -16,13 +16,13 @@
 //  - cluster.serviceScheduler: maglev makes every frontend choose by Maglev
 //    consistent hashing (IPVS's "mh") instead of at random.
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
-import type { LabPlan, NodePlan } from '../model/topology.ts';
+import { hasUnderlay, type LabPlan, type NodePlan } from '../model/topology.ts';
 import { hasClusterIP, type ServicePlan, type EndpointPlan } from '../model/services.ts';
 import { endpointTargetPort } from '../model/pod-ports.ts';
 
-export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler'>, node: NodePlan): EngineServiceConfig[] {
-  // a single-node lab's node has no underlay: nothing reaches its address from outside
-  const nodeAddress = plan.nodes.length > 1 ? node.underlayIp : undefined;
+export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler' | 'external'>, node: NodePlan): EngineServiceConfig[] {
+  // a single-node lab without external hosts has no underlay: nothing reaches its address from outside
+  const nodeAddress = hasUnderlay(plan) ? node.underlayIp : undefined;
   // headless and ExternalName Services have no address: kube-proxy programs nothing for them (DNS answers them)
   const frontends = plan.services.filter(hasClusterIP).flatMap((svc) => frontendsOf(svc, node, nodeAddress));
   return plan.serviceScheduler === 'maglev' ? frontends.map((f) => ({ ...f, scheduler: 'maglev' as const })) : frontends;
@@ -61,8 +61,9 @@ function frontendsOf(svc: ServicePlan, node: NodePlan, nodeAddress: string | und
   return out;
 }
 
-/** externalIPs, and the loadBalancerIP of a LoadBalancer Service (podwire has no address pool: without one it stays pending). */
-export function externalAddresses(svc: Pick<ServicePlan, 'type' | 'externalIPs' | 'loadBalancerIP'>): string[] {
-  const lb = svc.type === 'LoadBalancer' && svc.loadBalancerIP ? [svc.loadBalancerIP] : [];
+/** externalIPs, and a LoadBalancer Service's address (its loadBalancerIP or a pool address: load-balancer.ts; none while pending). */
+export function externalAddresses(svc: Pick<ServicePlan, 'type' | 'externalIPs' | 'loadBalancerIP' | 'loadBalancer'>): string[] {
+  const ip = svc.loadBalancer ? svc.loadBalancer.ip : svc.loadBalancerIP;
+  const lb = svc.type === 'LoadBalancer' && ip ? [ip] : [];
   return [...new Set([...svc.externalIPs, ...lb])];
 }

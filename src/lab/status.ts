@@ -9,6 +9,19 @@ import type { NamespacePlan } from '../model/namespaces.ts';
 import { clusterDnsOff, type DnsStatus } from './cluster-dns.ts';
 import type { DataplaneStatus } from './lab.ts';
 import { ingressStatus, type IngressStatus } from './ingress.ts';
+import { announcingNode } from '../model/load-balancer.ts';
+import type { ExternalHostPlan } from '../model/external-hosts.ts';
+
+/**
+ * A Service's status as Kubernetes writes it: a LoadBalancer Service's address
+ * in loadBalancer.ingress[].ip, `loadBalancer: {}` while pending; podwire adds
+ * why it is pending and which node announces the address on the underlay.
+ */
+export interface ServiceStatus {
+  loadBalancer: { ingress?: { ip: string }[] };
+  pending?: string;
+  announcedBy?: string;
+}
 
 export interface LabStatus {
   /** the lab's name on this host: `<lab>-<node>` with --node */
@@ -20,13 +33,17 @@ export interface LabStatus {
   cluster: {
     clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number };
     underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
+    /** addresses for type LoadBalancer Services */
+    loadBalancerPool?: string;
   };
+  /** hosts outside the cluster on the underlay (ip netns exec NETNS ...) */
+  external: ExternalHostPlan[];
   /** Kubernetes namespaces: the topology's namespaces: and those only named (implicit) */
   namespaces: NamespacePlan[];
   /** namespace: the Kubernetes namespace; netns: the Linux network namespace (ip netns exec NETNS ...) */
   pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[] }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
-  services: Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints' | 'externalName'>[];
+  services: (Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints' | 'externalName'> & { status?: ServiceStatus })[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
   dataplane?: DataplaneStatus;
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
@@ -60,7 +77,9 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     cluster: {
       clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
       underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
+      ...(plan.loadBalancerPool ? { loadBalancerPool: plan.loadBalancerPool } : {}),
     },
+    external: (plan.external ?? []).map((h) => ({ ...h })),
     namespaces: plan.namespaces ?? [],
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.k8sNamespace, netns: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
@@ -70,6 +89,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
       ...(svc.externalName ? { externalName: svc.externalName } : {}),
       ports: svc.ports.map((p) => ({ ...p })), endpoints: svc.endpoints.map((e) => ({ ...e })),
+      ...(svc.type === 'LoadBalancer' ? { status: serviceStatus(svc, plan.nodes.map((n) => n.name)) } : {}),
     })),
     ...(dataplane ? { dataplane } : {}),
     dns: dns ?? { off: clusterDnsOff(plan) ?? 'not reported' },
@@ -101,4 +121,11 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       };
     }),
   };
+}
+
+function serviceStatus(svc: ServicePlan, nodes: string[]): ServiceStatus {
+  const lb = svc.loadBalancer ?? (svc.loadBalancerIP ? { ip: svc.loadBalancerIP } : { pending: 'no address decided' });
+  if (!lb.ip) return { loadBalancer: {}, pending: lb.pending };
+  const by = announcingNode(svc, nodes);
+  return { loadBalancer: { ingress: [{ ip: lb.ip }] }, ...(by ? { announcedBy: by } : { pending: 'no node may announce the address (externalTrafficPolicy Local and no ready endpoint)' }) };
 }

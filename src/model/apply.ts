@@ -22,6 +22,7 @@ import {
 } from './services.ts';
 
 import { clusterDnsNameProblems, DNS_NAMESPACE, DNS_SERVICE_NAME } from './dns.ts';
+import { assignLoadBalancerAddresses } from './load-balancer.ts';
 import { ingressNameProblems, isIngressControllerService, INGRESS_NAMESPACE, INGRESS_SERVICE_NAME, type IngressObjects } from './ingress-pod.ts';
 import { parseIngressList } from './ingress.ts';
 
@@ -58,7 +59,8 @@ export interface ServiceChange {
 }
 
 /** What the plan must offer: its Service range, nodes (pods) and current Services. */
-export type ServiceHolder = Pick<LabPlan, 'serviceCIDR' | 'nodes' | 'services' | 'serviceCapacity' | 'serviceMaxBackends' | 'dns' | 'ingress'>;
+export type ServiceHolder = Pick<LabPlan, 'serviceCIDR' | 'nodes' | 'services' | 'serviceCapacity' | 'serviceMaxBackends' | 'dns' | 'ingress' | 'loadBalancerPool'>
+  & Partial<Pick<LabPlan, 'underlayCIDR'>>;
 
 export const serviceKey = (s: { namespace: string; name: string }) => `${s.namespace}/${s.name}`;
 
@@ -117,10 +119,13 @@ export function planApply(plan: ServiceHolder, input: ApplyInput): ServiceChange
   const own = (s: ServiceSpec) => plan.dns !== undefined && s.namespace === DNS_NAMESPACE && s.name === DNS_SERVICE_NAME;
   if (plan.dns) clusterDnsNameProblems(input.services, [], problems);
   if (plan.ingress) ingressNameProblems(input.services, [], problems);
-  const planned = allocateServices(input.services.filter((s) => !own(s)), { serviceCIDR: plan.serviceCIDR, nodes: plan.nodes }, problems, plan.services);
-  const byKey = new Map(planned.map((s) => [serviceKey(s), s]));
+  const allocated = allocateServices(input.services.filter((s) => !own(s)), { serviceCIDR: plan.serviceCIDR, nodes: plan.nodes }, problems, plan.services);
+  const byKey = new Map(allocated.map((s) => [serviceKey(s), s]));
   const had = new Map(plan.services.map((s) => [serviceKey(s), s]));
-  const services = [...plan.services.map((e) => byKey.get(serviceKey(e)) ?? e), ...planned.filter((s) => !had.has(serviceKey(s)))];
+  const merged = [...plan.services.map((e) => byKey.get(serviceKey(e)) ?? e), ...allocated.filter((s) => !had.has(serviceKey(s)))];
+  // LoadBalancer addresses over the whole list: kept ones stay, a pending Service may get one freed since
+  const services = assignLoadBalancerAddresses(merged, plan.services, poolOf(plan), problems);
+  const planned = services.filter((s) => byKey.has(serviceKey(s)));
   if (!problems.length) checkCapacity(plan, services, problems);
   if (problems.length) {
     // "service api: msg" -> "document 2 (Service api): msg": name where in FILE it is
@@ -135,7 +140,8 @@ export function planApply(plan: ServiceHolder, input: ApplyInput): ServiceChange
     const before = had.get(serviceKey(s));
     return { namespace: s.namespace, name: s.name, action: !before ? 'created' : sameService(before, s) ? 'unchanged' : 'configured' };
   });
-  return { services, results, touched: results.filter((r) => r.action !== 'unchanged').map(serviceKey) };
+  const touched = new Set([...results.filter((r) => r.action !== 'unchanged').map(serviceKey), ...addressMoved(plan.services, services)]);
+  return { services, results, touched: [...touched] };
 }
 
 /** The lab's Services without these; throws naming any that does not exist (then nothing is deleted). */
@@ -152,11 +158,23 @@ export function planDelete(plan: ServiceHolder, refs: { namespace: string; name:
     throw new Error(missing.map((r) => `services "${r.name}" not found${r.namespace === 'default' ? '' : ` in namespace ${r.namespace}`}`).join('; '));
   }
   const gone = new Set(refs.map(serviceKey));
+  // an address freed here goes to a Service left pending (as MetalLB does)
+  const services = assignLoadBalancerAddresses(plan.services.filter((s) => !gone.has(serviceKey(s))), plan.services, poolOf(plan), []);
   return {
-    services: plan.services.filter((s) => !gone.has(serviceKey(s))),
+    services,
     results: refs.map((r) => ({ namespace: r.namespace, name: r.name, action: 'deleted' })),
-    touched: [...gone],
+    touched: [...gone, ...addressMoved(plan.services, services)],
   };
+}
+
+/** Services not asked about whose LoadBalancer address changed all the same (given one freed by another). */
+function addressMoved(before: ServicePlan[], after: ServicePlan[]): string[] {
+  const was = new Map(before.map((s) => [serviceKey(s), s.loadBalancer?.ip]));
+  return after.filter((s) => was.has(serviceKey(s)) && was.get(serviceKey(s)) !== s.loadBalancer?.ip).map(serviceKey);
+}
+
+function poolOf(plan: ServiceHolder) {
+  return { loadBalancerPool: plan.loadBalancerPool, underlayCIDR: plan.underlayCIDR };
 }
 
 function checkCapacity(plan: ServiceHolder, services: ServicePlan[], problems: string[]): void {

@@ -152,7 +152,7 @@ export function planIngress(doc: unknown, nodes: NodePlan[], dns: DnsPlan | unde
   return { ingress, service, objects: { ingresses, classes: [], secrets: [] } };
 }
 
-/** The controller Service's external address, as `status` shows it: its load-balancer IP, or undefined (pending). */
-export function loadBalancerAddress(svc: Pick<ServicePlan, 'loadBalancerIP'> | undefined): string | undefined {
-  return svc?.loadBalancerIP;
+/** The controller Service's external address, as `status` shows it: its load-balancer IP (given, or from the pool: load-balancer.ts), or undefined (pending). */
+export function loadBalancerAddress(svc: Pick<ServicePlan, 'loadBalancerIP' | 'loadBalancer'> | undefined): string | undefined {
+  return svc?.loadBalancer ? svc.loadBalancer.ip : svc?.loadBalancerIP;
 }

@@ -6,10 +6,10 @@
 // NodePort, are answered directly; their addresses are learned from their
 // ARP requests), and neighbours for the node's pods and for the other nodes
 // on the underlay.
-import type { LabPlan, NodePlan } from './topology.ts';
+import { hasUnderlay, type LabPlan, type NodePlan } from './topology.ts';
 
 /** How a route leaves the node; the dataplane encodes these names (dataplane.ts ROUTE_KIND). */
-export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw';
+export type RouteKind = 'local' | 'vxlan' | 'ipip' | 'host-gw' | 'announced';
 export interface RouteConfig { cidr: string; kind: RouteKind; nextHop?: string; vtepMac?: string }
 
 export interface NodeTables {
@@ -24,7 +24,7 @@ export function nodeTables(plan: LabPlan, node: NodePlan): NodeTables {
       { cidr: node.podCIDR, kind: 'local' },
       ...others.map((o): RouteConfig => ({ cidr: o.podCIDR, kind: plan.overlay, nextHop: o.underlayIp, vtepMac: o.vtepMac })),
       // connected (no next hop): out of the underlay port to the destination's own MAC
-      ...(others.length > 0 ? [{ cidr: plan.underlayCIDR, kind: 'host-gw' as const }] : []),
+      ...(hasUnderlay(plan) ? [{ cidr: plan.underlayCIDR, kind: 'host-gw' as const }] : []),
     ],
     neighbors: [
       ...node.pods.map((p) => ({ ip: p.ip, mac: p.mac })),

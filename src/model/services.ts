@@ -105,9 +105,14 @@ export interface EndpointPlan {
   targetPorts?: Record<string, number>;
 }
 
+/** A LoadBalancer Service's status: the address it answers at (status.loadBalancer.ingress[0].ip), or why it has none (load-balancer.ts). */
+export type LoadBalancerStatus = { ip: string; pending?: undefined } | { ip?: undefined; pending: string };
+
 export interface ServicePlan extends Omit<ServiceSpec, 'clusterIP' | 'endpoints'> {
   /** an address of serviceCIDR; HEADLESS ("None") for a headless Service; "" for an ExternalName one */
   clusterIP: string;
+  /** type LoadBalancer: its address (loadBalancerIP, or one of cluster.loadBalancerPool), or why it is pending */
+  loadBalancer?: LoadBalancerStatus;
   ports: ServicePortPlan[];
   /** sorted by pod name */
   endpoints: EndpointPlan[];

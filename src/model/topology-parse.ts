@@ -8,11 +8,12 @@ import { DATAPLANES, OVERLAYS, SERVICE_SCHEDULERS, type DataplaneKind, type Over
 import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
 import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './namespaces.ts';
 import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
+import { parseExternalList, type ExternalInput } from './external-hosts.ts';
 import { INGRESS_CLUSTER_KEYS } from './ingress-pod.ts';
 import { parseDnsInput, type DnsUpstream } from './dns.ts';
 
-export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses'];
-export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', ...INGRESS_CLUSTER_KEYS];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external'];
+export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'namespace', 'labels', 'ports', 'hostname', 'subdomain'];
@@ -38,6 +39,8 @@ export interface ClusterInput {
   serviceCapacity: number;
   serviceMaxBackends: number;
   serviceScheduler: ServiceScheduler;
+  /** addresses for type LoadBalancer Services (load-balancer.ts) */
+  loadBalancerPool?: Cidr;
 }
 
 export interface PodInput {
@@ -71,6 +74,8 @@ export interface TopologyInput {
   namespaces: NamespacePlan[];
   nodes: NodeInput[];
   services: ServiceSpec[];
+  /** hosts outside the cluster on the underlay (external-hosts.ts) */
+  external: ExternalInput[];
 }
 
 /**
@@ -89,7 +94,8 @@ export function parseTopology(doc: unknown, problems: string[]): TopologyInput |
   const nodes = doc.nodes.flatMap((raw, i) => parseNode(raw, i, problems) ?? []);
   // Services are checked field by field now (all problems at once); addresses are allocated once pods have theirs
   const services = parseServiceList(doc.services, problems);
-  return { cluster, namespaces, nodes, services };
+  const external = parseExternalList(doc.external, problems);
+  return { cluster, namespaces, nodes, services, external };
 }
 
 function parseCluster(raw: unknown, problems: string[]): ClusterInput {
@@ -127,6 +133,7 @@ function parseCluster(raw: unknown, problems: string[]): ClusterInput {
     serviceCapacity: int(cluster.serviceCapacity, DEFAULT_SERVICE_CAPACITY, 'cluster.serviceCapacity', problems, 1, 1 << 20),
     serviceMaxBackends: int(cluster.serviceMaxBackends, DEFAULT_SERVICE_MAX_BACKENDS, 'cluster.serviceMaxBackends', problems, 1, 65536),
     serviceScheduler,
+    ...(cluster.loadBalancerPool !== undefined ? { loadBalancerPool: tryCidr(cluster.loadBalancerPool, 'cluster.loadBalancerPool', problems) } : {}),
   };
 }
 

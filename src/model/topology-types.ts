@@ -4,6 +4,7 @@ import type { ServicePlan } from './services.ts';
 import type { DnsPlan } from './dns.ts';
 import type { NamespacePlan } from './namespaces.ts';
 import type { ContainerPort } from './pod-ports.ts';
+import type { ExternalHostPlan } from './external-hosts.ts';
 import type { IngressObjects, IngressPodPlan } from './ingress-pod.ts';
 
 export const NS_PREFIX = 'pw-';
@@ -94,6 +95,10 @@ export interface LabPlan {
   serviceMaxBackends?: number;
   /** how new flows choose a Service backend on podwire nodes: seeded random (kube-proxy's iptables/nftables modes) or Maglev (IPVS's "mh") */
   serviceScheduler?: ServiceScheduler;
+  /** cluster.loadBalancerPool: addresses for type LoadBalancer Services, inside underlayCIDR (load-balancer.ts) */
+  loadBalancerPool?: string;
+  /** hosts outside the cluster, on the underlay (external-hosts.ts) */
+  external?: ExternalHostPlan[];
   /**
    * `podwire up --node NAME` (selectHostNode): this process runs only that
    * node; the others run on other hosts, reached over the hosts' network

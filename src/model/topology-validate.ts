@@ -28,10 +28,11 @@ export interface CheckedTopology {
   namespaces: TopologyInput['namespaces'];
   nodes: CheckedNode[];
   services: TopologyInput['services'];
+  external: TopologyInput['external'];
 }
 
 export function validateTopology(input: TopologyInput, problems: string[]): CheckedTopology {
-  const { cluster, namespaces, nodes, services } = input;
+  const { cluster, namespaces, nodes, services, external } = input;
   const overlay = checkCluster(cluster, problems);
   checkNames(input, problems);
   const checked = nodes.map((n): CheckedNode => {
@@ -45,7 +46,7 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);
   const underlay = checkUnderlay(checked, cluster, problems);
-  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services };
+  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external };
 }
 
 /** The cluster's ranges and sizes against each other; returns the overlay when it is a known one. */
@@ -69,7 +70,25 @@ function checkCluster(c: ClusterInput, problems: string[]): Overlay | undefined 
   for (const [what, r] of [['clusterCIDR', clusterCIDR], ['serviceCIDR', serviceCIDR]] as const) {
     if (underlayCIDR && r && overlaps(underlayCIDR, r)) problems.push(`cluster.underlayCIDR ${underlayCIDR.text} overlaps cluster.${what} ${r.text}`);
   }
+  checkLoadBalancerPool(c, problems);
   return overlay;
+}
+
+/**
+ * cluster.loadBalancerPool: inside underlayCIDR, since an address is
+ * announced on the underlay's L2 segment (a node answers ARP for it) and a
+ * host on that segment only ARPs for addresses of its own subnet; so never
+ * in the pods' or Services' ranges either.
+ */
+function checkLoadBalancerPool(c: ClusterInput, problems: string[]): void {
+  const { loadBalancerPool: pool, underlayCIDR, clusterCIDR, serviceCIDR } = c;
+  if (!pool) return;
+  if (underlayCIDR && !inside(pool, underlayCIDR)) {
+    problems.push(`cluster.loadBalancerPool ${pool.text} is not inside cluster.underlayCIDR ${underlayCIDR.text}: its addresses are answered on the underlay, where hosts ARP only for their own subnet`);
+  }
+  for (const [what, r] of [['clusterCIDR', clusterCIDR], ['serviceCIDR', serviceCIDR]] as const) {
+    if (r && overlaps(pool, r)) problems.push(`cluster.loadBalancerPool ${pool.text} overlaps cluster.${what} ${r.text}`);
+  }
 }
 
 /** Node and pod names: valid DNS-1123 labels; nodes unique, pods unique within their Kubernetes namespace. */

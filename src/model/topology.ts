@@ -19,6 +19,9 @@ import { parseTopology } from './topology-parse.ts';
 import { validateTopology } from './topology-validate.ts';
 import { allocateAddresses } from './topology-addresses.ts';
 import { allNamespaces } from './namespaces.ts';
+import { containsAddress } from './cidr.ts';
+import { planExternalHosts } from './external-hosts.ts';
+import { assignLoadBalancerAddresses } from './load-balancer.ts';
 import { planIngress, INGRESS_NAMESPACE } from './ingress-pod.ts';
 
 export * from './topology-types.ts';
@@ -59,6 +62,12 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   if (!nodes) return fail();
 
   const c = t.cluster;
+  const pool = c.loadBalancerPool;
+  for (const n of nodes) {
+    if (pool && containsAddress(pool, n.underlayIp)) problems.push(`cluster.loadBalancerPool ${pool.text} holds node ${n.name}'s underlay address ${n.underlayIp}`);
+  }
+  const external = planExternalHosts(t.external, c.underlayCIDR!, nodes.map((n) => n.underlayIp), pool, nodes.flatMap((n) => n.pods.map((p) => p.namespace)), problems);
+  if (problems.length) fail();
   const podMtu = c.mtu - OVERLAY_OVERHEAD[c.overlay];
   const userServices = allocateServices(t.services, { serviceCIDR: c.serviceCIDR!.text, nodes }, problems);
   const dnsIP = dnsServiceIP(c.serviceCIDR!);
@@ -66,7 +75,8 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const dns = c.dns ? planClusterDns(dnsIP, nodes, podMtu, c.dnsUpstream) : undefined;
   // the Ingress controller pod after the DNS pod, its Service after the user's (ingress-pod.ts)
   const ing = problems.length ? {} : planIngress(doc, nodes, dns, podMtu, c.serviceCIDR!.text, userServices, problems);
-  const services = [...userServices, ...(ing.service ? [ing.service] : []), ...(dns ? [clusterDnsService(dns)] : [])];
+  const pooled = { loadBalancerPool: pool?.text, underlayCIDR: c.underlayCIDR!.text };
+  const services = assignLoadBalancerAddresses([...userServices, ...(ing.service ? [ing.service] : []), ...(dns ? [clusterDnsService(dns)] : [])], [], pooled, problems);
   if (!problems.length) checkServiceCapacity(services, c.serviceCapacity, c.serviceMaxBackends, problems);
   if (problems.length) fail();
   const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...(dns ? [DNS_NAMESPACE] : []), ...(ing.ingress ? [INGRESS_NAMESPACE] : [])];
@@ -77,6 +87,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, dnsIP, ...(dns ? { dns } : {}),
     ...(ing.ingress ? { ingress: ing.ingress, ingressObjects: ing.objects } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
+    ...(pool ? { loadBalancerPool: pool.text } : {}), ...(external.length ? { external } : {}),
   };
 }
 
@@ -99,6 +110,7 @@ export function selectHostNode(plan: LabPlan, node: string): LabPlan {
   if (plan.underlay === 'bridge' && kernel.length === 0) {
     problems.push('cluster.underlay "bridge" is a bridge inside one host: across hosts the underlay is the hosts\' own network (leave cluster.underlay out)');
   }
+  if (plan.external?.length) problems.push(`external hosts (${plan.external.map((h) => h.name).join(', ')}) sit on the single-host bridge underlay: they cannot be run across hosts`);
   for (const n of plan.nodes) {
     if (!n.address) problems.push(`node ${n.name} has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at`);
   }
@@ -116,6 +128,11 @@ export function labId(plan: LabPlan): string {
 /** The nodes this process runs: all of them, or the --node one. */
 export function localNodes(plan: LabPlan): NodePlan[] {
   return plan.hostNode ? plan.nodes.filter((n) => n.name === plan.hostNode) : plan.nodes;
+}
+
+/** Whether the nodes have an underlay port: more than one node, or hosts outside the cluster to meet. */
+export function hasUnderlay(plan: Pick<LabPlan, 'nodes' | 'external'>): boolean {
+  return plan.nodes.length > 1 || (plan.external?.length ?? 0) > 0;
 }
 
 export function allPods(plan: LabPlan): PodPlan[] {

@@ -413,6 +413,35 @@ describe('underlay input: what node 2 refuses', () => {
   });
 });
 
+describe('underlay input: LoadBalancer addresses a node announces (setAnnounced)', () => {
+  const LB = '172.31.255.200';
+  it('ARP for an announced address: answered with the node\'s MAC; for another node\'s, not_for_us; after withdrawal, not_for_us', () => {
+    const [n1, n2] = twoNodes('vxlan');
+    n2.setAnnounced([LB]);
+    const r = runNode(n2, [{ port: UL, frame: arpRequest(N1.ulMac, N1.ul, LB) }]);
+    expect(r.drops).toEqual({});
+    expect(r.tx).toHaveLength(1);
+    const f = r.tx[0].frame;
+    expect(r.tx[0].port).toBe(UL);
+    expect(rd16(f, 14 + 6), 'opcode').toBe(2);
+    expect(macAt(f, 14 + 8), 'sender MAC: the announcing node').toBe(N2.ulMac);
+    expect(ipAt(f, 14 + 14), 'sender IP: the LoadBalancer address').toBe(LB);
+    expect(macAt(f, 14 + 18)).toBe(N1.ulMac);
+    // node 1 does not announce it: the broadcast is not for it
+    expect(runNode(n1, [{ port: UL, frame: arpRequest(N2.ulMac, N2.ul, LB) }]).drops).toEqual({ not_for_us: 1 });
+    n2.setAnnounced([]);
+    expect(runNode(n2, [{ port: UL, frame: arpRequest(N1.ulMac, N1.ul, LB) }]).drops).toEqual({ not_for_us: 1 });
+  });
+
+  it('an announced address is not a way out: a packet to it that no Service frontend translates has no route', () => {
+    const [, n2] = twoNodes('host-gw');
+    n2.setAnnounced([LB]);
+    const f = eth(N2.ulMac, N1.ulMac, 0x0800, ip4({ src: N1.ul, dst: LB, proto: 17, payload: udp(N1.ul, LB, 5000, 9, pattern(20)) }));
+    const r = runNode(n2, [{ port: UL, frame: f }]);
+    expect(r.drops).toEqual({ no_route: 1 });
+  });
+});
+
 describe('underlay input: node 2 answers for its underlay address', () => {
   for (const kind of KINDS) {
     it(`${kind}: ARP request for node 2's underlay IP gets a reply out of the underlay port`, () => {

@@ -9,7 +9,7 @@ import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNo
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { planProblems as problems } from '../helpers/problems.ts';
 
-const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, serviceScheduler, dns, ingress, ingressExternalTrafficPolicy, ingressLoadBalancerIP';
+const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, serviceScheduler, dns, loadBalancerPool, ingress, ingressExternalTrafficPolicy, ingressLoadBalancerIP';
 
 const node = (name: string, pods: unknown[] = [], extra: Record<string, unknown> = {}) => ({ name, pods, ...extra });
 const doc = (cluster: Record<string, unknown>, nodes: unknown[] = [node('n1', ['a'])]) => ({ cluster, nodes });
@@ -137,7 +137,7 @@ describe('topology: refused configurations, each with its message', () => {
   });
 
   it('unknown keys, at every level', () => {
-    expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, namespaces, nodes, services, ingresses)']);
+    expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, namespaces, nodes, services, ingresses, external)']);
     expect(problems(doc({ clusterCidr: '10.244.0.0/16' }))).toEqual([`cluster.clusterCidr: unknown key (known: ${CLUSTER_KEYS})`]);
     expect(problems(doc({}, [node('n1', ['a'], { podCidr: '10.244.0.0/24' })])))
       .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address)']);
