@@ -8,8 +8,9 @@ import { DATAPLANES, OVERLAYS, SERVICE_SCHEDULERS, type DataplaneKind, type Over
 import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
 import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './namespaces.ts';
 import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
+import { parseNetworkPolicyList, type NetworkPolicySpec } from './network-policy.ts';
 
-export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services'];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'networkPolicies'];
 export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns'];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
@@ -64,6 +65,8 @@ export interface TopologyInput {
   namespaces: NamespacePlan[];
   nodes: NodeInput[];
   services: ServiceSpec[];
+  /** the topology's `networkPolicies:` (network-policy.ts) */
+  networkPolicies: NetworkPolicySpec[];
 }
 
 /**
@@ -82,7 +85,8 @@ export function parseTopology(doc: unknown, problems: string[]): TopologyInput |
   const nodes = doc.nodes.flatMap((raw, i) => parseNode(raw, i, problems) ?? []);
   // Services are checked field by field now (all problems at once); addresses are allocated once pods have theirs
   const services = parseServiceList(doc.services, problems);
-  return { cluster, namespaces, nodes, services };
+  const networkPolicies = parseNetworkPolicyList(doc.networkPolicies, problems);
+  return { cluster, namespaces, nodes, services, networkPolicies };
 }
 
 function parseCluster(raw: unknown, problems: string[]): ClusterInput {
