@@ -21,6 +21,7 @@ import { encapVxlan, encapIpip, hostGwOut, VXLAN_L3_OVERHEAD, IPIP_L3_OVERHEAD }
 import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { serviceNat, natApplied } from "./service_nat";
+import { policyCheck } from "./policy";
 import { needsDefrag, defragment } from "./defrag";
 import { fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "../tables/frag_queue";
 import { Drop, Ev, countEv, countDrop } from "../counters";
@@ -65,6 +66,9 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
   const nat = serviceNat(frame, len, l2len);
   if (nat != Drop.NONE) return nat;
   if (unlessNat != Drop.NONE && !natApplied) return unlessNat;
+  // NetworkPolicy on the translated destination: egress of a pod here, ingress of a pod here
+  const pol = policyCheck(frame, len, l2len);
+  if (pol != Drop.NONE) return pol;
   if (ipv4Ttl(ip) <= 1) {
     if (tracing()) trace(Step.TTL, 0, <u32>ipv4Ttl(ip), 0, 0, 0, 0, 0);
     icmpError(frame, len, l2len, ICMP_TIME_EXCEEDED, 0, 0);

@@ -1,5 +1,6 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
 import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry, RouteEntry, ServiceTableEntry } from './dataplane.ts';
+import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -47,6 +48,8 @@ export interface EngineNodeConfig {
    * drops new flows (service_no_endpoints).
    */
   services: EngineServiceConfig[];
+  /** NetworkPolicies compiled for this node (model/network-policy-compile.ts); absent: none */
+  policies?: CompiledPolicies;
 }
 export interface EngineServiceConfig {
   vip: string;
@@ -91,6 +94,8 @@ export type EngineRequest =
   // `podwire apply`: node `node`'s Service frontends become `services` (a diff: service-sync.ts);
   // with `only`, just the frontends of those Services ("namespace/name") are replaced
   | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
+  // `podwire apply` / `delete networkpolicy`: node `node`'s policy tables become `policies` (policy-sync.ts)
+  | { type: 'policies'; id: number; node: string; policies: CompiledPolicies }
   // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
   | { type: 'trace'; id: number; node: string; port: number; frame: Uint8Array }
   // `podwire trace --live`: record every node's decisions on real traffic (on) or stop (off)
@@ -167,6 +172,7 @@ export type EngineReply =
   | { type: 'portGone'; names: string[] }
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
   | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
+  | { type: 'policies'; id: number; node: string; error?: string }
   | { type: 'trace'; id: number; result?: TraceResult; error?: string }
   | { type: 'traceLive'; id: number }
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)
