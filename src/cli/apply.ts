@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseApplyFile } from '../model/apply.ts';
 import type { ServiceChangeReply } from '../lab/service-control.ts';
+import type { PolicyChangeResult } from '../lab/policy-control.ts';
+import { isPolicyName } from '../model/network-policy.ts';
 import { isNamespace, isServiceName } from '../model/services.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
@@ -29,8 +31,13 @@ export function applyCommand(): Command {
       } catch (e) {
         throw new Error(`cannot read ${path}: ${(e as Error).message}`);
       }
-      const input = parseApplyFile(text, path);
+      const { networkPolicies, ...input } = parseApplyFile(text, path);
       const state = runningLab(opts.name);
+      if (networkPolicies?.length) {
+        const p = (await requestControl(state.socket, 'applyPolicies', CHANGE_TIMEOUT_MS, { policies: networkPolicies.map((x) => x.value) })) as { results: PolicyChangeResult[] };
+        for (const x of p.results) console.log(`networkpolicy.networking.k8s.io/${x.name} ${x.action}`);
+        if (!input.services.length) return;
+      }
       const r = (await requestControl(state.socket, 'apply', CHANGE_TIMEOUT_MS, { input })) as ServiceChangeReply;
       for (const x of r.results) console.log(`service/${x.name} ${x.action}`);
       if (opts.timing) console.log(`planned in ${r.planMs.toFixed(1)} ms, data plane programmed in ${r.programMs.toFixed(1)} ms`);
@@ -53,6 +60,21 @@ export function deleteCommand(): Command {
         services: names.map((name) => ({ namespace: opts.namespace, name })),
       })) as ServiceChangeReply;
       for (const x of r.results) console.log(`service "${x.name}" deleted`);
+    });
+  del.command('networkpolicy')
+    .alias('networkpolicies').alias('netpol')
+    .description('delete NetworkPolicies (new connections are judged without them; established ones stay)')
+    .argument('<names...>', 'NetworkPolicy names')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--name <lab>', 'lab name (default: the only running lab)')
+    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
+      for (const n of names) if (!isPolicyName(n)) throw new Error(`"${n}" is not a valid NetworkPolicy name`);
+      const state = runningLab(opts.name);
+      const r = (await requestControl(state.socket, 'deletePolicies', CHANGE_TIMEOUT_MS, {
+        refs: names.map((name) => ({ namespace: opts.namespace, name })),
+      })) as { results: PolicyChangeResult[] };
+      for (const x of r.results) console.log(`networkpolicy.networking.k8s.io "${x.name}" deleted`);
     });
   return del;
 }

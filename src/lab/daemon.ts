@@ -54,7 +54,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
   const traces = new TraceControl(lab); // trace
   const captures = new CaptureControl(lab); // capture: streams pcapng
   const tables = new TableControl(lab); // stats, fdb / routes / services tables
-  const policies = new PolicyControl(plan); // policies
+  const policies = new PolicyControl(plan, lab); // policies, applyPolicies, deletePolicies
   const handle: ControlHandler = async (req) => {
     if (req.cmd === 'status') {
       // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)

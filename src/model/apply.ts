@@ -14,6 +14,8 @@
 import { parseAllDocuments } from 'yaml';
 import { TopologyError, type LabPlan } from './topology.ts';
 import { parseManifests, type ManifestDoc } from './manifests.ts';
+import { parseNetworkPolicyList, type NetworkPolicySpec } from './network-policy.ts';
+import type { Located } from './ingress.ts';
 import {
   parseServiceList, allocateServices, checkServiceCapacity, isObject, serviceLabel,
   DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS, type ServiceSpec, type ServicePlan,
@@ -21,7 +23,7 @@ import {
 
 import { clusterDnsNameProblems, DNS_NAMESPACE, DNS_SERVICE_NAME } from './dns.ts';
 
-export const APPLY_TOPOLOGY_KEYS = ['services', 'cluster', 'namespaces', 'nodes'];
+export const APPLY_TOPOLOGY_KEYS = ['services', 'networkPolicies', 'cluster', 'namespaces', 'nodes'];
 
 /** What the CLI sends the lab: the parsed Services of FILE, and where each came from. */
 export interface ApplyInput {
@@ -30,6 +32,8 @@ export interface ApplyInput {
   origins: string[];
   /** the file, for messages */
   source: string;
+  /** NetworkPolicies in FILE (manifests, or the topology format's networkPolicies:), each with where it came from */
+  networkPolicies?: Located<NetworkPolicySpec>[];
 }
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'deleted';
@@ -56,14 +60,18 @@ export function parseApplyFile(text: string, source: string): ApplyInput {
   const only = nonEmpty.length === 1 && !nonEmpty[0].errors.length ? nonEmpty[0].toJS() : undefined;
   if (isObject(only) && only.kind === undefined && only.apiVersion === undefined) {
     const problems: string[] = [];
-    if (!('services' in only)) problems.push('services: required (a topology-format file lists its Services under services:), or give Kubernetes Service manifests');
+    if (!('services' in only) && !('networkPolicies' in only)) problems.push('services: required (a topology-format file lists its Services under services:, its NetworkPolicies under networkPolicies:), or give Kubernetes manifests');
     for (const k of Object.keys(only)) {
       if (!APPLY_TOPOLOGY_KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${APPLY_TOPOLOGY_KEYS.join(', ')}; cluster, namespaces and nodes are ignored by apply)`);
     }
     const list = Array.isArray(only.services) ? only.services : [];
     const services = parseServiceList(only.services, problems);
+    const policies = parseNetworkPolicyList(only.networkPolicies, problems);
     if (problems.length) throw new TopologyError(problems, source, `${source} is invalid (nothing applied)`);
-    return { services, origins: list.map((_, i) => `services[${i}]`), source };
+    return {
+      services, origins: list.map((_, i) => `services[${i}]`), source,
+      ...(policies.length ? { networkPolicies: policies.map((value, i) => ({ value, origin: `networkPolicies[${i}]`, root: 'spec.' })) } : {}),
+    };
   }
   try {
     const m = parseManifests(docs, source);
@@ -72,7 +80,7 @@ export function parseApplyFile(text: string, source: string): ApplyInput {
     if (ingressObjects > 0) {
       throw new TopologyError([`${ingressObjects} Ingress, IngressClass or Secret object(s): a running lab has no Ingress controller yet, so podwire apply does not take them (see README, Ingress (in progress))`], source);
     }
-    return { services: m.services, origins: m.origins, source };
+    return { services: m.services, origins: m.origins, source, ...(m.networkPolicies.length ? { networkPolicies: m.networkPolicies } : {}) };
   } catch (e) {
     if (e instanceof TopologyError) throw new TopologyError(e.problems, source, `${source} is invalid (nothing applied)`);
     throw e;

@@ -17,13 +17,13 @@ export const allPodRefs: PodRef[] = NAMESPACES.flatMap((ns) => PODS.map((pod) =>
 export const podName = (p: PodRef) => `${p.ns}/${p.pod}`;
 
 /** The lab: pod `a` of each namespace on n1, `b` and `c` on n2. */
-export function truthTopology(extra: Record<string, unknown> = {}) {
+export function truthTopology(extra: Record<string, unknown> = {}, cluster: Record<string, unknown> = {}) {
   const pod = (ns: string, name: string) => ({
     name, namespace: ns, labels: { pod: name },
     ports: PORTS.flatMap((port) => (['TCP', 'UDP'] as const).map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol }))),
   });
   return {
-    cluster: { dns: false },
+    cluster: { dns: false, ...cluster },
     namespaces: NAMESPACES.map((ns) => ({ name: ns, labels: { ns } })),
     nodes: [
       { name: 'n1', pods: NAMESPACES.map((ns) => pod(ns, 'a')) },
@@ -98,10 +98,10 @@ export const TRUTH_CASES: TruthCase[] = [
  * An ipBlock case needs the pods' addresses: egress from x/a to the whole
  * cluster CIDR except y/b's address.
  */
-export function ipBlockCase(ipOf: (p: PodRef) => string): TruthCase {
+export function ipBlockCase(ipOf: (p: PodRef) => string, clusterCIDR = '10.244.0.0/16'): TruthCase {
   return {
-    name: 'ipBlock with except: x/a may reach 10.244.0.0/16 except y/b',
-    policies: [{ name: 'cidr', namespace: 'x', spec: { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '10.244.0.0/16', except: [`${ipOf({ ns: 'y', pod: 'b' })}/32`] } }] }] } }],
+    name: `ipBlock with except: x/a may reach ${clusterCIDR} except y/b`,
+    policies: [{ name: 'cidr', namespace: 'x', spec: { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: clusterCIDR, except: [`${ipOf({ ns: 'y', pod: 'b' })}/32`] } }] }] } }],
     allowed: (f, t) => !is(f, 'x', 'a') || !is(t, 'y', 'b'),
   };
 }
