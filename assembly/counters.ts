@@ -1,6 +1,9 @@
-// Counters: one list of drop reasons (the only place their names live; the
-// control plane reads them through dropReasonName), node events, and
-// per-port rx/tx counters. All u64, bumped in place, read by the control plane.
+// Counters: one list of drop reasons (enum Drop: their names, which the
+// control plane reads through dropReasonName, are its members in lower case,
+// generated into drop_names.ts at build by scripts/drop-names.mjs), node
+// events, and per-port rx/tx counters. All u64, bumped in place, read by the
+// control plane.
+import { DROP_NAMES } from "./drop_names";
 
 export const enum Drop {
   NONE = 0,
@@ -55,54 +58,6 @@ export const enum Drop {
   HELD,
 }
 
-const DROP_NAMES: StaticArray<string> = [
-  "none",
-  "eth_truncated",
-  "vlan_truncated",
-  "bad_vnet_hdr",
-  "invalid_src_mac",
-  "ipv4_truncated",
-  "ipv4_bad_version",
-  "ipv4_bad_ihl",
-  "ipv4_bad_total_len",
-  "ipv4_bad_checksum",
-  "arp_malformed",
-  "oversize",
-  "same_port",
-  "no_destination",
-  "unknown_ethertype",
-  "no_route",
-  "icmp_malformed",
-  "gateway_unhandled",
-  "bad_port",
-  "ttl_exceeded",
-  "no_neighbor",
-  "frag_needed",
-  "not_for_us",
-  "underlay_unhandled",
-  "vxlan_malformed",
-  "vxlan_bad_vni",
-  "vxlan_not_for_vtep",
-  "gen_pool_empty",
-  "tx_full",
-  "gso_unsupported",
-  "gso_malformed",
-  "gso_segment_oversize",
-  "service_no_endpoints",
-  "service_nat_failed",
-  "service_no_local_endpoints",
-  "ct_invalid",
-  "icmp_error_invalid",
-  "vxlan_bad_checksum",
-  "tunnel_ecn_not_ect",
-  "vlan_no_device",
-  "frag_overlap",
-  "frag_too_big",
-  "frag_no_buffer",
-  "frag_inconsistent",
-  "policy_denied_ingress",
-  "policy_denied_egress",
-];
 
 export const enum Ev {
   FDB_LEARNED = 0,      // new MAC learned

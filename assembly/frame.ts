@@ -25,6 +25,8 @@ export const TX_START: usize = 8;
 export const TX_LENGTH: usize = 12;
 /** tx entry slot value for a generated frame (ICMP error, fragment), which lives in the gen pool */
 export const GEN_SLOT: u32 = 0xfffffffe; // tx entry slot value for a generated frame
+/** Ingress port value for frames that came from no bridge port (routed, generated): excludes nothing from a flood. */
+export const NO_INGRESS: u32 = 0xffffffff;
 
 export let numSlots: u32 = 0;
 export let rxCapacity: u32 = 0;
@@ -40,6 +42,7 @@ let genBase: usize = 0;
 let genSlots: u32 = 0;
 let genSlotSize: u32 = 0;
 let genUsed: u32 = 0;
+let genSent: u32 = 0;  // generated frames before this one were handed to the dispatcher (genNext)
 
 export function frameLayout(slots: u32, rxCap: u32, size: u32, slotsAt: usize, rxLenAt: usize, rxPortAt: usize, rxAddrAt: usize,
   txAt: usize, txCap: u32, genAt: usize, gens: u32, genSize: u32): void {
@@ -69,6 +72,7 @@ export function frameLayout(slots: u32, rxCap: u32, size: u32, slotsAt: usize, r
 export function txClear(): void {
   txCount = 0;
   genUsed = 0;
+  genSent = 0;
 }
 
 /**
@@ -82,8 +86,60 @@ export function genAlloc(): usize {
   genUsed++;
   store<u64>(v, 0);
   store<u16>(v, 0, 8);
+  store<u32>(v + VNET_HLEN - HEADROOM, GEN_UNQUEUED);
   return v;
 }
+
+// The queue of generated frames. A stage that builds a frame (ICMP error, TCP
+// reset, fragment, GSO segment) does not send it: it queues it with where it
+// goes, and the dispatcher (index.ts) takes the queue after the frame being
+// processed and sends each like any other frame, so no stage calls back up
+// the pipeline. The queue is the generated slots themselves, in the order
+// they were allocated; what a queued frame needs is kept at the start of its
+// slot, in headroom that encapsulation (at most 50 bytes before the frame,
+// HEADROOM 130) never reaches.
+const GEN_UNQUEUED: u32 = 0x80000000; // never a route (>= 0) nor GEN_BRIDGED
+/** Route value for a generated frame to bridge (not route) from the port in genInPort. */
+export const GEN_BRIDGED: i32 = -1;
+const Q_ROUTE: usize = 0;   // i32: a route index, GEN_BRIDGED, or GEN_UNQUEUED
+const Q_IN_PORT: usize = 4; // u32
+const Q_LEN: usize = 8;     // u32: frame bytes (no vnet header)
+const Q_L2LEN: usize = 12;  // u16
+const Q_IS_DROP: usize = 14; // u8: 1 = a lost one is a drop (fragments, segments); 0 = an event (generated_unsent)
+
+/**
+ * Queue generated frame `frame` (from genAlloc + VNET_HLEN, `len` bytes, L2
+ * header `l2len`) to go along route `r`, or bridged from `inPort` when r is
+ * GEN_BRIDGED. `lostIsDrop`: when it cannot be sent, count the reason as a
+ * drop (a piece of a forwarded packet) rather than as generated_unsent (a
+ * frame the node made up: the received frame it answers has its own verdict).
+ */
+export function genQueue(frame: usize, r: i32, inPort: u32, len: u32, l2len: u32, lostIsDrop: bool): void {
+  const q = frame - HEADROOM;
+  store<i32>(q + Q_ROUTE, r);
+  store<u32>(q + Q_IN_PORT, inPort);
+  store<u32>(q + Q_LEN, len);
+  store<u16>(q + Q_L2LEN, <u16>l2len);
+  store<u8>(q + Q_IS_DROP, lostIsDrop ? 1 : 0);
+}
+
+/** Generated frames not yet taken by the dispatcher? One compare: the per-frame cost when there are none. */
+@inline export function genPending(): bool { return genSent < genUsed; }
+
+/** The next queued generated frame's address (the frame, after its vnet header), 0 when none is left. */
+export function genNext(): usize {
+  while (genSent < genUsed) {
+    const frame = genBase + <usize>genSent * <usize>genSlotSize + HEADROOM;
+    genSent++;
+    if (load<u32>(frame - HEADROOM + Q_ROUTE) != GEN_UNQUEUED) return frame;
+  }
+  return 0;
+}
+@inline export function genRoute(frame: usize): i32 { return load<i32>(frame - HEADROOM + Q_ROUTE); }
+@inline export function genInPort(frame: usize): u32 { return load<u32>(frame - HEADROOM + Q_IN_PORT); }
+@inline export function genLen(frame: usize): u32 { return load<u32>(frame - HEADROOM + Q_LEN); }
+@inline export function genL2len(frame: usize): u32 { return <u32>load<u16>(frame - HEADROOM + Q_L2LEN); }
+@inline export function genLostIsDrop(frame: usize): bool { return load<u8>(frame - HEADROOM + Q_IS_DROP) != 0; }
 
 /** Generated frames still available this round. */
 export function genFree(): u32 { return genSlots - genUsed; }

@@ -1,9 +1,9 @@
 // The data plane's exports: one batch entry point, layout queries for the
 // control plane's loader (src/dataplane/), and table operations.
-import { HEADROOM, TX_ENTRY, frameLayout, rxLen, rxPort, rxAddr, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, rxAddrBase, rxCapacity, txBase, txCapacity } from "./frame";
+import { HEADROOM, TX_ENTRY, GEN_SLOT, GEN_BRIDGED, NO_INGRESS, genPending, genNext, genRoute, genInPort, genLen, genL2len, genLostIsDrop, frameLayout, rxLen, rxPort, rxAddr, txCount, slotBase as _slotBase, slotSize, rxLenBase, rxPortBase, rxAddrBase, rxCapacity, txBase, txCapacity } from "./frame";
 import { VNET_HLEN, vnetCheck } from "./wire/virtio";
 import { ethDst, ethHeaderLen, ethPayloadType, isGroupMac, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from "./wire/ethernet";
-import { Drop, Ev, PortCtr, countDrop, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
+import { Drop, Ev, PortCtr, countDrop, countEv, countPort, dropBase, evBase, portCtrBase, dropName, evName, portCtrName } from "./counters";
 import * as counters from "./counters";
 import { fdbBytes, fdbInit } from "./tables/mac_table";
 import { fibBytes, fibInit } from "./tables/fib";
@@ -13,25 +13,25 @@ import { svcBytes, svcInit } from "./tables/services";
 import { affBytes, affInit } from "./tables/affinity";
 import { maglevBytes, maglevInit } from "./tables/maglev";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
-import { ulPort } from "./node";
-import { l2Input, l2Drop, l3Check } from "./stages/l2_input";
-import { gatewayInput, gwMac, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
+import { ulPort, gwMac } from "./node";
+import { l2Input, l3Check } from "./stages/l2_input";
+import { gatewayInput, GatewayNext, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
 import { policyCheck } from "./stages/policy";
 import { polBytes, polInit } from "./tables/policy";
 import { needsDefrag, defragment } from "./stages/defrag";
-import { fragment } from "./stages/route";
+import { routeTo, ipForward } from "./stages/route";
+import { fragment } from "./stages/fragment";
 import { fragBytes, fragInit, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "./tables/frag_queue";
-import { prefetchFlows } from "./stages/flow_prefetch";
+import { prefetchFlows, prefetchBytes, prefetchInit } from "./stages/flow_prefetch";
 import { refusedPort } from "./stages/output";
 import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, traceBytes } from "./trace";
 import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
-export { setGateway } from "./stages/gateway";
-export { setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
+export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";
 export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";
@@ -99,6 +99,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const fragAt = at; at = align(at + fragBytes(fragQueues));
   // NetworkPolicy: pod addresses, allow entries and their port ranges
   const polAt = at; at = align(at + polBytes(policyCapacity));
+  const prefetchAt = at; at = align(at + prefetchBytes());
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
   const rxPortAt = at; at = align(at + <usize>rxCap * 4);
@@ -128,6 +129,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   maglevInit(maglevAt, svcCapacity, maglev);
   fragInit(fragAt, fragQueues);
   polInit(polAt, policyCapacity);
+  prefetchInit(prefetchAt);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
   configured = true;
@@ -147,9 +149,33 @@ export function processBatch(first: u32, n: u32): u32 {
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    if (genPending()) sendGenerated();
     if (r != Drop.NONE && r != Drop.HELD) countFrameDrop(inPort, r);
   }
   return txCount;
+}
+
+/**
+ * Send the frames the stages generated while processing one frame (ICMP
+ * errors, resets, fragments, GSO segments; frame.ts genQueue), in the order
+ * they were made, each routed (or bridged) like a received one. Sending one
+ * may generate more (an ICMP error about a fragment with no neighbour): they
+ * join the queue and go too. A lost one counts as a drop or as
+ * generated_unsent, as it was queued.
+ */
+function sendGenerated(): void {
+  for (let g = genNext(); g != 0; g = genNext()) {
+    const r = genRoute(g);
+    const len = genLen(g);
+    const l2len = genL2len(g);
+    const d = r == GEN_BRIDGED
+      ? bridgeForward(GEN_SLOT, genInPort(g), g, len, l2len)
+      : routeTo(r, GEN_SLOT, NO_INGRESS, g, len, l2len);
+    if (d != Drop.NONE) {
+      if (genLostIsDrop(g)) countDrop(d);
+      else countEv(Ev.GENERATED_UNSENT);
+    }
+  }
 }
 
 @inline function countFrameDrop(inPort: u32, r: Drop): void {
@@ -169,6 +195,7 @@ function processTraced(first: u32, end: u32): u32 {
     traceIngress(inPort, rxAddr(i), rxLen(i), inPort == ulPort);
     const queued = txCount;
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
+    if (genPending()) sendGenerated();
     for (let k = queued; k < txCount; k++) traceTx(k);
     if (r == Drop.OVERSIZE || r == Drop.TX_FULL) trace(Step.TX_REFUSED, <u32>r, refusedPort, 0, 0, 0, 0, 0);
     trace(Step.VERDICT, <u32>r, 0, 0, 0, 0, 0, 0);
@@ -189,13 +216,19 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   // a TAP read that filled its slot was cut short (the TAP copies what fits
   // and says no more): bigger than any port's MTU allows, never forwarded in part
   if (portBridged(inPort) && total >= slotSize - HEADROOM + VNET_HLEN) return Drop.OVERSIZE;
-  const l2len = l2Input(inPort, vnet, frame, len);
-  if (l2len == 0) return l2Drop;
+  const l2 = l2Input(inPort, vnet, frame, len);
+  if (l2 < 0) return <Drop>-l2;
+  const l2len = <u32>l2;
   const l3type = ethPayloadType(frame, l2len);
   const bad = l3Check(frame, len, l2len, l3type);
   if (bad != Drop.NONE) return bad;
   const dst = ethDst(frame);
-  if (dst == gwMac) return gatewayInput(slot, inPort, frame, len, l2len, l3type);
+  if (dst == gwMac) {
+    const next = gatewayInput(slot, inPort, frame, len, l2len, l3type);
+    if (next == GatewayNext.ROUTE) return ipForward(slot, frame, len, l2len);
+    if (next == GatewayNext.ROUTE_IF_TRANSLATED) return ipForward(slot, frame, len, l2len, Drop.GATEWAY_UNHANDLED);
+    return <Drop>next;
+  }
   // a tagged (VID != 0) request is only flooded: the gateway has no VLAN device to hear it on
   if (isGroupMac(dst) && l3type == ETHERTYPE_ARP && vlanForHost(frame, l2len) && isArpForGateway(frame + l2len)) {
     return arpReply(slot, inPort, frame, len, l2len);
@@ -211,13 +244,13 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
       const d = defragment(frame, len, l2len);
       if (d != Drop.NONE) return d;
       const nat = serviceNat(fqFrame, fqLen, fqL2len);
-      if (nat != Drop.NONE) return nat;
+      if (nat > 0) return <Drop>nat;
       const pol = policyCheck(fqFrame, fqLen, fqL2len);
       if (pol != Drop.NONE) return pol;
       return fragment(-1, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf, inPort);
     }
     const nat = serviceNat(frame, len, l2len);
-    if (nat != Drop.NONE) return nat;
+    if (nat > 0) return <Drop>nat;
     const pol = policyCheck(frame, len, l2len);
     if (pol != Drop.NONE) return pol;
   }

@@ -1,10 +1,21 @@
-// This node's identity on the underlay and its overlay settings, set by the
-// control plane (flannel's view of a node: its public IP, its VTEP).
+// This node's identity, set by the control plane: its pod gateway (the
+// bridge device's address and MAC), its identity on the underlay and its
+// overlay settings (flannel's view of a node: its public IP, its VTEP).
+// Module globals are per node: each node is its own instance.
 export const enum Overlay {
   NONE = 0,     // single node: no underlay
   VXLAN = 1,
   IPIP = 2,
   HOST_GW = 3,
+}
+
+/** The pod gateway: the first address of the pod CIDR, and the bridge device's MAC (0: none yet). */
+export let gwIp: u32 = 0;
+export let gwMac: u64 = 0;
+
+export function setGateway(ip: u32, mac: u64): void {
+  gwIp = ip;
+  gwMac = mac;
 }
 
 export let overlay: Overlay = Overlay.NONE;

@@ -15,7 +15,15 @@ import { ctCount, ctTouchSlot, ctTouchEntry, hashTuple } from "../tables/conntra
 const MIN_FLOWS: u32 = 16384;
 const CHUNK: u32 = 512;
 const NO_HASH: u32 = 0; // a real hash of 0 only loses its prefetch
-const hashes = memory.data(<i32>CHUNK * 4);
+// The hashes of one chunk, between the two passes: scratch memory carved from
+// this node's region (configure), not static data, which every node of a lab
+// shares (one wasm memory); a node's own buffer stays its own whoever calls.
+let hashes: usize = 0;
+
+/** Bytes of scratch memory a node needs for the pass. */
+export function prefetchBytes(): usize { return <usize>CHUNK * 4; }
+/** Where this node's scratch memory starts (configure). */
+export function prefetchInit(at: usize): void { hashes = at; }
 /** What the touches read, kept so the optimizer cannot drop them. */
 export let prefetchSink: u32 = 0;
 

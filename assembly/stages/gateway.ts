@@ -2,25 +2,18 @@
 // bridge device on a real node. It answers ARP for itself and ICMP echo;
 // replies to flows masqueraded to it (and ICMP errors about them) are
 // translated and forwarded; anything else addressed to its MAC is the
-// routing stage's business.
+// routing stage's business: gatewayInput says so (GatewayNext) and the
+// dispatcher (index.ts) hands the frame on.
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HLEN, ethSrc, ethVlanId, setEthDst, setEthSrc } from "../wire/ethernet";
 import { arpOp, arpSha, arpSpa, arpTpa, arpEmit, ARP_OP_REQUEST, ARP_OP_REPLY } from "../wire/arp";
 import { ipv4Dst, ipv4Src, ipv4HeaderLen, ipv4TotalLen, ipv4Proto, setIpv4Src, setIpv4Dst, ipv4FillChecksum, IPPROTO_ICMP, TTL } from "../wire/ipv4";
 import { icmpCheckLen, icmpType, icmpChecksumOk, icmpEchoToReply, ICMP_ECHO_REQUEST, CSUM as ICMP_CSUM } from "../wire/icmp";
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, vnetFlags, vnetCsumStart, vnetCsumOffset, vnetFinishChecksum, vnetClear } from "../wire/virtio";
+import { gwIp, gwMac } from "../node";
 import { output } from "./output";
-import { ipForward } from "./route";
 import { isIcmpError } from "./service_icmp";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, tracing, trace } from "../trace";
-
-export let gwIp: u32 = 0;
-export let gwMac: u64 = 0;
-
-export function setGateway(ip: u32, mac: u64): void {
-  gwIp = ip;
-  gwMac = mac;
-}
 
 /**
  * May the node's own stack take this frame? Not when it carries a VLAN tag
@@ -57,8 +50,19 @@ export function arpReplyAs(slot: u32, inPort: u32, frame: usize, len: u32, l2len
   return output(slot, inPort, frame, len, l2len);
 }
 
-/** A frame whose destination MAC is the gateway's. `l3type` is the payload ethertype. */
-export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32, l3type: u16): Drop {
+/** What gatewayInput hands on besides a verdict (a Drop, >= 0: answered, or dropped). */
+export const enum GatewayNext {
+  /** IPv4 for another address: route it. */
+  ROUTE = -1,
+  /** IPv4 for the gateway address that it does not answer: route it only if Service NAT translates it, else GATEWAY_UNHANDLED. */
+  ROUTE_IF_TRANSLATED = -2,
+}
+
+/**
+ * A frame whose destination MAC is the gateway's. `l3type` is the payload
+ * ethertype. Returns a Drop (NONE: answered) or a GatewayNext.
+ */
+export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2len: u32, l3type: u16): i32 {
   // not routed, not answered (the bridge would still forward it between ports, but it is for the gateway)
   if (!vlanForHost(frame, l2len)) return Drop.VLAN_NO_DEVICE;
   if (l3type == ETHERTYPE_ARP) {
@@ -66,12 +70,12 @@ export function gatewayInput(slot: u32, inPort: u32, frame: usize, len: u32, l2l
   }
   if (l3type != ETHERTYPE_IPV4) return Drop.UNKNOWN_ETHERTYPE;
   const ip = frame + l2len;
-  if (ipv4Dst(ip) != gwIp) return ipForward(slot, frame, len, l2len);
+  if (ipv4Dst(ip) != gwIp) return GatewayNext.ROUTE;
   const ihl = ipv4HeaderLen(ip);
   if (ipv4Proto(ip) == IPPROTO_ICMP && !isIcmpError(ip + ihl, ipv4TotalLen(ip) - ihl)) {
     return echoReplyAs(slot, inPort, frame, len, l2len, gwIp, gwMac);
   }
-  return ipForward(slot, frame, len, l2len, Drop.GATEWAY_UNHANDLED);
+  return GatewayNext.ROUTE_IF_TRANSLATED;
 }
 
 /**

@@ -1,14 +1,13 @@
 // Packets the node originates (ICMP errors, TCP resets): built in a
-// generated slot with the gateway as their Ethernet source, then routed like
-// any other packet (the routing stage fills the destination MAC).
+// generated slot with the gateway as their Ethernet source, then queued for
+// the dispatcher, which routes them like any other packet (the routing stage
+// fills the destination MAC).
 import { ethEmit, ETHERTYPE_IPV4, ETH_HLEN } from "../wire/ethernet";
 import { ipv4Emit } from "../wire/ipv4";
 import { VNET_HLEN } from "../wire/virtio";
-import { genAlloc, GEN_SLOT } from "../frame";
-import { nextIpId } from "../node";
-import { gwMac } from "./gateway";
-import { routeTo, NO_INGRESS } from "./route";
-import { Drop, Ev, countEv } from "../counters";
+import { genAlloc, genQueue, NO_INGRESS } from "../frame";
+import { nextIpId, gwMac } from "../node";
+import { Ev, countEv } from "../counters";
 
 // A generated frame that cannot be made or sent is counted as an event, not a
 // drop: the received frame it answers is already counted under its own
@@ -28,8 +27,7 @@ export function genIpv4(total: u32, proto: u8, src: u32, dst: u32): usize {
   return g;
 }
 
-/** Route generated frame `g` (from genIpv4, `len` bytes) along route `r`; not sent: counted (generated_unsent). */
+/** Queue generated frame `g` (from genIpv4, `len` bytes) to go along route `r`; not sent: counted (generated_unsent). */
 export function sendGenerated(r: i32, g: usize, len: u32): void {
-  const d = routeTo(r, GEN_SLOT, NO_INGRESS, g, len, ETH_HLEN);
-  if (d != Drop.NONE) countEv(Ev.GENERATED_UNSENT);
+  genQueue(g, r, NO_INGRESS, len, ETH_HLEN, false);
 }

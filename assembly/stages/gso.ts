@@ -15,15 +15,17 @@
 //     segment's TCP length, header and payload): the super-frame's field
 //     holds a partial pseudo-header sum (NEEDS_CSUM), recomputed from scratch;
 //   - a zero vnet header: a complete frame, no offload asked of the device.
-// Each lands in a generated slot and is routed like a fragment (route.ts).
+// Each lands in a generated slot and is queued like a fragment (fragment.ts):
+// the dispatcher routes it.
 import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4Ident, ipv4FlagsFrag, ipv4FillChecksum, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, IPPROTO_TCP, IPV4_MIN_HLEN, TOTAL_LEN, IDENT } from "../wire/ipv4";
 import { tcpHeaderLen, tcpSeq, tcpFlags, setTcpSeq, setTcpFlags, tcpFillChecksum, TCP_FIN, TCP_PSH, TCP_CWR } from "../wire/tcp";
 import { setBe16 } from "../wire/checksum";
 import { VNET_HLEN, VNET_GSO_TCPV4, VNET_GSO_ECN, vnetGsoType, vnetGsoSize, vnetHdrLen } from "../wire/virtio";
 import { routeKind, routeNextHop, RouteKind } from "../tables/fib";
 import { neighLookup, NO_MAC } from "../tables/neighbors";
-import { genAlloc, genFree, genFrameCapacity, GEN_SLOT } from "../frame";
-import { routeTo, routeMtu, fragment, fragmentChunk, NO_INGRESS } from "./route";
+import { genAlloc, genFree, genFrameCapacity, genQueue, NO_INGRESS } from "../frame";
+import { routeMtu } from "./route_mtu";
+import { fragment, fragmentChunk } from "./fragment";
 import { Drop, Ev, countEv, countDrop } from "../counters";
 
 // what gsoParse found out about the super-frame
@@ -136,10 +138,12 @@ export function gsoSegment(r: i32, frame: usize, len: u32, l2len: u32): Drop {
     setTcpFlags(gt, f);
     tcpFillChecksum(gt, thl + n, src, dst);
     const segLen = hlen + n;
-    const d = chunk != 0 && ihl + thl + n > mtu
-      ? fragment(r, g, segLen, l2len, mtu)
-      : routeTo(r, GEN_SLOT, NO_INGRESS, g, segLen, l2len);
-    if (d != Drop.NONE) countDrop(d);
+    if (chunk != 0 && ihl + thl + n > mtu) {
+      const d = fragment(r, g, segLen, l2len, mtu);
+      if (d != Drop.NONE) countDrop(d);
+    } else {
+      genQueue(g, r, NO_INGRESS, segLen, l2len, true);
+    }
     off += n;
   }
   countEv(Ev.GSO_SEGMENTED, nseg);

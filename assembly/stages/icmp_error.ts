@@ -1,15 +1,16 @@
 // ICMP errors the node sends about packets it could not forward (RFC 792,
 // RFC 1812 4.3.2): time exceeded, destination unreachable, fragmentation
-// needed (RFC 1191, with the next-hop MTU). Built in a generated slot, then
-// routed back to the source like any packet the node originates.
+// needed (RFC 1191, with the next-hop MTU). Built in a generated slot and
+// queued (generated.ts): the dispatcher routes it back to the source like
+// any packet the node originates.
 import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK, IPPROTO_ICMP } from "../wire/ipv4";
 import { icmpEmitError, icmpFillChecksum, ICMP_ECHO_REQUEST, ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_CODE_FRAG_NEEDED } from "../wire/icmp";
 import { ethDst, isGroupMac } from "../wire/ethernet";
 import { nowMs } from "../clock";
-import { gwIp } from "./gateway";
+import { gwIp } from "../node";
 import { fibLookup, ROUTE_NONE } from "../tables/fib";
 import { genIpv4, sendGenerated } from "./generated";
-import { natIcmpError } from "./service_icmp";
+import { natIcmpError, NAT_TRANSLATED } from "./service_icmp";
 import { Ev, countEv } from "../counters";
 import { Step, tracing, trace, dryRun } from "../trace";
 
@@ -92,7 +93,7 @@ export function icmpError(frame: usize, len: u32, l2len: u32, type: u8, code: u8
   // about a translated flow (the packet was DNATed before it failed): the
   // client must see its own addresses quoted, and a masqueraded flow's
   // error must go to the client, not to the masquerade address
-  if (natIcmpError(g, 14 + total, 14) && ipv4Dst(g + 14) != src) {
+  if (natIcmpError(g, 14 + total, 14) == NAT_TRANSLATED && ipv4Dst(g + 14) != src) {
     r = fibLookup(ipv4Dst(g + 14));
     if (r == ROUTE_NONE) { countEv(Ev.ICMP_ERRORS_SUPPRESSED); return; }
   }

@@ -10,18 +10,19 @@ import { fdbLearn } from "../tables/mac_table";
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
 
-/** Ethernet header length when the L2 checks pass; 0 with the reason in `l2Drop` otherwise. */
-export let l2Drop: Drop = Drop.NONE;
-
-export function l2Input(inPort: u32, vnet: usize, frame: usize, len: u32): u32 {
+/**
+ * The Ethernet header's length (> 0) when the L2 checks pass (the source MAC
+ * is learned), else the drop reason negated: -Drop.X.
+ */
+export function l2Input(inPort: u32, vnet: usize, frame: usize, len: u32): i32 {
   const l2len = ethHeaderLen(frame, len);
-  if (l2len == 0) { l2Drop = len < ETH_HLEN ? Drop.ETH_TRUNCATED : Drop.VLAN_TRUNCATED; return 0; }
+  if (l2len == 0) return -<i32>(len < ETH_HLEN ? Drop.ETH_TRUNCATED : Drop.VLAN_TRUNCATED);
   const src = ethSrc(frame);
   // group bit set, or all zero: not a station address (is_valid_ether_addr)
-  if ((src & 1) != 0 || src == 0) { l2Drop = Drop.INVALID_SRC_MAC; return 0; }
+  if ((src & 1) != 0 || src == 0) return -<i32>Drop.INVALID_SRC_MAC;
   if (vnetGsoType(vnet) != VNET_GSO_NONE) countEv(Ev.GSO_FRAMES);
   fdbLearn(src, inPort, nowMs);
-  return l2len;
+  return <i32>l2len;
 }
 
 /** L3 shape checks for the payload; Drop.NONE when fine. */

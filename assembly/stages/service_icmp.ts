@@ -13,7 +13,7 @@ import { ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED } from "../wire/icmp";
 import { VNET_HLEN, VNET_F_NEEDS_CSUM, VNET_F_DATA_VALID, vnetFlags, vnetFinishChecksum } from "../wire/virtio";
 import { ctLookup, ctRefEntry, ctRefIsReply, ctBase, ctCount, ENTRY, O_ORIG, O_REPLY } from "../tables/conntrack";
 import { nowMs } from "../clock";
-import { Ev, countEv } from "../counters";
+import { Drop, Ev, countEv } from "../counters";
 
 const ICMP_SOURCE_QUENCH: u8 = 4;
 const ICMP_PARAM_PROBLEM: u8 = 12;
@@ -26,12 +26,10 @@ const ICMP_PARAM_PROBLEM: u8 = 12;
 }
 
 /**
- * Set by natIcmpError: the message was an ICMP error conntrack cannot take
- * (bad checksum, or a quote it cannot read a tuple from) and was left alone.
- * The kernel gives such a packet no conntrack entry (ct state INVALID), and
- * kube-proxy drops INVALID packets: the caller drops it (icmp_error_invalid).
+ * A NAT step's result: a drop reason (> 0), Drop.NONE (the packet passes
+ * untouched), or this: it passes translated.
  */
-export let icmpInvalid = false;
+export const NAT_TRANSLATED: i32 = -1;
 
 /**
  * Can conntrack use the ICMP error at `icmp` (`icmpLen` bytes, the whole
@@ -57,36 +55,37 @@ function icmpErrorValid(vnet: usize, icmp: usize, icmpLen: u32): bool {
 
 /**
  * Translate the ICMP error at `frame + l2len` in place if it quotes a
- * tracked TCP/UDP flow's packet. True when something changed. The ICMP
- * checksum is recomputed (the message is at most 576 bytes from a router;
- * a host's may be longer but is bounded by the frame). An error that fails
- * icmpErrorValid is left alone with `icmpInvalid` set.
+ * tracked TCP/UDP flow's packet: NAT_TRANSLATED when something changed,
+ * else Drop.NONE. The ICMP checksum is recomputed (the message is at most 576
+ * bytes from a router; a host's may be longer but is bounded by the frame).
+ * An error that fails icmpErrorValid is left alone and reported as
+ * Drop.ICMP_ERROR_INVALID: the kernel gives such a packet no conntrack entry
+ * (ct state INVALID), and kube-proxy drops INVALID packets.
  */
-export function natIcmpError(frame: usize, len: u32, l2len: u32): bool {
-  icmpInvalid = false;
+export function natIcmpError(frame: usize, len: u32, l2len: u32): i32 {
   const ip = frame + l2len;
   const ihl = ipv4HeaderLen(ip);
   const total = ipv4TotalLen(ip);
   // a fragment holds part of the message: neither checked nor translated (the kernel reassembles first)
-  if ((ipv4FlagsFrag(ip) & (FLAG_MF | FRAG_OFFSET_MASK)) != 0 || total > len - l2len) return false;
+  if ((ipv4FlagsFrag(ip) & (FLAG_MF | FRAG_OFFSET_MASK)) != 0 || total > len - l2len) return Drop.NONE;
   const icmp = ip + ihl;
   const icmpLen = total - ihl;
-  if (!isIcmpError(icmp, icmpLen)) return false;
-  if (!icmpErrorValid(frame - VNET_HLEN, icmp, icmpLen)) { icmpInvalid = true; return false; }
-  if (ctCount() == 0) return false;
+  if (!isIcmpError(icmp, icmpLen)) return Drop.NONE;
+  if (!icmpErrorValid(frame - VNET_HLEN, icmp, icmpLen)) return Drop.ICMP_ERROR_INVALID;
+  if (ctCount() == 0) return Drop.NONE;
   const inner = icmp + 8;
   const quoted = icmpLen - 8;
   const iihl = ipv4HeaderLen(inner);
-  if (quoted < iihl + 8) return false; // RFC 792: the header and 8 bytes of data (what we rewrite)
+  if (quoted < iihl + 8) return Drop.NONE; // RFC 792: the header and 8 bytes of data (what we rewrite)
   const proto = <u32>ipv4Proto(inner);
-  if (proto != <u32>IPPROTO_TCP && proto != <u32>IPPROTO_UDP) return false;
+  if (proto != <u32>IPPROTO_TCP && proto != <u32>IPPROTO_UDP) return Drop.NONE;
   const il4 = inner + iihl;
   const qSrc = ipv4Src(inner);
   const qDst = ipv4Dst(inner);
   const qSport = <u32>be16(il4);
   const qDport = <u32>be16(il4 + 2);
   const ref = ctLookup(proto, qDst, qSrc, qDport, qSport, nowMs);
-  if (ref < 0) return false;
+  if (ref < 0) return Drop.NONE;
   // the error travels in direction `reply`, as (qDst:qDport -> qSrc:qSport);
   // after translation it must look like the other direction's tuple inverted
   const o = ctBase() + <usize>ctRefEntry(ref) * ENTRY + (ctRefIsReply(ref) ? O_ORIG : O_REPLY);
@@ -94,7 +93,7 @@ export function natIcmpError(frame: usize, len: u32, l2len: u32): bool {
   const nSport = <u32>load<u16>(o, 10);
   const nDst = load<u32>(o);          // what the error's destination becomes
   const nDport = <u32>load<u16>(o, 8);
-  if (nSrc == qDst && nSport == qDport && nDst == qSrc && nDport == qSport) return false; // an untranslated flow
+  if (nSrc == qDst && nSport == qDport && nDst == qSrc && nDport == qSport) return Drop.NONE; // an untranslated flow
   vnetFinishChecksum(frame - VNET_HLEN, frame, len); // a partial checksum would cover what we rewrite
   // the quote travels the other way: its source becomes nDst, its destination nSrc
   const isTcp = proto == <u32>IPPROTO_TCP;
@@ -127,5 +126,5 @@ export function natIcmpError(frame: usize, len: u32, l2len: u32): bool {
   store<u16>(icmp + 2, 0);
   setBe16(icmp + 2, checksum(icmp, icmpLen));
   countEv(Ev.SERVICE_ICMP_RELATED);
-  return true;
+  return NAT_TRANSLATED;
 }

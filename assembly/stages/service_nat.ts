@@ -21,8 +21,8 @@
 //  - an ICMP error quoting a tracked flow's packet: translate the quote and
 //    the outer addresses back (service_icmp.ts);
 //  - anything else passes untouched (no entry is made for it).
-// `natApplied` says whether the last call changed the packet (the node's own
-// addresses only forward what was translated).
+// serviceNat says whether it changed the packet (NAT_TRANSLATED): the node's
+// own addresses only forward what was translated.
 // Checksums are updated incrementally (RFC 1624); a partial checksum (virtio
 // NEEDS_CSUM) holds only the pseudo-header sum, so only the address part of
 // it changes (ports are summed when it is completed).
@@ -39,9 +39,10 @@ import { svcLookup, svcPick, svcBackendIp, svcBackendPort, svcBackendCount, svcF
 import { maglevPick, maglevEnabled } from "../tables/maglev";
 import { hashTuple } from "../tables/conntrack";
 import { affFind, affBackend, affRemember } from "../tables/affinity";
-import { gwIp } from "./gateway";
+import { gwIp } from "../node";
 import { serviceReject } from "./service_reject";
-import { natIcmpError, icmpInvalid } from "./service_icmp";
+import { natIcmpError, NAT_TRANSLATED } from "./service_icmp";
+export { NAT_TRANSLATED };
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, Choice, Nat, tracing, trace, dryRun } from "../trace";
@@ -54,16 +55,17 @@ const TCP_FLAGS: u32 = 13;
 /** Masquerade ports tried after the client's own: Linux's nf_nat picks from the whole range above 1024 too. */
 const SNAT_TRIES: u32 = 64;
 
-/** Did the last serviceNat call translate the packet? */
-export let natApplied = false;
 /** Did the last serviceNat call find the packet's flow in conntrack (established or reply: the policy stage passes it)? */
 export let natCtHit = false;
 /** The conntrack entry the last serviceNat call made for a new Service flow, -1 when none (the policy stage removes it on a denial). */
 export let natCreated: i32 = -1;
 
-/** Translate the packet at `frame + l2len` (IPv4, header validated) in place if it belongs to a Service flow. */
-export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
-  natApplied = false;
+/**
+ * Translate the packet at `frame + l2len` (IPv4, header validated) in place
+ * if it belongs to a Service flow. Returns a drop reason, Drop.NONE (passes
+ * untouched) or NAT_TRANSLATED (passes translated).
+ */
+export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
   natCtHit = false;
   natCreated = -1;
   // nothing programmed, nothing tracked: nothing to do (the common case for a node with no Services)
@@ -71,8 +73,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
   const ip = frame + l2len;
   const proto = <u32>ipv4Proto(ip);
   if (proto == <u32>IPPROTO_ICMP) {
-    natApplied = natIcmpError(frame, len, l2len);
-    return icmpInvalid ? Drop.ICMP_ERROR_INVALID : Drop.NONE;
+    return natIcmpError(frame, len, l2len);
   }
   if (proto != <u32>IPPROTO_TCP && proto != <u32>IPPROTO_UDP) return Drop.NONE;
   if ((ipv4FlagsFrag(ip) & (FLAG_MF | FRAG_OFFSET_MASK)) != 0) return Drop.NONE;
@@ -169,34 +170,38 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): Drop {
     countEv(Ev.SERVICE_SNAT);
     if (tracing()) trace(Step.NAT, Nat.SNAT, sip, rDst, sport, rDport, 0, 0);
   }
-  natApplied = true;
-  return Drop.NONE;
+  return NAT_TRANSLATED;
 }
 
-/** Translate a packet of tracked flow `e`: the other direction's tuple, inverted, is what it must become. */
+/**
+ * Translate a packet of tracked flow `e`: the other direction's tuple,
+ * inverted, is what it must become. A drop reason, NAT_TRANSLATED, or
+ * Drop.NONE for a flow whose tuples need no rewrite.
+ */
 function translateHit(frame: usize, len: u32, ip: usize, l4: usize, isTcp: bool, e: u32, reply: bool,
-  sip: u32, dip: u32, sport: u32, dport: u32): Drop {
+  sip: u32, dip: u32, sport: u32, dport: u32): i32 {
   const o = ctBase() + <usize>e * ENTRY + (reply ? O_ORIG : O_REPLY);
   const nSrc = load<u32>(o, 4);
   const nSport = <u32>load<u16>(o, 10);
   const nDst = load<u32>(o);
   const nDport = <u32>load<u16>(o, 8);
+  let done: i32 = Drop.NONE;
   let d = Drop.NONE;
   if (nDst != dip || nDport != dport) {
     d = rewrite(frame, len, ip, l4, isTcp, false, dip, nDst, dport, nDport);
     if (d != Drop.NONE) return d;
     countEv(reply ? Ev.SERVICE_UNSNAT : Ev.SERVICE_DNAT);
     if (tracing()) trace(Step.NAT, reply ? Nat.UNSNAT : Nat.DNAT, dip, nDst, dport, nDport, 0, 0);
-    natApplied = true;
+    done = NAT_TRANSLATED;
   }
   if (nSrc != sip || nSport != sport) {
     d = rewrite(frame, len, ip, l4, isTcp, true, sip, nSrc, sport, nSport);
     if (d != Drop.NONE) return d;
     countEv(reply ? Ev.SERVICE_UNDNAT : Ev.SERVICE_SNAT);
     if (tracing()) trace(Step.NAT, reply ? Nat.UNDNAT : Nat.SNAT, sip, nSrc, sport, nSport, 0, 0);
-    natApplied = true;
+    done = NAT_TRANSLATED;
   }
-  return Drop.NONE;
+  return done;
 }
 
 /**

@@ -6,7 +6,7 @@
 // Each route says how to reach its prefix: on the local bridge, through a
 // tunnel to another node (VXLAN or IP-in-IP), or directly over the underlay
 // to another node (host-gw). Filled by the control plane only.
-import { slotsFor, canFillHole } from "./open_addressing";
+import { slotsFor, canFillHole, probeFind, probeSlot } from "./open_addressing";
 
 export const ROUTE_NONE: i32 = -1;
 export const enum RouteKind {
@@ -55,14 +55,8 @@ export function fibInit(at: usize, cap: u32): void {
 @inline function hash(k: u64): u32 { return <u32>((k * 0x9E3779B97F4A7C15) >> 32); }
 
 function find(key: u64): i32 {
-  let i = hash(key) & mask;
-  while (true) {
-    const s = slotsBase + <usize>i * SLOT;
-    const k = load<u64>(s);
-    if (k == key) return <i32>i;
-    if (k == 0) return -1;
-    i = (i + 1) & mask;
-  }
+  const s = probeFind(slotsBase, SLOT, mask, hash(key), key);
+  return s == 0 ? -1 : <i32>((s - slotsBase) / SLOT);
 }
 
 /** Add or replace a route. Returns its index, or ROUTE_NONE when the table is full or the length is > 32. */
@@ -78,10 +72,9 @@ export function fibAdd(prefix: u32, len: u32, kind: u32, nextHop: u32, vtepMac: 
     if (count >= capacity) return ROUTE_NONE;
     // route records are never freed individually: deletion leaves a hole the next add reuses
     idx = freeRecord();
-    let i = hash(key) & mask;
-    while (load<u64>(slotsBase + <usize>i * SLOT) != 0) i = (i + 1) & mask;
-    store<u64>(slotsBase + <usize>i * SLOT, key);
-    store<i32>(slotsBase + <usize>i * SLOT, idx, S_ROUTE);
+    const s = probeSlot(slotsBase, SLOT, mask, hash(key), key); // absent: the empty slot ending its run
+    store<u64>(s, key);
+    store<i32>(s, idx, S_ROUTE);
     count++;
     const rc = refcount + (<usize>len << 2);
     store<u32>(rc, load<u32>(rc) + 1);

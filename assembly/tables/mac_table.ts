@@ -1,9 +1,9 @@
 // The bridge's forwarding database: MAC -> port, with aging on the
 // control-plane clock. Open addressing, linear probing, power-of-two slots at
 // most half full; deletion by backward shift (no tombstones), so lookups stop
-// at the first empty slot. Fixed capacity: when full, new MACs are not
+// at the first empty slot (open_addressing.ts). Fixed capacity: when full, new MACs are not
 // learned (counted) and frames to them keep flooding.
-import { slotsFor, canFillHole } from "./open_addressing";
+import { slotsFor, canFillHole, probeFind, probeSlot } from "./open_addressing";
 import { countEv, Ev } from "../counters";
 
 // entry layout, 16 bytes: key u64 (mac | OCCUPIED), port u32 (| STATIC), seen u32 (ms)
@@ -46,68 +46,49 @@ export function fdbInit(at: usize, cap: u32): void {
 /** Learn or refresh `mac` on `port` at time `now`. */
 export function fdbLearn(mac: u64, port: u32, now: u32): void {
   const key = mac | OCCUPIED;
-  let i = hash(mac) & mask;
-  while (true) {
-    const e = base + <usize>i * ENTRY;
-    const k = load<u64>(e);
-    if (k == key) {
-      const p = load<u32>(e, O_PORT);
-      if (p == port) { store<u32>(e, now, O_SEEN); return; }
-      if ((p & STATIC) != 0) return; // pinned by the control plane
-      store<u32>(e, port, O_PORT);
-      store<u32>(e, now, O_SEEN);
-      countEv(Ev.FDB_MOVED);
-      return;
-    }
-    if (k == 0) {
-      if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
-      store<u64>(e, key);
-      store<u32>(e, port, O_PORT);
-      store<u32>(e, now, O_SEEN);
-      count++;
-      countEv(Ev.FDB_LEARNED);
-      return;
-    }
-    i = (i + 1) & mask;
+  // every frame refreshes its source: the common case is a hit (probeFind reads
+  // no key twice); a new MAC probes again for its empty slot
+  const e = probeFind(base, ENTRY, mask, hash(mac), key);
+  if (e != 0) {
+    const p = load<u32>(e, O_PORT);
+    if (p == port) { store<u32>(e, now, O_SEEN); return; }
+    if ((p & STATIC) != 0) return; // pinned by the control plane
+    store<u32>(e, port, O_PORT);
+    store<u32>(e, now, O_SEEN);
+    countEv(Ev.FDB_MOVED);
+    return;
   }
+  if (count >= capacity) { countEv(Ev.FDB_FULL); return; }
+  const free = probeSlot(base, ENTRY, mask, hash(mac), key);
+  store<u64>(free, key);
+  store<u32>(free, port, O_PORT);
+  store<u32>(free, now, O_SEEN);
+  count++;
+  countEv(Ev.FDB_LEARNED);
 }
 
 /** Pin `mac` to `port` (a pod the control plane attached): replaces a learned entry. False when the table is full. */
 export function fdbAddStatic(mac: u64, port: u32): bool {
   const key = mac | OCCUPIED;
-  let i = hash(mac) & mask;
-  while (true) {
-    const e = base + <usize>i * ENTRY;
-    const k = load<u64>(e);
-    if (k == key) { store<u32>(e, port | STATIC, O_PORT); return true; }
-    if (k == 0) {
-      if (count >= capacity) return false;
-      store<u64>(e, key);
-      store<u32>(e, port | STATIC, O_PORT);
-      store<u32>(e, 0, O_SEEN);
-      count++;
-      return true;
-    }
-    i = (i + 1) & mask;
-  }
+  const e = probeSlot(base, ENTRY, mask, hash(mac), key);
+  if (load<u64>(e) == key) { store<u32>(e, port | STATIC, O_PORT); return true; }
+  if (count >= capacity) return false;
+  store<u64>(e, key);
+  store<u32>(e, port | STATIC, O_PORT);
+  store<u32>(e, 0, O_SEEN);
+  count++;
+  return true;
 }
 
 /** Port of a fresh (or static) entry for `mac`, or NO_PORT (unknown or aged out). */
 export function fdbLookup(mac: u64, now: u32): i32 {
   const key = mac | OCCUPIED;
-  let i = hash(mac) & mask;
-  while (true) {
-    const e = base + <usize>i * ENTRY;
-    const k = load<u64>(e);
-    if (k == key) {
-      const p = load<u32>(e, O_PORT);
-      if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
-      // expired once age >= ageing time, as the kernel's has_expired()
-      return now - load<u32>(e, O_SEEN) < agingMs ? <i32>p : NO_PORT;
-    }
-    if (k == 0) return NO_PORT;
-    i = (i + 1) & mask;
-  }
+  const e = probeFind(base, ENTRY, mask, hash(mac), key);
+  if (e == 0) return NO_PORT;
+  const p = load<u32>(e, O_PORT);
+  if ((p & STATIC) != 0) return <i32>(p & ~STATIC);
+  // expired once age >= ageing time, as the kernel's has_expired()
+  return now - load<u32>(e, O_SEEN) < agingMs ? <i32>p : NO_PORT;
 }
 
 /** Remove slot i and shift later members of its probe run back (Knuth 6.4 Algorithm R). */

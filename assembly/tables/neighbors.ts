@@ -2,7 +2,7 @@
 // underlay (other nodes). Programmed by the control plane, which knows every
 // pod and node it created, as a CNI plugin does; no ARP resolution in the
 // hot path. Open addressing with backward-shift delete, like mac_table.ts.
-import { slotsFor, canFillHole } from "./open_addressing";
+import { slotsFor, canFillHole, probeFind, probeSlot } from "./open_addressing";
 
 // slot, 16 bytes: ip u32 | OCCUPIED(bit 32) as u64 key, mac u64
 const SLOT: usize = 16;
@@ -30,46 +30,28 @@ export function neighInit(at: usize, cap: u32): void {
 /** MAC for `ip`, or NO_MAC. */
 export function neighLookup(ip: u32): u64 {
   const key = <u64>ip | OCCUPIED;
-  let i = hash(ip) & mask;
-  while (true) {
-    const s = base + <usize>i * SLOT;
-    const k = load<u64>(s);
-    if (k == key) return load<u64>(s, O_MAC);
-    if (k == 0) return NO_MAC;
-    i = (i + 1) & mask;
-  }
+  const s = probeFind(base, SLOT, mask, hash(ip), key);
+  return s == 0 ? NO_MAC : load<u64>(s, O_MAC);
 }
 
 /** Set `ip` -> `mac`. False when the table is full. */
 export function neighSet(ip: u32, mac: u64): bool {
   const key = <u64>ip | OCCUPIED;
-  let i = hash(ip) & mask;
-  while (true) {
-    const s = base + <usize>i * SLOT;
-    const k = load<u64>(s);
-    if (k == key) { store<u64>(s, mac, O_MAC); return true; }
-    if (k == 0) {
-      if (count >= capacity) return false;
-      store<u64>(s, key);
-      store<u64>(s, mac, O_MAC);
-      count++;
-      return true;
-    }
-    i = (i + 1) & mask;
-  }
+  const s = probeSlot(base, SLOT, mask, hash(ip), key);
+  if (load<u64>(s) == key) { store<u64>(s, mac, O_MAC); return true; }
+  if (count >= capacity) return false;
+  store<u64>(s, key);
+  store<u64>(s, mac, O_MAC);
+  count++;
+  return true;
 }
 
 export function neighDel(ip: u32): bool {
   const key = <u64>ip | OCCUPIED;
-  let i = hash(ip) & mask;
-  while (true) {
-    const k = load<u64>(base + <usize>i * SLOT);
-    if (k == 0) return false;
-    if (k == key) break;
-    i = (i + 1) & mask;
-  }
-  let hole = i;
-  let j = i;
+  const at = probeFind(base, SLOT, mask, hash(ip), key);
+  if (at == 0) return false;
+  let hole = <u32>((at - base) / SLOT);
+  let j = hole;
   while (true) {
     j = (j + 1) & mask;
     const k = load<u64>(base + <usize>j * SLOT);

@@ -8,6 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname, resolve, relative } from 'node:path';
+import { importsOf } from './imports.ts';
 
 const ROOT = resolve(__dirname, '../..');
 const RANK: Record<string, number> = { util: 0, model: 1, io: 2, dataplane: 3, dns: 3, ingress: 3, lab: 4, cli: 5, bench: 5 };
@@ -19,17 +20,6 @@ function files(dir: string): string[] {
     if (statSync(join(ROOT, rel)).isDirectory()) out.push(...files(rel));
     else if (/\.(ts|mjs)$/.test(name)) out.push(rel);
   }
-  return out;
-}
-
-interface Imp { spec: string; typeOnly: boolean }
-/** Relative specifiers a file imports; comments are stripped first so prose can't fake an import. */
-export function importsOf(src: string): Imp[] {
-  const code = src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-  const out: Imp[] = [];
-  // `import type`/`export type` vanish at compile time: they count for layering, not for cycles
-  const re = /(?:^\s*(import|export)\s+(type\s)?[^;'"]*?\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
-  for (let m; (m = re.exec(code)); ) out.push({ spec: m[3], typeOnly: m[2] !== undefined });
   return out;
 }
 

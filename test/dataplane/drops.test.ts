@@ -4,6 +4,9 @@
 // about it (RFC 1812: time exceeded, unreachable, fragmentation needed),
 // generated and addressed to the frame's source.
 import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+// @ts-expect-error: a plain .mjs build script, no type declarations
+import { dropMembers } from '../../scripts/drop-names.mjs';
 import { GEN_SLOT, type Dataplane, type DataplaneOptions } from '../../src/dataplane/dataplane.ts';
 import { newDataplane, run, delta, eth, ipv4, icmp, vnet, udpFrame, GW_IP, GW_MAC, BCAST, podMac, podIp, type In, type Out, type Result } from './frames.ts';
 import { hex, refChecksum, rd16 } from '../util.ts';
@@ -331,5 +334,26 @@ describe('every drop reason is reachable and counted under its name', () => {
     const want: Record<string, number> = {};
     for (const c of CASES.filter((c) => batch.includes(c.frame))) want[c.reason] = (want[c.reason] ?? 0) + 1;
     expect(r.drops).toEqual(want);
+  });
+});
+
+describe('drop reasons come from one list (enum Drop in assembly/counters.ts)', () => {
+  const source = readFileSync(new URL('../../assembly/counters.ts', import.meta.url), 'utf8');
+  // read here on its own, not with the build's generator: NAME, or NAME = 0, one a line, up to COUNT
+  const enumBody = source.slice(source.indexOf('export const enum Drop {'), source.indexOf('\n  COUNT,', source.indexOf('export const enum Drop {')));
+  const members = [...enumBody.matchAll(/^\s+([A-Z][A-Z0-9_]*)\s*(?:=\s*0\s*)?,/gm)].map((m) => m[1]);
+
+  it('the built module names each reason as its enum member in lower case, in enum order', () => {
+    expect(members[0]).toBe('NONE');
+    expect(members.length).toBeGreaterThan(40);
+    // counters() leaves out index 0 (none): every other reason, in order
+    expect(Object.keys(newDataplane(1).counters().drops)).toEqual(members.slice(1).map((m) => m.toLowerCase()));
+  });
+
+  it('the generator refuses an enum it cannot read, naming the file and the member', () => {
+    expect(() => dropMembers('export const enum Drop {\n  NONE = 0,\n  BAD NAME,\n  COUNT,\n}')).toThrow(/counters\.ts: enum Drop member 1: "BAD NAME,"/);
+    expect(() => dropMembers('export const enum Drop {\n  NONE = 0,\n  A = 5,\n  COUNT,\n}')).toThrow(/counters\.ts: enum Drop A = 5/);
+    expect(() => dropMembers('enum Other {}')).toThrow(/counters\.ts: no `export const enum Drop/);
+    expect(dropMembers(source)).toEqual(members);
   });
 });
