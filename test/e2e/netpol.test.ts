@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startLab, stopAllLabs, isRoot, podwire, execIn, type RunningLab, type StatusJson } from '../helpers/lab.ts';
 import { startListening, PYTHON, type ListeningProcess } from '../helpers/traffic.ts';
+import type { PoliciesJson } from '../../src/lab/policy-control.ts';
 import { truthTopology, TRUTH_CASES, ipBlockCase, allPodRefs, PORTS, grid, podName, type PodRef, type Proto, type TruthCase } from '../helpers/netpol-cases.ts';
 
 if (!isRoot) console.warn('test/e2e/netpol.test.ts: skipped — needs root (creates network namespaces and TAP devices); run as root (CI is root)');
@@ -173,6 +174,12 @@ describe.skipIf(!isRoot)('NetworkPolicy truth tables on a two-node VXLAN lab (ro
       expect(await probe({ ns: 'y', pod: 'a' })).toBe('v 1'); // same node as the backend (bridged)
       expect(await probe({ ns: 'z', pod: 'c' })).toBe('v 0');
       expect(await probe({ ns: 'x', pod: 'b' })).toBe('v 0');
+      // podwire policies: x/a on n1 isolated for ingress by x/from-y, admitting namespace y's pods
+      const pol = await podwire(['policies', '--json', '--name', LAB]);
+      expect(pol.code, pol.stderr).toBe(0);
+      const pods = (JSON.parse(pol.stdout) as PoliciesJson).pods;
+      expect(pods.map((p) => `${p.node} ${p.pod} ${p.enforced} ${p.ingress?.isolatedBy.join(',')} ${p.egress ? 'egress' : '-'}`)).toEqual(['n1 x/a true x/from-y -']);
+      expect(new Set(pods[0].ingress!.allow.map((a) => `${a.peer.split('{')[0]} ${a.protocol} ${a.ports} ${a.rule}`))).toEqual(new Set(['y any all x/from-y ingress[0]']));
     } finally {
       await deletePolicies(policy);
     }

@@ -138,3 +138,19 @@ describe('podwire policies: the per-pod view of the compiled tables', () => {
     expect(policyPodsJson(compilePlanPolicies(plan, 'n2'))).toEqual([]);
   });
 });
+
+describe('podwire apply FILE with NetworkPolicies', () => {
+  it('manifests and the topology format both carry them; a bad one is refused naming document and field', async () => {
+    const { parseApplyFile } = await import('../../src/model/apply.ts');
+    const { refusalProblems } = await import('../helpers/problems.ts');
+    const m = parseApplyFile('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: { name: deny, namespace: x }\nspec: { podSelector: {} }\n', 'p.yaml');
+    expect(m.services).toEqual([]);
+    expect(m.networkPolicies!.map((p) => `${p.origin} ${p.value.namespace}/${p.value.name}`)).toEqual(['document 1 (NetworkPolicy deny) x/deny']);
+    const t = parseApplyFile('networkPolicies: [{ name: deny, namespace: x, spec: { podSelector: {} } }]\n', 't.yaml');
+    expect(t.networkPolicies!.map((p) => `${p.origin} ${p.value.namespace}/${p.value.name}`)).toEqual(['networkPolicies[0] x/deny']);
+    const bad = 'networkPolicies: [{ name: deny, namespace: x, spec: { podSelector: { matchExpressions: [{ key: a, operator: Has }] } } }]\n';
+    expect(refusalProblems(() => parseApplyFile(bad, 'b.yaml'), bad)).toEqual([
+      'networkPolicies[0].spec.podSelector.matchExpressions[0].operator: "Has" is not a valid selector operator (In, NotIn, Exists, DoesNotExist)',
+    ]);
+  });
+});
