@@ -5,6 +5,8 @@
 //  - a packet of a flow conntrack already holds (serviceNat found it: an
 //    established flow or its replies) passes without a lookup; so do ICMP
 //    echo replies and errors (the related traffic of a flow);
+//  - traffic from the node itself (its gateway address) to its pods is
+//    always allowed, as the Kubernetes documentation requires;
 //  - a new flow touching an isolated pod of this node is decided by the
 //    compiled tables (tables/policy.ts); allowed, it is tracked (a plain
 //    entry, no translation) so its replies pass here and its TCP state is
@@ -20,6 +22,7 @@ import { ctCreate, ctDelete, ctTcpFirst, ctTcpMayCreate, TCP_SYN, TCP_FIN } from
 import { polActive, polLocalFlags, polDecide, polLastRule, polLastPeer, POL_LOCAL_INGRESS, POL_LOCAL_EGRESS, DIR_INGRESS, DIR_EGRESS } from "../tables/policy";
 import { natCtHit, natCreated, synWscale } from "./service_nat";
 import { nowMs } from "../clock";
+import { gwIp } from "../node";
 import { Drop } from "../counters";
 import { Step, tracing, trace } from "../trace";
 
@@ -61,7 +64,8 @@ export function policyCheck(frame: usize, len: u32, l2len: u32): Drop {
     if (tracing()) trace(Step.POLICY, DIR_EGRESS, sip, dip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
     if (!ok) return deny(Drop.POLICY_DENIED_EGRESS);
   }
-  if (dFlags != 0) {
+  // the node itself (its gateway address: kubelet probes, masqueraded Service traffic) always reaches its pods, as Kubernetes requires
+  if (dFlags != 0 && sip != gwIp) {
     const ok = polDecide(dip, sip, DIR_INGRESS, proto, dport);
     if (tracing()) trace(Step.POLICY, DIR_INGRESS, dip, sip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
     if (!ok) return deny(Drop.POLICY_DENIED_INGRESS);

@@ -132,4 +132,18 @@ describe('policy stage on two VXLAN nodes', () => {
     expect(stray.tx).toHaveLength(1);
     expect(handOver(n1, stray.tx[0]).drops).toMatchObject({ policy_denied_ingress: 1 });
   });
+
+  it("traffic from the node itself (its gateway address) reaches an isolated pod: a pod's hairpin through its own Service, masqueraded", () => {
+    const [, n2] = twoNodes('vxlan');
+    const c = withPolicies([denyServerIngress]);
+    programPolicies(n2, c.n2);
+    n2.addService('10.96.0.20', 80, 'tcp', [{ ip: N2.pod, port: 80 }]);
+    const r = runNode(n2, [{ port: POD, frame: podFrame(N2, { dst: '10.96.0.20', proto: TCP, payload: tcpSeg(N2.pod, '10.96.0.20', 41000, 80, SYN) }) }]);
+    expect(r.drops).toEqual({});
+    expect(r.events).toMatchObject({ service_snat: 1 });
+    expect(r.tx.map((t) => t.port)).toEqual([POD]);
+    // from the pod's own address (not masqueraded), the same SYN straight to itself would be judged: denied
+    const direct = runNode(n2, [{ port: POD, frame: podFrame(N2, { dst: N2.pod, proto: TCP, payload: tcpSeg(N2.pod, N2.pod, 41001, 80, SYN) }) }]);
+    expect(direct.drops).toEqual({ policy_denied_ingress: 1 });
+  });
 });

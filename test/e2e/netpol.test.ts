@@ -108,7 +108,7 @@ async function probeAll(protos: Proto[]): Promise<Map<string, boolean>> {
 
 function compare(tc: TruthCase, got: Map<string, boolean>): string[] {
   const diffs: string[] = [];
-  for (const proto of tc.protocols ?? ['TCP']) for (const port of PORTS) {
+  for (const proto of tc.protocols ?? ['TCP', 'UDP']) for (const port of PORTS) {
     const self = (f: PodRef, t: PodRef) => podName(f) === podName(t);
     const have = (f: PodRef, t: PodRef) => self(f, t) || got.get(`${podName(f)}>${podName(t)}>${proto}>${port}`) === true;
     const want = (f: PodRef, t: PodRef) => self(f, t) || tc.allowed(f, t, proto, port);
@@ -156,7 +156,7 @@ describe.skipIf(!isRoot)('NetworkPolicy truth tables on a two-node VXLAN lab (ro
       const c = tc === 'ipBlock' ? ipBlockCase(ipOf, CLUSTER.clusterCIDR) : tc;
       await applyPolicies(c.policies);
       try {
-        const diffs = compare(c, await probeAll(c.protocols ?? ['TCP']));
+        const diffs = compare(c, await probeAll(c.protocols ?? ['TCP', 'UDP']));
         expect(diffs.join('\n\n')).toBe('');
       } finally {
         await deletePolicies(c.policies);

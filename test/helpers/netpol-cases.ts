@@ -37,7 +37,7 @@ export interface TruthCase {
   name: string;
   /** topology-format entries for networkPolicies: */
   policies: { name: string; namespace: string; spec: Record<string, unknown> }[];
-  /** the expected verdict; protocols probed: `protocols` (default TCP) */
+  /** the expected verdict; protocols probed: `protocols` (default TCP and UDP) */
   allowed(from: PodRef, to: PodRef, proto: Proto, port: number): boolean;
   protocols?: Proto[];
 }
@@ -90,7 +90,7 @@ export const TRUTH_CASES: TruthCase[] = [
       { name: 'not-y', namespace: 'x', spec: { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: { matchExpressions: [{ key: 'ns', operator: 'NotIn', values: ['y'] }] } }], ports: [{ port: 80 }] }] } },
       { name: 'to-zc', namespace: 'x', spec: { podSelector: { matchLabels: { pod: 'a' } }, egress: [{ to: [{ namespaceSelector: { matchExpressions: [{ key: 'ns', operator: 'Exists' }] }, podSelector: { matchLabels: { pod: 'c' } } }] }] } },
     ],
-    allowed: (f, t, _p, port) => !is(t, 'x', 'a') && (!is(f, 'x', 'a') || (t.ns !== 'y' && port === 80) || t.pod === 'c'),
+    allowed: (f, t, proto, port) => !is(t, 'x', 'a') && (!is(f, 'x', 'a') || (t.ns !== 'y' && proto === 'TCP' && port === 80) || t.pod === 'c'),
   },
 ];
 

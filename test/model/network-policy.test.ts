@@ -77,7 +77,7 @@ function probeMatrix(tc: TruthCase, topo = truthTopology({ networkPolicies: tc.p
 
 function checkCase(tc: TruthCase, topo?: ReturnType<typeof truthTopology>) {
   const { probe } = probeMatrix(tc, topo);
-  for (const proto of tc.protocols ?? ['TCP']) for (const port of PORTS) {
+  for (const proto of tc.protocols ?? ['TCP', 'UDP']) for (const port of PORTS) {
     const self = (f: PodRef, t: PodRef) => podName(f) === podName(t);
     const got = (f: PodRef, t: PodRef) => self(f, t) || probe(f, t, proto, port);
     const want = (f: PodRef, t: PodRef) => self(f, t) || tc.allowed(f, t, proto, port);
