@@ -164,6 +164,19 @@ describe.skipIf(!isRoot)('NetworkPolicy truth tables on a two-node VXLAN lab (ro
     }, 60_000);
   }
 
+  it('podwire trace names the denying policy and the drop', async () => {
+    const policy = TRUTH_CASES[0].policies;
+    await applyPolicies(policy);
+    try {
+      const r = await podwire(['trace', '--from', 'y/b', '--to', 'x/a', '--port', '80', '--name', LAB]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`ingress policy of ${ipOf({ ns: 'x', pod: 'a' })} (peer ${ipOf({ ns: 'y', pod: 'b' })}): denied (x/deny-all: no rule admits y{pod=b}`);
+      expect(r.stdout).toContain('policy_denied_ingress');
+    } finally {
+      await deletePolicies(policy);
+    }
+  }, 60_000);
+
   it("a Service's backend is judged through the ClusterIP (after DNAT): x/a admits namespace y only", async () => {
     const policy = TRUTH_CASES[1].policies;
     const vip = status.services.find((s) => s.name === 'svc-a')!.clusterIP;
