@@ -155,7 +155,7 @@ export class Lab {
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
         maglev: plan.serviceScheduler === 'maglev',
-        nodes: wasmNodes.map((n) => engineNode({ ...net, services: plan.services }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
+        nodes: wasmNodes.map((n) => engineNode({ ...net, services: plan.services, networkPolicies: plan.networkPolicies }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n))),
       });
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);

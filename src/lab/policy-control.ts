@@ -7,6 +7,7 @@
 // Kernel nodes do not enforce NetworkPolicy yet: `policies` says so.
 import { localNodes, type LabPlan } from '../model/topology.ts';
 import type { Lab } from './lab.ts';
+import { withDnsPod } from './cluster-dns.ts';
 import type { ApplyAction } from '../model/apply.ts';
 import { compilePlanPolicies, peerName, type CompiledPolicies, type Direction } from '../model/network-policy-compile.ts';
 import { intToIpv4 } from '../model/addr.ts';
@@ -53,9 +54,9 @@ export class PolicyControl {
     this.policies = plan.networkPolicies ?? [];
   }
 
-  /** The compiled tables of node `node` for the current policies. */
+  /** The compiled tables of node `node` for the current policies (the cluster DNS pod is a peer like any other, as at up). */
   compiled(node: string): CompiledPolicies {
-    return compilePlanPolicies({ ...this.plan, networkPolicies: this.policies }, node);
+    return compilePlanPolicies({ ...withDnsPod(this.plan), networkPolicies: this.policies }, node);
   }
 
   /** The answer to 'policies', or undefined for other commands. */
