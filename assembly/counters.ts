@@ -50,6 +50,8 @@ export const enum Drop {
   FRAG_TOO_BIG,         // an IP fragment reaching past 65535 bytes, or a reassembled datagram that would
   FRAG_NO_BUFFER,       // a fragment of a new datagram while every reassembly buffer holds an unexpired one
   FRAG_INCONSISTENT,    // a fragment its queue contradicts: empty, past the last fragment's end, a second different end (Linux drops the fragment, keeps the queue)
+  POLICY_DENIED_INGRESS, // a new connection to a pod of this node that its NetworkPolicies isolate for ingress, and no rule admits
+  POLICY_DENIED_EGRESS, // a new connection from a pod of this node that its NetworkPolicies isolate for egress, and no rule admits
   COUNT,
   // not a drop and never counted as one: the frame was taken into a reassembly
   // queue (Ev.FRAGS_QUEUED); it leaves with the datagram it completes, or not at all

@@ -19,6 +19,8 @@ import { gatewayInput, GatewayNext, isArpForGateway, arpReply, vlanForHost } fro
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
 import { serviceNat } from "./stages/service_nat";
+import { policyCheck } from "./stages/policy";
+import { polBytes, polInit } from "./tables/policy";
 import { needsDefrag, defragment } from "./stages/defrag";
 import { routeTo, ipForward } from "./stages/route";
 import { fragment } from "./stages/fragment";
@@ -40,6 +42,7 @@ export { ctLookup, ctCreate, ctDelete, ctUpdate, ctUpdateTcp, ctUpdateUdp, ctUpd
 export { svcAddFrontend, svcDelFrontend, svcLookup, svcClearBackends, svcAddBackend, svcBackendCount, svcFrontendCount,
   svcCapacity, svcMaxBackends, svcSetSeed, svcSetOptions, svcFrontendBase, svcFrontendSlots, svcBase, svcStrideBytes } from "./tables/services";
 export { affForgetService } from "./tables/affinity";
+export { polClear, polSetAddress, polAddClass, polAddRange, polDecide, polLocalFlags, polAddressCount, polAllowCount, polCapacity } from "./tables/policy";
 export { setFlowPrefetch } from "./stages/flow_prefetch";
 export { maglevEnabled, maglevTable, maglevSlots } from "./tables/maglev";
 export { traceReset, traceCount, traceRingPtr, traceRingCap, traceBuilt, traceStepCount, traceStepName } from "./trace";
@@ -61,14 +64,15 @@ let regionEnd: usize = 0;
  * frame slots of `slotSize` bytes, `genSlots` generated-frame slots of
  * `genSlotSize`, an FDB of `fdbCapacity` MACs, `maxPorts` ports, `fibCapacity`
  * routes, `neighCapacity` neighbours, `ctCapacity` conntrack entries and
- * `svcCapacity` Service frontends of up to `svcMaxBackends` backends each. Several nodes may share one memory,
+ * `svcCapacity` Service frontends of up to `svcMaxBackends` backends each,
+ * `policyCapacity` NetworkPolicy addresses and allow entries. Several nodes may share one memory,
  * each configured at the previous one's end (see regionEndPtr). Called once.
  * Returns 0, or -1 when memory could not grow, -2 when already configured,
  * -3 for a slot too small to hold a minimal frame.
  */
 export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32,
   genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32, ctCapacity: u32,
-  svcCapacity: u32, svcMaxBackends: u32, maglev: bool, fragQueues: u32): i32 {
+  svcCapacity: u32, svcMaxBackends: u32, maglev: bool, fragQueues: u32, policyCapacity: u32): i32 {
   if (configured) return -2;
   if (slotSize < HEADROOM + 64 || genSlotSize < HEADROOM + 64) return -3;
   let at = align(base == 0 ? __heap_base : base);
@@ -93,6 +97,8 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const maglevAt = at; at = align(at + maglevBytes(svcCapacity, maglev));
   // IPv4 reassembly buffers (64 KiB each): fragments are reassembled before conntrack
   const fragAt = at; at = align(at + fragBytes(fragQueues));
+  // NetworkPolicy: pod addresses, allow entries and their port ranges
+  const polAt = at; at = align(at + polBytes(policyCapacity));
   const prefetchAt = at; at = align(at + prefetchBytes());
   const rxCap = slots + RX_EXTRA;
   const rxLenAt = at; at = align(at + <usize>rxCap * 4);
@@ -122,6 +128,7 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   affInit(affAt, affCap);
   maglevInit(maglevAt, svcCapacity, maglev);
   fragInit(fragAt, fragQueues);
+  polInit(polAt, policyCapacity);
   prefetchInit(prefetchAt);
   frameLayout(slots, rxCap, slotSize, slotsAt, rxLenAt, rxPortAt, rxAddrAt, txAt, txCap, genAt, genSlots, genSlotSize);
   regionEnd = at;
@@ -238,10 +245,14 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
       if (d != Drop.NONE) return d;
       const nat = serviceNat(fqFrame, fqLen, fqL2len);
       if (nat > 0) return <Drop>nat;
+      const pol = policyCheck(fqFrame, fqLen, fqL2len);
+      if (pol != Drop.NONE) return pol;
       return fragment(-1, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf, inPort);
     }
     const nat = serviceNat(frame, len, l2len);
     if (nat > 0) return <Drop>nat;
+    const pol = policyCheck(frame, len, l2len);
+    if (pol != Drop.NONE) return pol;
   }
   return bridgeForward(slot, inPort, frame, len, l2len);
 }

@@ -50,13 +50,14 @@ export const enum Step {
   TX,              // a=port, b=length (frame, no vnet header), c=GSO type
   TX_REFUSED,      // a=port, code=the port's drop reason (e.g. oversize)
   VERDICT,         // code=Drop (0: forwarded), a=tx entries queued by this frame
+  POLICY,          // a NetworkPolicy decision on a new connection: code=1 ingress / 2 egress, a=local pod IP, b=peer IP, c=1 allowed / 0 denied, d=the allowing rule (allowed) or the peer's identity / class (denied)
   COUNT,
 }
 
 const STEP_NAMES: StaticArray<string> = [
   "rx", "pkt", "l2_learn", "flood", "gw_arp_reply", "gw_echo_reply",
   "ct_hit", "ct_miss", "svc_match", "svc_backend", "svc_no_backend", "nat", "ct_create",
-  "route", "no_route", "ttl", "mtu", "neigh", "encap", "decap", "generated", "tx", "tx_refused", "verdict",
+  "route", "no_route", "ttl", "mtu", "neigh", "encap", "decap", "generated", "tx", "tx_refused", "verdict", "policy",
 ];
 
 export const enum Choice { RANDOM = 1, MAGLEV = 2, AFFINITY = 3 }

@@ -21,6 +21,7 @@ import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { routeMtu } from "./route_mtu";
 import { fragment } from "./fragment";
 import { serviceNat, NAT_TRANSLATED } from "./service_nat";
+import { policyCheck } from "./policy";
 import { needsDefrag, defragment } from "./defrag";
 import { fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "../tables/frag_queue";
 import { Drop, Ev, countEv } from "../counters";
@@ -62,6 +63,9 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
   const nat = serviceNat(frame, len, l2len);
   if (nat > 0) return <Drop>nat;
   if (unlessNat != Drop.NONE && nat != NAT_TRANSLATED) return unlessNat;
+  // NetworkPolicy on the translated destination: egress of a pod here, ingress of a pod here
+  const pol = policyCheck(frame, len, l2len);
+  if (pol != Drop.NONE) return pol;
   if (ipv4Ttl(ip) <= 1) {
     if (tracing()) trace(Step.TTL, 0, <u32>ipv4Ttl(ip), 0, 0, 0, 0, 0);
     icmpError(frame, len, l2len, ICMP_TIME_EXCEEDED, 0, 0);

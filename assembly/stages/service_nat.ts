@@ -55,12 +55,19 @@ const TCP_FLAGS: u32 = 13;
 /** Masquerade ports tried after the client's own: Linux's nf_nat picks from the whole range above 1024 too. */
 const SNAT_TRIES: u32 = 64;
 
+/** Did the last serviceNat call find the packet's flow in conntrack (established or reply: the policy stage passes it)? */
+export let natCtHit = false;
+/** The conntrack entry the last serviceNat call made for a new Service flow, -1 when none (the policy stage removes it on a denial). */
+export let natCreated: i32 = -1;
+
 /**
  * Translate the packet at `frame + l2len` (IPv4, header validated) in place
  * if it belongs to a Service flow. Returns a drop reason, Drop.NONE (passes
  * untouched) or NAT_TRANSLATED (passes translated).
  */
 export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
+  natCtHit = false;
+  natCreated = -1;
   // nothing programmed, nothing tracked: nothing to do (the common case for a node with no Services)
   if (svcFrontendCount() == 0 && ctCount() == 0) return Drop.NONE;
   const ip = frame + l2len;
@@ -108,6 +115,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
     if (v == CtVerdict.INVALID) return Drop.CT_INVALID;
     // REOPEN: a SYN on a closed flow; the entry is gone, the SYN is a new flow (NF_REPEAT)
     if (v != CtVerdict.REOPEN) {
+      natCtHit = true;
       const d = translateHit(frame, len, ip, l4, isTcp, e, reply, sip, dip, sport, dport);
       if (v == CtVerdict.KILL) ctDelete(e); // an RST before any reply: the entry goes once the RST is translated
       return d;
@@ -150,6 +158,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
   }
   if (tracing()) trace(Step.CT_CREATE, 0, <u32>e, rDst, rDport, 0, 0, 0);
   if (e < 0) return Drop.SERVICE_NAT_FAILED;
+  natCreated = e;
   if (isTcp) ctTcpFirst(<u32>e, tcpFlags, seq, tcpAck(l4), <u32>tcpWindow(l4), end, wscale, now);
   let d = rewrite(frame, len, ip, l4, isTcp, false, dip, bIp, dport, bPort);
   if (d != Drop.NONE) return d;
@@ -200,7 +209,7 @@ function translateHit(frame: usize, len: u32, ip: usize, l4: usize, isTcp: bool,
  * when it has none. As Linux's tcp_options: EOL or a malformed option
  * (size < 2, or past the header) ends the parse.
  */
-function synWscale(l4: usize, hlen: u32): i32 {
+export function synWscale(l4: usize, hlen: u32): i32 {
   let i: u32 = 20;
   while (i < hlen) {
     const kind = <u32>load<u8>(l4 + i);

@@ -4,8 +4,10 @@
 // answers once every podwire node's data plane has it (src/lab/service-control.ts).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { parseApplyFile } from '../model/apply.ts';
+import { parseApplyFile, ingressObjectCount } from '../model/apply.ts';
 import type { ServiceChangeReply } from '../lab/service-control.ts';
+import type { PolicyChangeResult } from '../lab/policy-control.ts';
+import { isPolicyName } from '../model/network-policy.ts';
 import { isNamespace, isServiceName } from '../model/services.ts';
 import { isSubdomain } from '../model/ingress.ts';
 import { requestControl } from '../lab/control.ts';
@@ -30,8 +32,13 @@ export function applyCommand(): Command {
       } catch (e) {
         throw new Error(`cannot read ${path}: ${(e as Error).message}`);
       }
-      const input = parseApplyFile(text, path);
+      const { networkPolicies, ...input } = parseApplyFile(text, path);
       const state = runningLab(opts.name);
+      if (networkPolicies?.length) {
+        const p = (await requestControl(state.socket, 'applyPolicies', CHANGE_TIMEOUT_MS, { policies: networkPolicies.map((x) => x.value) })) as { results: PolicyChangeResult[] };
+        for (const x of p.results) console.log(`networkpolicy.networking.k8s.io/${x.name} ${x.action}`);
+        if (!input.services.length && !ingressObjectCount(input)) return;
+      }
       const r = (await requestControl(state.socket, 'apply', CHANGE_TIMEOUT_MS, { input })) as ServiceChangeReply;
       for (const x of r.results) console.log(`${x.kind ?? 'service'}/${x.name} ${x.action}`);
       if (opts.timing) console.log(`planned in ${r.planMs.toFixed(1)} ms, data plane programmed in ${r.programMs.toFixed(1)} ms`);
@@ -69,6 +76,21 @@ export function deleteCommand(): Command {
         ingresses: names.map((name) => ({ namespace: opts.namespace, name })),
       })) as ServiceChangeReply;
       for (const x of r.results) console.log(`ingress.networking.k8s.io "${x.name}" deleted`);
+    });
+  del.command('networkpolicy')
+    .alias('networkpolicies').alias('netpol')
+    .description('delete NetworkPolicies (new connections are judged without them; established ones stay)')
+    .argument('<names...>', 'NetworkPolicy names')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('--name <lab>', 'lab name (default: the only running lab)')
+    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
+      for (const n of names) if (!isPolicyName(n)) throw new Error(`"${n}" is not a valid NetworkPolicy name`);
+      const state = runningLab(opts.name);
+      const r = (await requestControl(state.socket, 'deletePolicies', CHANGE_TIMEOUT_MS, {
+        refs: names.map((name) => ({ namespace: opts.namespace, name })),
+      })) as { results: PolicyChangeResult[] };
+      for (const x of r.results) console.log(`networkpolicy.networking.k8s.io "${x.name}" deleted`);
     });
   return del;
 }

@@ -11,6 +11,7 @@ import { statsCommand } from './stats.ts';
 import { fdbCommand } from './fdb.ts';
 import { routesCommand } from './routes.ts';
 import { servicesCommand } from './services.ts';
+import { policiesCommand } from './policies.ts';
 import { captureCommand } from './capture.ts';
 import { ingressCommand } from './ingress.ts';
 
@@ -31,6 +32,7 @@ program.addCommand(statsCommand());
 program.addCommand(fdbCommand());
 program.addCommand(routesCommand());
 program.addCommand(servicesCommand());
+program.addCommand(policiesCommand());
 program.addCommand(captureCommand());
 program.addCommand(ingressCommand());
 

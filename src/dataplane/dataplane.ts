@@ -54,6 +54,8 @@ export interface DataplaneOptions {
   svcMaxBackends?: number;
   /** room for a Maglev table per Service (8 KiB each), so addService may ask for scheduler 'maglev' */
   maglev?: boolean;
+  /** NetworkPolicy room: pod addresses, allow entries (and twice as many port ranges); default 4096 */
+  policyCapacity?: number;
 }
 
 /** How a frontend treats new flows beyond the backend choice (EngineServiceConfig carries the same fields). */
@@ -141,7 +143,7 @@ export class Dataplane {
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
       this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024,
       opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64, opts.maglev ? 1 : 0,
-      opts.fragBuffers ?? 16);
+      opts.fragBuffers ?? 16, opts.policyCapacity ?? 4096);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;

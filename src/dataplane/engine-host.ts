@@ -1,5 +1,6 @@
 // The main thread's handle on the forwarding worker.
 import { Worker } from 'node:worker_threads';
+import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import { EventFd } from '../io/eventfd.ts';
 import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, CapturePort } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
@@ -134,7 +135,7 @@ export class EngineHost {
     } else if (m.type === 'captured') {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -224,7 +225,13 @@ export class EngineHost {
     this.send({ type: 'capture', id, on: false });
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'trace' | 'traceLive' | 'tables' | 'capture' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  /** Make node `node`'s NetworkPolicy tables `policies` (rewritten whole between rounds). */
+  async syncPolicies(node: string, policies: CompiledPolicies, timeoutMs = 60_000): Promise<void> {
+    const m = await this.ask({ type: 'policies', id: 0, node, policies }, timeoutMs);
+    if (m.type !== 'policies' || m.error) throw new Error(`node ${node}: ${m.type === 'policies' ? m.error : 'no answer'}`);
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

@@ -3,6 +3,7 @@
 // each port, and the list of fds the loop polls (pods' TAPs, underlay TAPs
 // where the underlay is a real bridge, underlay sockets).
 import { createNodes, genSlotsForSegmentation, type Dataplane } from './dataplane.ts';
+import { programPolicies } from './policy-sync.ts';
 import { programNode } from './node-setup.ts';
 import { SocketUnderlay } from './socket-underlay.ts';
 import { memoryBytes } from './memory-views.ts';
@@ -62,6 +63,7 @@ export function setUpNodes(cfg: EngineConfig): EngineNodes {
   const nodes: EngineNode[] = cfg.nodes.map((n, i) => {
     const dp = dps[i];
     programNode(dp, n, cfg.macAgingMs);
+    if (n.policies) programPolicies(dp, n.policies);
     const fds = new Int32Array(dp.maxPorts).fill(-1);
     for (const p of n.ports) fds[p.port] = p.fd;
     if (n.underlay && n.underlay.fd >= 0) fds[n.underlay.port] = n.underlay.fd;

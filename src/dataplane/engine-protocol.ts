@@ -1,5 +1,6 @@
 // Messages between the main thread and the forwarding worker (engine.ts).
 import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry, RouteEntry, ServiceTableEntry } from './dataplane.ts';
+import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -49,6 +50,8 @@ export interface EngineNodeConfig {
   services: EngineServiceConfig[];
   /** LoadBalancer addresses this node answers ARP for on its underlay port (lab/lb-announcer.ts) */
   announced?: string[];
+  /** NetworkPolicies compiled for this node (model/network-policy-compile.ts); absent: none */
+  policies?: CompiledPolicies;
 }
 export interface EngineServiceConfig {
   vip: string;
@@ -95,6 +98,8 @@ export type EngineRequest =
   | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
   // LoadBalancer addresses node `node` answers ARP for on the underlay (replacing the previous set)
   | { type: 'announce'; id: number; node: string; addresses: string[] }
+  // `podwire apply` / `delete networkpolicy`: node `node`'s policy tables become `policies` (policy-sync.ts)
+  | { type: 'policies'; id: number; node: string; policies: CompiledPolicies }
   // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
   | { type: 'trace'; id: number; node: string; port: number; frame: Uint8Array }
   // `podwire trace --live`: record every node's decisions on real traffic (on) or stop (off)
@@ -172,6 +177,7 @@ export type EngineReply =
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
   | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
   | { type: 'announce'; id: number; node: string; error?: string }
+  | { type: 'policies'; id: number; node: string; error?: string }
   | { type: 'trace'; id: number; result?: TraceResult; error?: string }
   | { type: 'traceLive'; id: number }
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)

@@ -2,6 +2,7 @@
 // (engine-protocol.ts): one handler per request type. Handlers run between
 // rounds, when no frame is in flight, and reply through the context.
 import { frontendKey, type NodeServices } from './service-sync.ts';
+import { programPolicies } from './policy-sync.ts';
 import type { CaptureTap } from './capture-tap.ts';
 import type { Fabric } from './engine-fabric.ts';
 import type { EngineNode, EnginePort } from './engine-nodes.ts';
@@ -68,6 +69,17 @@ const HANDLERS: Handlers = {
       ctx.reply({ type: 'announce', id: req.id, node: req.node });
     } catch (e) {
       ctx.reply({ type: 'announce', id: req.id, node: req.node, error: (e as Error).message });
+    }
+  },
+
+  policies: (req, ctx) => {
+    const n = ctx.nodes.find((x) => x.name === req.node);
+    try {
+      if (!n) throw new Error(`no podwire node ${req.node} in this lab`);
+      programPolicies(n.dp, req.policies);
+      ctx.reply({ type: 'policies', id: req.id, node: req.node });
+    } catch (e) {
+      ctx.reply({ type: 'policies', id: req.id, node: req.node, error: (e as Error).message });
     }
   },
 

@@ -5,6 +5,7 @@
 // decoder: ports by pod, frontends by Service, drops by reason.
 import { traceWalk, type TraceWalkNode, type TraceHop } from './trace-walk.ts';
 import { decodeTrace } from './trace.ts';
+import { policyDecisionText } from './policy-sync.ts';
 import { inProcessUnderlay, type EngineNode } from './engine-nodes.ts';
 import type { Fabric } from './engine-fabric.ts';
 import type { NodeServices } from './service-sync.ts';
@@ -30,6 +31,7 @@ export class EngineTrace {
           port: (p) => portNames.get(p) ?? `${n.name}/port${p}`,
           service: (vip, p, proto) => services[i].serviceOf(vip, p, proto),
           drop: (r) => n.dp.dropName(r),
+          policy: (dir, local, allowed, x) => policyDecisionText(n.dp, dir, local, allowed, x),
         },
       };
     });

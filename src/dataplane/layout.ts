@@ -196,8 +196,10 @@ export const Drop = {
   FRAG_TOO_BIG: 41,
   FRAG_NO_BUFFER: 42,
   FRAG_INCONSISTENT: 43,
-  COUNT: 44,
-  HELD: 45,
+  POLICY_DENIED_INGRESS: 44,
+  POLICY_DENIED_EGRESS: 45,
+  COUNT: 46,
+  HELD: 47,
 } as const;
 export type Drop = (typeof Drop)[keyof typeof Drop];
 
@@ -227,7 +229,8 @@ export const Step = {
   TX: 21,
   TX_REFUSED: 22,
   VERDICT: 23,
-  COUNT: 24,
+  POLICY: 24,
+  COUNT: 25,
 } as const;
 export type Step = (typeof Step)[keyof typeof Step];
 
@@ -263,4 +266,5 @@ export const TRACE_STEP_NAMES = [
   'ct_hit', 'ct_miss', 'svc_match', 'svc_backend', 'svc_no_backend', 'nat',
   'ct_create', 'route', 'no_route', 'ttl', 'mtu', 'neigh',
   'encap', 'decap', 'generated', 'tx', 'tx_refused', 'verdict',
+  'policy',
 ] as const;

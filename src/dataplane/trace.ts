@@ -35,6 +35,12 @@ export interface TraceNames {
   /** "namespace/name" of the Service a frontend belongs to, when known */
   service(vip: string, port: number, proto: string): string | undefined;
   drop(reason: number): string;
+  /**
+   * the NetworkPolicy side of a policy decision, when known: the isolating
+   * policies and the allowing rule, or the peer no rule admits
+   * ("shop/web-from-frontend: no rule admits namespace default {app=client}")
+   */
+  policy?(direction: 'ingress' | 'egress', local: string, allowed: boolean, ruleOrPeer: number): string | undefined;
 }
 
 export interface TraceStep {
@@ -97,6 +103,13 @@ function describe(step: TraceStepName, code: number, a: number, b: number, c: nu
         text: `conntrack: existing entry #${a} (${CT_STATE_NAMES[c] ?? c}), ${b ? 'reply' : 'original'} direction` };
     case 'ct_miss':
       return { detail: {}, text: 'conntrack: no entry (a new flow)' };
+    case 'policy': {
+      const dir = code === 2 ? 'egress' : 'ingress';
+      const allowed = c === 1;
+      const why = names.policy?.(dir, ip(a), allowed, d);
+      return { detail: { direction: dir, pod: ip(a), peer: ip(b), allowed, ...(why ? { why } : {}) },
+        text: `${dir} policy of ${ip(a)} (peer ${ip(b)}): ${allowed ? 'allowed' : 'denied'}${why ? ` (${why})` : ''}` };
+    }
     case 'svc_match': {
       const name = names.service(ip(b), c, proto(d));
       const flags = [f & Services.SVC_MASQUERADE ? 'masquerade' : '', f & Services.SVC_DROP_EMPTY ? 'drop when empty (Local policy)' : '',

@@ -13,7 +13,7 @@ export interface DataplaneExports {
   _initialize(): void;
   configure(base: number, slots: number, slotSize: number, fdbCapacity: number, maxPorts: number,
     genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number, ctCapacity: number,
-    svcCapacity: number, svcMaxBackends: number, maglev: number, fragQueues: number): number;
+    svcCapacity: number, svcMaxBackends: number, maglev: number, fragQueues: number, policyCapacity: number): number;
   processBatch(first: number, n: number): number;
   txClear(): void;
   rxAddrPtr(): number;
@@ -110,6 +110,19 @@ export interface DataplaneExports {
   svcCapacity(): number;
   svcMaxBackends(): number;
   svcSetSeed(seed: number): void;
+  // NetworkPolicy tables (assembly/tables/policy.ts): cleared and rewritten whole
+  polClear(): void;
+  /** 0, or -1 when full */
+  polSetAddress(ip: number, identity: number, klass: number, flags: number): number;
+  /** the class index, or -1 when full */
+  polAddClass(net: number, prefixLen: number): number;
+  /** 0, or -1 when full */
+  polAddRange(ip: number, peer: number, dir: number, proto: number, lo: number, hi: number, rule: number): number;
+  polDecide(local: number, peer: number, dir: number, proto: number, port: number): number;
+  polLocalFlags(ip: number): number;
+  polAddressCount(): number;
+  polAllowCount(): number;
+  polCapacity(): number;
   // decision traces (assembly/trace.ts, trace_session.ts)
   traceBegin(dry: number): void;
   traceEnd(): void;

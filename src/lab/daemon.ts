@@ -10,6 +10,7 @@ import { serveControl, type ControlHandler } from './control.ts';
 import { TraceControl } from './trace-control.ts';
 import { ServiceControl } from './service-control.ts';
 import { TableControl } from './table-control.ts';
+import { PolicyControl } from './policy-control.ts';
 import { serveMetrics, type MetricsAddress } from './metrics.ts';
 import { CaptureControl } from './capture.ts';
 
@@ -53,6 +54,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
   const traces = new TraceControl(lab); // trace
   const captures = new CaptureControl(lab); // capture: streams pcapng
   const tables = new TableControl(lab); // stats, fdb / routes / services tables
+  const policies = new PolicyControl(plan, lab); // policies, applyPolicies, deletePolicies
   const handle: ControlHandler = async (req) => {
     if (req.cmd === 'status') {
       // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
@@ -63,7 +65,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
       lab.crashWorkerForTest();
       return {};
     }
-    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req);
+    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req);
     if (answer) return answer;
     throw new Error(`unknown command "${req.cmd}"`);
   };

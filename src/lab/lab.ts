@@ -25,6 +25,7 @@ export { serviceFrontends };
 import { createUnderlay, attachVethNode, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
+import { compilePlanPolicies, type CompiledPolicies } from '../model/network-policy-compile.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { podLabel } from '../model/pod-refs.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
@@ -169,7 +170,7 @@ export class Lab {
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
         maglev: plan.serviceScheduler === 'maglev',
         nodes: wasmNodes.map((n) => ({
-          ...engineNode({ ...net, services: plan.services }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
+          ...engineNode({ ...net, services: plan.services, networkPolicies: plan.networkPolicies }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
           announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
         })),
       });
@@ -271,6 +272,12 @@ export class Lab {
     return this.engine ? this.engine.tables() : Promise.resolve([]);
   }
 
+  /** Program podwire node `node`'s NetworkPolicy tables (src/lab/policy-control.ts). */
+  syncPolicies(node: string, policies: CompiledPolicies): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.syncPolicies(node, policies);
+  }
+
   /** Program podwire node `node`'s Service frontends as a diff (src/lab/service-control.ts). */
   syncServices(node: string, services: EngineServiceConfig[], only?: string[]): Promise<ServiceSyncResult> {
     if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
@@ -365,6 +372,7 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     overlay: { kind: plan.nodes.length > 1 ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
     ...nodeTables(plan, n),
     services: serviceFrontends(plan, n),
+    policies: compilePlanPolicies(plan, n.name),
   };
 }
 

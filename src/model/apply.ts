@@ -16,6 +16,8 @@
 import { parseAllDocuments } from 'yaml';
 import { TopologyError, type LabPlan } from './topology.ts';
 import { parseManifests, type ManifestDoc } from './manifests.ts';
+import { parseNetworkPolicyList, type NetworkPolicySpec } from './network-policy.ts';
+import type { Located } from './ingress.ts';
 import {
   parseServiceList, allocateServices, checkServiceCapacity, isObject, serviceLabel,
   DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS, type ServiceSpec, type ServicePlan,
@@ -26,7 +28,7 @@ import { assignLoadBalancerAddresses } from './load-balancer.ts';
 import { ingressNameProblems, isIngressControllerService, INGRESS_NAMESPACE, INGRESS_SERVICE_NAME, type IngressObjects } from './ingress-pod.ts';
 import { parseIngressList } from './ingress.ts';
 
-export const APPLY_TOPOLOGY_KEYS = ['services', 'ingresses', 'cluster', 'namespaces', 'nodes'];
+export const APPLY_TOPOLOGY_KEYS = ['services', 'ingresses', 'networkPolicies', 'cluster', 'namespaces', 'nodes'];
 
 /** What the CLI sends the lab: the parsed Services of FILE, and where each came from. */
 export interface ApplyInput {
@@ -37,6 +39,8 @@ export interface ApplyInput {
   source: string;
   /** Ingress, IngressClass and TLS Secret objects of FILE (the lab's Ingress controller takes them: src/lab/ingress.ts) */
   ingressObjects?: IngressObjects;
+  /** NetworkPolicies in FILE (manifests, or the topology format's networkPolicies:), each with where it came from */
+  networkPolicies?: Located<NetworkPolicySpec>[];
 }
 
 /** How many Ingress, IngressClass and Secret objects an apply carries. */
@@ -71,20 +75,29 @@ export function parseApplyFile(text: string, source: string): ApplyInput {
   const only = nonEmpty.length === 1 && !nonEmpty[0].errors.length ? nonEmpty[0].toJS() : undefined;
   if (isObject(only) && only.kind === undefined && only.apiVersion === undefined) {
     const problems: string[] = [];
-    if (!('services' in only) && !('ingresses' in only)) problems.push('services: required (a topology-format file lists its Services under services:, its Ingresses under ingresses:), or give Kubernetes manifests');
+    if (!('services' in only) && !('ingresses' in only) && !('networkPolicies' in only)) problems.push('services: required (a topology-format file lists its Services under services:, its Ingresses under ingresses:, its NetworkPolicies under networkPolicies:), or give Kubernetes manifests');
     for (const k of Object.keys(only)) {
       if (!APPLY_TOPOLOGY_KEYS.includes(k)) problems.push(`${k}: unknown key (known: ${APPLY_TOPOLOGY_KEYS.join(', ')}; cluster, namespaces and nodes are ignored by apply)`);
     }
     const list = Array.isArray(only.services) ? only.services : [];
     const services = parseServiceList(only.services, problems);
     const ingresses = parseIngressList(only.ingresses, problems);
+    const policies = parseNetworkPolicyList(only.networkPolicies, problems);
     if (problems.length) throw new TopologyError(problems, source, `${source} is invalid (nothing applied)`);
-    return { services, origins: list.map((_, i) => `services[${i}]`), source, ...(ingresses.length ? { ingressObjects: { ingresses, classes: [], secrets: [] } } : {}) };
+    return {
+      services, origins: list.map((_, i) => `services[${i}]`), source,
+      ...(ingresses.length ? { ingressObjects: { ingresses, classes: [], secrets: [] } } : {}),
+      ...(policies.length ? { networkPolicies: policies.map((value, i) => ({ value, origin: `networkPolicies[${i}]`, root: 'spec.' })) } : {}),
+    };
   }
   try {
     const m = parseManifests(docs, source);
     const ingressObjects: IngressObjects = { ingresses: m.ingresses, classes: m.ingressClasses, secrets: m.secrets };
-    return { services: m.services, origins: m.origins, source, ...(ingressObjectCount({ ingressObjects }) ? { ingressObjects } : {}) };
+    return {
+      services: m.services, origins: m.origins, source,
+      ...(ingressObjectCount({ ingressObjects }) ? { ingressObjects } : {}),
+      ...(m.networkPolicies.length ? { networkPolicies: m.networkPolicies } : {}),
+    };
   } catch (e) {
     if (e instanceof TopologyError) throw new TopologyError(e.problems, source, `${source} is invalid (nothing applied)`);
     throw e;

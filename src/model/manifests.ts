@@ -2,24 +2,27 @@
 // ServiceSpec, for `podwire apply`: v1 Services, and
 // discovery.k8s.io/v1 EndpointSlices giving a selector-less Service its
 // endpoints; networking.k8s.io/v1 Ingresses and IngressClasses and
-// kubernetes.io/tls Secrets are read by ingress.ts. Pure parsing and
+// kubernetes.io/tls Secrets are read by ingress.ts; networking.k8s.io/v1
+// NetworkPolicies by network-policy.ts. Pure parsing and
 // validation: nothing is applied.
 import { parseAllDocuments } from 'yaml';
 import { TopologyError } from './topology.ts';
 import { readServiceSpec, isServiceName, isNamespace, isObject, type ServiceSpec, type EndpointSpec, PROTOCOLS, type Protocol } from './services.ts';
 import { isIpv4 } from './addr.ts';
+import { readNetworkPolicySpec, type NetworkPolicySpec } from './network-policy.ts';
 import { readIngressSpec, readIngressClass, readTlsSecret, type IngressSpec, type IngressClassSpec, type TlsSecret, type Located } from './ingress.ts';
 
 export const SUPPORTED_KINDS: Record<string, string> = {
   Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1',
   Ingress: 'networking.k8s.io/v1', IngressClass: 'networking.k8s.io/v1', Secret: 'v1',
+  NetworkPolicy: 'networking.k8s.io/v1',
 };
 /** The label linking an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const OBJECT_KEYS = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const SLICE_KEYS = ['apiVersion', 'kind', 'metadata', 'addressType', 'endpoints', 'ports'];
 const SECRET_KEYS = ['apiVersion', 'kind', 'metadata', 'type', 'data', 'stringData', 'immutable'];
-const KIND_KEYS: Record<string, string[]> = { Service: OBJECT_KEYS, EndpointSlice: SLICE_KEYS, Ingress: OBJECT_KEYS, IngressClass: OBJECT_KEYS, Secret: SECRET_KEYS };
+const KIND_KEYS: Record<string, string[]> = { Service: OBJECT_KEYS, EndpointSlice: SLICE_KEYS, Ingress: OBJECT_KEYS, IngressClass: OBJECT_KEYS, Secret: SECRET_KEYS, NetworkPolicy: OBJECT_KEYS };
 const ENDPOINT_KEYS = ['addresses', 'conditions', 'nodeName', 'targetRef', 'hostname', 'zone'];
 const CONDITION_KEYS = ['ready', 'serving', 'terminating'];
 const SLICE_PORT_KEYS = ['name', 'port', 'protocol', 'appProtocol'];
@@ -34,6 +37,8 @@ export interface Manifests {
   ingressClasses: IngressClassSpec[];
   /** kubernetes.io/tls Secrets, PEM checked */
   secrets: TlsSecret[];
+  /** NetworkPolicy documents, each with its origin */
+  networkPolicies: Located<NetworkPolicySpec>[];
 }
 
 /**
@@ -51,6 +56,7 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
   const ingresses: Located<IngressSpec>[] = [];
   const ingressClasses: IngressClassSpec[] = [];
   const secrets: TlsSecret[] = [];
+  const networkPolicies: Located<NetworkPolicySpec>[] = [];
   type Slice = { label: string; service: string; namespace: string; endpoints: EndpointSpec[]; ports: { name: string; port: number; protocol: Protocol }[] };
   const slices: Slice[] = [];
 
@@ -85,6 +91,11 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
         services.push({ name: rawName as string, namespace: namespace as string, ...spec });
         origins.push(label.slice(0, -2));
       }
+      return;
+    }
+    if (kind === 'NetworkPolicy') {
+      const spec = readNetworkPolicySpec(obj.spec, `${label}spec`, problems);
+      if (spec && problems.length === before) networkPolicies.push({ value: { name: rawName as string, namespace: namespace as string, ...spec }, origin: label.slice(0, -2), root: 'spec.' });
       return;
     }
     if (kind === 'Ingress') {
@@ -193,6 +204,6 @@ export function parseManifests(text: string | ManifestDoc[], source = 'manifests
     if (ok) svc.endpoints = [...(svc.endpoints ?? []), ...s.endpoints];
   }
   if (problems.length) throw new TopologyError(problems, source);
-  return { services, origins, ingresses, ingressClasses, secrets };
+  return { services, origins, ingresses, ingressClasses, secrets, networkPolicies };
 }
 

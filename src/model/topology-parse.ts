@@ -10,9 +10,10 @@ import { parseNamespaceList, DEFAULT_NAMESPACE, type NamespacePlan } from './nam
 import { parseContainerPorts, type ContainerPort } from './pod-ports.ts';
 import { parseExternalList, type ExternalInput } from './external-hosts.ts';
 import { INGRESS_CLUSTER_KEYS } from './ingress-pod.ts';
+import { parseNetworkPolicyList, type NetworkPolicySpec } from './network-policy.ts';
 import { parseDnsInput, type DnsUpstream } from './dns.ts';
 
-export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external'];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external', 'networkPolicies'];
 export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
@@ -76,6 +77,8 @@ export interface TopologyInput {
   services: ServiceSpec[];
   /** hosts outside the cluster on the underlay (external-hosts.ts) */
   external: ExternalInput[];
+  /** the topology's `networkPolicies:` (network-policy.ts) */
+  networkPolicies: NetworkPolicySpec[];
 }
 
 /**
@@ -95,7 +98,8 @@ export function parseTopology(doc: unknown, problems: string[]): TopologyInput |
   // Services are checked field by field now (all problems at once); addresses are allocated once pods have theirs
   const services = parseServiceList(doc.services, problems);
   const external = parseExternalList(doc.external, problems);
-  return { cluster, namespaces, nodes, services, external };
+  const networkPolicies = parseNetworkPolicyList(doc.networkPolicies, problems);
+  return { cluster, namespaces, nodes, services, external, networkPolicies };
 }
 
 function parseCluster(raw: unknown, problems: string[]): ClusterInput {

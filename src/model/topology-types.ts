@@ -6,6 +6,7 @@ import type { NamespacePlan } from './namespaces.ts';
 import type { ContainerPort } from './pod-ports.ts';
 import type { ExternalHostPlan } from './external-hosts.ts';
 import type { IngressObjects, IngressPodPlan } from './ingress-pod.ts';
+import type { NetworkPolicySpec } from './network-policy.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -81,6 +82,8 @@ export interface LabPlan {
   nodes: NodePlan[];
   /** Kubernetes namespaces: the topology's `namespaces:`, then those only named by pods and Services (implicit) */
   namespaces?: NamespacePlan[];
+  /** NetworkPolicies: the topology's `networkPolicies:`, then those `podwire apply` adds (network-policy.ts) */
+  networkPolicies?: NetworkPolicySpec[];
   /** the topology's `services:`, with ClusterIPs, nodePorts and endpoints decided */
   services: ServicePlan[];
   /** the cluster DNS Service address: the 10th address of serviceCIDR (10.96.0.10) */

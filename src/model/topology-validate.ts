@@ -29,6 +29,7 @@ export interface CheckedTopology {
   nodes: CheckedNode[];
   services: TopologyInput['services'];
   external: TopologyInput['external'];
+  networkPolicies: TopologyInput['networkPolicies'];
 }
 
 export function validateTopology(input: TopologyInput, problems: string[]): CheckedTopology {
@@ -46,7 +47,7 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);
   const underlay = checkUnderlay(checked, cluster, problems);
-  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external };
+  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external, networkPolicies: input.networkPolicies };
 }
 
 /** The cluster's ranges and sizes against each other; returns the overlay when it is a known one. */

@@ -8,6 +8,7 @@
 //   services.ts            ClusterIPs, nodePorts, endpoints
 //   dns.ts                 the cluster DNS pod and Service
 //   namespaces.ts          the Kubernetes namespaces: listed, then those only named
+//   network-policy.ts      `networkPolicies:` read in pass 1 (compiled per node by network-policy-compile.ts)
 // Each pass records problems; planTopology stops where a pass leaves any.
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
@@ -79,12 +80,12 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
   const services = assignLoadBalancerAddresses([...userServices, ...(ing.service ? [ing.service] : []), ...(dns ? [clusterDnsService(dns)] : [])], [], pooled, problems);
   if (!problems.length) checkServiceCapacity(services, c.serviceCapacity, c.serviceMaxBackends, problems);
   if (problems.length) fail();
-  const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...(dns ? [DNS_NAMESPACE] : []), ...(ing.ingress ? [INGRESS_NAMESPACE] : [])];
+  const used = [...nodes.flatMap((n) => n.pods.map((p) => p.k8sNamespace)), ...services.map((s) => s.namespace), ...t.networkPolicies.map((p) => p.namespace), ...(dns ? [DNS_NAMESPACE] : []), ...(ing.ingress ? [INGRESS_NAMESPACE] : [])];
   const namespaces = allNamespaces(t.namespaces, used);
   return {
     name: c.name, clusterCIDR: c.clusterCIDR!.text, serviceCIDR: c.serviceCIDR!.text, overlay: c.overlay, vxlan: c.vxlan,
     underlay: c.underlay, underlayCIDR: c.underlayCIDR!.text, mtu: c.mtu, podMtu, offloads: c.offloads,
-    macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, dnsIP, ...(dns ? { dns } : {}),
+    macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, networkPolicies: t.networkPolicies, dnsIP, ...(dns ? { dns } : {}),
     ...(ing.ingress ? { ingress: ing.ingress, ingressObjects: ing.objects } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
     ...(pool ? { loadBalancerPool: pool.text } : {}), ...(external.length ? { external } : {}),

@@ -15,6 +15,9 @@ import { tcpSeg } from './service-kit.ts';
 import { ARP_TRUNCATED, ARP_REQUEST_FOR_GW, ARP_REPLY_FROM_GW } from '../vectors/arp.ts';
 import { ICMP_TRUNCATED, ICMP_ECHO_REQUEST } from '../vectors/icmp.ts';
 import { IPV4_SHORT_PAYLOAD } from '../vectors/ipv4.ts';
+import { programPolicies } from '../../src/dataplane/policy-sync.ts';
+import { compilePolicies } from '../../src/model/network-policy-compile.ts';
+import { parseNetworkPolicyList } from '../../src/model/network-policy.ts';
 
 const A = podMac(2), B = podMac(3);
 
@@ -87,6 +90,12 @@ const handOverKeep = (dp: Dataplane, frame: Uint8Array) => {
   return dp.processRange(dp.slots, 1);
 };
 
+/** Pod A (podIp(2)) isolated by a NetworkPolicy without rules, for ingress or egress: nothing admitted. */
+const isolateA = (type: 'Ingress' | 'Egress') => (dp: Dataplane) => {
+  const problems: string[] = [];
+  const specs = parseNetworkPolicyList([{ name: 'deny', namespace: 'default', spec: { podSelector: {}, policyTypes: [type] } }], problems);
+  programPolicies(dp, compilePolicies('n', [{ name: 'a', namespace: 'default', labels: {}, ip: podIp(2), node: 'n' }], new Map(), specs));
+};
 /** A node with a Service tracks connections: it reassembles fragments before conntrack. */
 const withService = (dp: Dataplane) => dp.addService('10.96.0.10', 53, 'udp', [{ ip: REMOTE_POD, port: 5353 }]);
 /** A fragment of UDP datagram `id` from pod A to the Service: `size` payload bytes at byte offset `offset`. */
@@ -222,6 +231,8 @@ const CASES: Case[] = [
     earlier: (dp) => { dp.putFrame(0, 0, frag(0, true, 64, 1)); dp.processRange(0, 1); },
     frame: { port: 0, frame: frag(0, true, 64, 2) },
   },
+  { reason: 'policy_denied_egress', what: 'pod A, isolated for egress, sends to a remote pod', setup: isolateA('Egress'), frame: { port: 0, frame: routed() } },
+  { reason: 'policy_denied_ingress', what: 'a remote pod sends (VXLAN) to pod A, isolated for ingress', setup: isolateA('Ingress'), frame: { port: UL, frame: fromPeer() } },
   {
     reason: 'frag_inconsistent', what: 'a fragment past the end the last fragment fixed',
     setup: withService,

@@ -167,8 +167,8 @@ describe('parseApplyFile: manifests or the topology format', () => {
     const t = parseApplyFile('cluster: { name: x }\nnodes: []\nservices:\n  - { name: api, selector: { app: web }, ports: [{ port: 80 }] }\n', 't.yaml');
     expect(t.services.map((s) => s.name)).toEqual(['api']);
     expect(t.origins).toEqual(['services[0]']);
-    expect(problemsOf(() => parseApplyFile('services: []\npods: []\n', 't.yaml'))).toEqual(['pods: unknown key (known: services, ingresses, cluster, namespaces, nodes; cluster, namespaces and nodes are ignored by apply)']);
-    expect(problemsOf(() => parseApplyFile('nodes: []\n', 't.yaml'))).toEqual(['services: required (a topology-format file lists its Services under services:, its Ingresses under ingresses:), or give Kubernetes manifests']);
+    expect(problemsOf(() => parseApplyFile('services: []\npods: []\n', 't.yaml'))).toEqual(['pods: unknown key (known: services, ingresses, networkPolicies, cluster, namespaces, nodes; cluster, namespaces and nodes are ignored by apply)']);
+    expect(problemsOf(() => parseApplyFile('nodes: []\n', 't.yaml'))).toEqual(['services: required (a topology-format file lists its Services under services:, its Ingresses under ingresses:, its NetworkPolicies under networkPolicies:), or give Kubernetes manifests']);
   });
 
   it('JSON (kubectl get -o json): a List of items, read with JSON.parse, documents numbered by item', () => {

@@ -122,12 +122,12 @@ describe('manifests: refused, each with its message naming the document', () => 
   it('unsupported kinds, wrong apiVersion, not an object', () => {
     expect(problems('apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\n---\napiVersion: v1\nkind: Endpoints\nmetadata: { name: web }\n'))
       .toEqual([
-        'document 1 (Deployment web): kind Deployment is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret)',
-        'document 2 (Endpoints web): kind Endpoints is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret)',
+        'document 1 (Deployment web): kind Deployment is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret, NetworkPolicy)',
+        'document 2 (Endpoints web): kind Endpoints is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret, NetworkPolicy)',
       ]);
     expect(problems(WEB.replace('apiVersion: v1', 'apiVersion: v2'))).toEqual(['document 1 (Service web): apiVersion: "v2" is not v1 (a Service is apiVersion v1)']);
     expect(problems('- a\n- b\n')).toEqual(['document 1: expected a Kubernetes object (a mapping with apiVersion, kind, metadata)']);
-    expect(problems('apiVersion: v1\nmetadata: { name: web }\n')).toEqual(['document 1: kind: required (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret)']);
+    expect(problems('apiVersion: v1\nmetadata: { name: web }\n')).toEqual(['document 1: kind: required (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret, NetworkPolicy)']);
   });
 
   it('missing fields', () => {
@@ -173,7 +173,7 @@ metadata: { name: cfg }
 `)).toEqual([
       'document 1 (Service web): spec.type: unknown Service type "Nodeport" (expected one of ClusterIP, NodePort, LoadBalancer, ExternalName)',
       'document 2 (Service db): spec.ports[0].protocol: unknown protocol "SCTP" (expected one of TCP, UDP)',
-      'document 3 (ConfigMap cfg): kind ConfigMap is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret)',
+      'document 3 (ConfigMap cfg): kind ConfigMap is not supported (podwire reads Service, EndpointSlice, Ingress, IngressClass, Secret, NetworkPolicy)',
     ]);
   });
 });

@@ -1,0 +1,103 @@
+// NetworkPolicy, enforced once per connection, after Service NAT (so a
+// Service's traffic is judged on the backend it was sent to):
+//  - egress where the source pod is (its address is a pod of this node
+//    isolated for egress), ingress where the destination pod is;
+//  - a packet of a flow conntrack already holds (serviceNat found it: an
+//    established flow or its replies) passes without a lookup; so do ICMP
+//    echo replies and errors (the related traffic of a flow);
+//  - traffic from the node itself (its gateway address) to its pods is
+//    always allowed, as the Kubernetes documentation requires;
+//  - a new flow touching an isolated pod of this node is decided by the
+//    compiled tables (tables/policy.ts); allowed, it is tracked (a plain
+//    entry, no translation) so its replies pass here and its TCP state is
+//    kept by conntrack; denied, it is dropped (policy_denied_ingress /
+//    _egress), and a Service entry just made for it is removed.
+// Other protocols and IP fragments without ports are judged per packet
+// with port 0: only a rule without ports admits them.
+import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK,
+  IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
+import { be16 } from "../wire/checksum";
+import { tcpHeaderLen, tcpSeq, tcpAck, tcpWindow } from "../wire/tcp";
+import { ctCreate, ctDelete, ctTcpFirst, ctTcpMayCreate, TCP_SYN, TCP_FIN } from "../tables/conntrack";
+import { polActive, polLocalFlags, polDecide, polLastRule, polLastPeer, POL_LOCAL_INGRESS, POL_LOCAL_EGRESS, DIR_INGRESS, DIR_EGRESS } from "../tables/policy";
+import { natCtHit, natCreated, synWscale } from "./service_nat";
+import { nowMs } from "../clock";
+import { gwIp } from "../node";
+import { Drop } from "../counters";
+import { Step, tracing, trace } from "../trace";
+
+const IPPROTO_SCTP: u32 = 132;
+const ICMP_ECHO_REPLY: u32 = 0;
+const ICMP_DEST_UNREACH: u32 = 3;
+const ICMP_TIME_EXCEEDED: u32 = 11;
+const ICMP_PARAM_PROBLEM: u32 = 12;
+
+/** Judge the IPv4 packet at `frame + l2len` (header validated, after serviceNat). */
+export function policyCheck(frame: usize, len: u32, l2len: u32): Drop {
+  if (!polActive()) return Drop.NONE;
+  const ip = frame + l2len;
+  const sip = ipv4Src(ip);
+  const dip = ipv4Dst(ip);
+  const sFlags = polLocalFlags(sip) & POL_LOCAL_EGRESS;
+  const dFlags = polLocalFlags(dip) & POL_LOCAL_INGRESS;
+  // neither end is a pod of this node isolated for this packet's direction;
+  // a reply to a pod isolated the other way finds its flow tracked below or passes
+  if (sFlags == 0 && dFlags == 0 && !touchesIsolated(sip, dip)) return Drop.NONE;
+  if (natCtHit) return Drop.NONE;
+  const proto = <u32>ipv4Proto(ip);
+  const ihl = ipv4HeaderLen(ip);
+  const total = ipv4TotalLen(ip);
+  const l4 = ip + ihl;
+  const l4len = total > ihl ? total - ihl : 0;
+  const firstFrag = (ipv4FlagsFrag(ip) & FRAG_OFFSET_MASK) == 0;
+  if (proto == <u32>IPPROTO_ICMP) {
+    if (l4len < 1) return Drop.NONE; // too short to judge: the ICMP stages drop it
+    const t = <u32>load<u8>(l4);
+    if (t == ICMP_ECHO_REPLY || t == ICMP_DEST_UNREACH || t == ICMP_TIME_EXCEEDED || t == ICMP_PARAM_PROBLEM) return Drop.NONE;
+  }
+  const ported = firstFrag && (proto == <u32>IPPROTO_TCP || proto == <u32>IPPROTO_UDP || proto == IPPROTO_SCTP) && l4len >= 4;
+  const sport: u32 = ported ? <u32>be16(l4) : 0;
+  const dport: u32 = ported ? <u32>be16(l4 + 2) : 0;
+
+  if (sFlags != 0) {
+    const ok = polDecide(sip, dip, DIR_EGRESS, proto, dport);
+    if (tracing()) trace(Step.POLICY, DIR_EGRESS, sip, dip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
+    if (!ok) return deny(Drop.POLICY_DENIED_EGRESS);
+  }
+  // the node itself (its gateway address: kubelet probes, masqueraded Service traffic) always reaches its pods, as Kubernetes requires
+  if (dFlags != 0 && sip != gwIp) {
+    const ok = polDecide(dip, sip, DIR_INGRESS, proto, dport);
+    if (tracing()) trace(Step.POLICY, DIR_INGRESS, dip, sip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
+    if (!ok) return deny(Drop.POLICY_DENIED_INGRESS);
+  }
+  // allowed: track it (serviceNat already did for a new Service flow), so replies and later packets pass
+  if (natCreated < 0 && ported && firstFrag) track(proto, sip, dip, sport, dport, l4, l4len);
+  return Drop.NONE;
+}
+
+/** Either end a pod of this node isolated in any direction: its flows are tracked, so replies to it pass. */
+@inline function touchesIsolated(sip: u32, dip: u32): bool {
+  return polLocalFlags(sip) != 0 || polLocalFlags(dip) != 0;
+}
+
+function deny(d: Drop): Drop {
+  if (natCreated >= 0) ctDelete(<u32>natCreated);
+  return d;
+}
+
+function track(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32, l4: usize, l4len: u32): void {
+  if (proto == <u32>IPPROTO_TCP) {
+    const hlen = tcpHeaderLen(l4, l4len);
+    if (hlen == 0) return;
+    const f = <u32>load<u8>(l4 + 13);
+    // only a SYN or an ACK may begin a tracked flow (conntrack's tcp_new); the rest passes, judged again next time
+    if (!ctTcpMayCreate(f)) return;
+    const e = ctCreate(proto, sip, dip, sport, dport, dip, sip, dport, sport, nowMs);
+    if (e < 0) return; // full, or a clash: judged again next packet
+    const seq = tcpSeq(l4);
+    const end = seq + (l4len - hlen) + ((f & TCP_SYN) != 0 ? 1 : 0) + ((f & TCP_FIN) != 0 ? 1 : 0);
+    ctTcpFirst(<u32>e, f, seq, tcpAck(l4), <u32>tcpWindow(l4), end, (f & TCP_SYN) != 0 ? synWscale(l4, hlen) : -1, nowMs);
+  } else if (proto == <u32>IPPROTO_UDP) {
+    ctCreate(proto, sip, dip, sport, dport, dip, sip, dport, sport, nowMs);
+  }
+}
