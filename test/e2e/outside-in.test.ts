@@ -10,7 +10,8 @@
 // rate-limited download runs (it should end whole: see the known failure
 // below), HTTPS against a kubernetes.io/tls Secret, and with
 // externalTrafficPolicy Local nginx's access log naming the laptop's own
-// address. A second, one-node lab with Cluster shows the masqueraded address.
+// address; `podwire trace --from` the laptop shows the answering node and
+// the DNAT to the ingress pod. A second, one-node lab with Cluster shows the masqueraded address.
 // Names: labs oi and oic, pods oi-* / oic-*, clusters 10.229/16 and 10.228/16,
 // Services 10.95/16, underlays 172.31.240.0/24 and 172.31.239.0/24.
 // Run: flock /tmp/pw-netns.lock npx vitest run test/e2e/outside-in.test.ts
@@ -282,6 +283,19 @@ spec:
     expect(laptopIP).toMatch(new RegExp(`^${UL.replace(/\./g, '\\.')}\\.\\d+$`));
     expect(accessLogClients(LAB, '"GET /api/items ')).toEqual([laptopIP, laptopIP]);
     expect(accessLogClients(LAB, '"GET /tls ')).toEqual([laptopIP]);
+  });
+
+  it('podwire trace --from the laptop to the pool address: the announcing node answers, DNAT to the ingress pod', async () => {
+    // the controller pod, as its Service's one endpoint (status lists user pods only)
+    const ctl = (await lab!.status()).services.find((x) => x.namespace === 'ingress-nginx' && x.name === 'ingress-nginx-controller')!.endpoints[0];
+    expect(ctl.node).toBe('n1');
+    const r = await podwire(['trace', '--from', 'oi-laptop', '--to', POOL_IP, '--port', '80', '--name', LAB]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`trace tcp from external host oi-laptop (${laptopIP}, on the underlay) to ${POOL_IP} (Service ingress-nginx/ingress-nginx-controller, ${POOL_IP}) port 80`);
+    expect(r.stdout).toContain('answered by node n1 (announces the LoadBalancer address of Service ingress-nginx/ingress-nginx-controller): the packet enters its underlay port');
+    expect(r.stdout).toContain('received on n1/underlay');
+    expect(r.stdout).toMatch(new RegExp(`DNAT: destination ${POOL_IP.replace(/\./g, '\\.')}:80 -> ${ctl.ip.replace(/\./g, '\\.')}:80`));
+    expect(r.stdout).toContain('=> delivered: out of ingress-nginx/ingress-nginx-controller (node n1)');
   });
 
   it('the laptop cannot reach a pod directly: only the pool address', async () => {
