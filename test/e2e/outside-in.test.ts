@@ -11,7 +11,9 @@
 // below), HTTPS against a kubernetes.io/tls Secret, and with
 // externalTrafficPolicy Local nginx's access log naming the laptop's own
 // address; `podwire trace --from` the laptop shows the answering node and
-// the DNAT to the ingress pod. A second, one-node lab with Cluster shows the masqueraded address.
+// the DNAT to the ingress pod. A second lab with Cluster: nginx sees the
+// announcing node's gateway, and the trace crosses from it to the ingress
+// pod's node over the underlay bridge.
 // Names: labs oi and oic, pods oi-* / oic-*, clusters 10.229/16 and 10.228/16,
 // Services 10.95/16, underlays 172.31.240.0/24 and 172.31.239.0/24.
 // Run: flock /tmp/pw-netns.lock npx vitest run test/e2e/outside-in.test.ts
@@ -305,19 +307,22 @@ spec:
   });
 });
 
-describe.skipIf(!runnable)('outside in with externalTrafficPolicy Cluster: nginx sees a node address (root)', () => {
+describe.skipIf(!runnable)('outside in with externalTrafficPolicy Cluster, two nodes: nginx sees a node address (root)', () => {
   const CLUSTER = `
 cluster:
   clusterCIDR: 10.228.0.0/16
   serviceCIDR: 10.95.0.0/16
   underlayCIDR: 172.31.239.0/24
   loadBalancerPool: 172.31.239.240/30
+  overlay: vxlan
   dns: false
   ingress: nginx
 external: [{ name: oic-laptop }]
 nodes:
   - name: n1
     pods: [{ name: oic-web, labels: { app: web } }]
+  - name: n2
+    pods: [oic-idle]
 services:
   - { name: web, selector: { app: web }, ports: [{ port: 80, targetPort: 8080 }] }
 ingresses:
@@ -332,12 +337,28 @@ ingresses:
     await lab?.stop();
   });
 
-  it("the laptop reaches the pool address; the access log shows the node's gateway, not the laptop", async () => {
-    expect(await get('pw-oic-laptop', '172.31.239.240', 'any.example', '/cluster')).toBe('200 web /cluster');
+  it("the laptop reaches the pool address through n2; the access log shows n2's gateway, not the laptop", async () => {
     const s = await lab!.status();
-    const gateway = s.nodes.find((n) => n.name === 'n1')!.gateway;
+    const ctl = s.services.find((x) => x.namespace === 'ingress-nginx' && x.name === 'ingress-nginx-controller') as unknown as { status: { announcedBy: string } };
+    // Cluster: any node may announce; the hash picks n2 for this Service, the controller pod runs on n1
+    expect(ctl.status.announcedBy).toBe('n2');
+    expect(await get('pw-oic-laptop', '172.31.239.240', 'any.example', '/cluster')).toBe('200 web /cluster');
+    const gateway = s.nodes.find((n) => n.name === 'n2')!.gateway;
     const laptop = ((s as unknown as { external: { ip: string }[] }).external)[0].ip;
     expect(accessLogClients('oic', '"GET /cluster ')).toEqual([gateway]);
     expect(gateway).not.toBe(laptop);
+  });
+
+  it('podwire trace from the laptop: enters n2, DNAT to the ingress pod, over VXLAN through the bridge to n1', async () => {
+    const r = await podwire(['trace', '--from', 'oic-laptop', '--to', '172.31.239.240', '--port', '80', '--json', '--name', 'oic']);
+    expect(r.stderr).toBe('');
+    const t = JSON.parse(r.stdout) as { from: { external: string; node: string }; hops: { node: string; steps: { text: string }[] }[]; outcomes: unknown[] };
+    expect(t.from).toMatchObject({ external: 'oic-laptop', node: 'n2' });
+    expect(t.hops.map((h) => h.node)).toEqual(['n2', 'n1']);
+    const n2 = t.hops[0].steps.map((x) => x.text).join('\n');
+    expect(n2).toContain('received on n2/underlay');
+    expect(n2).toMatch(/DNAT: destination 172\.31\.239\.240:80 -> 10\.228\.0\.\d+:80/);
+    expect(n2).toMatch(/encap VXLAN/);
+    expect(t.outcomes).toEqual([{ node: 'n1', port: 'ingress-nginx/ingress-nginx-controller' }]);
   });
 });
