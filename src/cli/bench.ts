@@ -142,7 +142,7 @@ export function benchCommand(): Command {
       console.log(`\nraw results: ${save(opts.out, 'overlay', r, renderChart(overlayChart(r, machineLine())))}`);
     });
   bench.command('ingress')
-    .description('HTTP (wrk) from a client pod through the LoadBalancer Service and the Ingress controller (nginx) to a pod, beside the same requests straight to the pod, interleaved: requests/s, p50/p99 latency, the ratio (root)')
+    .description('HTTP (wrk) from a host outside the cluster through the LoadBalancer address and the Ingress controller (nginx) to a pod, beside the same requests straight to the pod from a client pod, interleaved: requests/s, p50/p99 latency, the ratio (root)')
     .option('--duration <s>', 'seconds per wrk run', (v) => positiveInt(v, '--duration'), 10)
     .option('--repeat <n>', 'rounds (both cases once per round, alternating which goes first)', (v) => positiveInt(v, '--repeat'), 3)
     .option('--connections <n>', 'wrk connections', (v) => positiveInt(v, '--connections'), 16)
@@ -157,8 +157,9 @@ export function benchCommand(): Command {
         seconds: opts.quick ? 2 : opts.duration, repeat: opts.quick ? 1 : opts.repeat,
         connections: opts.connections, threads: opts.threads, bodyBytes: opts.body,
       });
-      console.log('\n' + table(['CASE', 'REQ/S (median)', 'P50 ms', 'P99 ms', 'RUNS'],
-        r.summary.map((s) => [s.case, s.requestsPerSec.toFixed(0), s.p50Ms.toFixed(2), s.p99Ms.toFixed(2), s.n])));
+      const client = (c: string) => (c === 'via ingress' ? r.clients.viaIngress : r.clients.direct);
+      console.log('\n' + table(['CASE', 'CLIENT', 'REQ/S (median)', 'P50 ms', 'P99 ms', 'RUNS'],
+        r.summary.map((s) => [s.case, client(s.case), s.requestsPerSec.toFixed(0), s.p50Ms.toFixed(2), s.p99Ms.toFixed(2), s.n])));
       console.log(`via ingress / direct to pod: requests/s ${r.ratios.requestsPerSec.toFixed(2)} x, p50 ${r.ratios.p50.toFixed(2)} x, p99 ${r.ratios.p99.toFixed(2)} x`);
       console.log(`raw results: ${save(opts.out, 'ingress', r)}`);
     });

@@ -9,7 +9,7 @@ import { runningLab } from './lab-target.ts';
 export function traceCommand(): Command {
   return new Command('trace')
     .description('follow a synthetic packet from a pod through every table it meets (bridge, conntrack, Service, NAT, route, encapsulation), leaving no state behind')
-    .option('--from <pod>', 'the pod that sends it: NAME (namespace default), NAMESPACE/NAME or NAME.NAMESPACE')
+    .option('--from <pod>', 'the pod that sends it: NAME (namespace default), NAMESPACE/NAME or NAME.NAMESPACE; or a host of the topology\'s external: list (then --to is an underlay address: a node\'s or a LoadBalancer address)')
     .option('--to <target>', 'a pod (NAME, NAMESPACE/NAME), a Service (name, name.namespace, or name.namespace.svc.cluster.local) or an IPv4 address')
     .option('--proto <proto>', 'tcp (a SYN), udp or icmp (an echo request)', 'tcp')
     .option('--port <n>', 'destination port (default: the Service\'s first port of that protocol)', (v) => parseInt(v, 10))
@@ -36,7 +36,9 @@ export function traceCommand(): Command {
 /** The trace as a person reads it: a header, each node's decisions in order, then where the packet ended. */
 export function formatTrace(r: TraceReply): string {
   const to = r.to.service ? `${r.to.asked} (Service ${r.to.service}, ${r.to.ip})` : r.to.pod ? `${r.to.asked} (pod, ${r.to.ip})` : r.to.ip;
-  const lines = [`trace ${r.proto} from ${r.from.pod} (${r.from.ip}, node ${r.from.node}) to ${to}${r.to.port !== undefined ? ` port ${r.to.port}` : ''}`];
+  const from = r.from.external !== undefined ? `external host ${r.from.external} (${r.from.ip}, on the underlay)` : `${r.from.pod} (${r.from.ip}, node ${r.from.node})`;
+  const lines = [`trace ${r.proto} from ${from} to ${to}${r.to.port !== undefined ? ` port ${r.to.port}` : ''}`];
+  if (r.from.external !== undefined) lines.push(`answered by node ${r.from.node} (${r.from.because}): the packet enters its underlay port`);
   for (const hop of r.hops) {
     lines.push('', `node ${hop.node}:`);
     for (const s of hop.steps) lines.push(`  ${s.text}`);

@@ -14,6 +14,12 @@ export interface TraceWalkNode {
   ulPort: number;
   /** underlay frames go to another node in this process (the fabric), not a real device */
   fabric: boolean;
+  /**
+   * the underlay port is a TAP on a bridge: a frame to another traced node's
+   * MAC reaches it through the bridge and is followed there; any other frame
+   * leaves for a host the walk does not run (a kernel node, an external host)
+   */
+  bridged?: boolean;
   names: TraceNames;
 }
 
@@ -60,11 +66,15 @@ export function traceWalk(nodes: TraceWalkNode[], start: number, port: number, f
       for (let k = queued[ni]; k < txTotal; k++) {
         queued[ni] = k + 1;
         const e = n.dp.txEntry(k);
-        if (e.port !== n.ulPort || !n.fabric) {
+        if (e.port !== n.ulPort || !(n.fabric || n.bridged)) {
           result.outcomes.push({ node: n.name, port: n.names.port(e.port), ...(e.slot === GEN_SLOT ? { generated: true } : {}) });
           continue;
         }
         const peer = ownerOf(e.start);
+        if (peer === undefined && n.bridged) {
+          result.outcomes.push({ node: n.name, port: n.names.port(e.port), ...(e.slot === GEN_SLOT ? { generated: true } : {}) });
+          continue;
+        }
         if (peer === undefined) {
           result.outcomes.push({ node: n.name, port: n.names.port(e.port), dropped: 'no node owns the underlay destination MAC' });
           continue;

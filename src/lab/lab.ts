@@ -16,7 +16,7 @@ import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
 import type { NodeStats, EngineConfig, EngineNodeConfig, EngineServiceConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
 import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
-import { labId, localNodes, hasUnderlay, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
+import { labId, localNodes, hasUnderlay, nodePortCount, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
 import { announcements } from '../model/load-balancer.ts';
 import { LoadBalancerAnnouncer } from './lb-announcer.ts';
 import { nodeTables } from '../model/node-tables.ts';
@@ -346,7 +346,7 @@ export class Lab {
 function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulFd: number, sock?: UnderlaySocket): EngineNodeConfig {
   // an underlay port with more than one node, or with hosts outside the cluster to meet
   const multi = hasUnderlay(plan);
-  const maxPorts = Math.max(8, n.pods.length + 1);
+  const maxPorts = nodePortCount(n);
   return {
     name: n.name,
     gatewayIp: n.gateway,

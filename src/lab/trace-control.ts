@@ -14,6 +14,7 @@ import type { Lab } from './lab.ts';
 import { ControlStream } from './control.ts';
 import { findPod, podLabel } from '../model/pod-refs.ts';
 import { hasClusterIP } from '../model/services.ts';
+import { findExternalHost, externalProbe } from './trace-external.ts';
 
 /** `podwire trace --live`: whose frames to show, only drops, how many frames a second at most. */
 export interface LiveTraceRequest { pod: string; drops?: boolean; rate?: number }
@@ -21,7 +22,8 @@ export interface LiveTraceRequest { pod: string; drops?: boolean; rate?: number 
 export interface TraceRequest { from: string; to: string; proto?: ProbeProto; port?: number }
 
 export interface TraceReply extends TraceResult {
-  from: { pod: string; node: string; ip: string };
+  /** the sender: a pod, or a host outside the cluster (`external`, entering at `node`'s underlay port, which answered ARP `because`) */
+  from: { pod?: string; external?: string; node: string; ip: string; because?: string };
   to: { asked: string; ip: string; port?: number; service?: string; pod?: string };
   proto: ProbeProto;
 }
@@ -85,8 +87,14 @@ export class TraceControl {
     const plan = this.lab.plan;
     const proto: ProbeProto = req.proto ?? 'tcp';
     if (!['tcp', 'udp', 'icmp'].includes(proto)) throw new Error(`--proto ${proto}: tcp, udp or icmp`);
+    const host = findExternalHost(plan, req.from);
+    if (host) {
+      const p = externalProbe(plan, host, req.to, proto, req.port);
+      const result = await this.lab.trace(p.node.name, p.port, p.frame);
+      return { ...result, from: { external: host.name, node: p.node.name, ip: host.ip, because: p.answeredBecause }, to: p.to, proto };
+    }
     const from = findPod(plan.nodes.flatMap((n) => n.pods), req.from);
-    if (!from) throw new Error(`no pod "${req.from}" in this lab (NAME for namespace default, NAMESPACE/NAME or NAME.NAMESPACE elsewhere)`);
+    if (!from) throw new Error(`no pod "${req.from}" in this lab (NAME for namespace default, NAMESPACE/NAME or NAME.NAMESPACE elsewhere) and no external host of that name`);
     const node = plan.nodes.find((n) => n.name === from.node)!;
     if (node.dataplane !== 'podwire') throw new Error(`pod ${podLabel(from)} is on ${node.name}, a kernel node: only podwire nodes can be traced`);
     const to = resolveTarget(plan, req.to, proto, req.port);

@@ -136,6 +136,11 @@ export function hasUnderlay(plan: Pick<LabPlan, 'nodes' | 'external'>): boolean 
   return plan.nodes.length > 1 || (plan.external?.length ?? 0) > 0;
 }
 
+/** A node's data-plane ports: one per pod, at least 8; with an underlay the last of them is the underlay port. */
+export function nodePortCount(n: Pick<NodePlan, 'pods'>): number {
+  return Math.max(8, n.pods.length + 1);
+}
+
 export function allPods(plan: LabPlan): PodPlan[] {
   return plan.nodes.flatMap((n) => n.pods);
 }

@@ -29,10 +29,11 @@ describe('bench ingress', () => {
     expect(() => parseWrk('unable to connect to 10.0.0.1:80 Connection refused')).toThrow(/wrk printed no Requests\/sec/);
   });
 
-  it('plans one node: client, web behind a Service, the controller at the load-balancer address, one Ingress', () => {
+  it('plans one node: client, web behind a Service, the controller at the pool\'s first address, an external host, one Ingress', () => {
     const p = ingressBenchPlan();
     expect(p.nodes[0].pods.map((x) => x.name)).toEqual(['bi-client', 'bi-web']);
-    expect(p.services.find((s) => s.name === 'ingress-nginx-controller')?.loadBalancerIP).toBe(INGRESS_BENCH_LB_IP);
+    expect(p.services.find((s) => s.name === 'ingress-nginx-controller')?.loadBalancer?.ip).toBe(INGRESS_BENCH_LB_IP);
+    expect(p.external?.map((h) => [h.netns, h.ip])).toEqual([['pw-bi-laptop', '172.30.254.2']]);
     expect(p.ingressObjects?.ingresses.map((l) => l.value.name)).toEqual(['bench']);
   });
 });

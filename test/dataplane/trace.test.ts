@@ -61,6 +61,21 @@ describe('decision traces', () => {
     expect(r.outcomes).toEqual([{ node: 'n2', port: 'n2/pod' }]);
   });
 
+  it('over a bridge underlay: a frame to another traced node is followed there; one for a host the walk does not run leaves by the underlay port', () => {
+    const [n1, n2] = twoNodes('vxlan');
+    const bridged = walkNodes(n1, n2).map((n) => ({ ...n, fabric: false, bridged: true }));
+    const r = traceWalk(bridged, 0, POD, syn(N2.pod, 8080), (at) => ownerOf(n1, at));
+    expect(r.hops.map((h) => h.node)).toEqual(['n1', 'n2']);
+    expect(r.outcomes).toEqual([{ node: 'n2', port: 'n2/pod' }]);
+    // no node of the walk owns the destination MAC (a kernel node, an external host): out of n1's underlay port
+    const away = traceWalk(bridged, 0, POD, syn(N2.pod, 8080), () => undefined);
+    expect(away.hops.map((h) => h.node)).toEqual(['n1']);
+    expect(away.outcomes).toEqual([{ node: 'n1', port: 'n1/underlay' }]);
+    // a real device the walk cannot see behind (a socket): the trace ends at the underlay port
+    const socket = walkNodes(n1, n2).map((n) => ({ ...n, fabric: false }));
+    expect(traceWalk(socket, 0, POD, syn(N2.pod, 8080), (at) => ownerOf(n1, at)).outcomes).toEqual([{ node: 'n1', port: 'n1/underlay' }]);
+  });
+
   it('leaves no state behind: no conntrack entry, no learned MAC, counters and the backend choice unchanged', () => {
     const [n1, n2] = twoNodes('vxlan');
     n1.addService(VIP, 80, 'tcp', [{ ip: N2.pod, port: 8080 }, { ip: '10.244.1.3', port: 8080 }], { affinitySeconds: 60 });
