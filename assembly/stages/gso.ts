@@ -94,8 +94,11 @@ export function gsoSegmentIpLen(frame: usize, len: u32, l2len: u32): u32 {
 export function gsoSegment(r: i32, frame: usize, len: u32, l2len: u32): Drop {
   const bad = gsoParse(frame, len, l2len);
   if (bad != Drop.NONE) return bad;
-  // no next hop: one drop for the super-frame, not one per segment
-  if (routeKind(r) != RouteKind.LOCAL && neighLookup(routeNextHop(r)) == NO_MAC) return Drop.NO_NEIGHBOR;
+  // no next hop: one drop for the super-frame, not one per segment. A route
+  // without a gateway (next hop 0: the underlay's own subnet, an external
+  // host on it) resolves the destination itself, as hostGwOut does
+  const nh = routeNextHop(r);
+  if (routeKind(r) != RouteKind.LOCAL && neighLookup(nh != 0 ? nh : ipv4Dst(frame + l2len)) == NO_MAC) return Drop.NO_NEIGHBOR;
   const ihl = pIhl, thl = pThl, payload = pPayload, mss = pMss;
   const hlen = l2len + ihl + thl; // the headers every segment carries
   const nseg: u32 = payload <= mss ? 1 : (payload + mss - 1) / mss;

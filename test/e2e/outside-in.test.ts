@@ -226,13 +226,10 @@ describe.skipIf(!runnable)('outside in: laptop -> LoadBalancer pool address -> I
     expect(await shop('/api/items')).toBe('200 api /api/items');
   });
 
-  // Known to fail on this base: nginx's TCP super-frames to the laptop (a host
-  // on the underlay's own subnet, a connected route without next hop) are
-  // dropped as no_neighbor by assembly/stages/gso.ts, which looks up the
-  // route's next hop (0) instead of the destination as hostGwOut does; only
-  // single-segment answers get out. Checked by hand with that one line fixed:
-  // 24 MB arrive whole. Drop `.fails` when gso.ts is fixed.
-  it.fails('podwire apply of a changed Ingress while a long download from the laptop runs: it ends whole', async () => {
+  // nginx's TCP super-frames to the laptop (a host on the underlay's own
+  // subnet: a connected route, next hop 0) were dropped as no_neighbor by
+  // gso.ts until it resolved the destination as hostGwOut does
+  it('podwire apply of a changed Ingress while a long download from the laptop runs: it ends whole', async () => {
     // 24 MiB at 6 MiB/s: about 4 s, the apply lands in the middle
     const dl = spawnIn(LAPTOP, ['curl', '-sS', '--max-time', '15', '--limit-rate', '6M', '-o', '/dev/null', '-w', '%{http_code} %{size_download}',
       '-H', 'Host: shop.example', `http://${POOL_IP}/big?bytes=${BIG}`]);
