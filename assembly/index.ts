@@ -18,7 +18,7 @@ import { l2Input, l3Check } from "./stages/l2_input";
 import { gatewayInput, GatewayNext, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
 import { underlayInput } from "./stages/decap";
-import { serviceNat } from "./stages/service_nat";
+import { serviceNat, NAT_DROP } from "./stages/service_nat";
 import { policyCheck } from "./stages/policy";
 import { polBytes, polInit } from "./tables/policy";
 import { needsDefrag, defragment } from "./stages/defrag";
@@ -244,14 +244,14 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
       const d = defragment(frame, len, l2len);
       if (d != Drop.NONE) return d;
       const nat = serviceNat(fqFrame, fqLen, fqL2len);
-      if (nat > 0) return <Drop>nat;
-      const pol = policyCheck(fqFrame, fqLen, fqL2len);
+      if ((nat & NAT_DROP) != Drop.NONE) return <Drop>(nat & NAT_DROP);
+      const pol = policyCheck(fqFrame, fqLen, fqL2len, nat);
       if (pol != Drop.NONE) return pol;
       return fragment(-1, fqFrame, fqLen, fqL2len, fqMaxSize, fqDf, inPort);
     }
     const nat = serviceNat(frame, len, l2len);
-    if (nat > 0) return <Drop>nat;
-    const pol = policyCheck(frame, len, l2len);
+    if ((nat & NAT_DROP) != Drop.NONE) return <Drop>(nat & NAT_DROP);
+    const pol = policyCheck(frame, len, l2len, nat);
     if (pol != Drop.NONE) return pol;
   }
   return bridgeForward(slot, inPort, frame, len, l2len);

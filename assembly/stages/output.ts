@@ -5,7 +5,14 @@ import { portMtu } from "../tables/ports";
 import { txPush } from "../frame";
 import { Drop, countPort, PortCtr } from "../counters";
 
-/** The last port that refused a frame (a trace names it; the traced loop reads it: no trace point here). */
+/**
+ * The last port that refused a frame: the traced loop (index.ts) names it in
+ * TX_REFUSED, after the frame's tx records. It stays a global because
+ * returning it would put a port beside the Drop every stage between here and
+ * the dispatcher returns and compares (bridge floods, routeTo, encap,
+ * fragment, gso, ipForward); a trace point here instead would record
+ * TX_REFUSED before the tx records, changing the trace.
+ */
 export let refusedPort: u32 = 0;
 
 /**

@@ -18,9 +18,9 @@ import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag
   IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
 import { be16 } from "../wire/checksum";
 import { tcpHeaderLen, tcpSeq, tcpAck, tcpWindow } from "../wire/tcp";
-import { ctCreate, ctDelete, ctTcpFirst, ctTcpMayCreate, TCP_SYN, TCP_FIN } from "../tables/conntrack";
+import { ctCreate, ctDelete, ctLookup, ctRefEntry, ctTcpFirst, ctTcpMayCreate, TCP_SYN, TCP_FIN } from "../tables/conntrack";
 import { polActive, polLocalFlags, polDecide, polLastRule, polLastPeer, POL_LOCAL_INGRESS, POL_LOCAL_EGRESS, DIR_INGRESS, DIR_EGRESS } from "../tables/policy";
-import { natCtHit, natCreated, synWscale } from "./service_nat";
+import { synWscale, NAT_CT_HIT, NAT_CREATED } from "./service_nat";
 import { nowMs } from "../clock";
 import { gwIp } from "../node";
 import { Drop } from "../counters";
@@ -32,8 +32,11 @@ const ICMP_DEST_UNREACH: u32 = 3;
 const ICMP_TIME_EXCEEDED: u32 = 11;
 const ICMP_PARAM_PROBLEM: u32 = 12;
 
-/** Judge the IPv4 packet at `frame + l2len` (header validated, after serviceNat). */
-export function policyCheck(frame: usize, len: u32, l2len: u32): Drop {
+/**
+ * Judge the IPv4 packet at `frame + l2len` (header validated), after
+ * serviceNat passed it with flags `nat` (NAT_CT_HIT, NAT_CREATED).
+ */
+export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop {
   if (!polActive()) return Drop.NONE;
   const ip = frame + l2len;
   const sip = ipv4Src(ip);
@@ -43,7 +46,7 @@ export function policyCheck(frame: usize, len: u32, l2len: u32): Drop {
   // neither end is a pod of this node isolated for this packet's direction;
   // a reply to a pod isolated the other way finds its flow tracked below or passes
   if (sFlags == 0 && dFlags == 0 && !touchesIsolated(sip, dip)) return Drop.NONE;
-  if (natCtHit) return Drop.NONE;
+  if ((nat & NAT_CT_HIT) != 0) return Drop.NONE;
   const proto = <u32>ipv4Proto(ip);
   const ihl = ipv4HeaderLen(ip);
   const total = ipv4TotalLen(ip);
@@ -62,16 +65,16 @@ export function policyCheck(frame: usize, len: u32, l2len: u32): Drop {
   if (sFlags != 0) {
     const ok = polDecide(sip, dip, DIR_EGRESS, proto, dport);
     if (tracing()) trace(Step.POLICY, DIR_EGRESS, sip, dip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
-    if (!ok) return deny(Drop.POLICY_DENIED_EGRESS);
+    if (!ok) return deny(Drop.POLICY_DENIED_EGRESS, nat, proto, sip, dip, sport, dport);
   }
   // the node itself (its gateway address: kubelet probes, masqueraded Service traffic) always reaches its pods, as Kubernetes requires
   if (dFlags != 0 && sip != gwIp) {
     const ok = polDecide(dip, sip, DIR_INGRESS, proto, dport);
     if (tracing()) trace(Step.POLICY, DIR_INGRESS, dip, sip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
-    if (!ok) return deny(Drop.POLICY_DENIED_INGRESS);
+    if (!ok) return deny(Drop.POLICY_DENIED_INGRESS, nat, proto, sip, dip, sport, dport);
   }
   // allowed: track it (serviceNat already did for a new Service flow), so replies and later packets pass
-  if (natCreated < 0 && ported && firstFrag) track(proto, sip, dip, sport, dport, l4, l4len);
+  if ((nat & NAT_CREATED) == 0 && ported && firstFrag) track(proto, sip, dip, sport, dport, l4, l4len);
   return Drop.NONE;
 }
 
@@ -80,8 +83,17 @@ export function policyCheck(frame: usize, len: u32, l2len: u32): Drop {
   return polLocalFlags(sip) != 0 || polLocalFlags(dip) != 0;
 }
 
-function deny(d: Drop): Drop {
-  if (natCreated >= 0) ctDelete(<u32>natCreated);
+/**
+ * Drop a denied packet; a Service entry serviceNat just made for it goes too.
+ * The entry is found again (denial is the rare path): the translated packet
+ * travels as the entry's reply tuple reversed, so its reversed tuple is that
+ * reply tuple, which no other entry holds.
+ */
+function deny(d: Drop, nat: i32, proto: u32, sip: u32, dip: u32, sport: u32, dport: u32): Drop {
+  if ((nat & NAT_CREATED) != 0) {
+    const ref = ctLookup(proto, dip, sip, dport, sport, nowMs);
+    if (ref >= 0) ctDelete(ctRefEntry(ref));
+  }
   return d;
 }
 

@@ -20,7 +20,7 @@ import { icmpError } from "./icmp_error";
 import { gsoSegment, gsoSegmentIpLen } from "./gso";
 import { routeMtu } from "./route_mtu";
 import { fragment } from "./fragment";
-import { serviceNat, NAT_TRANSLATED } from "./service_nat";
+import { serviceNat, NAT_DROP, NAT_TRANSLATED } from "./service_nat";
 import { policyCheck } from "./policy";
 import { needsDefrag, defragment } from "./defrag";
 import { fqFrame, fqLen, fqL2len, fqMaxSize, fqDf } from "../tables/frag_queue";
@@ -61,10 +61,10 @@ export function ipForward(slot: u32, frame: usize, len: u32, l2len: u32, unlessN
   const ip = frame + l2len;
   // Service DNAT / un-DNAT before the route lookup (kube-proxy's PREROUTING)
   const nat = serviceNat(frame, len, l2len);
-  if (nat > 0) return <Drop>nat;
-  if (unlessNat != Drop.NONE && nat != NAT_TRANSLATED) return unlessNat;
+  if ((nat & NAT_DROP) != Drop.NONE) return <Drop>(nat & NAT_DROP);
+  if (unlessNat != Drop.NONE && (nat & NAT_TRANSLATED) == 0) return unlessNat;
   // NetworkPolicy on the translated destination: egress of a pod here, ingress of a pod here
-  const pol = policyCheck(frame, len, l2len);
+  const pol = policyCheck(frame, len, l2len, nat);
   if (pol != Drop.NONE) return pol;
   if (ipv4Ttl(ip) <= 1) {
     if (tracing()) trace(Step.TTL, 0, <u32>ipv4Ttl(ip), 0, 0, 0, 0, 0);

@@ -26,10 +26,16 @@ const ICMP_PARAM_PROBLEM: u8 = 12;
 }
 
 /**
- * A NAT step's result: a drop reason (> 0), Drop.NONE (the packet passes
- * untouched), or this: it passes translated.
+ * A NAT step's result: a drop reason in the low bits (NAT_DROP; Drop.NONE:
+ * the packet passes), and flags above them: NAT_TRANSLATED (it passes
+ * translated), NAT_CT_HIT (its flow is one conntrack holds: the policy stage
+ * passes it), NAT_CREATED (a new Service flow's entry was made for it: the
+ * policy stage removes it on a denial). Flags beside a drop mean nothing.
  */
-export const NAT_TRANSLATED: i32 = -1;
+export const NAT_DROP: i32 = 0xffff;
+export const NAT_TRANSLATED: i32 = 1 << 16;
+export const NAT_CT_HIT: i32 = 1 << 17;
+export const NAT_CREATED: i32 = 1 << 18;
 
 /**
  * Can conntrack use the ICMP error at `icmp` (`icmpLen` bytes, the whole

@@ -22,7 +22,9 @@
 //    the outer addresses back (service_icmp.ts);
 //  - anything else passes untouched (no entry is made for it).
 // serviceNat says whether it changed the packet (NAT_TRANSLATED): the node's
-// own addresses only forward what was translated.
+// own addresses only forward what was translated; and, for the policy stage,
+// whether the flow was tracked already (NAT_CT_HIT) or tracked just now
+// (NAT_CREATED).
 // Checksums are updated incrementally (RFC 1624); a partial checksum (virtio
 // NEEDS_CSUM) holds only the pseudo-header sum, so only the address part of
 // it changes (ports are summed when it is completed).
@@ -41,8 +43,8 @@ import { hashTuple } from "../tables/conntrack";
 import { affFind, affBackend, affRemember } from "../tables/affinity";
 import { gwIp } from "../node";
 import { serviceReject } from "./service_reject";
-import { natIcmpError, NAT_TRANSLATED } from "./service_icmp";
-export { NAT_TRANSLATED };
+import { natIcmpError, NAT_DROP, NAT_TRANSLATED, NAT_CT_HIT, NAT_CREATED } from "./service_icmp";
+export { NAT_DROP, NAT_TRANSLATED, NAT_CT_HIT, NAT_CREATED };
 import { nowMs } from "../clock";
 import { Drop, Ev, countEv } from "../counters";
 import { Step, Choice, Nat, tracing, trace, dryRun } from "../trace";
@@ -55,19 +57,13 @@ const TCP_FLAGS: u32 = 13;
 /** Masquerade ports tried after the client's own: Linux's nf_nat picks from the whole range above 1024 too. */
 const SNAT_TRIES: u32 = 64;
 
-/** Did the last serviceNat call find the packet's flow in conntrack (established or reply: the policy stage passes it)? */
-export let natCtHit = false;
-/** The conntrack entry the last serviceNat call made for a new Service flow, -1 when none (the policy stage removes it on a denial). */
-export let natCreated: i32 = -1;
-
 /**
  * Translate the packet at `frame + l2len` (IPv4, header validated) in place
- * if it belongs to a Service flow. Returns a drop reason, Drop.NONE (passes
- * untouched) or NAT_TRANSLATED (passes translated).
+ * if it belongs to a Service flow. Returns a drop reason, or Drop.NONE
+ * (passes untouched) with the flags NAT_TRANSLATED (passes translated),
+ * NAT_CT_HIT, NAT_CREATED (service_icmp.ts).
  */
 export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
-  natCtHit = false;
-  natCreated = -1;
   // nothing programmed, nothing tracked: nothing to do (the common case for a node with no Services)
   if (svcFrontendCount() == 0 && ctCount() == 0) return Drop.NONE;
   const ip = frame + l2len;
@@ -115,10 +111,9 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
     if (v == CtVerdict.INVALID) return Drop.CT_INVALID;
     // REOPEN: a SYN on a closed flow; the entry is gone, the SYN is a new flow (NF_REPEAT)
     if (v != CtVerdict.REOPEN) {
-      natCtHit = true;
       const d = translateHit(frame, len, ip, l4, isTcp, e, reply, sip, dip, sport, dport);
       if (v == CtVerdict.KILL) ctDelete(e); // an RST before any reply: the entry goes once the RST is translated
-      return d;
+      return d | NAT_CT_HIT;
     }
   }
   countEv(Ev.CT_MISS);
@@ -158,7 +153,6 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
   }
   if (tracing()) trace(Step.CT_CREATE, 0, <u32>e, rDst, rDport, 0, 0, 0);
   if (e < 0) return Drop.SERVICE_NAT_FAILED;
-  natCreated = e;
   if (isTcp) ctTcpFirst(<u32>e, tcpFlags, seq, tcpAck(l4), <u32>tcpWindow(l4), end, wscale, now);
   let d = rewrite(frame, len, ip, l4, isTcp, false, dip, bIp, dport, bPort);
   if (d != Drop.NONE) return d;
@@ -170,7 +164,7 @@ export function serviceNat(frame: usize, len: u32, l2len: u32): i32 {
     countEv(Ev.SERVICE_SNAT);
     if (tracing()) trace(Step.NAT, Nat.SNAT, sip, rDst, sport, rDport, 0, 0);
   }
-  return NAT_TRANSLATED;
+  return NAT_TRANSLATED | NAT_CREATED;
 }
 
 /**
