@@ -138,7 +138,7 @@ describe.skipIf(!isRoot)('cluster DNS in a two-node vxlan lab (root)', () => {
     const r = await podwire(['status', '--name', LAB], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^cluster DNS 10\.93\.0\.10 \(kube-system\/kube-dns, UDP\/TCP\) -> pod coredns 10\.237\.0\.4 on n1 \(netns pw-dns\.dns\): queries \d+/m);
-    expect(r.stdout).toMatch(/^kube-system\s+kube-dns\s+ClusterIP\s+10\.93\.0\.10\s+53\/UDP->53,53\/TCP->53\s+10\.237\.0\.4$/m);
+    expect(r.stdout).toMatch(/^kube-system\s+kube-dns\s+ClusterIP\s+10\.93\.0\.10\s+<none>\s+53\/UDP->53,53\/TCP->53\s+10\.237\.0\.4$/m);
   });
 
   it('SIGTERM: exits 0; no namespace (the DNS pod\'s too), link or resolv.conf left', async () => {

@@ -137,7 +137,7 @@ describe.skipIf(!isRoot)('namespaces: web in a and in b, a Service in a (root)',
     expect(s.code, s.stderr).toBe(0);
     expect(s.stdout).toMatch(/^\s*\d+\s+a\s+web\s+10\.238\.0\.\d+\s/m);
     expect(s.stdout).toMatch(/^\s*\d+\s+b\s+web\s+10\.238\.1\.\d+\s/m);
-    expect(s.stdout).toMatch(/^a\s+web\s+ClusterIP\s+10\.94\.\d+\.\d+\s+80\/TCP->http\s+10\.238\.0\.\d+$/m);
+    expect(s.stdout).toMatch(/^a\s+web\s+ClusterIP\s+10\.94\.\d+\.\d+\s+<none>\s+80\/TCP->http\s+10\.238\.0\.\d+$/m);
   });
 
   it('podwire apply: a bad named targetPort is refused naming the document and field, the lab unchanged; a Service in b reaches only b/web', async () => {

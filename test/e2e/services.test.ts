@@ -138,8 +138,8 @@ describe.skipIf(!isRoot)('ClusterIP Services in a two-node vxlan lab (root)', ()
   it('podwire status (text) prints the services table', async () => {
     const r = await podwire(['status', '--name', LAB], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^NAMESPACE\s+NAME\s+TYPE\s+CLUSTER-IP\s+PORT\(S\)\s+ENDPOINTS$/m);
-    expect(r.stdout).toMatch(new RegExp(`^default\\s+web\\s+ClusterIP\\s+${web.clusterIP.replace(/\./g, '\\.')}\\s+80/TCP->8080\\s+\\S+`, 'm'));
+    expect(r.stdout).toMatch(/^NAMESPACE\s+NAME\s+TYPE\s+CLUSTER-IP\s+EXTERNAL-IP\s+PORT\(S\)\s+ENDPOINTS$/m);
+    expect(r.stdout).toMatch(new RegExp(`^default\\s+web\\s+ClusterIP\\s+${web.clusterIP.replace(/\./g, '\\.')}\\s+<none>\\s+80/TCP->8080\\s+\\S+`, 'm'));
   });
 
   it('SIGTERM: exits 0 and leaves no namespace, link or server behind', async () => {
