@@ -4,16 +4,14 @@
 // holds for it. Sent through an AF_PACKET socket on a named interface inside
 // a pw- network namespace (the underlay bridge, for a LoadBalancer address
 // taking a new node).
-import { bufferAddress, close, sendtoAt, socket, sysError } from './libc.ts';
+import { bufferAddress, close, ifNameToIndex, sendtoAt, socket, sysError } from './libc.ts';
 import { SOCK_CLOEXEC, SOCK_RAW } from './socket.ts';
 import { inNetns } from './setns.ts';
 import { ipv4ToInt, parseMac } from '../model/addr.ts';
-import koffi from 'koffi';
 
 const AF_PACKET = 17;
 const ETH_P_ARP = 0x0806;
 const SOCKADDR_LL_LEN = 20;
-const _ifNameToIndex = koffi.load('libc.so.6').func('unsigned int if_nametoindex(const char *ifname)');
 
 /** The 60-byte frame (minimum Ethernet size, zero padded): broadcast, ARP request, sender = target = `ip`, target MAC zero. */
 export function gratuitousArpFrame(ip: string, mac: string): Uint8Array {
@@ -36,7 +34,7 @@ export function gratuitousArpFrame(ip: string, mac: string): Uint8Array {
 /** Send `frame` out of interface `ifname` of pw- namespace `ns` (as written: the kernel adds nothing). */
 export function sendFrameIn(ns: string, ifname: string, frame: Uint8Array): void {
   inNetns(ns, () => {
-    const ifindex = _ifNameToIndex(ifname) as number;
+    const ifindex = ifNameToIndex(ifname);
     if (!ifindex) throw new Error(`no interface ${ifname} in ${ns}`);
     // protocol 0: a socket that sends only, never receives
     const fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);

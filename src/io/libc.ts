@@ -40,6 +40,7 @@ const _getsockopt = lib.func('int getsockopt(int fd, int level, int name, uintpt
 const _sendto = lib.func('long sendto(int fd, uintptr_t buf, size_t len, int flags, uintptr_t addr, uint32_t addrlen)');
 const _recvfrom = lib.func('long recvfrom(int fd, uintptr_t buf, size_t len, int flags, uintptr_t addr, uintptr_t addrlen)');
 const _errnoLocation = lib.func('int *__errno_location()');
+const _ifNameToIndex = lib.func('unsigned int if_nametoindex(const char *ifname)');
 
 // errno is thread-local; this module is evaluated once per thread (main or
 // worker), so the view below always points at the calling thread's errno.
@@ -109,6 +110,11 @@ export function write(fd: number, buf: Uint8Array, len = buf.byteLength): number
 export function open(path: string, flags: number, mode = 0): number {
   const fd = _open(path, flags, mode) as number;
   return fd >= 0 ? fd : -errnoView[0];
+}
+
+/** if_nametoindex(3) in the calling thread's network namespace: the index, 0 when there is no such interface. */
+export function ifNameToIndex(ifname: string): number {
+  return _ifNameToIndex(ifname) as number;
 }
 
 /** close(2): 0 or -errno. */

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { nginxAvailable } from '../../src/ingress/nginx-process.ts';
+import { startNameBackend, secureIngressManifests } from '../helpers/ingress-backends.ts';
 import { isRoot, startLab, stopAllLabs, podwire, execIn, spawnIn, hostLeftovers, runProgram, type RunningLab } from '../helpers/lab.ts';
 
 const have = (cmd: string) => { try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
@@ -73,32 +74,6 @@ spec:
           - { path: /, pathType: Prefix, backend: { service: { name: nope, port: { number: 80 } } } }
 `;
 
-/** A backend: answers "NAME PATH"; /big?bytes=N streams N bytes. */
-const BACKEND_JS = String.raw`
-const http = require('http');
-const name = process.argv[1];
-http.createServer((req, res) => {
-  const big = /^\/big\?bytes=(\d+)$/.exec(req.url);
-  if (big) {
-    let left = Number(big[1]);
-    res.writeHead(200, { 'content-length': left });
-    const chunk = Buffer.alloc(65536, 120);
-    const pump = () => {
-      while (left > 0) {
-        const n = Math.min(left, chunk.length);
-        left -= n;
-        if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) { res.once('drain', pump); return; }
-      }
-      res.end();
-    };
-    pump();
-    return;
-  }
-  const body = name + ' ' + req.url + '\n';
-  res.writeHead(200, { 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}).listen(8080, '0.0.0.0', () => console.log('listening'));
-`;
 
 let lab: RunningLab | undefined;
 const servers: ChildProcess[] = [];
@@ -106,13 +81,7 @@ let dir = '';
 let controllerIP = '';
 
 async function startBackend(ns: string, name: string): Promise<void> {
-  const p = spawnIn(ns, [process.execPath, '-e', BACKEND_JS, name]);
-  servers.push(p);
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`backend ${name} in ${ns} did not listen`)), 10_000);
-    p.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening')) { clearTimeout(t); resolve(); } });
-    p.once('exit', (c) => { clearTimeout(t); reject(new Error(`backend ${name} exited ${c}`)); });
-  });
+  servers.push(await startNameBackend(ns, name));
 }
 
 /** GET through the controller from the client pod: "STATUS BODY" for 200 (BODY: "NAME PATH"), else the status. */
@@ -233,30 +202,7 @@ describe.skipIf(!runnable)('Ingress controller in a lab (nginx in the pod ingres
   });
 
   it('HTTPS from a kubernetes.io/tls Secret applied with its Ingress: curl --cacert verifies the certificate', async () => {
-    const key = join(dir, 'tls.key');
-    const crt = join(dir, 'tls.crt');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt, '-days', '1',
-      '-subj', '/CN=secure.example', '-addext', 'subjectAltName=DNS:secure.example'], { stdio: 'ignore' });
-    const indent = (f: string) => readFileSync(f, 'utf8').trimEnd().split('\n').map((l) => `    ${l}`).join('\n');
-    const manifests = `apiVersion: v1
-kind: Secret
-metadata: { name: secure-tls }
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-${indent(crt)}
-  tls.key: |
-${indent(key)}
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: secure }
-spec:
-  tls: [{ hosts: [secure.example], secretName: secure-tls }]
-  rules:
-    - host: secure.example
-      http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: web, port: { number: 80 } } } }] }
-`;
+    const { manifests, crt } = secureIngressManifests(dir);
     const r = await podwire(['apply', file('secure.yaml', manifests), '--name', LAB], { timeoutMs: 30_000 });
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('secret/secure-tls created\ningress.networking.k8s.io/secure created\n');
