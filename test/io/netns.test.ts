@@ -1,5 +1,6 @@
 // iproute2 wrappers: the pw- name guard (no root needed) and, as root, a
-// ten-pod lab brought up and torn down inside the 2 s budget.
+// ten-pod lab brought up and torn down (its time is printed, not asserted:
+// timings belong in bench/, not in pass/fail).
 import { describe, it, expect, afterAll } from 'vitest';
 import {
   assertPwName, checkBatchLine, ip, ipBatch, linkDel, linkList, netnsAdd, netnsDel, netnsList, netnsRun, sysctl,
@@ -68,7 +69,7 @@ describe.skipIf(!isRoot)('netns lab (root)', () => {
     expect(left).toEqual([]);
   });
 
-  it('brings 10 TAP pods up in < 2 s: namespace, eth0, address, route, sysctl', async () => {
+  it('brings 10 TAP pods up: namespace, eth0, address, route, sysctl', async () => {
     const t0 = performance.now();
     for (const p of PODS) taps.push(Tap.open(`pw-iot-t${p.slice(-1)}`, { offloads: true }));
     // One process for all root-namespace work, then one per pod, in parallel.
@@ -87,7 +88,6 @@ describe.skipIf(!isRoot)('netns lab (root)', () => {
     }));
     const ms = performance.now() - t0;
     console.log(`10 pods up in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(2000);
     expect(await netnsList()).toEqual(expect.arrayContaining(PODS));
     expect(await linkList(PODS[3])).toEqual(['lo', 'eth0']);
     const { stdout } = await netnsRun(PODS[3], ['cat', '/proc/sys/net/ipv6/conf/all/disable_ipv6']);
