@@ -132,7 +132,7 @@ describe('podwire policies: the per-pod view of the compiled tables', () => {
     const { policyPodsJson } = await import('../../src/lab/policy-control.ts');
     const plan = planTopology(truthTopology({ networkPolicies: TRUTH_CASES[6].policies }));
     expect(policyPodsJson(compilePlanPolicies(plan, 'n1'))).toEqual([{
-      node: 'n1', pod: 'x/a', ip: '10.244.0.2', enforced: true,
+      node: 'n1', pod: 'x/a', ip: '10.244.0.2', enforced: true, enforcedBy: 'podwire',
       ingress: { isolatedBy: ['x/range'], allow: [{ peer: '0.0.0.0/0', protocol: 'TCP', ports: '81-90', rule: 'x/range ingress[0]' }] },
     }]);
     expect(policyPodsJson(compilePlanPolicies(plan, 'n2'))).toEqual([]);
