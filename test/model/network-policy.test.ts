@@ -89,6 +89,8 @@ function checkCase(tc: TruthCase, topo?: ReturnType<typeof truthTopology>) {
 describe('NetworkPolicy truth tables through the compiled tables', () => {
   it('no policy: everything reaches everything', () => checkCase({ name: 'none', policies: [], allowed: () => true, protocols: ['TCP', 'UDP'] }));
   for (const tc of TRUTH_CASES) it(tc.name, () => checkCase(tc));
+  // the mixed-cluster layout of the e2e (x/a, y/a, y/b on kernel node k1): the same answers, compiled per node
+  for (const tc of TRUTH_CASES) it(`${tc.name} (kernel node layout)`, () => checkCase(tc, truthTopology({ networkPolicies: tc.policies }, {}, 'kernel')));
   it('ipBlock with except', () => {
     const plan = planTopology(truthTopology());
     const ipOf = (r: PodRef) => allPods(plan).find((p) => p.name === r.pod && p.k8sNamespace === r.ns)!.ip;
