@@ -20,7 +20,17 @@ function inFreshNetns(script: string, files: string[]): string {
 }
 
 describe.skipIf(!isRoot || !nft)('kernel NetworkPolicy scripts load into the kernel (root, nft)', () => {
-  const cases = [...TRUTH_CASES, ipBlockCase(() => '10.244.1.5', '10.244.0.0/16')];
+  const mixed = {
+    name: 'SCTP with endPort, named UDP ports both ways, ipBlock except outside the cluster',
+    policies: [{ name: 'mixed', namespace: 'x', spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ ports: [{ protocol: 'SCTP', port: 80, endPort: 90 }, { protocol: 'UDP', port: 'serve-81-udp' }] }],
+      egress: [
+        { to: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.244.1.0/24', '10.244.1.4/32'] } }], ports: [{ protocol: 'SCTP', port: 132 }] },
+        { to: [{ namespaceSelector: {} }], ports: [{ protocol: 'UDP', port: 'serve-80-udp' }] },
+      ] } }],
+    allowed: () => true,
+  };
+  const cases = [...TRUTH_CASES, ipBlockCase(() => '10.244.1.5', '10.244.0.0/16'), mixed];
   for (const tc of cases) it(tc.name, async () => {
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');
