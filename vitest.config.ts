@@ -12,6 +12,7 @@ export const NETNS_SUITES = [
   'test/bench/overlay-e2e.test.ts',
   'test/dataplane/socket-underlay.test.ts',
   'test/lab/kernel-services.test.ts',
+  'test/lab/kernel-netpol-load.test.ts',
 ];
 
 // PODWIRE_SUITE=fast | e2e picks one half; unset: every test file.

@@ -20,7 +20,10 @@ export function policiesCommand(): Command {
       console.log(`# ${answer.policies.length} NetworkPolicies${answer.policies.length ? `: ${answer.policies.join(', ')}` : ''}`);
       for (const p of pods) {
         console.log('');
-        console.log(`# node ${p.node}: pod ${p.pod} (${p.ip})`);
+        const by = !p.enforced ? 'NOT enforced (this node does not judge NetworkPolicy)'
+          : p.enforcedBy === 'nftables' ? `enforced by the kernel's nftables (table inet pw_netpol)${p.denied ? `, denied so far: ${Object.entries(p.denied).map(([d, n]) => `${d} ${n}`).join(', ')} packets` : ''}`
+            : 'enforced by podwire';
+        console.log(`# node ${p.node}: pod ${p.pod} (${p.ip}), ${by}`);
         const rows = (['ingress', 'egress'] as const).flatMap((d) => {
           const x = p[d];
           if (!x) return [[d, '-', '(not isolated: all allowed)', '', '']];

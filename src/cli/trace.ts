@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { requestControl, openControlStream } from '../lab/control.ts';
 import type { TraceReply } from '../lab/trace-control.ts';
+import { kernelHopText } from '../lab/trace-kernel.ts';
 import { runningLab } from './lab-target.ts';
 
 export function traceCommand(): Command {
@@ -51,6 +52,7 @@ export function formatTrace(r: TraceReply): string {
     else lines.push(`=> delivered: out of ${o.port} (node ${o.node})`);
   }
   if (r.outcomes.length === 0) lines.push('=> nothing was sent and nothing was counted as a drop');
+  if (r.kernel) lines.push(...kernelHopText(r.kernel));
   lines.push('(dry run: no conntrack entry, learned MAC or counter was left behind; nothing was written to any pod)');
   return lines.join('\n');
 }

@@ -25,6 +25,7 @@ export { serviceFrontends };
 import { createUnderlay, attachVethNode, type Underlay } from './underlay.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
+import { KernelPolicies } from './kernel-policies.ts';
 import { compilePlanPolicies, type CompiledPolicies } from '../model/network-policy-compile.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { podLabel } from '../model/pod-refs.ts';
@@ -120,6 +121,7 @@ export class Lab {
     let dns: ClusterDns | undefined;
     let ingress: IngressController | undefined;
     let kernelServices: KernelServices | undefined;
+    let kernelPolicies: KernelPolicies | undefined;
     let underlay: Underlay | undefined;
     const sockets = new Map<NodePlan, UnderlaySocket>();
     try {
@@ -154,6 +156,9 @@ export class Lab {
         // kube-proxy's nftables rules in each kernel node (kernel-services.ts); plan.services is read at each sync
         kernelServices = kernelServicesFor({ ...net, get services() { return plan.services; } }, kernelNodes.map((n) => ({ node: n, ns: kernelNodeNs(plan, n) })));
         await kernelServices.sync();
+        // NetworkPolicy in each kernel node: the same compiled tables as a podwire node's, as nftables (kernel-netpol.ts)
+        kernelPolicies = new KernelPolicies(kernelNodes.map((n) => ({ node: n.name, ns: kernelNodeNs(plan, n) })), opts.log);
+        await kernelPolicies.load(kernelPolicies.render((node) => compilePlanPolicies({ ...net, networkPolicies: plan.networkPolicies }, node)));
       }
       // every other namespace carries the mark too (pods' got it above): `down --all` proves strays by it
       const podNs = new Set(pods.map((p) => p.namespace));
@@ -191,6 +196,7 @@ export class Lab {
       if (opts.log) lab.log = opts.log;
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
       lab.ingress = ingress;
+      lab.kernelPolicies = kernelPolicies;
       if (dns) {
         lab.dns = dns;
         lab.onServicesChanged.push((p) => dns!.setRecords(p.services));
@@ -271,6 +277,9 @@ export class Lab {
   tables(): Promise<NodeTables[]> {
     return this.engine ? this.engine.tables() : Promise.resolve([]);
   }
+
+  /** the kernel nodes' NetworkPolicy tables (kernel-policies.ts); undefined without kernel nodes */
+  kernelPolicies?: KernelPolicies;
 
   /** Program podwire node `node`'s NetworkPolicy tables (src/lab/policy-control.ts). */
   syncPolicies(node: string, policies: CompiledPolicies): Promise<void> {

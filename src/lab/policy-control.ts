@@ -4,7 +4,10 @@
 // here (recompiled whole, written between rounds: established connections
 // stay tracked and keep passing), and `podwire policies`: per node, per pod,
 // what the compiled tables isolate and allow (network-policy-compile.ts).
-// Kernel nodes do not enforce NetworkPolicy yet: `policies` says so.
+// Kernel nodes enforce the same compiled tables as nftables rules
+// (kernel-netpol.ts, kernel-policies.ts): a change is checked on every kernel
+// node (`nft -c`) before any node, podwire or kernel, is changed, so a refused
+// change leaves the lab as it was.
 import { localNodes, type LabPlan } from '../model/topology.ts';
 import type { Lab } from './lab.ts';
 import { withDnsPod } from './cluster-dns.ts';
@@ -12,6 +15,7 @@ import type { ApplyAction } from '../model/apply.ts';
 import { compilePlanPolicies, peerName, type CompiledPolicies, type Direction } from '../model/network-policy-compile.ts';
 import { intToIpv4 } from '../model/addr.ts';
 import type { NetworkPolicySpec } from '../model/network-policy.ts';
+import { policyChain } from './kernel-netpol.ts';
 
 const PROTO_NAMES: Record<number, string> = { 0: 'any', 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 
@@ -22,8 +26,12 @@ export interface PolicyPodJson {
   /** namespace/name */
   pod: string;
   ip: string;
-  /** false on a kernel node: it does not enforce NetworkPolicy (yet) */
+  /** whether the pod's node enforces NetworkPolicy */
   enforced: boolean;
+  /** who judges: podwire's data plane, or the kernel node's nftables table (inet pw_netpol) */
+  enforcedBy?: 'podwire' | 'nftables';
+  /** kernel nodes: packets the pod's deny rules dropped (nft counters), per direction */
+  denied?: { ingress?: number; egress?: number };
   /** the policies isolating the pod per direction (absent: not isolated, everything allowed) */
   ingress?: { isolatedBy: string[]; allow: PolicyAllowJson[] };
   egress?: { isolatedBy: string[]; allow: PolicyAllowJson[] };
@@ -31,7 +39,7 @@ export interface PolicyPodJson {
 export interface PoliciesJson { policies: string[]; pods: PolicyPodJson[] }
 
 /** The per-pod view of one node's compiled tables. */
-export function policyPodsJson(c: CompiledPolicies, enforced = true): PolicyPodJson[] {
+export function policyPodsJson(c: CompiledPolicies, enforcedBy: PolicyPodJson['enforcedBy'] = 'podwire'): PolicyPodJson[] {
   return c.pods.map((p) => {
     const dir = (d: Direction) => (p[d].length ? {
       isolatedBy: p[d],
@@ -41,7 +49,7 @@ export function policyPodsJson(c: CompiledPolicies, enforced = true): PolicyPodJ
       })),
     } : undefined);
     const ingress = dir('ingress'), egress = dir('egress');
-    return { node: c.node, pod: `${p.namespace}/${p.name}`, ip: intToIpv4(p.ip), enforced, ...(ingress ? { ingress } : {}), ...(egress ? { egress } : {}) };
+    return { node: c.node, pod: `${p.namespace}/${p.name}`, ip: intToIpv4(p.ip), enforced: enforcedBy !== undefined, ...(enforcedBy ? { enforcedBy } : {}), ...(ingress ? { ingress } : {}), ...(egress ? { egress } : {}) };
   });
 }
 
@@ -50,18 +58,18 @@ const key = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name
 
 export class PolicyControl {
   private policies: NetworkPolicySpec[];
-  constructor(private readonly plan: LabPlan, private readonly lab?: Pick<Lab, 'syncPolicies'>) {
+  constructor(private readonly plan: LabPlan, private readonly lab?: Pick<Lab, 'syncPolicies' | 'kernelPolicies'>) {
     this.policies = plan.networkPolicies ?? [];
   }
 
   /** The compiled tables of node `node` for the current policies (the cluster DNS pod is a peer like any other, as at up). */
-  compiled(node: string): CompiledPolicies {
-    return compilePlanPolicies({ ...withDnsPod(this.plan), networkPolicies: this.policies }, node);
+  compiled(node: string, policies = this.policies): CompiledPolicies {
+    return compilePlanPolicies({ ...withDnsPod(this.plan), networkPolicies: policies }, node);
   }
 
   /** The answer to 'policies', or undefined for other commands. */
   handle(req: { cmd: string } & Record<string, unknown>): Promise<unknown> | undefined {
-    if (req.cmd === 'policies') return Promise.resolve(this.snapshot());
+    if (req.cmd === 'policies') return this.snapshot();
     if (req.cmd === 'applyPolicies') return this.apply(req.policies as NetworkPolicySpec[]);
     if (req.cmd === 'deletePolicies') return this.delete(req.refs as { namespace: string; name: string }[]);
     return undefined;
@@ -90,25 +98,46 @@ export class PolicyControl {
     return { results: refs.map((r) => ({ ...r, action: 'deleted' as const })) };
   }
 
-  /** Make `next` the lab's policies: compiled and programmed into every podwire node here. */
+  /**
+   * Make `next` the lab's policies: compiled and programmed into every podwire
+   * node here and loaded into every kernel node. The kernel nodes' scripts are
+   * checked first (nothing changes when one is refused); a later failure puts
+   * every node back to the policies before.
+   */
   private async program(next: NetworkPolicySpec[]): Promise<void> {
     const before = this.policies;
+    const kernel = this.lab?.kernelPolicies;
+    const scripts = kernel?.render((node) => this.compiled(node, next));
+    if (kernel && scripts) await kernel.check(scripts);
+    const podwireNodes = localNodes(this.plan).filter((n) => n.dataplane === 'podwire');
     this.policies = next;
     this.plan.networkPolicies = next; // a restarted worker is programmed from the plan
     try {
-      for (const n of localNodes(this.plan)) if (n.dataplane === 'podwire') await this.lab?.syncPolicies(n.name, this.compiled(n.name));
+      for (const n of podwireNodes) await this.lab?.syncPolicies(n.name, this.compiled(n.name));
+      if (kernel && scripts) await kernel.load(scripts);
     } catch (e) {
       this.policies = before;
       this.plan.networkPolicies = before;
-      for (const n of localNodes(this.plan)) if (n.dataplane === 'podwire') await this.lab?.syncPolicies(n.name, this.compiled(n.name)).catch(() => {});
+      for (const n of podwireNodes) await this.lab?.syncPolicies(n.name, this.compiled(n.name)).catch(() => {});
+      if (kernel) await kernel.load(kernel.render((node) => this.compiled(node))).catch(() => {});
       throw e;
     }
   }
 
-  snapshot(): PoliciesJson {
-    return {
-      policies: this.policies.map((p) => `${p.namespace}/${p.name}`),
-      pods: this.plan.nodes.flatMap((n) => policyPodsJson(this.compiled(n.name), n.dataplane === 'podwire')),
-    };
+  async snapshot(): Promise<PoliciesJson> {
+    const kernel = this.lab?.kernelPolicies;
+    const pods = await Promise.all(this.plan.nodes.map(async (n) => {
+      if (n.dataplane === 'podwire') return policyPodsJson(this.compiled(n.name), 'podwire');
+      const enforcing = kernel?.targets.some((t) => t.node === n.name);
+      const view = policyPodsJson(this.compiled(n.name), enforcing ? 'nftables' : undefined);
+      if (!enforcing) return view;
+      const denied = await kernel!.denied(n.name).catch(() => new Map<string, number>());
+      return view.map((p) => {
+        const [ns, name] = p.pod.split('/');
+        const count = (d: Direction) => (p[d] ? { [d]: denied.get(policyChain(d, { namespace: ns, name })) ?? 0 } : {});
+        return { ...p, denied: { ...count('ingress'), ...count('egress') } };
+      });
+    }));
+    return { policies: this.policies.map((p) => `${p.namespace}/${p.name}`), pods: pods.flat() };
   }
 }

@@ -15,6 +15,7 @@ import { ControlStream } from './control.ts';
 import { findPod, podLabel } from '../model/pod-refs.ts';
 import { hasClusterIP } from '../model/services.ts';
 import { findExternalHost, externalProbe } from './trace-external.ts';
+import { kernelHop, type KernelHop } from './trace-kernel.ts';
 
 /** `podwire trace --live`: whose frames to show, only drops, how many frames a second at most. */
 export interface LiveTraceRequest { pod: string; drops?: boolean; rate?: number }
@@ -26,6 +27,8 @@ export interface TraceReply extends TraceResult {
   from: { pod?: string; external?: string; node: string; ip: string; because?: string };
   to: { asked: string; ip: string; port?: number; service?: string; pod?: string };
   proto: ProbeProto;
+  /** the packet goes on into a kernel node, which the walk cannot follow (trace-kernel.ts) */
+  kernel?: KernelHop;
 }
 
 /**
@@ -101,7 +104,8 @@ export class TraceControl {
     if (proto !== 'icmp' && to.port === undefined) throw new Error(`--port is needed for ${proto} to ${req.to}`);
     const frame = probeFrame({ srcMac: from.mac, dstMac: nextHopMac(plan, from, to.ip), srcIp: from.ip, dstIp: to.ip, proto, port: to.port });
     const result = await this.lab.trace(node.name, from.port, frame);
-    return { ...result, from: { pod: podLabel(from), node: node.name, ip: from.ip }, to, proto };
+    const kernel = await kernelHop(plan, this.lab.kernelPolicies, result, from.ip, to.ip, proto, to.port);
+    return { ...result, from: { pod: podLabel(from), node: node.name, ip: from.ip }, to, proto, ...(kernel ? { kernel } : {}) };
   }
 
   /** Check a live request, then hand the socket to live() (a ControlStream: JSON lines until the client leaves). */

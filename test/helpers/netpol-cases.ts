@@ -1,7 +1,9 @@
 // The NetworkPolicy truth tables, in the style of the upstream netpol e2e
 // tests (kubernetes test/e2e/network/netpol): namespaces x, y, z with pods
 // a, b, c, each serving TCP and UDP on 80 and 81 (named serve-80-tcp, ...);
-// a on n1, b and c on n2, so pairs meet on one node and across the overlay.
+// a on n1, b and c on n2, so pairs meet on one node and across the overlay
+// (or, layout 'kernel': x/a, y/a and y/b on kernel node k1, the rest on
+// podwire node n1, so every case is also judged by the kernel's nftables).
 // Each case gives its policies and the expected verdict of every probe
 // (from pod, to pod, protocol, port), written from the Kubernetes semantics
 // by hand: shared by the in-memory compile test and the netns e2e. A pod
@@ -16,19 +18,31 @@ export interface PodRef { ns: string; pod: string }
 export const allPodRefs: PodRef[] = NAMESPACES.flatMap((ns) => PODS.map((pod) => ({ ns, pod })));
 export const podName = (p: PodRef) => `${p.ns}/${p.pod}`;
 
-/** The lab: pod `a` of each namespace on n1, `b` and `c` on n2. */
-export function truthTopology(extra: Record<string, unknown> = {}, cluster: Record<string, unknown> = {}) {
+/** Where the pods run: 'podwire' (n1, n2) or 'kernel' (kernel node k1 and podwire node n1). */
+export type TruthLayout = 'podwire' | 'kernel';
+/** The pods the 'kernel' layout puts on kernel node k1: x/a (the pod most cases isolate) and two pods it meets on one node. */
+export const KERNEL_NODE_PODS: PodRef[] = [{ ns: 'x', pod: 'a' }, { ns: 'y', pod: 'a' }, { ns: 'y', pod: 'b' }];
+
+/** The lab: pod `a` of each namespace on n1, `b` and `c` on n2 (layout 'kernel': KERNEL_NODE_PODS on k1, the rest on n1). */
+export function truthTopology(extra: Record<string, unknown> = {}, cluster: Record<string, unknown> = {}, layout: TruthLayout = 'podwire') {
   const pod = (ns: string, name: string) => ({
     name, namespace: ns, labels: { pod: name },
     ports: PORTS.flatMap((port) => (['TCP', 'UDP'] as const).map((protocol) => ({ name: `serve-${port}-${protocol.toLowerCase()}`, containerPort: port, protocol }))),
   });
+  const onKernel = (p: PodRef) => KERNEL_NODE_PODS.some((k) => podName(k) === podName(p));
+  const nodes = layout === 'podwire'
+    ? [
+        { name: 'n1', pods: NAMESPACES.map((ns) => pod(ns, 'a')) },
+        { name: 'n2', pods: NAMESPACES.flatMap((ns) => [pod(ns, 'b'), pod(ns, 'c')]) },
+      ]
+    : [
+        { name: 'n1', pods: allPodRefs.filter((p) => !onKernel(p)).map((p) => pod(p.ns, p.pod)) },
+        { name: 'k1', dataplane: 'kernel', pods: KERNEL_NODE_PODS.map((p) => pod(p.ns, p.pod)) },
+      ];
   return {
-    cluster: { dns: false, ...cluster },
+    cluster: { dns: false, ...(layout === 'kernel' ? { underlay: 'bridge' } : {}), ...cluster },
     namespaces: NAMESPACES.map((ns) => ({ name: ns, labels: { ns } })),
-    nodes: [
-      { name: 'n1', pods: NAMESPACES.map((ns) => pod(ns, 'a')) },
-      { name: 'n2', pods: NAMESPACES.flatMap((ns) => [pod(ns, 'b'), pod(ns, 'c')]) },
-    ],
+    nodes,
     ...extra,
   };
 }

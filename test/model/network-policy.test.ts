@@ -89,6 +89,8 @@ function checkCase(tc: TruthCase, topo?: ReturnType<typeof truthTopology>) {
 describe('NetworkPolicy truth tables through the compiled tables', () => {
   it('no policy: everything reaches everything', () => checkCase({ name: 'none', policies: [], allowed: () => true, protocols: ['TCP', 'UDP'] }));
   for (const tc of TRUTH_CASES) it(tc.name, () => checkCase(tc));
+  // the mixed-cluster layout of the e2e (x/a, y/a, y/b on kernel node k1): the same answers, compiled per node
+  for (const tc of TRUTH_CASES) it(`${tc.name} (kernel node layout)`, () => checkCase(tc, truthTopology({ networkPolicies: tc.policies }, {}, 'kernel')));
   it('ipBlock with except', () => {
     const plan = planTopology(truthTopology());
     const ipOf = (r: PodRef) => allPods(plan).find((p) => p.name === r.pod && p.k8sNamespace === r.ns)!.ip;
@@ -132,7 +134,7 @@ describe('podwire policies: the per-pod view of the compiled tables', () => {
     const { policyPodsJson } = await import('../../src/lab/policy-control.ts');
     const plan = planTopology(truthTopology({ networkPolicies: TRUTH_CASES[6].policies }));
     expect(policyPodsJson(compilePlanPolicies(plan, 'n1'))).toEqual([{
-      node: 'n1', pod: 'x/a', ip: '10.244.0.2', enforced: true,
+      node: 'n1', pod: 'x/a', ip: '10.244.0.2', enforced: true, enforcedBy: 'podwire',
       ingress: { isolatedBy: ['x/range'], allow: [{ peer: '0.0.0.0/0', protocol: 'TCP', ports: '81-90', rule: 'x/range ingress[0]' }] },
     }]);
     expect(policyPodsJson(compilePlanPolicies(plan, 'n2'))).toEqual([]);
