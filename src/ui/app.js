@@ -7,6 +7,8 @@
 const SVG = 'http://www.w3.org/2000/svg';
 const POD_W = 178, POD_H = 54, GAP = 12, PAD = 16, NODE_GAP = 70, HEAD = 38;
 const SVC_W = 220, SVC_H = 50;
+/** the column right of the nodes where a trace's stops are explained */
+const LEGEND_W = 500;
 
 /** What the page knows: the lab (status JSON), where each thing sits on the map, the last counters. */
 const state = { lab: null, geo: null, stats: null, rates: null, trace: null };
@@ -27,6 +29,8 @@ function html(name, attrs = {}, text) {
 }
 /** A pod as users name it: NAME in default, NAMESPACE/NAME elsewhere (as podwire's CLI does). */
 const podLabel = (p) => (p.namespace === 'default' ? p.name : `${p.namespace}/${p.name}`);
+/** The lab's pods and the cluster DNS pod (status lists it apart; its port is named, not numbered, here). */
+const allPods = (lab) => [...lab.pods, ...(lab.dns && lab.dns.pod ? [{ ...lab.dns.pod, port: 'dns', mac: '', netns: lab.dns.pod.netns ?? '' }] : [])];
 const svcKey = (s) => `${s.namespace}/${s.name}`;
 const fmtBits = (bytesPerSec) => {
   const b = bytesPerSec * 8;
@@ -35,13 +39,14 @@ const fmtBits = (bytesPerSec) => {
   if (b >= 1e3) return `${(b / 1e3).toFixed(1)} kb/s`;
   return `${Math.round(b)} b/s`;
 };
-const fmtNum = (v) => (v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)}k` : v >= 100 || v === 0 ? String(Math.round(v)) : v.toFixed(1));
+const fmtNum = (v) => (Number.isInteger(v) && v < 1e4 ? String(v) : v >= 1e6 ? `${(v / 1e6).toFixed(1)}M` : v >= 1e4 ? `${(v / 1e3).toFixed(1)}k` : v >= 100 || v === 0 ? String(Math.round(v)) : v.toFixed(1));
 
 // ---- the map ---------------------------------------------------------------
 
 /** Where everything goes: node groups side by side, Services above, the underlay below. */
 function layout(lab) {
-  const nodes = lab.nodes.map((n) => ({ n, pods: lab.pods.filter((p) => p.node === n.name) }));
+  const pods = allPods(lab);
+  const nodes = lab.nodes.map((n) => ({ n, pods: pods.filter((p) => p.node === n.name) }));
   const geo = { pods: new Map(), nodes: new Map(), services: new Map(), external: new Map(), width: 0, height: 0 };
   const svcRows = Math.max(1, Math.ceil(lab.services.length / Math.max(1, Math.floor(1400 / (SVC_W + GAP)))));
   const top = lab.services.length ? 20 + svcRows * (SVC_H + GAP) + 50 : 20;
@@ -73,7 +78,9 @@ function layout(lab) {
   });
   geo.underlayY = bottom + 36;
   (lab.external ?? []).forEach((h, i) => geo.external.set(h.name, { x: 20 + i * (POD_W + GAP), y: geo.underlayY + 90, h }));
-  geo.width = Math.max(rowW, 20 + Math.min(lab.services.length, perRow) * (SVC_W + GAP) + 20);
+  geo.legendX = rowW + 10;
+  geo.legendY = top;
+  geo.width = Math.max(rowW, 20 + Math.min(lab.services.length, perRow) * (SVC_W + GAP) + 20) + LEGEND_W;
   geo.height = geo.underlayY + ((lab.external ?? []).length ? 160 : 110);
   return geo;
 }
@@ -176,19 +183,22 @@ function drawMap() {
     body.append(group);
   }
 
+  svg.append(el('text', { class: 'small', x: geo.legendX, y: geo.legendY + 14 }, 'Trace a packet (form below): its path is drawn here, stop by stop'));
   svg.append(el('g', { id: 'trace-layer' }));
   if (state.trace) drawTrace(state.trace);
   if (state.rates) showRates();
 }
 
-function podByIp(ip) { return state.lab.pods.find((p) => p.ip === ip); }
-function podByLabel(label) { return state.lab.pods.find((p) => podLabel(p) === label); }
+function podByIp(ip) { return allPods(state.lab).find((p) => p.ip === ip); }
+function podByLabel(label) { return allPods(state.lab).find((p) => podLabel(p) === label); }
 
 /** Link thickness and the rate under each pod / on each underlay link. */
 function showRates() {
   for (const n of state.rates.nodes) {
     for (const port of n.ports) {
-      const key = `${n.name}:${port.port}`;
+      // the DNS pod is keyed by name (its port number is the data plane's business)
+      const dns = podByLabel(port.name);
+      const key = dns && dns.port === 'dns' ? `${n.name}:dns` : `${n.name}:${port.port}`;
       const bytes = Number(port.rx_bytes) + Number(port.tx_bytes);
       const pkts = Number(port.rx_packets) + Number(port.tx_packets);
       const line = document.getElementById(`link-${key}`);
@@ -316,8 +326,9 @@ function portPoint(node, port) {
   const g = state.geo.nodes.get(node);
   const pod = podByLabel(port) ?? state.lab.pods.find((p) => p.node === node && p.name === port);
   const pg = pod && state.geo.pods.get(`${pod.node}:${pod.port}`);
-  if (pg) return { x: pg.x + POD_W / 2, y: pg.y + POD_H / 2 };
-  if (g && /underlay/.test(port)) return { x: g.ulX, y: g.ulY + 13 };
+  // at the pod box's right edge, clear of its name and address
+  if (pg) return { x: pg.x + POD_W - 12, y: pg.y + 14 };
+  if (g && /underlay/.test(port)) return { x: g.ulX, y: g.ulY + 34 };
   return g ? { x: g.x + g.w / 2, y: g.bridgeY + 10 } : null;
 }
 
@@ -347,7 +358,7 @@ function drawTrace(t) {
     const steps = hop.steps;
     const by = (name) => steps.filter((s) => s.step === name);
     const decap = by('decap')[0];
-    if (decap || i > 0) stop(g.ulX, g.ulY + 13, decap ? `${hop.node}: ${decap.text}` : `${hop.node}: from the underlay`);
+    if (decap || i > 0) stop(g.ulX, g.ulY + 34, decap ? `${hop.node}: ${decap.text}` : `${hop.node}: from the underlay`);
     const match = by('svc_match')[0];
     const nats = by('nat').map((s) => `${s.detail.kind} ${s.detail.before} → ${s.detail.after}`);
     const lastX = pts.length ? pts[pts.length - 1].x : g.x + g.w / 2;
@@ -365,7 +376,7 @@ function drawTrace(t) {
     const encap = by('encap')[0];
     if (encap) {
       const kind = encap.detail.kind === 'vxlan' ? `VXLAN VNI ${encap.detail.vni}` : encap.detail.kind === 'ipip' ? 'IP-in-IP' : 'host-gw';
-      stop(g.ulX, g.ulY + 13, `${hop.node}: encap ${kind}, outer ${encap.detail.outerSrc ?? encap.detail.from} → ${encap.detail.outerDst ?? encap.detail.to}`);
+      stop(g.ulX, g.ulY + 34, `${hop.node}: encap ${kind}, outer ${encap.detail.outerSrc ?? encap.detail.from} → ${encap.detail.outerDst ?? encap.detail.to}`);
       const next = t.hops[i + 1] && geo.nodes.get(t.hops[i + 1].node);
       if (next) {
         // along the tunnel under the underlay line
@@ -384,20 +395,34 @@ function drawTrace(t) {
   }
   if (pts.length === 0) return;
   layer.append(el('path', { class: 'trace-path', d: pts.map((p, i) => `${i ? 'L' : 'M'}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(' '), 'marker-end': 'url(#arrow)' }));
+  // numbered stops on the map; what was decided at each, in the column on the right
   let n = 0;
-  const placed = [];
+  let ly = geo.legendY + 40;
+  layer.append(el('rect', { x: geo.legendX - 8, y: geo.legendY, width: LEGEND_W - 20, height: 24, fill: '#fff' }));
+  layer.append(el('text', { class: 'node-title', x: geo.legendX, y: geo.legendY + 16 },
+    `trace ${t.proto} ${t.from.pod ?? t.from.external} → ${t.to.asked}${t.to.port !== undefined ? ` port ${t.to.port}` : ''}`));
   for (const p of pts) {
     if (!p.label && !p.drop) continue;
     n++;
     layer.append(el('circle', { class: 'trace-dot', cx: p.x, cy: p.y, r: 9 }));
     layer.append(el('text', { class: 'trace-num', x: p.x, y: p.y + 4, 'text-anchor': 'middle' }, String(n)));
-    // labels to the right of their stop, nudged down when another label sits there already
-    let ly = p.y - 12;
-    while (placed.some((q) => Math.abs(q.y - ly) < 16 && Math.abs(q.x - (p.x + 14)) < 360)) ly += 16;
-    placed.push({ x: p.x + 14, y: ly });
-    const text = (p.label ?? '').replace(/^\d+ /, '');
-    layer.append(el('text', { class: 'trace-label', x: p.x + 14, y: ly, 'data-stop': n }, `${n}. ${text}${p.drop ? ` ✖ ${p.drop}` : ''}`));
+    layer.append(el('circle', { class: 'trace-dot', cx: geo.legendX + 9, cy: ly - 4, r: 9 }));
+    layer.append(el('text', { class: 'trace-num', x: geo.legendX + 9, y: ly, 'text-anchor': 'middle' }, String(n)));
+    // one line per decision: "n1: Service default/web → backend ...", then the NAT, ...
+    const lines = (p.label ?? '').replace(/^\d+ /, '').split(' · ');
+    if (p.drop) lines.push(`✖ ${p.drop}`);
+    const text = el('text', { class: 'trace-label', x: geo.legendX + 24, y: ly, 'data-stop': n });
+    lines.forEach((line, i) => {
+      text.append(el('tspan', { x: geo.legendX + 24 + (i ? 14 : 0), dy: i ? 16 : 0 }, line));
+    });
+    layer.append(text);
+    ly += 16 * lines.length + 10;
     if (p.drop) layer.append(el('path', { class: 'trace-drop', d: `M${p.x - 10},${p.y - 10} L${p.x + 10},${p.y + 10} M${p.x + 10},${p.y - 10} L${p.x - 10},${p.y + 10}` }));
+  }
+  if (ly > geo.height) {
+    const svg = document.getElementById('map');
+    svg.setAttribute('height', ly + 20);
+    svg.setAttribute('viewBox', `0 0 ${geo.width} ${ly + 20}`);
   }
 }
 
