@@ -46,41 +46,41 @@ const fmtNum = (v) => (Number.isInteger(v) && v < 1e4 ? String(v) : v >= 1e6 ? `
 /** Where everything goes: node groups side by side, Services above, the underlay below. */
 function layout(lab) {
   const pods = allPods(lab);
-  const nodes = lab.nodes.map((n) => ({ n, pods: pods.filter((p) => p.node === n.name) }));
   const geo = { pods: new Map(), nodes: new Map(), services: new Map(), external: new Map(), width: 0, height: 0 };
-  const svcRows = Math.max(1, Math.ceil(lab.services.length / Math.max(1, Math.floor(1400 / (SVC_W + GAP)))));
-  const top = lab.services.length ? 20 + svcRows * (SVC_H + GAP) + 50 : 20;
-  let x = 20;
-  let bottom = top;
-  for (const { n, pods } of nodes) {
-    const cols = pods.length <= 3 ? Math.max(1, pods.length) : Math.min(6, Math.ceil(Math.sqrt(pods.length)));
-    const rows = Math.max(1, Math.ceil(pods.length / cols));
-    const w = Math.max(300, PAD * 2 + cols * POD_W + (cols - 1) * GAP);
-    const podsH = rows * (POD_H + GAP);
-    const bridgeY = top + HEAD + podsH + 18;
-    const ulY = bridgeY + 48;
-    const h = ulY + 40 - top + PAD;
-    const g = { x, y: top, w, h, bridgeY, ulY, ulX: x + w / 2 };
-    geo.nodes.set(n.name, g);
-    pods.forEach((p, i) => {
-      const c = i % cols, r = Math.floor(i / cols);
-      const px = x + PAD + c * (POD_W + GAP) + (w - PAD * 2 - (cols * POD_W + (cols - 1) * GAP)) / 2;
-      geo.pods.set(`${p.node}:${p.port}`, { x: px, y: top + HEAD + r * (POD_H + GAP), p });
-    });
-    x += w + NODE_GAP;
-    bottom = Math.max(bottom, top + h);
-  }
-  const rowW = Math.max(x - NODE_GAP + 20, 600);
+  // each node's pod grid first: the row of nodes decides how many Services fit in a row above it
+  const nodes = lab.nodes.map((n) => {
+    const mine = pods.filter((p) => p.node === n.name);
+    const cols = mine.length <= 3 ? Math.max(1, mine.length) : Math.min(6, Math.ceil(Math.sqrt(mine.length)));
+    return { n, pods: mine, cols, rows: Math.max(1, Math.ceil(mine.length / cols)), w: Math.max(300, PAD * 2 + cols * POD_W + (cols - 1) * GAP) };
+  });
+  const rowW = Math.max(nodes.reduce((w, n) => w + n.w + NODE_GAP, 20) - NODE_GAP + 20, 600);
   const perRow = Math.max(1, Math.floor((rowW - 40 + GAP) / (SVC_W + GAP)));
+  const svcRows = Math.ceil(lab.services.length / perRow);
   lab.services.forEach((s, i) => {
     const c = i % perRow, r = Math.floor(i / perRow);
     geo.services.set(svcKey(s), { x: 20 + c * (SVC_W + GAP), y: 20 + r * (SVC_H + GAP), s });
   });
+  const top = svcRows ? 20 + svcRows * (SVC_H + GAP) + 50 : 20;
+  let x = 20;
+  let bottom = top;
+  for (const { n, pods: mine, cols, rows, w } of nodes) {
+    const bridgeY = top + HEAD + rows * (POD_H + GAP) + 18;
+    const ulY = bridgeY + 48;
+    const h = ulY + 40 - top + PAD;
+    geo.nodes.set(n.name, { x, y: top, w, h, bridgeY, ulY, ulX: x + w / 2 });
+    const gridW = cols * POD_W + (cols - 1) * GAP;
+    mine.forEach((p, i) => {
+      const c = i % cols, r = Math.floor(i / cols);
+      geo.pods.set(`${p.node}:${p.port}`, { x: x + (w - gridW) / 2 + c * (POD_W + GAP), y: top + HEAD + r * (POD_H + GAP), p });
+    });
+    x += w + NODE_GAP;
+    bottom = Math.max(bottom, top + h);
+  }
   geo.underlayY = bottom + 36;
   (lab.external ?? []).forEach((h, i) => geo.external.set(h.name, { x: 20 + i * (POD_W + GAP), y: geo.underlayY + 90, h }));
   geo.legendX = rowW + 10;
   geo.legendY = top;
-  geo.width = Math.max(rowW, 20 + Math.min(lab.services.length, perRow) * (SVC_W + GAP) + 20) + LEGEND_W;
+  geo.width = rowW + LEGEND_W;
   geo.height = geo.underlayY + ((lab.external ?? []).length ? 160 : 110);
   return geo;
 }
@@ -158,6 +158,9 @@ function drawMap() {
     body.append(group);
   }
 
+  // Service → endpoint lines only while they can still be told apart; the table lists them all
+  const edgeCount = lab.services.reduce((n, s) => n + s.endpoints.length, 0);
+  const drawEdges = edgeCount <= 60;
   for (const [key, { x, y, s }] of geo.services) {
     const group = el('g', { class: 'service', id: `svc-${key.replace('/', '-')}`, 'data-service': key });
     group.append(el('rect', { class: 'svc-box', x, y, width: SVC_W, height: SVC_H, rx: 8 }));
@@ -166,7 +169,7 @@ function drawMap() {
     group.append(el('text', { class: 'small', x: x + 8, y: y + 33 }, `${s.clusterIP ?? s.type} ${ports}`.slice(0, 36)));
     group.append(el('text', { class: 'small', x: x + 8, y: y + 46 }, `${s.type} · ${s.endpoints.length} endpoint(s)`));
     body.append(group);
-    for (const e of s.endpoints) {
+    for (const e of drawEdges ? s.endpoints : []) {
       const pod = podByIp(e.ip);
       const pg = pod && geo.pods.get(`${pod.node}:${pod.port}`);
       if (!pg) continue;
@@ -249,11 +252,17 @@ function fillTables() {
   document.querySelector('#conntrack tbody').replaceChildren(...ct);
 }
 
+/** "pod ip (node), ..." — the first 8, then how many more (a Service of 200 pods stays one readable row). */
+function endpointsText(eps) {
+  const shown = eps.slice(0, 8).map((e) => `${podByIp(e.ip) ? podLabel(podByIp(e.ip)) : e.pod} ${e.ip} (${e.node})${e.ready ? '' : ' not ready'}`);
+  return shown.join(', ') + (eps.length > 8 ? ` … and ${eps.length - 8} more` : '');
+}
+
 function fillServices() {
   const rows = state.lab.services.map((s) => row([
     svcKey(s), s.type, s.clusterIP ?? '—',
     s.ports.map((p) => `${p.port}→${p.targetPort}/${p.protocol}${p.nodePort ? ` (node ${p.nodePort})` : ''}`).join(', '),
-    s.endpoints.length ? s.endpoints.map((e) => `${podByIp(e.ip) ? podLabel(podByIp(e.ip)) : e.pod} ${e.ip} (${e.node})${e.ready ? '' : ' not ready'}`).join(', ') : '<none>',
+    s.endpoints.length ? endpointsText(s.endpoints) : '<none>',
   ]));
   if (rows.length === 0) rows.push(row(['no Services', '', '', '', '']));
   document.querySelector('#services tbody').replaceChildren(...rows);
