@@ -54,7 +54,8 @@ export function upCommand(): Command {
 }
 
 function parseUiOption(v: string): string {
-  try { parseUiListen(v); return v; } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--listen: /, '')); }
+  // `up` has no --force: a page on another address is `podwire ui --listen ADDR --force`
+  try { parseUiListen(v); return v; } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--listen: /, '').replace(/; --force to listen there anyway$/, ' (podwire ui --listen ADDR:PORT --force can)')); }
 }
 
 function parseMetricsOption(v: string): MetricsAddress {

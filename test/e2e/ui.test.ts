@@ -57,7 +57,7 @@ describe.skipIf(!canRun)('podwire ui in a real browser (root, chromium)', () => 
   let procs: ChildProcess[] = [];
 
   beforeAll(async () => {
-    lab = await startLab(TOPOLOGY, { name: LAB, extraArgs: ['--ui', '127.0.0.1:0'] });
+    lab = await startLab(TOPOLOGY, { name: LAB });
     status = await lab.status();
     mkdirSync(join(REPO, 'test-artifacts'), { recursive: true });
     const { chromium } = await import('playwright-core');
@@ -72,17 +72,22 @@ describe.skipIf(!canRun)('podwire ui in a real browser (root, chromium)', () => 
     await lab?.stop();
   });
 
-  it('`up --ui` serves the page; `podwire ui` prints the same URL; a non-loopback address is refused', async () => {
-    const said = /live web page at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(lab.output());
-    expect(said, lab.output()).not.toBeNull();
-    const r = await podwire(['ui', '--name', LAB]);
-    expect(r.code, r.stderr).toBe(0);
-    url = r.stdout.trim();
-    expect(url).toBe(said![1]);
-    expect(r.stderr).toContain('already serves');
+  it('`podwire ui` asks the lab to serve the page and prints its URL; again: the same URL; a non-loopback address is refused', async () => {
     const wide = await podwire(['ui', '--name', LAB, '--listen', '0.0.0.0:0']);
     expect(wide.code).toBe(1);
     expect(wide.stderr).toMatch(/0\.0\.0\.0 is not a loopback address/);
+    const r = await podwire(['ui', '--name', LAB, '--listen', '127.0.0.1:0']);
+    expect(r.code, r.stderr).toBe(0);
+    url = r.stdout.trim();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(r.stderr).toContain('now serves');
+    const again = await podwire(['ui', '--lab', LAB]);
+    expect(again.stdout.trim()).toBe(url);
+    expect(again.stderr).toContain('already serves');
+    // `up --ui` checks its address before anything is created
+    const up = await podwire(['up', '--name', 'uit-x', '--ui', '0.0.0.0:8470']);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/--ui.*0\.0\.0\.0 is not a loopback address/);
   });
 
   it('the page lists the nodes and the pods with their IPs, and the Service with its endpoint', async () => {
