@@ -111,7 +111,7 @@ function drawMap() {
     const y = geo.underlayY;
     body.append(el('line', { class: 'underlay', x1: Math.min(...xs) - 40, y1: y, x2: Math.max(...xs) + 40, y2: y }));
     const c = lab.cluster;
-    const how = c.overlay === 'vxlan' ? `VXLAN VNI ${c.vxlan.vni}, UDP ${c.vxlan.port}` : c.overlay;
+    const how = c.overlay === 'vxlan' ? `VXLAN tunnel, VNI ${c.vxlan.vni}, UDP ${c.vxlan.port}` : c.overlay === 'ipip' ? 'IP-in-IP tunnel' : `${c.overlay}: no tunnel, routed on the underlay`;
     body.append(el('text', { x: Math.min(...xs) - 40, y: y - 8, class: 'small' }, `underlay ${c.underlayCIDR}`));
     const names = [...geo.nodes.keys()];
     const tunnels = el('g', { id: 'tunnels' });
@@ -122,7 +122,7 @@ function drawMap() {
       const path = el('path', { class: 'tunnel', id: `tunnel-${a}-${b}`, d: `M${ga.ulX},${y} C${ga.ulX},${y + depth * 1.6} ${gb.ulX},${y + depth * 1.6} ${gb.ulX},${y}` });
       path.append(el('title', {}, `${c.overlay} tunnel ${a} ⇄ ${b}`));
       tunnels.append(path);
-      if (k === 0) tunnels.append(el('text', { x: (ga.ulX + gb.ulX) / 2, y: y + depth * 1.2 + 14, class: 'small', 'text-anchor': 'middle' }, `${c.overlay === 'vxlan' ? 'VXLAN' : c.overlay} tunnel (${how})`));
+      if (k === 0) tunnels.append(el('text', { x: (ga.ulX + gb.ulX) / 2, y: y + depth * 1.2 + 14, class: 'small', 'text-anchor': 'middle' }, how));
     }));
     body.append(tunnels);
   }
