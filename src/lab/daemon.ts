@@ -69,7 +69,9 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
     const stats = await lab.stats().catch(() => []);
     return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
   };
-  const ui = new UiControl({ lab: status, stats: () => tables.stats(), trace: (req) => traces.trace(req) }); // ui: the live web page
+  // ui: the live web page; its shape (the plan's nodes, pods, Services) tells it when to send the lab again
+  const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];
+  const ui = new UiControl({ lab: status, stats: () => tables.stats(), trace: (req) => traces.trace(req), shape });
   const handle: ControlHandler = async (req) => {
     if (req.cmd === 'status') return status();
     if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {

@@ -29,6 +29,12 @@ export interface UiSource {
   lab(): Promise<LabStatus>;
   stats(): Promise<StatsJson>;
   trace(req: TraceRequest): Promise<TraceReply>;
+  /**
+   * Something that changes whenever the lab's shape does (nodes, pods,
+   * Services, endpoints), cheaper to get than lab(): each tick compares it and
+   * reads lab() only on a change. Absent: lab() every tick.
+   */
+  shape?(): unknown;
 }
 
 export interface UiServerOptions {
@@ -184,11 +190,13 @@ export class UiServer {
     if (this.ticking) return; // a slow data plane: skip a beat rather than pile requests up
     this.ticking = true;
     try {
-      const lab = await this.source.lab();
-      const key = JSON.stringify([lab.nodes.map((n) => n.name), lab.pods, lab.services, lab.external]);
+      const shapeOf = (lab: LabStatus) => [lab.nodes.map((n) => n.name), lab.pods, lab.services, lab.external];
+      const cheap = this.source.shape?.();
+      const lab = cheap === undefined ? await this.source.lab() : undefined;
+      const key = JSON.stringify(cheap ?? shapeOf(lab!));
       if (key !== this.labKey) {
         this.labKey = key;
-        this.broadcast('lab', lab);
+        this.broadcast('lab', lab ?? await this.source.lab());
       }
       const cur = await this.source.stats();
       const rates = this.prev ? statsRates(this.prev, cur) : undefined;

@@ -7,7 +7,8 @@
 // Service, its backend and the VXLAN hop; the page loads nothing from
 // anywhere but the lab. A screenshot is written to test-artifacts/ui.png.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
@@ -185,6 +186,22 @@ describe.skipIf(!canRun)('podwire ui in a real browser (root, chromium)', () => 
     await page.click('#trace-form button[type=submit]');
     await expect.poll(() => page.locator('#trace-result .error').textContent(), { timeout: 10_000 }).toMatch(/trace refused: "no-such-thing": not a pod/);
     expect(await page.locator('#trace-layer *').count()).toBe(0);
+  });
+
+  it('a Service applied while the page is open shows up on the map and in the table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-ui-'));
+    try {
+      const file = join(dir, 'api.yaml');
+      writeFileSync(file, 'apiVersion: v1\nkind: Service\nmetadata: { name: api }\nspec:\n  selector: { app: web }\n  ports: [{ port: 8081, targetPort: 8080, protocol: TCP }]\n');
+      const r = await podwire(['apply', file, '--name', LAB]);
+      expect(r.code, r.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await page.locator('#map [data-service="default/api"]').waitFor({ timeout: 10_000 });
+    const webIp = status.pods.find((p) => p.name === 'ui-web')!.ip;
+    await expect.poll(() => page.locator('#services tbody').textContent(), { timeout: 5000 }).toContain('default/api');
+    expect(await page.locator('#services tbody tr', { hasText: 'default/api' }).textContent()).toContain(webIp);
   });
 
   it('the page loaded nothing from anywhere but the lab', () => {

@@ -224,6 +224,34 @@ describe('UiServer', () => {
   });
 });
 
+describe('the event stream with a shape', () => {
+  it('reads the lab only when its shape changes, and sends it again then', async () => {
+    const source = fakeSource();
+    let labReads = 0;
+    let shape = 1;
+    const lab = source.lab;
+    const ui = await UiServer.start({ host: '127.0.0.1', port: 0 }, { ...source, lab: () => { labReads++; return lab(); }, shape: () => shape }, { intervalMs: 40 });
+    servers.push(ui);
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: ui.address.port, path: '/api/events', headers: { Host: `127.0.0.1:${ui.address.port}` } }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          for (const m of c.matchAll(/^event: (\w+)$/gm)) seen.push(m[1]);
+          const ticks = seen.filter((e) => e === 'tick').length;
+          if (ticks === 3) shape = 2; // the lab changed (a Service applied)
+          if (ticks >= 6) { req.destroy(); resolve(); }
+        });
+      });
+      req.on('error', (e) => { if (seen.length < 6) reject(e); });
+      req.end();
+    });
+    expect(seen.filter((e) => e === 'lab')).toHaveLength(2);
+    expect(labReads).toBe(2);
+    expect(seen.indexOf('lab', 1)).toBeGreaterThan(seen.indexOf('tick'));
+  });
+});
+
 describe('UiControl (the lab side of `podwire ui`)', () => {
   it('starts the server once; asking again answers the same URL; another address is refused', async () => {
     const c = new UiControl(fakeSource());
