@@ -6,6 +6,7 @@ import { runDaemon } from '../lab/daemon.ts';
 import { clusterDnsLine } from '../lab/cluster-dns.ts';
 import { ingressLine } from '../lab/ingress.ts';
 import { parseMetricsAddress, type MetricsAddress } from '../lab/metrics.ts';
+import { parseUiListen } from '../lab/ui-server.ts';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
 
@@ -18,7 +19,8 @@ export function upCommand(): Command {
     .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
     .option('--node <name>', "run only this node; the others run on other hosts, reached at their nodes[].address over this host's network (VXLAN over UDP or IP-in-IP). The lab is named <lab>-<node> here")
     .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)', parseMetricsOption)
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress }) => {
+    .option('--ui <[addr:]port>', 'serve the live web page (as `podwire ui`) at http://ADDR:PORT/ (loopback only; a bare port listens on 127.0.0.1)', parseUiOption)
+    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress; ui?: string }) => {
       let plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name !== undefined) {
         if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
@@ -29,7 +31,7 @@ export function upCommand(): Command {
       requireRoot('podwire up');
       const t0 = performance.now();
       // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
-      const lab = await runDaemon(plan, { batch: opts.batch, metrics: opts.metrics, log: (line) => console.error(line), say: (line) => console.log(line) });
+      const lab = await runDaemon(plan, { batch: opts.batch, metrics: opts.metrics, ui: opts.ui, log: (line) => console.error(line), say: (line) => console.log(line) });
 
       const ms = Math.round(performance.now() - t0);
       const here = localNodes(plan);
@@ -49,6 +51,11 @@ export function upCommand(): Command {
       console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
       console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
     });
+}
+
+function parseUiOption(v: string): string {
+  // `up` has no --force: a page on another address is `podwire ui --listen ADDR --force`
+  try { parseUiListen(v); return v; } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--listen: /, '').replace(/; --force to listen there anyway$/, ' (podwire ui --listen ADDR:PORT --force can)')); }
 }
 
 function parseMetricsOption(v: string): MetricsAddress {

@@ -13,10 +13,13 @@ import { TableControl } from './table-control.ts';
 import { PolicyControl } from './policy-control.ts';
 import { serveMetrics, type MetricsAddress } from './metrics.ts';
 import { CaptureControl } from './capture.ts';
+import { UiControl } from './ui-control.ts';
 
 export interface DaemonOptions {
   batch?: number;
   metrics?: MetricsAddress;
+  /** `up --ui [ADDR:]PORT`: serve the live web page from the start (`podwire ui` can start it later) */
+  ui?: string;
   /** progress and warnings (stderr in the CLI) */
   log: (line: string) => void;
   /** the one line said when the lab is removed (stdout in the CLI) */
@@ -32,6 +35,7 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     stopping = true;
     server.close();
     metrics?.close();
+    dispatch.ui.close();
     await lab.down();
     opts.say(`podwire: lab "${labId(plan)}" removed`);
     process.exit(code);
@@ -41,6 +45,11 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     .catch(async (e) => { await lab.down(); throw e; });
   const metrics = opts.metrics && await serveMetrics(opts.metrics, () => dispatch.tables.stats())
     .catch(async (e) => { server.close(); await lab.down(); throw e; });
+  if (opts.ui !== undefined) {
+    const page = await dispatch.ui.serve({ listen: opts.ui })
+      .catch(async (e) => { server.close(); metrics?.close(); await lab.down(); throw e; });
+    opts.log(`podwire: live web page at ${page.url}`);
+  }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
   process.on('uncaughtException', (e) => { opts.log(`podwire: ${e.stack ?? e}`); void stop(1); });
   lab.onFatal = (message) => { opts.log(message); void stop(1); };
@@ -55,19 +64,23 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
   const captures = new CaptureControl(lab); // capture: streams pcapng
   const tables = new TableControl(lab); // stats, fdb / routes / services tables
   const policies = new PolicyControl(plan, lab); // policies, applyPolicies, deletePolicies
+  const status = async () => {
+    // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
+    const stats = await lab.stats().catch(() => []);
+    return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
+  };
+  // ui: the live web page; its shape (the plan's nodes, pods, Services) tells it when to send the lab again
+  const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];
+  const ui = new UiControl({ lab: status, stats: () => tables.stats(), trace: (req) => traces.trace(req), shape });
   const handle: ControlHandler = async (req) => {
-    if (req.cmd === 'status') {
-      // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
-      const stats = await lab.stats().catch(() => []);
-      return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
-    }
+    if (req.cmd === 'status') return status();
     if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {
       lab.crashWorkerForTest();
       return {};
     }
-    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req);
+    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req) ?? ui.handle(req);
     if (answer) return answer;
     throw new Error(`unknown command "${req.cmd}"`);
   };
-  return Object.assign(handle, { tables });
+  return Object.assign(handle, { tables, ui });
 }
