@@ -41,6 +41,15 @@ export function statusCommand(): Command {
         console.log(`\nexternal hosts (on the underlay ${s.cluster.underlayCIDR}; no route to pods or Services):`);
         console.log(table(['NETNS', 'IP', 'MAC'], s.external.map((h) => [h.netns, h.ip, h.mac])));
       }
+      const impaired = s.pods.filter((p) => p.netem);
+      if (impaired.length) {
+        console.log('\nimpaired links (frames to the pod; podwire netem set|clear):');
+        console.log(table(['NAMESPACE', 'POD', 'NODE', 'NETEM', 'FRAMES', 'LOST', 'DUPLICATED', 'CORRUPTED', 'OVER LIMIT', 'HELD'],
+          impaired.map((p) => {
+            const st = p.netem!.stats;
+            return [p.namespace, p.name, p.node, p.netem!.text, st?.frames ?? 0, st?.lost ?? 0, st?.duplicated ?? 0, st?.corrupted ?? 0, st?.overLimit ?? 0, st?.queued ?? 0];
+          })));
+      }
       if (s.dns) console.log(dnsStatusLine(s.dns));
       if (s.ingresses?.length) {
         console.log('\ningresses:');

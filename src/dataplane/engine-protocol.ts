@@ -3,9 +3,11 @@ import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry, RouteEntry, Serv
 import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
+import type { NetemSpec } from '../model/netem.ts';
+import type { ImpairmentStats } from './impairment.ts';
 
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
-export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
+export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string; /** frames to this port are impaired (impairment.ts) */ netem?: NetemSpec }
 // The route shape is the model's (node-tables.ts plans it); the worker takes it as is.
 export type { RouteConfig } from '../model/node-tables.ts';
 import type { RouteConfig } from '../model/node-tables.ts';
@@ -106,6 +108,8 @@ export type EngineRequest =
   | { type: 'traceLive'; id: number; on: boolean }
   // `podwire fdb / routes / services`: every node's tables as its data plane holds them
   | { type: 'tables'; id: number }
+  // `podwire netem set|clear`: impair frames to `port` of `node` with `spec`, or stop (null)
+  | { type: 'netem'; id: number; node: string; port: number; spec: NetemSpec | null }
   // `podwire capture`: tap `target` (a pod, a node, or "underlay": capture-tap.ts resolves it) until
   // the same id is turned off; the worker answers 'capture' with the ports, then posts 'captured'
   | { type: 'capture'; id: number; on: true; target: string }
@@ -167,6 +171,8 @@ export interface NodeStats {
   socket?: SocketUnderlayStats;
   /** connections in the conntrack table (expired ones not yet collected included) */
   conntrackEntries?: number;
+  /** impaired ports (impairment.ts): the spec and what it did */
+  netem?: { port: number; spec: NetemSpec; stats: ImpairmentStats }[];
 }
 
 export type EngineReply =
@@ -183,6 +189,7 @@ export type EngineReply =
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)
   | { type: 'traceRecords'; hops: TraceHop[] }
   | { type: 'tables'; id: number; nodes: NodeTables[] }
+  | { type: 'netem'; id: number; error?: string }
   | { type: 'capture'; id: number; ports?: CapturePort[]; error?: string }
   // one round's copies of tapped frames (record layout: capture-tap.ts), and per-port frames the tap
   // could not take (as [node, port, count] triples): one message per worker round, not per frame

@@ -11,6 +11,11 @@ import type { DataplaneStatus } from './lab.ts';
 import { ingressStatus, type IngressStatus } from './ingress.ts';
 import { announcingNode } from '../model/load-balancer.ts';
 import type { ExternalHostPlan } from '../model/external-hosts.ts';
+import { formatNetem, type NetemSpec } from '../model/netem.ts';
+import type { ImpairmentStats } from '../dataplane/impairment.ts';
+
+/** A pod's impairment (frames to the pod): the spec, as tc would write it, and what it did so far. */
+export interface PodNetemStatus { spec: NetemSpec; text: string; stats?: ImpairmentStats }
 
 /**
  * A Service's status as Kubernetes writes it: a LoadBalancer Service's address
@@ -41,7 +46,7 @@ export interface LabStatus {
   /** Kubernetes namespaces: the topology's namespaces: and those only named (implicit) */
   namespaces: NamespacePlan[];
   /** namespace: the Kubernetes namespace; netns: the Linux network namespace (ip netns exec NETNS ...) */
-  pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[] }[];
+  pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[]; netem?: PodNetemStatus }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
   services: (Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints' | 'externalName'> & { status?: ServiceStatus })[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
@@ -84,6 +89,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.k8sNamespace, netns: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
       ...(p.ports ? { ports: p.ports } : {}), ...(p.hostname ? { hostname: p.hostname } : {}), ...(p.subdomain ? { subdomain: p.subdomain } : {}),
+      ...(p.netem ? { netem: podNetem(p.netem, stats.find((s) => s.name === n.name)?.netem?.find((x) => x.port === p.port)?.stats) } : {}),
     }))),
     services: plan.services.map((svc) => ({
       name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
@@ -121,6 +127,10 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       };
     }),
   };
+}
+
+function podNetem(spec: NetemSpec, stats?: ImpairmentStats): PodNetemStatus {
+  return { spec, text: formatNetem(spec), ...(stats ? { stats } : {}) };
 }
 
 function serviceStatus(svc: ServicePlan, nodes: string[]): ServiceStatus {

@@ -7,6 +7,7 @@ import type { ContainerPort } from './pod-ports.ts';
 import type { ExternalHostPlan } from './external-hosts.ts';
 import type { IngressObjects, IngressPodPlan } from './ingress-pod.ts';
 import type { NetworkPolicySpec } from './network-policy.ts';
+import type { NetemSpec } from './netem.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -35,6 +36,8 @@ export interface PodPlan {
   /** spec.hostname / spec.subdomain: a headless Service named `subdomain` gives it <hostname>.<subdomain>.<ns>.svc.cluster.local */
   hostname?: string;
   subdomain?: string;
+  /** the impairment of frames the data plane sends to the pod (netem.ts); `podwire netem set|clear` changes it live */
+  netem?: NetemSpec;
   node: string;
   ip: string;
   prefixLen: number;

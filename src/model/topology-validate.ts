@@ -12,6 +12,7 @@ import {
 } from './topology-types.ts';
 import type { TopologyInput, ClusterInput, PodInput } from './topology-parse.ts';
 import { isNamespaceName } from './namespaces.ts';
+import { checkLinks } from './links.ts';
 
 export interface CheckedNode {
   name: string;
@@ -42,10 +43,14 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
       problems.push(`node ${n.name}: dataplane kernel cannot use overlay ipip (the host kernel here has no ipip module; use vxlan or host-gw)`);
     }
     const address = n.address === undefined ? undefined : hostAddress(n.address, n.name, cluster.clusterCIDR, cluster.serviceCIDR, problems);
+    if (known && n.dataplane === 'kernel') {
+      for (const p of n.pods) if (p.netem) problems.push(`${p.where}.netem: node ${n.name} is a kernel node: its pods sit on veths the data plane never sees, and podwire impairs frames in its data plane (pods of podwire nodes only)`);
+    }
     return { name: n.name, dataplane: known ? (n.dataplane as DataplaneKind) : 'podwire', cidr: n.cidr, ...(address ? { address } : {}), pods: n.pods };
   });
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);
+  checkLinks(input.links, nodes.map((n) => n.name), problems);
   const underlay = checkUnderlay(checked, cluster, problems);
   return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external, networkPolicies: input.networkPolicies };
 }
