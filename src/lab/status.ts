@@ -38,6 +38,8 @@ export interface LabStatus {
   cluster: {
     clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number };
     underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
+    /** in-process: the nodes hand underlay frames over in memory; bridge: a Linux bridge in pw-ul-<lab> (kernel nodes, external hosts) */
+    underlay?: string;
     /** addresses for type LoadBalancer Services */
     loadBalancerPool?: string;
   };
@@ -57,6 +59,10 @@ export interface LabStatus {
   ingresses: IngressStatus[];
   nodes: {
     name: string;
+    /** podwire (forwarded in WebAssembly) or kernel (Linux bridge/veth/vxlan) */
+    dataplane?: 'podwire' | 'kernel';
+    /** the node's underlay address, when the lab has an underlay (kernel nodes included) */
+    underlayIp?: string;
     podCIDR: string;
     gateway: string;
     gatewayMac: string;
@@ -82,6 +88,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     cluster: {
       clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
       underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
+      underlay: (plan.external?.length ?? 0) > 0 || (plan.underlay === 'bridge' && plan.nodes.length > 1) ? 'bridge' : 'in-process',
       ...(plan.loadBalancerPool ? { loadBalancerPool: plan.loadBalancerPool } : {}),
     },
     external: (plan.external ?? []).map((h) => ({ ...h })),
@@ -104,6 +111,8 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       const s = stats.find((x) => x.name === n.name);
       return {
         name: n.name,
+        dataplane: n.dataplane,
+        ...(plan.nodes.length > 1 || (plan.external?.length ?? 0) > 0 ? { underlayIp: n.underlayIp } : {}),
         podCIDR: n.podCIDR,
         gateway: n.gateway,
         gatewayMac: n.gatewayMac,

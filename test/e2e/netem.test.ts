@@ -82,6 +82,13 @@ describe.skipIf(!isRoot)('netem: delay and loss on pods\' links, measured with p
     expect(await cli(['status'])).toMatch(/impaired links[^\n]*\n.*NETEM[\s\S]*pwne-a1\s+n1\s+delay 20ms/);
   }, 30_000);
 
+  it('podwire graph of the running lab names every pod with its IP, and the impairment', async () => {
+    const svg = await cli(['graph']);
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    for (const p of status.pods) expect(svg).toContain(`>${p.name}</text>`);
+    expect(svg).toContain(`>${ip('pwne-a1')} · delay 20ms</text>`);
+  }, 30_000);
+
   it('netem set a 40 ms delay live, then clear: the RTT follows', async () => {
     expect(await cli(['netem', 'set', 'pwne-a3', '--delay', '40ms'])).toMatch(/pwne-a3 \(node n1\): netem delay 40ms/);
     const on = await pingFigures('pw-pwne-a2', ip('pwne-a3'), 30, '0.01');
