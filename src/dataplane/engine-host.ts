@@ -238,7 +238,13 @@ export class EngineHost {
     if (m.type !== 'netem' || m.error) throw new Error(`node ${node}: ${m.type === 'netem' ? m.error : 'no answer'}`);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  /** Impair both directions of the in-process underlay between two nodes with `spec`, or stop (null). */
+  async setLinkNetem(between: [string, string], spec: NetemSpec | null, timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'netemLink', id: 0, between, spec }, timeoutMs);
+    if (m.type !== 'netem' || m.error) throw new Error(`link ${between.join(':')}: ${m.type === 'netem' ? m.error : 'no answer'}`);
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

@@ -130,6 +130,15 @@ export class IoLoop {
     return ports.filter((p) => p.broken).map((p) => p.name);
   }
 
+  /** Hold an underlay frame from node `from` when the link to its peer is impaired; false when it is not (hand it over now). */
+  private impairLink(from: number, start: number, length: number, vnetLen: number): boolean {
+    const to = this.fabric.ownerOf(start);
+    const imp = to === undefined ? undefined : this.impair.link(from, to);
+    if (!imp) return false;
+    imp.take(this.mem8.subarray(start, start + length), vnetLen, performance.now());
+    return true;
+  }
+
   /** Write node n's queued tx entries; underlay frames for in-process peers are handed over instead. */
   readonly flush = (n: EngineNode, depth: number): void => {
     if (this.tap.on) this.tap.tx(this.nodes.indexOf(n), n.drained, n.txTotal);
@@ -137,6 +146,8 @@ export class IoLoop {
     // impaired ports of this node (impairment.ts), looked up once per flush
     const impaired = this.impair.any ? this.impair.ports(this.nodes.indexOf(n)) : undefined;
     const now = impaired ? performance.now() : 0;
+    // impaired node-to-node links (in-process underlay): this node's index, or -1 when none is
+    const linkFrom = this.impair.anyLink ? this.nodes.indexOf(n) : -1;
     while (n.drained < n.txTotal) {
       const b = n.drained * W;
       n.drained++;
@@ -145,6 +156,7 @@ export class IoLoop {
       const length = tx[b + LENGTH];
       if (outPort === n.ulPort && n.ulFd < 0) {
         if (n.sock) n.sock.send(start, length);
+        else if (linkFrom >= 0 && this.impairLink(linkFrom, start, length, n.dp.vnetLen)) continue;
         else this.fabric.handOver(start, length, depth);
         continue;
       }

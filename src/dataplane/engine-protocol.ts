@@ -86,6 +86,8 @@ export interface EngineConfig {
   maglev?: boolean;
   /** capture bytes posted to the main thread and not yet handled by it (one Int32: capture-tap.ts) */
   captureBacklog?: SharedArrayBuffer;
+  /** impaired node-to-node links of the in-process underlay (`links:`), both directions each */
+  links?: { between: [string, string]; netem: NetemSpec }[];
 }
 
 export type EngineRequest =
@@ -110,6 +112,8 @@ export type EngineRequest =
   | { type: 'tables'; id: number }
   // `podwire netem set|clear`: impair frames to `port` of `node` with `spec`, or stop (null)
   | { type: 'netem'; id: number; node: string; port: number; spec: NetemSpec | null }
+  // `podwire netem set|clear A:B`: impair both directions of the in-process underlay between nodes A and B, or stop
+  | { type: 'netemLink'; id: number; between: [string, string]; spec: NetemSpec | null }
   // `podwire capture`: tap `target` (a pod, a node, or "underlay": capture-tap.ts resolves it) until
   // the same id is turned off; the worker answers 'capture' with the ports, then posts 'captured'
   | { type: 'capture'; id: number; on: true; target: string }
@@ -173,6 +177,8 @@ export interface NodeStats {
   conntrackEntries?: number;
   /** impaired ports (impairment.ts): the spec and what it did */
   netem?: { port: number; spec: NetemSpec; stats: ImpairmentStats }[];
+  /** impaired links (`links:`): frames this node hands to node `to` */
+  linkNetem?: { to: string; spec: NetemSpec; stats: ImpairmentStats }[];
 }
 
 export type EngineReply =

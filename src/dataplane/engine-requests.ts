@@ -7,7 +7,7 @@ import type { CaptureTap } from './capture-tap.ts';
 import type { Fabric } from './engine-fabric.ts';
 import type { EngineNode, EnginePort } from './engine-nodes.ts';
 import type { EngineTrace } from './engine-trace.ts';
-import type { Impairments } from './impairment.ts';
+import { tapSink, type Impairments } from './impairment.ts';
 import type { EngineReply, EngineRequest, NodeStats, NodeTables } from './engine-protocol.ts';
 
 /** What the handlers work on. */
@@ -92,7 +92,19 @@ const HANDLERS: Handlers = {
     if (ni < 0) ctx.reply({ type: 'netem', id: req.id, error: `no podwire node ${req.node} in this lab` });
     else if (fd < 0 || req.port === ctx.nodes[ni].ulPort) ctx.reply({ type: 'netem', id: req.id, error: `node ${req.node} has no pod on port ${req.port}` });
     else {
-      ctx.impair.set(ni, req.port, fd, req.spec ?? undefined);
+      ctx.impair.set(ni, req.port, tapSink(fd), req.spec ?? undefined);
+      ctx.reply({ type: 'netem', id: req.id });
+    }
+  },
+
+  netemLink: (req, ctx) => {
+    const [a, b] = req.between.map((name) => ctx.nodes.findIndex((n) => n.name === name));
+    const inProcess = (i: number) => ctx.nodes[i].ulPort >= 0 && ctx.nodes[i].ulFd < 0 && !ctx.nodes[i].sock;
+    if (a < 0 || b < 0) ctx.reply({ type: 'netem', id: req.id, error: `no podwire node ${a < 0 ? req.between[0] : req.between[1]} in this lab` });
+    else if (!inProcess(a) || !inProcess(b)) ctx.reply({ type: 'netem', id: req.id, error: 'only nodes on the in-process underlay have impairable links' });
+    else {
+      ctx.impair.setLink(a, b, (f) => ctx.fabric.deliverHeld(b, f), req.spec ?? undefined);
+      ctx.impair.setLink(b, a, (f) => ctx.fabric.deliverHeld(a, f), req.spec ?? undefined);
       ctx.reply({ type: 'netem', id: req.id });
     }
   },
@@ -122,6 +134,7 @@ const HANDLERS: Handlers = {
       ...(n.sock ? { socket: n.sock.stats } : {}),
       conntrackEntries: n.dp.ctCount(),
       ...(ctx.impair.any ? { netem: ctx.impair.stats(ni) } : {}),
+      ...(ctx.impair.anyLink ? { linkNetem: ctx.impair.linkStats(ni).map((l) => ({ ...l, to: ctx.nodes[l.to].name })) } : {}),
     }));
     ctx.reply({ type: 'stats', id: req.id, nodes: stats });
   },

@@ -19,7 +19,7 @@ import { EventFd } from '../io/eventfd.ts';
 import { setUpNodes, inProcessUnderlay } from './engine-nodes.ts';
 import { Fabric } from './engine-fabric.ts';
 import { IoLoop } from './engine-io-loop.ts';
-import { Impairments } from './impairment.ts';
+import { Impairments, tapSink } from './impairment.ts';
 import { EngineTrace } from './engine-trace.ts';
 import { handleRequest, type EngineContext } from './engine-requests.ts';
 import type { EngineConfig, EngineReply, EngineRequest } from './engine-protocol.ts';
@@ -38,7 +38,15 @@ function main(): void {
   })), cfg.captureBacklog, (start) => fabric.ownerOf(start), (m, transfer) => port.postMessage(m, transfer));
   // `netem:` on pods: frames to impaired ports are held, dropped, duplicated or corrupted (impairment.ts)
   const impair = new Impairments(nodes.length);
-  cfg.nodes.forEach((n, i) => { for (const p of n.ports) if (p.netem) impair.set(i, p.port, p.fd, p.netem); });
+  cfg.nodes.forEach((n, i) => { for (const p of n.ports) if (p.netem) impair.set(i, p.port, tapSink(p.fd), p.netem); });
+  // `links:` between nodes: both directions of the in-process underlay
+  const nodeIndex = (name: string) => nodes.findIndex((n) => n.name === name);
+  for (const l of cfg.links ?? []) {
+    const [a, b] = l.between.map(nodeIndex);
+    if (a < 0 || b < 0) continue;
+    impair.setLink(a, b, (f) => fabric.deliverHeld(b, f), l.netem);
+    impair.setLink(b, a, (f) => fabric.deliverHeld(a, f), l.netem);
+  }
   const io = new IoLoop(nodes, ports, wake.fd, fabric, tap, impair, mem8);
   // each node's Service frontends as programmed, for `podwire apply`'s diffs (service-sync.ts)
   const services = nodes.map((n, i) => new NodeServices(n.dp, cfg.nodes[i].services));

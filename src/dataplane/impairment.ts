@@ -1,7 +1,8 @@
-// Link impairment in the forwarding worker (`netem:` on a pod, `podwire
-// netem set`): frames the data plane sends to an impaired pod's TAP are
+// Link impairment in the forwarding worker (`netem:` on a pod or a link,
+// `podwire netem set`): frames the data plane sends to an impaired pod's TAP,
+// or hands from one node to another over the in-process underlay, are
 // dropped, duplicated, corrupted, paced to a rate and held for a delay
-// before they are written, as tc-netem(8) does on a qdisc. The host kernel
+// before they are sent on, as tc-netem(8) does on a qdisc. The host kernel
 // here has no netem qdisc (CONFIG_NET_SCH_NETEM unset), so it is done in
 // userspace, on the worker's clock.
 //
@@ -27,7 +28,7 @@ export interface ImpairmentStats {
   corrupted: number;
   /** dropped because IMPAIRMENT_QUEUE_LIMIT frames were already held */
   overLimit: number;
-  /** written to the TAP; failed writes are counted in writeErrors */
+  /** sent on (written to the TAP, handed to the peer node); failed writes are counted in writeErrors */
   sent: number;
   writeErrors: number;
   /** held now */
@@ -36,7 +37,15 @@ export interface ImpairmentStats {
 
 interface Held { due: number; frame: Buffer }
 
-class PortImpairment {
+/** Sends a held frame on when due (a write to the pod's TAP, a hand-over to the peer node); false when it failed. */
+export type FrameSink = (frame: Buffer) => boolean;
+
+/** The sink of a pod's port: one write(2) to its TAP. */
+export function tapSink(fd: number): FrameSink {
+  return (frame) => write(fd, frame) >= 0;
+}
+
+export class PortImpairment {
   readonly stats: ImpairmentStats = { frames: 0, lost: 0, duplicated: 0, corrupted: 0, overLimit: 0, sent: 0, writeErrors: 0, queued: 0 };
   /** FIFO of held frames: queue[head..] */
   private queue: Held[] = [];
@@ -45,7 +54,7 @@ class PortImpairment {
   private linkFree = 0;
   private lastDue = 0;
 
-  constructor(readonly fd: number, readonly spec: NetemSpec, private readonly random: () => number) {}
+  constructor(private readonly send: FrameSink, readonly spec: NetemSpec, private readonly random: () => number) {}
 
   /** Take a frame (vnet header + Ethernet, `vnetLen` header bytes) at `now` (ms). */
   take(bytes: Uint8Array, vnetLen: number, now: number): void {
@@ -89,8 +98,8 @@ class PortImpairment {
     const q = this.queue;
     while (this.head < q.length && q[this.head].due <= now) {
       const { frame } = q[this.head++];
-      if (write(this.fd, frame) < 0) this.stats.writeErrors++;
-      else this.stats.sent++;
+      if (this.send(frame)) this.stats.sent++;
+      else this.stats.writeErrors++;
     }
     if (this.head === q.length) { q.length = 0; this.head = 0; }
     else if (this.head > 1024) { q.splice(0, this.head); this.head = 0; }
@@ -103,22 +112,43 @@ class PortImpairment {
   }
 }
 
-/** Every impaired port of the worker's nodes, by node index and port number. */
+/** Every impaired port of the worker's nodes, by node index and port number, and every impaired node-to-node direction. */
 export class Impairments {
   /** false while no port is impaired: the loop's only cost then */
   any = false;
+  /** false while no link is impaired */
+  anyLink = false;
   private readonly byNode: (PortImpairment | undefined)[][];
+  /** [from node][to node] */
+  private readonly links: (PortImpairment | undefined)[][];
 
   constructor(nodeCount: number, private readonly random: () => number = Math.random) {
     this.byNode = Array.from({ length: nodeCount }, () => []);
+    this.links = Array.from({ length: nodeCount }, () => []);
   }
 
-  /** Impair (node, port), whose frames are written to `fd`, with `spec`; undefined clears it (held frames are sent at once). */
-  set(node: number, port: number, fd: number, spec: NetemSpec | undefined): void {
-    const old = this.byNode[node][port];
-    old?.release(Infinity);
-    this.byNode[node][port] = spec ? new PortImpairment(fd, spec, this.random) : undefined;
-    this.any = this.byNode.some((ports) => ports.some((p) => p !== undefined));
+  /** Impair (node, port), whose frames `send` sends on, with `spec`; undefined clears it (held frames are sent at once). */
+  set(node: number, port: number, send: FrameSink, spec: NetemSpec | undefined): void {
+    this.byNode[node][port]?.release(Infinity);
+    this.byNode[node][port] = spec ? new PortImpairment(send, spec, this.random) : undefined;
+    this.updateFlags();
+  }
+
+  /** Impair the frames node `from` hands to node `to` (sent on by `send`), or stop (undefined). */
+  setLink(from: number, to: number, send: FrameSink, spec: NetemSpec | undefined): void {
+    this.links[from][to]?.release(Infinity);
+    this.links[from][to] = spec ? new PortImpairment(send, spec, this.random) : undefined;
+    this.updateFlags();
+  }
+
+  private updateFlags(): void {
+    this.anyLink = this.links.some((to) => to.some((p) => p !== undefined));
+    this.any = this.anyLink || this.byNode.some((ports) => ports.some((p) => p !== undefined));
+  }
+
+  /** The impairment of frames node `from` hands to node `to`, if any. */
+  link(from: number, to: number): PortImpairment | undefined {
+    return this.links[from][to];
   }
 
   /** Node `node`'s ports, indexed by port number (undefined entries are not impaired). */
@@ -129,17 +159,24 @@ export class Impairments {
   /** Write whatever is due on every impaired port. */
   release(now: number): void {
     for (const ports of this.byNode) for (const p of ports) p?.release(now);
+    if (this.anyLink) for (const to of this.links) for (const p of to) p?.release(now);
   }
 
   /** ms until the next held frame is due (Infinity when none is held). */
   untilNext(now: number): number {
     let due = Infinity;
     for (const ports of this.byNode) for (const p of ports) if (p) due = Math.min(due, p.nextDue);
+    for (const to of this.links) for (const p of to) if (p) due = Math.min(due, p.nextDue);
     return due - now;
   }
 
   /** Per node: each impaired port, its spec and what it did. */
   stats(node: number): { port: number; spec: NetemSpec; stats: ImpairmentStats }[] {
     return this.byNode[node].flatMap((p, port) => (p ? [{ port, spec: p.spec, stats: { ...p.stats } }] : []));
+  }
+
+  /** Per node: each node it hands impaired frames to (by index), the spec and what it did. */
+  linkStats(node: number): { to: number; spec: NetemSpec; stats: ImpairmentStats }[] {
+    return this.links[node].flatMap((p, to) => (p ? [{ to, spec: p.spec, stats: { ...p.stats } }] : []));
   }
 }

@@ -170,6 +170,8 @@ export class Lab {
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
         maglev: plan.serviceScheduler === 'maglev',
+        // impaired links as they are now (`podwire netem set A:B` changes plan.links)
+        links: (plan.links ?? []).flatMap((l) => (l.netem ? [{ between: l.between, netem: l.netem }] : [])),
         nodes: wasmNodes.map((n) => ({
           ...engineNode({ ...net, services: plan.services, networkPolicies: plan.networkPolicies }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
           announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
@@ -283,6 +285,12 @@ export class Lab {
   setNetem(node: string, port: number, spec: NetemSpec | null): Promise<void> {
     if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
     return this.engine.setNetem(node, port, spec);
+  }
+
+  /** Impair both directions of the in-process underlay between two podwire nodes (`links:`, `podwire netem`), or stop (null). */
+  setLinkNetem(between: [string, string], spec: NetemSpec | null): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.setLinkNetem(between, spec);
   }
 
   /** Program podwire node `node`'s Service frontends as a diff (src/lab/service-control.ts). */

@@ -51,6 +51,8 @@ export interface LabStatus {
   pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[]; netem?: PodNetemStatus }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
   services: (Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints' | 'externalName'> & { status?: ServiceStatus })[];
+  /** node-to-node links (`links:`, `podwire netem set A:B`): the impairment, and per direction what it did */
+  links?: { between: [string, string]; netem?: PodNetemStatus; directions: { from: string; to: string; stats: ImpairmentStats }[] }[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
   dataplane?: DataplaneStatus;
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
@@ -104,6 +106,12 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       ports: svc.ports.map((p) => ({ ...p })), endpoints: svc.endpoints.map((e) => ({ ...e })),
       ...(svc.type === 'LoadBalancer' ? { status: serviceStatus(svc, plan.nodes.map((n) => n.name)) } : {}),
     })),
+    ...(plan.links?.length ? {
+      links: plan.links.map((l) => ({
+        between: l.between, ...(l.netem ? { netem: podNetem(l.netem) } : {}),
+        directions: stats.flatMap((s) => (s.linkNetem ?? []).filter((d) => l.between.includes(s.name) && l.between.includes(d.to)).map((d) => ({ from: s.name, to: d.to, stats: d.stats }))),
+      })),
+    } : {}),
     ...(dataplane ? { dataplane } : {}),
     dns: dns ?? { off: clusterDnsOff(plan) ?? 'not reported' },
     ingresses: ingressStatus(plan),

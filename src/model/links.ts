@@ -1,9 +1,9 @@
 // `links:` in the topology: impairment of a node-to-node link,
 //   links: [{ between: [n1, n2], netem: { delay: 20ms, loss: 1% } }]
-// Read and checked here so a file that asks for it gets a clear answer; it is
-// refused for now (checkLinks): podwire nodes hand underlay frames to each
-// other in memory, and the impairment exists on pods' links only
-// (pods[].netem, netem.ts).
+// Both directions of the link are impaired, in the forwarding worker, where
+// one podwire node hands its underlay frames to the other in memory (the
+// in-process underlay; dataplane/impairment.ts). Links through the bridge
+// underlay, kernel nodes or across hosts are refused, saying why.
 import { isObject, unknownKeys } from './fields.ts';
 import { parseNetem, type NetemSpec } from './netem.ts';
 
@@ -33,14 +33,25 @@ export function parseLinkList(raw: unknown, problems: string[]): LinkInput[] {
   });
 }
 
-/** The links against the nodes; every impaired link is refused, saying what is supported instead. */
-export function checkLinks(links: LinkInput[], nodes: string[], problems: string[]): void {
+/**
+ * The links against the nodes. An impaired link must join two podwire nodes
+ * on the in-process underlay (`inProcess`: no bridge underlay, no external
+ * hosts): that is where the data plane sees the frames they exchange.
+ */
+export function checkLinks(links: LinkInput[], nodes: { name: string; dataplane: string }[], inProcess: boolean, problems: string[]): void {
+  const names = nodes.map((n) => n.name);
+  const seen = new Set<string>();
   for (const l of links) {
-    for (const n of l.between) if (!nodes.includes(n)) problems.push(`${l.where}.between: no node "${n}" (nodes: ${nodes.join(', ')})`);
-    if (l.between[0] === l.between[1]) problems.push(`${l.where}.between: a link joins two different nodes, not ${l.between[0]} to itself`);
-    if (l.netem) {
-      problems.push(`${l.where}.netem: impairing a node-to-node link is not supported yet (the nodes' underlay frames are handed over in memory, `
-        + 'and this project does not impair them); impair the pods\' links instead: pods[].netem in the topology, or `podwire netem set POD`');
+    const known = l.between.filter((n) => names.includes(n));
+    for (const n of l.between) if (!names.includes(n)) problems.push(`${l.where}.between: no node "${n}" (nodes: ${names.join(', ')})`);
+    if (l.between[0] === l.between[1]) { problems.push(`${l.where}.between: a link joins two different nodes, not ${l.between[0]} to itself`); continue; }
+    const key = [...l.between].sort().join(' ');
+    if (seen.has(key)) problems.push(`${l.where}.between: the link between ${l.between.join(' and ')} is listed twice`);
+    seen.add(key);
+    if (!l.netem || known.length < 2) continue;
+    for (const n of nodes) {
+      if (l.between.includes(n.name) && n.dataplane === 'kernel') problems.push(`${l.where}.netem: node ${n.name} is a kernel node: only links between podwire nodes can be impaired (the data plane hands their frames over)`);
     }
+    if (!inProcess) problems.push(`${l.where}.netem: impaired links need the in-process underlay (no cluster.underlay: bridge, no external hosts): there the data plane hands the nodes' frames over and can hold them`);
   }
 }

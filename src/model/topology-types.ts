@@ -110,7 +110,12 @@ export interface LabPlan {
    * node; the others run on other hosts, reached over the hosts' network
    */
   hostNode?: string;
+  /** `links:` between nodes; an impaired one (netem) is on the in-process underlay between podwire nodes (links.ts) */
+  links?: LinkPlan[];
 }
+
+/** A node-to-node link and its impairment (both directions); `podwire netem set|clear A:B` changes it live. */
+export interface LinkPlan { between: [string, string]; netem?: NetemSpec }
 
 // DNS-1123 label, as Kubernetes requires for pod and node names
 export const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -31,6 +31,7 @@ export interface CheckedTopology {
   services: TopologyInput['services'];
   external: TopologyInput['external'];
   networkPolicies: TopologyInput['networkPolicies'];
+  links: TopologyInput['links'];
 }
 
 export function validateTopology(input: TopologyInput, problems: string[]): CheckedTopology {
@@ -50,9 +51,11 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
   });
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);
-  checkLinks(input.links, nodes.map((n) => n.name), problems);
   const underlay = checkUnderlay(checked, cluster, problems);
-  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external, networkPolicies: input.networkPolicies };
+  // the frames an impaired link holds are those podwire nodes hand each other in memory (the in-process underlay)
+  const inProcess = (underlay ?? 'in-process') === 'in-process' && external.length === 0;
+  checkLinks(input.links, checked.map((n) => ({ name: n.name, dataplane: n.dataplane })), inProcess, problems);
+  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external, networkPolicies: input.networkPolicies, links: input.links };
 }
 
 /** The cluster's ranges and sizes against each other; returns the overlay when it is a known one. */

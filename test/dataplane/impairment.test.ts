@@ -5,7 +5,7 @@ import { describe, it, expect, afterEach, afterAll } from 'vitest';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Impairments, IMPAIRMENT_QUEUE_LIMIT } from '../../src/dataplane/impairment.ts';
+import { Impairments, IMPAIRMENT_QUEUE_LIMIT, tapSink } from '../../src/dataplane/impairment.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'pw-impair-'));
 let fd = -1;
@@ -28,7 +28,7 @@ describe('impairment queue', () => {
   it('nothing impaired: any is false; a delay holds frames until due, then writes them in order', () => {
     const imp = new Impairments(1);
     expect(imp.any).toBe(false);
-    imp.set(0, 3, open('delay'), { delayMs: 20 });
+    imp.set(0, 3, tapSink(open('delay')), { delayMs: 20 });
     expect(imp.any).toBe(true);
     const p = imp.ports(0)[3]!;
     p.take(frame(1), 0, 1000);
@@ -42,13 +42,13 @@ describe('impairment queue', () => {
     expect([...written('delay')]).toEqual([...frame(1), ...frame(2)]);
     expect(p.stats).toMatchObject({ frames: 2, sent: 2, queued: 0 });
     expect(imp.untilNext(1025)).toBe(Infinity);
-    imp.set(0, 3, fd, undefined);
+    imp.set(0, 3, tapSink(fd), undefined);
     expect(imp.any).toBe(false);
   });
 
   it('loss and duplicate are counted at their rates (seeded); the vnet header is never corrupted', () => {
     const imp = new Impairments(1, seeded(7));
-    imp.set(0, 0, open('loss'), { lossPercent: 10, duplicatePercent: 10, corruptPercent: 100 });
+    imp.set(0, 0, tapSink(open('loss')), { lossPercent: 10, duplicatePercent: 10, corruptPercent: 100 });
     const p = imp.ports(0)[0]!;
     for (let i = 0; i < 10_000; i++) { p.take(frame(0, 12), 2, 0); if (i % 500 === 0) imp.release(0); }
     imp.release(0);
@@ -71,7 +71,7 @@ describe('impairment queue', () => {
 
   it('rate: frames leave one after another at the link rate; more than the limit held are dropped', () => {
     const imp = new Impairments(1);
-    imp.set(0, 0, open('rate'), { rateBitsPerSecond: 8000 }); // 1 byte per ms
+    imp.set(0, 0, tapSink(open('rate')), { rateBitsPerSecond: 8000 }); // 1 byte per ms
     const p = imp.ports(0)[0]!;
     for (let i = 0; i < IMPAIRMENT_QUEUE_LIMIT + 5; i++) p.take(frame(i & 0xff, 100), 0, 0);
     expect(p.stats.overLimit).toBe(5);
@@ -79,9 +79,32 @@ describe('impairment queue', () => {
     imp.release(250);
     expect(written('rate').length).toBe(200); // due at 100 and 200
     expect(p.stats.queued).toBe(IMPAIRMENT_QUEUE_LIMIT - 2);
-    imp.set(0, 0, fd, undefined); // clearing sends what is held at once
+    imp.set(0, 0, tapSink(fd), undefined); // clearing sends what is held at once
     expect(written('rate').length).toBe(IMPAIRMENT_QUEUE_LIMIT * 100);
   });
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('impaired links', () => {
+  it('each direction has its own queue, sent on by its own sink when due; clearing one leaves the other', () => {
+    const imp = new Impairments(2);
+    const got: string[] = [];
+    imp.setLink(0, 1, (f) => { got.push(`to1:${f[0]}`); return true; }, { delayMs: 10 });
+    imp.setLink(1, 0, (f) => { got.push(`to0:${f[0]}`); return true; }, { delayMs: 30 });
+    expect([imp.any, imp.anyLink]).toEqual([true, true]);
+    expect(imp.link(0, 0)).toBeUndefined();
+    imp.link(0, 1)!.take(frame(1), 0, 0);
+    imp.link(1, 0)!.take(frame(2), 0, 0);
+    imp.release(10);
+    expect(got).toEqual(['to1:1']);
+    expect(imp.untilNext(10)).toBe(20);
+    imp.setLink(0, 1, () => true, undefined);
+    expect(imp.anyLink).toBe(true);
+    imp.release(30);
+    expect(got).toEqual(['to1:1', 'to0:2']);
+    expect(imp.linkStats(1)).toMatchObject([{ to: 0, spec: { delayMs: 30 }, stats: { frames: 1, sent: 1 } }]);
+    imp.setLink(1, 0, () => true, undefined);
+    expect([imp.any, imp.anyLink]).toEqual([false, false]);
+  });
+});

@@ -146,3 +146,56 @@ describe.skipIf(!isRoot)('netem: delay and loss on pods\' links, measured with p
     expect(none.stderr).toMatch(/no pod "nope"/);
   }, 30_000);
 });
+
+const LINK_LAB = 'pwnl';
+const LINK_TOPOLOGY = [
+  'cluster:',
+  '  clusterCIDR: 10.234.0.0/16',
+  '  serviceCIDR: 10.86.0.0/16',
+  '  underlayCIDR: 172.31.234.0/24',
+  '  dns: false',
+  'nodes:',
+  '  - { name: n1, pods: [pwnl-a1] }',
+  '  - { name: n2, pods: [pwnl-b1] }',
+  'links:',
+  '  - { between: [n1, n2], netem: { delay: 10ms } }',
+  '',
+].join('\n');
+
+describe.skipIf(!isRoot)('netem on a node-to-node link (in-process underlay), measured with ping (root)', () => {
+  let lab: RunningLab;
+  let b1 = '';
+  const linkCli = async (args: string[]) => {
+    const r = await podwire([...args, '--name', LINK_LAB], { timeoutMs: 20_000 });
+    if (r.code !== 0) throw new Error(`podwire ${args.join(' ')} failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+
+  beforeAll(async () => {
+    lab = await startLab(LINK_TOPOLOGY, { name: LINK_LAB });
+    b1 = (await lab.status()).pods.find((p) => p.name === 'pwnl-b1')!.ip;
+  }, 60_000);
+
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  it('10 ms each way from the topology is +20 ms RTT across the nodes; set 25 ms live is +50 ms; clear is the baseline (± 3 ms)', async () => {
+    const fromTopology = await pingFigures('pw-pwnl-a1', b1, 30, '0.01');
+    const s = JSON.parse(await linkCli(['status', '--json'])) as { links: { between: string[]; netem?: { text: string }; directions: { from: string; stats: { frames: number } }[] }[] };
+    expect(s.links[0]).toMatchObject({ between: ['n1', 'n2'], netem: { text: 'delay 10ms' } });
+    expect(s.links[0].directions.map((d) => d.from).sort()).toEqual(['n1', 'n2']);
+    for (const d of s.links[0].directions) expect(d.stats.frames).toBeGreaterThanOrEqual(30);
+    expect(await linkCli(['status'])).toMatch(/impaired node-to-node links[\s\S]*n1\s+n2\s+delay 10ms[\s\S]*n2\s+n1\s+delay 10ms/);
+    expect(await linkCli(['netem', 'set', 'n1:n2', '--delay', '25ms'])).toMatch(/^n1:n2: netem delay 25ms$/m);
+    const live = await pingFigures('pw-pwnl-a1', b1, 30, '0.01');
+    expect(await linkCli(['netem', 'clear', 'n2:n1'])).toMatch(/^n2:n1: netem none$/m);
+    const base = await pingFigures('pw-pwnl-a1', b1, 30, '0.01');
+    for (const f of [fromTopology, live, base]) expect(f.received).toBe(30);
+    console.log(`netem e2e: across nodes baseline ${median(base.rtts)} ms; link delay 10ms ${median(fromTopology.rtts)} ms; 25ms ${median(live.rtts)} ms`);
+    expect(median(fromTopology.rtts) - median(base.rtts)).toBeGreaterThan(20 - 3);
+    expect(median(fromTopology.rtts) - median(base.rtts)).toBeLessThan(20 + 3);
+    expect(median(live.rtts) - median(base.rtts)).toBeGreaterThan(50 - 3);
+    expect(median(live.rtts) - median(base.rtts)).toBeLessThan(50 + 3);
+  }, 60_000);
+});

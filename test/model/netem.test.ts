@@ -2,7 +2,7 @@
 // tc-netem(8) reads them) and every refusal, with the document and field named.
 import { describe, it, expect } from 'vitest';
 import { parseNetem, formatNetem, type NetemSpec } from '../../src/model/netem.ts';
-import { planTopology } from '../../src/model/topology.ts';
+import { planTopology, selectHostNode } from '../../src/model/topology.ts';
 import { planProblems as problems } from '../helpers/problems.ts';
 
 function read(raw: unknown): { spec?: NetemSpec; problems: string[] } {
@@ -72,7 +72,7 @@ describe('netem in the topology', () => {
       .toEqual(['node k1 pods[0].netem: node k1 is a kernel node: its pods sit on veths the data plane never sees, and podwire impairs frames in its data plane (pods of podwire nodes only)']);
   });
 
-  it('links: checked against the nodes, and an impaired node-to-node link refused saying what is supported', () => {
+  it('links: checked against the nodes; listed twice; an impaired link reaches the plan', () => {
     const nodes = [{ name: 'n1', pods: ['a'] }, { name: 'n2', pods: ['b'] }];
     expect(problems({ nodes, links: [{ between: ['n1', 'n3'] }, { between: ['n1'] }, { between: ['n2', 'n2'], mtu: 1 }] })).toEqual([
       'links[1].between: expected two node names, e.g. [n1, n2]',
@@ -80,10 +80,19 @@ describe('netem in the topology', () => {
       'links[0].between: no node "n3" (nodes: n1, n2)',
       'links[2].between: a link joins two different nodes, not n2 to itself',
     ]);
-    const refused = problems({ nodes, links: [{ between: ['n1', 'n2'], netem: { delay: '20ms' } }] });
-    expect(refused).toHaveLength(1);
-    expect(refused[0]).toMatch(/^links\[0\]\.netem: impairing a node-to-node link is not supported yet .*pods\[\]\.netem in the topology, or `podwire netem set POD`$/);
-    // a link without netem is accepted (nothing to do)
-    expect(() => planTopology({ nodes, links: [{ between: ['n1', 'n2'] }] })).not.toThrow();
+    expect(problems({ nodes, links: [{ between: ['n1', 'n2'] }, { between: ['n2', 'n1'] }] }))
+      .toEqual(['links[1].between: the link between n2 and n1 is listed twice']);
+    const plan = planTopology({ nodes, links: [{ between: ['n1', 'n2'], netem: { delay: '20ms', loss: '1%' } }] });
+    expect(plan.links).toEqual([{ between: ['n1', 'n2'], netem: { delayMs: 20, lossPercent: 1 } }]);
+  });
+
+  it('an impaired link is refused off the in-process underlay, with a kernel node, and across hosts', () => {
+    const netem = { delay: '20ms' };
+    expect(problems({ cluster: { underlay: 'bridge' }, nodes: [{ name: 'n1', pods: ['a'] }, { name: 'n2', pods: ['b'] }], links: [{ between: ['n1', 'n2'], netem }] }))
+      .toEqual(['links[0].netem: impaired links need the in-process underlay (no cluster.underlay: bridge, no external hosts): there the data plane hands the nodes\' frames over and can hold them']);
+    expect(problems({ nodes: [{ name: 'n1', pods: ['a'] }, { name: 'k1', dataplane: 'kernel', pods: ['b'] }], links: [{ between: ['n1', 'k1'], netem }] })).toContain(
+      'links[0].netem: node k1 is a kernel node: only links between podwire nodes can be impaired (the data plane hands their frames over)');
+    const plan = planTopology({ nodes: [{ name: 'n1', address: '192.0.2.1', pods: ['a'] }, { name: 'n2', address: '192.0.2.2', pods: ['b'] }], links: [{ between: ['n1', 'n2'], netem }] });
+    expect(() => selectHostNode(plan, 'n1')).toThrow(/the impaired link between n1 and n2 is on the in-process underlay: across hosts it is the hosts' own network/);
   });
 });
