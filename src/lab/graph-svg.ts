@@ -203,6 +203,10 @@ export function renderGraph(g: LabGraph): GraphPicture {
       out.push(text(first.x, lineY + 30, `${g.overlay} tunnels between every pair of nodes (${g.overlayDetail})`, { size: 10, fill: '#b0413e', halo: true }));
     }
   });
+  if (g.impairedLinks.length && rowBottoms.length) {
+    const lineY = rowBottoms[rowBottoms.length - 1] + 30;
+    out.push(text(MARGIN, lineY + 44, `impaired links: ${g.impairedLinks.map((l) => `${l.between} ${l.netem}`).join('; ')}`, { size: 10, fill: '#b0413e', halo: true }));
+  }
   for (const [i, b] of extBoxes.entries()) {
     const h = g.external[i];
     out.push(`<line x1="${b.x + b.w / 2}" y1="${b.y - 26}" x2="${b.x + b.w / 2}" y2="${b.y}" stroke="#666" stroke-width="2"/>`);

@@ -29,6 +29,8 @@ export interface LabGraph {
   nodes: GraphNode[];
   services: GraphService[];
   external: { name: string; ip: string }[];
+  /** impaired node-to-node links: "n1:n2" and the netem spec as tc writes it */
+  impairedLinks: { between: string; netem: string }[];
 }
 
 const overlayDetail = (overlay: string, vxlan: { vni: number; port: number }) => (overlay === 'vxlan' ? `VNI ${vxlan.vni}, UDP ${vxlan.port}` : overlay === 'ipip' ? 'IP protocol 4' : 'routes via the nodes');
@@ -52,6 +54,7 @@ export function graphFromPlan(plan: LabPlan): LabGraph {
       endpoints: s.endpoints.map((e) => ({ ip: e.ip, node: e.node })),
     })),
     external: external.map((h) => ({ name: h.name, ip: h.ip })),
+    impairedLinks: (plan.links ?? []).flatMap((l) => (l.netem ? [{ between: l.between.join(':'), netem: formatNetem(l.netem) }] : [])),
   };
 }
 
@@ -73,5 +76,6 @@ export function graphFromStatus(s: LabStatus): LabGraph {
       endpoints: v.endpoints.map((e) => ({ ip: e.ip, node: e.node })),
     })),
     external: external.map((h) => ({ name: h.name, ip: h.ip })),
+    impairedLinks: (s.links ?? []).flatMap((l) => (l.netem ? [{ between: l.between.join(':'), netem: l.netem.text }] : [])),
   };
 }

@@ -96,6 +96,11 @@ describe('podwire graph', () => {
     writeFileSync(join(dir, 'big.svg'), p.svg);
   });
 
+  it('an impaired node-to-node link is written under the underlay', () => {
+    const plan = planTopology({ nodes: [{ name: 'n1', pods: ['a'] }, { name: 'n2', pods: ['b'] }], links: [{ between: ['n1', 'n2'], netem: { delay: '10ms' } }] });
+    expect(parseXml(renderGraph(graphFromPlan(plan)).svg).texts).toContain('impaired links: n1:n2 delay 10ms');
+  });
+
   it('from a running lab\'s status: the same nodes, pods and Services as from its plan', () => {
     const plan = planTopology({ ...SMALL, cluster: { ...SMALL.cluster, dns: false } });
     const fromPlan = graphFromPlan(plan);
