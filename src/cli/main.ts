@@ -15,6 +15,8 @@ import { policiesCommand } from './policies.ts';
 import { captureCommand } from './capture.ts';
 import { ingressCommand } from './ingress.ts';
 import { uiCommand } from './ui.ts';
+import { netemCommand } from './netem.ts';
+import { graphCommand } from './graph.ts';
 
 const program = new Command()
   .name('podwire')
@@ -37,6 +39,8 @@ program.addCommand(policiesCommand());
 program.addCommand(captureCommand());
 program.addCommand(ingressCommand());
 program.addCommand(uiCommand());
+program.addCommand(netemCommand());
+program.addCommand(graphCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -41,6 +41,24 @@ export function statusCommand(): Command {
         console.log(`\nexternal hosts (on the underlay ${s.cluster.underlayCIDR}; no route to pods or Services):`);
         console.log(table(['NETNS', 'IP', 'MAC'], s.external.map((h) => [h.netns, h.ip, h.mac])));
       }
+      const impaired = s.pods.filter((p) => p.netem);
+      if (impaired.length) {
+        console.log('\nimpaired links (frames to the pod; podwire netem set|clear):');
+        console.log(table(['NAMESPACE', 'POD', 'NODE', 'NETEM', 'FRAMES', 'LOST', 'DUPLICATED', 'CORRUPTED', 'OVER LIMIT', 'HELD'],
+          impaired.map((p) => {
+            const st = p.netem!.stats;
+            return [p.namespace, p.name, p.node, p.netem!.text, st?.frames ?? 0, st?.lost ?? 0, st?.duplicated ?? 0, st?.corrupted ?? 0, st?.overLimit ?? 0, st?.queued ?? 0];
+          })));
+      }
+      const links = (s.links ?? []).filter((l) => l.netem);
+      if (links.length) {
+        console.log('\nimpaired node-to-node links (both directions; podwire netem set|clear A:B):');
+        console.log(table(['FROM', 'TO', 'NETEM', 'FRAMES', 'LOST', 'DUPLICATED', 'CORRUPTED', 'OVER LIMIT', 'HELD'],
+          links.flatMap((l) => [[l.between[0], l.between[1]], [l.between[1], l.between[0]]].map(([from, to]) => {
+            const st = l.directions.find((d) => d.from === from && d.to === to)?.stats;
+            return [from, to, l.netem!.text, st?.frames ?? 0, st?.lost ?? 0, st?.duplicated ?? 0, st?.corrupted ?? 0, st?.overLimit ?? 0, st?.queued ?? 0];
+          }))));
+      }
       if (s.dns) console.log(dnsStatusLine(s.dns));
       if (s.ingresses?.length) {
         console.log('\ningresses:');

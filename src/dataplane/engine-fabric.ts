@@ -33,8 +33,25 @@ export class Fabric {
   handOver(start: number, length: number, depth: number): void {
     const i = this.ownerOf(start);
     if (i === undefined) { this.stats.noPeer++; return; }
-    if (depth >= MAX_FABRIC_DEPTH) { this.stats.tooDeep++; return; }
+    this.receive(this.nodes[i], start, length, depth);
+  }
+
+  /**
+   * Give node `i` a frame held by a link impairment (impairment.ts), as if
+   * handed over now: copied into its first read slot, which is free between
+   * rounds, when impaired frames are released. False when it cannot hold it.
+   */
+  deliverHeld(i: number, frame: Uint8Array): boolean {
     const peer = this.nodes[i];
+    if (frame.length > peer.dp.readCapacity) return false;
+    const at = peer.dp.readOffset(0);
+    this.mem8.set(frame, at);
+    this.receive(peer, at, frame.length, 0);
+    return true;
+  }
+
+  private receive(peer: EngineNode, start: number, length: number, depth: number): void {
+    if (depth >= MAX_FABRIC_DEPTH) { this.stats.tooDeep++; return; }
     if (peer.drained === peer.txTotal && peer.txTotal > 0) {
       // everything the peer queued is written: start its list afresh, so hand-overs cannot fill it
       peer.dp.txClear();

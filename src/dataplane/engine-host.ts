@@ -1,6 +1,7 @@
 // The main thread's handle on the forwarding worker.
 import { Worker } from 'node:worker_threads';
 import type { CompiledPolicies } from '../model/network-policy-compile.ts';
+import type { NetemSpec } from '../model/netem.ts';
 import { EventFd } from '../io/eventfd.ts';
 import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, CapturePort } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
@@ -135,7 +136,7 @@ export class EngineHost {
     } else if (m.type === 'captured') {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture') {
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -231,7 +232,19 @@ export class EngineHost {
     if (m.type !== 'policies' || m.error) throw new Error(`node ${node}: ${m.type === 'policies' ? m.error : 'no answer'}`);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  /** Impair frames to `port` of node `node` with `spec` (impairment.ts), or stop impairing them (null). */
+  async setNetem(node: string, port: number, spec: NetemSpec | null, timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'netem', id: 0, node, port, spec }, timeoutMs);
+    if (m.type !== 'netem' || m.error) throw new Error(`node ${node}: ${m.type === 'netem' ? m.error : 'no answer'}`);
+  }
+
+  /** Impair both directions of the in-process underlay between two nodes with `spec`, or stop (null). */
+  async setLinkNetem(between: [string, string], spec: NetemSpec | null, timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'netemLink', id: 0, between, spec }, timeoutMs);
+    if (m.type !== 'netem' || m.error) throw new Error(`link ${between.join(':')}: ${m.type === 'netem' ? m.error : 'no answer'}`);
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

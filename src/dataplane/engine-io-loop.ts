@@ -10,6 +10,7 @@ import { TX_WORDS, TX_PORT, TX_START, TX_LENGTH } from './memory-views.ts';
 import type { CaptureTap } from './capture-tap.ts';
 import type { Fabric } from './engine-fabric.ts';
 import type { EngineNode, EnginePort } from './engine-nodes.ts';
+import type { Impairments } from './impairment.ts';
 
 /** Frames read from one port per round, so one busy pod cannot starve the others. */
 const PORT_BUDGET = 64;
@@ -31,6 +32,9 @@ export class IoLoop {
     private readonly wakeFd: number,
     private readonly fabric: Fabric,
     private readonly tap: CaptureTap,
+    private readonly impair: Impairments,
+    /** the shared memory as bytes: impaired frames are copied out of it */
+    private readonly mem8: Uint8Array,
   ) {
     this.poller = new Poller([wakeFd, ...ports.map((p) => p.fd)]);
     this.pollIndex = ports.map((_, i) => i);
@@ -39,7 +43,11 @@ export class IoLoop {
 
   /** Wait until a port or the wake fd is ready (not at all while busy). Returns whether the main thread woke us. */
   wait(): boolean {
-    this.poller.wait(this.busy ? 0 : IDLE_POLL_MS);
+    const impair = this.impair;
+    // impaired frames held for later: sleep no longer than until the first is due
+    const timeout = this.busy ? 0 : impair.any ? Math.max(0, Math.min(IDLE_POLL_MS, Math.ceil(impair.untilNext(performance.now())))) : IDLE_POLL_MS;
+    this.poller.wait(timeout);
+    if (impair.any) impair.release(performance.now());
     return this.poller.isReadable(0);
   }
 
@@ -122,10 +130,24 @@ export class IoLoop {
     return ports.filter((p) => p.broken).map((p) => p.name);
   }
 
+  /** Hold an underlay frame from node `from` when the link to its peer is impaired; false when it is not (hand it over now). */
+  private impairLink(from: number, start: number, length: number, vnetLen: number): boolean {
+    const to = this.fabric.ownerOf(start);
+    const imp = to === undefined ? undefined : this.impair.link(from, to);
+    if (!imp) return false;
+    imp.take(this.mem8.subarray(start, start + length), vnetLen, performance.now());
+    return true;
+  }
+
   /** Write node n's queued tx entries; underlay frames for in-process peers are handed over instead. */
   readonly flush = (n: EngineNode, depth: number): void => {
     if (this.tap.on) this.tap.tx(this.nodes.indexOf(n), n.drained, n.txTotal);
     const tx = n.dp.tx;
+    // impaired ports of this node (impairment.ts), looked up once per flush
+    const impaired = this.impair.any ? this.impair.ports(this.nodes.indexOf(n)) : undefined;
+    const now = impaired ? performance.now() : 0;
+    // impaired node-to-node links (in-process underlay): this node's index, or -1 when none is
+    const linkFrom = this.impair.anyLink ? this.nodes.indexOf(n) : -1;
     while (n.drained < n.txTotal) {
       const b = n.drained * W;
       n.drained++;
@@ -134,11 +156,17 @@ export class IoLoop {
       const length = tx[b + LENGTH];
       if (outPort === n.ulPort && n.ulFd < 0) {
         if (n.sock) n.sock.send(start, length);
+        else if (linkFrom >= 0 && this.impairLink(linkFrom, start, length, n.dp.vnetLen)) continue;
         else this.fabric.handOver(start, length, depth);
         continue;
       }
       const fd = n.fds[outPort];
       if (fd < 0) continue;
+      const imp = impaired?.[outPort];
+      if (imp) {
+        imp.take(this.mem8.subarray(start, start + length), n.dp.vnetLen, now);
+        continue;
+      }
       if (writeAt(fd, n.memBase + start, length) < 0) {
         const p = this.ports.find((q) => q.fd === fd);
         if (p) p.txErrors++;

@@ -3,9 +3,11 @@ import type { CounterSnapshot, OverlayKind, RouteKind, CtEntry, RouteEntry, Serv
 import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
+import type { NetemSpec } from '../model/netem.ts';
+import type { ImpairmentStats } from './impairment.ts';
 
 /** A pod's port; `mac` (the pod's eth0) is pinned in the bridge's table when given. */
-export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string }
+export interface EnginePortConfig { port: number; fd: number; mtu: number; name: string; mac?: string; /** frames to this port are impaired (impairment.ts) */ netem?: NetemSpec }
 // The route shape is the model's (node-tables.ts plans it); the worker takes it as is.
 export type { RouteConfig } from '../model/node-tables.ts';
 import type { RouteConfig } from '../model/node-tables.ts';
@@ -84,6 +86,8 @@ export interface EngineConfig {
   maglev?: boolean;
   /** capture bytes posted to the main thread and not yet handled by it (one Int32: capture-tap.ts) */
   captureBacklog?: SharedArrayBuffer;
+  /** impaired node-to-node links of the in-process underlay (`links:`), both directions each */
+  links?: { between: [string, string]; netem: NetemSpec }[];
 }
 
 export type EngineRequest =
@@ -106,6 +110,10 @@ export type EngineRequest =
   | { type: 'traceLive'; id: number; on: boolean }
   // `podwire fdb / routes / services`: every node's tables as its data plane holds them
   | { type: 'tables'; id: number }
+  // `podwire netem set|clear`: impair frames to `port` of `node` with `spec`, or stop (null)
+  | { type: 'netem'; id: number; node: string; port: number; spec: NetemSpec | null }
+  // `podwire netem set|clear A:B`: impair both directions of the in-process underlay between nodes A and B, or stop
+  | { type: 'netemLink'; id: number; between: [string, string]; spec: NetemSpec | null }
   // `podwire capture`: tap `target` (a pod, a node, or "underlay": capture-tap.ts resolves it) until
   // the same id is turned off; the worker answers 'capture' with the ports, then posts 'captured'
   | { type: 'capture'; id: number; on: true; target: string }
@@ -167,6 +175,10 @@ export interface NodeStats {
   socket?: SocketUnderlayStats;
   /** connections in the conntrack table (expired ones not yet collected included) */
   conntrackEntries?: number;
+  /** impaired ports (impairment.ts): the spec and what it did */
+  netem?: { port: number; spec: NetemSpec; stats: ImpairmentStats }[];
+  /** impaired links (`links:`): frames this node hands to node `to` */
+  linkNetem?: { to: string; spec: NetemSpec; stats: ImpairmentStats }[];
 }
 
 export type EngineReply =
@@ -183,6 +195,7 @@ export type EngineReply =
   // while live tracing is on: one round's decisions, per node (only nodes that processed frames)
   | { type: 'traceRecords'; hops: TraceHop[] }
   | { type: 'tables'; id: number; nodes: NodeTables[] }
+  | { type: 'netem'; id: number; error?: string }
   | { type: 'capture'; id: number; ports?: CapturePort[]; error?: string }
   // one round's copies of tapped frames (record layout: capture-tap.ts), and per-port frames the tap
   // could not take (as [node, port, count] triples): one message per worker round, not per frame

@@ -7,6 +7,7 @@ import type { CaptureTap } from './capture-tap.ts';
 import type { Fabric } from './engine-fabric.ts';
 import type { EngineNode, EnginePort } from './engine-nodes.ts';
 import type { EngineTrace } from './engine-trace.ts';
+import { tapSink, type Impairments } from './impairment.ts';
 import type { EngineReply, EngineRequest, NodeStats, NodeTables } from './engine-protocol.ts';
 
 /** What the handlers work on. */
@@ -18,6 +19,8 @@ export interface EngineContext {
   /** each node's Service frontends as programmed, for `podwire apply`'s diffs */
   services: NodeServices[];
   trace: EngineTrace;
+  /** impaired ports (`podwire netem`) */
+  impair: Impairments;
   /** the data plane clock, ms */
   clock(): number;
   reply(m: EngineReply): void;
@@ -83,6 +86,29 @@ const HANDLERS: Handlers = {
     }
   },
 
+  netem: (req, ctx) => {
+    const ni = ctx.nodes.findIndex((x) => x.name === req.node);
+    const fd = ni < 0 ? -1 : ctx.nodes[ni].fds[req.port];
+    if (ni < 0) ctx.reply({ type: 'netem', id: req.id, error: `no podwire node ${req.node} in this lab` });
+    else if (fd < 0 || req.port === ctx.nodes[ni].ulPort) ctx.reply({ type: 'netem', id: req.id, error: `node ${req.node} has no pod on port ${req.port}` });
+    else {
+      ctx.impair.set(ni, req.port, tapSink(fd), req.spec ?? undefined);
+      ctx.reply({ type: 'netem', id: req.id });
+    }
+  },
+
+  netemLink: (req, ctx) => {
+    const [a, b] = req.between.map((name) => ctx.nodes.findIndex((n) => n.name === name));
+    const inProcess = (i: number) => ctx.nodes[i].ulPort >= 0 && ctx.nodes[i].ulFd < 0 && !ctx.nodes[i].sock;
+    if (a < 0 || b < 0) ctx.reply({ type: 'netem', id: req.id, error: `no podwire node ${a < 0 ? req.between[0] : req.between[1]} in this lab` });
+    else if (!inProcess(a) || !inProcess(b)) ctx.reply({ type: 'netem', id: req.id, error: 'only nodes on the in-process underlay have impairable links' });
+    else {
+      ctx.impair.setLink(a, b, (f) => ctx.fabric.deliverHeld(b, f), req.spec ?? undefined);
+      ctx.impair.setLink(b, a, (f) => ctx.fabric.deliverHeld(a, f), req.spec ?? undefined);
+      ctx.reply({ type: 'netem', id: req.id });
+    }
+  },
+
   tables: (req, ctx) => {
     const now = ctx.clock();
     ctx.reply({ type: 'tables', id: req.id, nodes: ctx.nodes.map((n, i): NodeTables => {
@@ -107,6 +133,8 @@ const HANDLERS: Handlers = {
       underlayPort: n.ulPort,
       ...(n.sock ? { socket: n.sock.stats } : {}),
       conntrackEntries: n.dp.ctCount(),
+      ...(ctx.impair.any ? { netem: ctx.impair.stats(ni) } : {}),
+      ...(ctx.impair.anyLink ? { linkNetem: ctx.impair.linkStats(ni).map((l) => ({ ...l, to: ctx.nodes[l.to].name })) } : {}),
     }));
     ctx.reply({ type: 'stats', id: req.id, nodes: stats });
   },

@@ -19,6 +19,7 @@ import { EventFd } from '../io/eventfd.ts';
 import { setUpNodes, inProcessUnderlay } from './engine-nodes.ts';
 import { Fabric } from './engine-fabric.ts';
 import { IoLoop } from './engine-io-loop.ts';
+import { Impairments, tapSink } from './impairment.ts';
 import { EngineTrace } from './engine-trace.ts';
 import { handleRequest, type EngineContext } from './engine-requests.ts';
 import type { EngineConfig, EngineReply, EngineRequest } from './engine-protocol.ts';
@@ -35,14 +36,25 @@ function main(): void {
     name: n.name, dp: n.dp, ports: cfg.nodes[i].ports.map((p) => ({ port: p.port, name: p.name })),
     ulPort: n.ulPort, inProcessUnderlay: inProcessUnderlay(n),
   })), cfg.captureBacklog, (start) => fabric.ownerOf(start), (m, transfer) => port.postMessage(m, transfer));
-  const io = new IoLoop(nodes, ports, wake.fd, fabric, tap);
+  // `netem:` on pods: frames to impaired ports are held, dropped, duplicated or corrupted (impairment.ts)
+  const impair = new Impairments(nodes.length);
+  cfg.nodes.forEach((n, i) => { for (const p of n.ports) if (p.netem) impair.set(i, p.port, tapSink(p.fd), p.netem); });
+  // `links:` between nodes: both directions of the in-process underlay
+  const nodeIndex = (name: string) => nodes.findIndex((n) => n.name === name);
+  for (const l of cfg.links ?? []) {
+    const [a, b] = l.between.map(nodeIndex);
+    if (a < 0 || b < 0) continue;
+    impair.setLink(a, b, (f) => fabric.deliverHeld(b, f), l.netem);
+    impair.setLink(b, a, (f) => fabric.deliverHeld(a, f), l.netem);
+  }
+  const io = new IoLoop(nodes, ports, wake.fd, fabric, tap, impair, mem8);
   // each node's Service frontends as programmed, for `podwire apply`'s diffs (service-sync.ts)
   const services = nodes.map((n, i) => new NodeServices(n.dp, cfg.nodes[i].services));
   const trace = new EngineTrace(nodes, cfg.nodes, services, fabric);
   const epoch = performance.now(); // the data plane clock counts ms from here
   const clock = () => Math.floor(performance.now() - epoch) >>> 0;
   let running = true;
-  const ctx: EngineContext = { nodes, ports, fabric, tap, services, trace, clock, reply, stop: () => { running = false; } };
+  const ctx: EngineContext = { nodes, ports, fabric, tap, services, trace, impair, clock, reply, stop: () => { running = false; } };
   let lastAging = 0;
 
   reply({ type: 'ready' });

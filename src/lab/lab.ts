@@ -29,6 +29,7 @@ import { KernelPolicies } from './kernel-policies.ts';
 import { compilePlanPolicies, type CompiledPolicies } from '../model/network-policy-compile.ts';
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { podLabel } from '../model/pod-refs.ts';
+import type { NetemSpec } from '../model/netem.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
 import { IngressController, withIngressPod, ingressPod, ingressPrefix, checkIngressAvailable, removeIngressLeftovers } from './ingress.ts';
 
@@ -174,6 +175,8 @@ export class Lab {
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
         maglev: plan.serviceScheduler === 'maglev',
+        // impaired links as they are now (`podwire netem set A:B` changes plan.links)
+        links: (plan.links ?? []).flatMap((l) => (l.netem ? [{ between: l.between, netem: l.netem }] : [])),
         nodes: wasmNodes.map((n) => ({
           ...engineNode({ ...net, services: plan.services, networkPolicies: plan.networkPolicies }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
           announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
@@ -287,6 +290,18 @@ export class Lab {
     return this.engine.syncPolicies(node, policies);
   }
 
+  /** Impair frames to pod port `port` of podwire node `node` (`podwire netem`), or stop (null). */
+  setNetem(node: string, port: number, spec: NetemSpec | null): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.setNetem(node, port, spec);
+  }
+
+  /** Impair both directions of the in-process underlay between two podwire nodes (`links:`, `podwire netem`), or stop (null). */
+  setLinkNetem(between: [string, string], spec: NetemSpec | null): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.setLinkNetem(between, spec);
+  }
+
   /** Program podwire node `node`'s Service frontends as a diff (src/lab/service-control.ts). */
   syncServices(node: string, services: EngineServiceConfig[], only?: string[]): Promise<ServiceSyncResult> {
     if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
@@ -363,7 +378,7 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     fdbCapacity: 4096,
     maxPorts,
     // a port is named as users name its pod (NAME, or NAMESPACE/NAME outside default): capture and stats find it so
-    ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: podLabel(p), mac: p.mac })),
+    ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: podLabel(p), mac: p.mac, ...(p.netem ? { netem: p.netem } : {}) })),
     underlay: multi ? {
       port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: ulFd,
       // a TAP on a real bridge cannot take a VXLAN/IP-in-IP-wrapped super-frame (the kernel would

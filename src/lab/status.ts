@@ -11,6 +11,11 @@ import type { DataplaneStatus } from './lab.ts';
 import { ingressStatus, type IngressStatus } from './ingress.ts';
 import { announcingNode } from '../model/load-balancer.ts';
 import type { ExternalHostPlan } from '../model/external-hosts.ts';
+import { formatNetem, type NetemSpec } from '../model/netem.ts';
+import type { ImpairmentStats } from '../dataplane/impairment.ts';
+
+/** A pod's impairment (frames to the pod): the spec, as tc would write it, and what it did so far. */
+export interface PodNetemStatus { spec: NetemSpec; text: string; stats?: ImpairmentStats }
 
 /**
  * A Service's status as Kubernetes writes it: a LoadBalancer Service's address
@@ -33,6 +38,8 @@ export interface LabStatus {
   cluster: {
     clusterCIDR: string; serviceCIDR: string; overlay: string; vxlan: { vni: number; port: number };
     underlayCIDR: string; mtu: number; podMtu: number; offloads: boolean;
+    /** in-process: the nodes hand underlay frames over in memory; bridge: a Linux bridge in pw-ul-<lab> (kernel nodes, external hosts) */
+    underlay?: string;
     /** addresses for type LoadBalancer Services */
     loadBalancerPool?: string;
   };
@@ -41,9 +48,11 @@ export interface LabStatus {
   /** Kubernetes namespaces: the topology's namespaces: and those only named (implicit) */
   namespaces: NamespacePlan[];
   /** namespace: the Kubernetes namespace; netns: the Linux network namespace (ip netns exec NETNS ...) */
-  pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[] }[];
+  pods: { name: string; namespace: string; netns: string; node: string; ip: string; mac: string; port: number; labels: Record<string, string>; ports?: ContainerPort[]; netem?: PodNetemStatus }[];
   /** the Services as planned (ClusterIP frontends are programmed on every podwire node; nodePorts are planned, not answered yet) */
   services: (Pick<ServicePlan, 'name' | 'namespace' | 'type' | 'clusterIP' | 'ports' | 'endpoints' | 'externalName'> & { status?: ServiceStatus })[];
+  /** node-to-node links (`links:`, `podwire netem set A:B`): the impairment, and per direction what it did */
+  links?: { between: [string, string]; netem?: PodNetemStatus; directions: { from: string; to: string; stats: ImpairmentStats }[] }[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
   dataplane?: DataplaneStatus;
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
@@ -52,6 +61,10 @@ export interface LabStatus {
   ingresses: IngressStatus[];
   nodes: {
     name: string;
+    /** podwire (forwarded in WebAssembly) or kernel (Linux bridge/veth/vxlan) */
+    dataplane?: 'podwire' | 'kernel';
+    /** the node's underlay address, when the lab has an underlay (kernel nodes included) */
+    underlayIp?: string;
     podCIDR: string;
     gateway: string;
     gatewayMac: string;
@@ -77,6 +90,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     cluster: {
       clusterCIDR: plan.clusterCIDR, serviceCIDR: plan.serviceCIDR, overlay: plan.overlay, vxlan: plan.vxlan,
       underlayCIDR: plan.underlayCIDR, mtu: plan.mtu, podMtu: plan.podMtu, offloads: plan.offloads,
+      underlay: (plan.external?.length ?? 0) > 0 || (plan.underlay === 'bridge' && plan.nodes.length > 1) ? 'bridge' : 'in-process',
       ...(plan.loadBalancerPool ? { loadBalancerPool: plan.loadBalancerPool } : {}),
     },
     external: (plan.external ?? []).map((h) => ({ ...h })),
@@ -84,6 +98,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
     pods: localNodes(plan).flatMap((n) => n.pods.map((p) => ({
       name: p.name, namespace: p.k8sNamespace, netns: p.namespace, node: n.name, ip: p.ip, mac: p.mac, port: p.port, labels: p.labels,
       ...(p.ports ? { ports: p.ports } : {}), ...(p.hostname ? { hostname: p.hostname } : {}), ...(p.subdomain ? { subdomain: p.subdomain } : {}),
+      ...(p.netem ? { netem: podNetem(p.netem, stats.find((s) => s.name === n.name)?.netem?.find((x) => x.port === p.port)?.stats) } : {}),
     }))),
     services: plan.services.map((svc) => ({
       name: svc.name, namespace: svc.namespace, type: svc.type, clusterIP: svc.clusterIP,
@@ -91,6 +106,12 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       ports: svc.ports.map((p) => ({ ...p })), endpoints: svc.endpoints.map((e) => ({ ...e })),
       ...(svc.type === 'LoadBalancer' ? { status: serviceStatus(svc, plan.nodes.map((n) => n.name)) } : {}),
     })),
+    ...(plan.links?.length ? {
+      links: plan.links.map((l) => ({
+        between: l.between, ...(l.netem ? { netem: podNetem(l.netem) } : {}),
+        directions: stats.flatMap((s) => (s.linkNetem ?? []).filter((d) => l.between.includes(s.name) && l.between.includes(d.to)).map((d) => ({ from: s.name, to: d.to, stats: d.stats }))),
+      })),
+    } : {}),
     ...(dataplane ? { dataplane } : {}),
     dns: dns ?? { off: clusterDnsOff(plan) ?? 'not reported' },
     ingresses: ingressStatus(plan),
@@ -98,6 +119,8 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       const s = stats.find((x) => x.name === n.name);
       return {
         name: n.name,
+        dataplane: n.dataplane,
+        ...(plan.nodes.length > 1 || (plan.external?.length ?? 0) > 0 ? { underlayIp: n.underlayIp } : {}),
         podCIDR: n.podCIDR,
         gateway: n.gateway,
         gatewayMac: n.gatewayMac,
@@ -121,6 +144,10 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
       };
     }),
   };
+}
+
+function podNetem(spec: NetemSpec, stats?: ImpairmentStats): PodNetemStatus {
+  return { spec, text: formatNetem(spec), ...(stats ? { stats } : {}) };
 }
 
 function serviceStatus(svc: ServicePlan, nodes: string[]): ServiceStatus {

@@ -42,7 +42,7 @@ export function allocateAddresses(t: CheckedTopology, problems: string[]): NodeP
         const ip = nthAddress(cidr, port + 2);
         return {
           name: p.name, labels: p.labels, namespace: podNetns(p.name, p.namespace), k8sNamespace: p.namespace,
-          ...(p.ports.length ? { ports: p.ports } : {}), ...(p.hostname ? { hostname: p.hostname } : {}), ...(p.subdomain ? { subdomain: p.subdomain } : {}), node: n.name,
+          ...(p.ports.length ? { ports: p.ports } : {}), ...(p.hostname ? { hostname: p.hostname } : {}), ...(p.subdomain ? { subdomain: p.subdomain } : {}), ...(p.netem ? { netem: { ...p.netem } } : {}), node: n.name,
           ip, prefixLen: cidr.prefixLen, mac: macForIp(ip), gateway, mtu: podMtu, port,
         };
       }),

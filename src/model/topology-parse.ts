@@ -12,12 +12,14 @@ import { parseExternalList, type ExternalInput } from './external-hosts.ts';
 import { INGRESS_CLUSTER_KEYS } from './ingress-pod.ts';
 import { parseNetworkPolicyList, type NetworkPolicySpec } from './network-policy.ts';
 import { parseDnsInput, type DnsUpstream } from './dns.ts';
+import { parseNetem, type NetemSpec } from './netem.ts';
+import { parseLinkList, type LinkInput } from './links.ts';
 
-export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external', 'networkPolicies'];
+export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external', 'networkPolicies', 'links'];
 export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
-const POD_KEYS = ['name', 'namespace', 'labels', 'ports', 'hostname', 'subdomain'];
+const POD_KEYS = ['name', 'namespace', 'labels', 'ports', 'hostname', 'subdomain', 'netem'];
 
 /** `cluster:` as written, defaults filled in; names not yet checked against their lists. */
 export interface ClusterInput {
@@ -53,6 +55,8 @@ export interface PodInput {
   /** spec.hostname and spec.subdomain: with a headless Service named `subdomain`, DNS gives <hostname>.<subdomain>.<ns>.svc */
   hostname?: string;
   subdomain?: string;
+  /** pods[].netem: the impairment of frames to the pod (netem.ts) */
+  netem?: NetemSpec;
   /** "node n1 pods[0]", for messages */
   where: string;
 }
@@ -79,6 +83,8 @@ export interface TopologyInput {
   external: ExternalInput[];
   /** the topology's `networkPolicies:` (network-policy.ts) */
   networkPolicies: NetworkPolicySpec[];
+  /** the topology's `links:` between nodes (links.ts) */
+  links: LinkInput[];
 }
 
 /**
@@ -99,7 +105,8 @@ export function parseTopology(doc: unknown, problems: string[]): TopologyInput |
   const services = parseServiceList(doc.services, problems);
   const external = parseExternalList(doc.external, problems);
   const networkPolicies = parseNetworkPolicyList(doc.networkPolicies, problems);
-  return { cluster, namespaces, nodes, services, external, networkPolicies };
+  const links = parseLinkList(doc.links, problems);
+  return { cluster, namespaces, nodes, services, external, networkPolicies, links };
 }
 
 function parseCluster(raw: unknown, problems: string[]): ClusterInput {
@@ -176,7 +183,8 @@ function parseNode(raw: unknown, i: number, problems: string[]): NodeInput | und
     };
     const hostname = label('hostname');
     const subdomain = label('subdomain');
-    pods.push({ name: str(pod.name, ''), namespace: String(namespace), labels, ports, ...(hostname ? { hostname } : {}), ...(subdomain ? { subdomain } : {}), where: pw });
+    const netem = parseNetem((pod as Record<string, unknown>).netem, `${pw}.netem`, problems);
+    pods.push({ name: str(pod.name, ''), namespace: String(namespace), labels, ports, ...(hostname ? { hostname } : {}), ...(subdomain ? { subdomain } : {}), ...(netem ? { netem } : {}), where: pw });
   });
   return { name, where, dataplane, cidr, ...(raw.address !== undefined ? { address: raw.address } : {}), pods };
 }

@@ -7,6 +7,7 @@ import type { ContainerPort } from './pod-ports.ts';
 import type { ExternalHostPlan } from './external-hosts.ts';
 import type { IngressObjects, IngressPodPlan } from './ingress-pod.ts';
 import type { NetworkPolicySpec } from './network-policy.ts';
+import type { NetemSpec } from './netem.ts';
 
 export const NS_PREFIX = 'pw-';
 export const OVERLAYS = ['vxlan', 'ipip', 'host-gw'] as const;
@@ -35,6 +36,8 @@ export interface PodPlan {
   /** spec.hostname / spec.subdomain: a headless Service named `subdomain` gives it <hostname>.<subdomain>.<ns>.svc.cluster.local */
   hostname?: string;
   subdomain?: string;
+  /** the impairment of frames the data plane sends to the pod (netem.ts); `podwire netem set|clear` changes it live */
+  netem?: NetemSpec;
   node: string;
   ip: string;
   prefixLen: number;
@@ -107,7 +110,12 @@ export interface LabPlan {
    * node; the others run on other hosts, reached over the hosts' network
    */
   hostNode?: string;
+  /** `links:` between nodes; an impaired one (netem) is on the in-process underlay between podwire nodes (links.ts) */
+  links?: LinkPlan[];
 }
+
+/** A node-to-node link and its impairment (both directions); `podwire netem set|clear A:B` changes it live. */
+export interface LinkPlan { between: [string, string]; netem?: NetemSpec }
 
 // DNS-1123 label, as Kubernetes requires for pod and node names
 export const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

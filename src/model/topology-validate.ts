@@ -12,6 +12,7 @@ import {
 } from './topology-types.ts';
 import type { TopologyInput, ClusterInput, PodInput } from './topology-parse.ts';
 import { isNamespaceName } from './namespaces.ts';
+import { checkLinks } from './links.ts';
 
 export interface CheckedNode {
   name: string;
@@ -30,6 +31,7 @@ export interface CheckedTopology {
   services: TopologyInput['services'];
   external: TopologyInput['external'];
   networkPolicies: TopologyInput['networkPolicies'];
+  links: TopologyInput['links'];
 }
 
 export function validateTopology(input: TopologyInput, problems: string[]): CheckedTopology {
@@ -42,12 +44,18 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
       problems.push(`node ${n.name}: dataplane kernel cannot use overlay ipip (the host kernel here has no ipip module; use vxlan or host-gw)`);
     }
     const address = n.address === undefined ? undefined : hostAddress(n.address, n.name, cluster.clusterCIDR, cluster.serviceCIDR, problems);
+    if (known && n.dataplane === 'kernel') {
+      for (const p of n.pods) if (p.netem) problems.push(`${p.where}.netem: node ${n.name} is a kernel node: its pods sit on veths the data plane never sees, and podwire impairs frames in its data plane (pods of podwire nodes only)`);
+    }
     return { name: n.name, dataplane: known ? (n.dataplane as DataplaneKind) : 'podwire', cidr: n.cidr, ...(address ? { address } : {}), pods: n.pods };
   });
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);
   const underlay = checkUnderlay(checked, cluster, problems);
-  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external, networkPolicies: input.networkPolicies };
+  // the frames an impaired link holds are those podwire nodes hand each other in memory (the in-process underlay)
+  const inProcess = (underlay ?? 'in-process') === 'in-process' && external.length === 0;
+  checkLinks(input.links, checked.map((n) => ({ name: n.name, dataplane: n.dataplane })), inProcess, problems);
+  return { cluster: { ...cluster, overlay: overlay ?? 'vxlan', underlay: underlay ?? 'in-process' }, namespaces, nodes: checked, services, external, networkPolicies: input.networkPolicies, links: input.links };
 }
 
 /** The cluster's ranges and sizes against each other; returns the overlay when it is a known one. */

@@ -89,6 +89,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     ...(ing.ingress ? { ingress: ing.ingress, ingressObjects: ing.objects } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
     ...(pool ? { loadBalancerPool: pool.text } : {}), ...(external.length ? { external } : {}),
+    ...(t.links.length ? { links: t.links.map((l) => ({ between: l.between, ...(l.netem ? { netem: { ...l.netem } } : {}) })) } : {}),
   };
 }
 
@@ -111,6 +112,7 @@ export function selectHostNode(plan: LabPlan, node: string): LabPlan {
   if (plan.underlay === 'bridge' && kernel.length === 0) {
     problems.push('cluster.underlay "bridge" is a bridge inside one host: across hosts the underlay is the hosts\' own network (leave cluster.underlay out)');
   }
+  for (const l of plan.links ?? []) if (l.netem) problems.push(`the impaired link between ${l.between.join(' and ')} is on the in-process underlay: across hosts it is the hosts' own network (leave links[].netem out)`);
   if (plan.external?.length) problems.push(`external hosts (${plan.external.map((h) => h.name).join(', ')}) sit on the single-host bridge underlay: they cannot be run across hosts`);
   for (const n of plan.nodes) {
     if (!n.address) problems.push(`node ${n.name} has no address: across hosts every node needs nodes[].address, the IPv4 address its host is reached at`);

@@ -137,12 +137,12 @@ describe('topology: refused configurations, each with its message', () => {
   });
 
   it('unknown keys, at every level', () => {
-    expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, namespaces, nodes, services, ingresses, external, networkPolicies)']);
+    expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, namespaces, nodes, services, ingresses, external, networkPolicies, links)']);
     expect(problems(doc({ clusterCidr: '10.244.0.0/16' }))).toEqual([`cluster.clusterCidr: unknown key (known: ${CLUSTER_KEYS})`]);
     expect(problems(doc({}, [node('n1', ['a'], { podCidr: '10.244.0.0/24' })])))
       .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address)']);
     expect(problems(doc({}, [node('n1', [{ name: 'a', image: 'nginx' }])])))
-      .toEqual(['node n1 pods[0].image: unknown key (known: name, namespace, labels, ports, hostname, subdomain)']);
+      .toEqual(['node n1 pods[0].image: unknown key (known: name, namespace, labels, ports, hostname, subdomain, netem)']);
   });
 
   it('invalid names: cluster, node, pod', () => {
