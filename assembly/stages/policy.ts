@@ -7,6 +7,12 @@
 //    echo replies and errors (the related traffic of a flow);
 //  - traffic from the node itself (its gateway address) to its pods is
 //    always allowed, as the Kubernetes documentation requires;
+//  - a new Service flow serviceNat masqueraded (its source is now the
+//    gateway address) is judged on the client's own address, read back from
+//    the entry just made: kube-proxy's SNAT must not open a hole, neither in
+//    the client's egress nor in a same-node backend's ingress. A pod reaching
+//    itself through its own Service is loopback, always allowed (as the
+//    upstream netpol suite's AllowLoopback);
 //  - a new flow touching an isolated pod of this node is decided by the
 //    compiled tables (tables/policy.ts); allowed, it is tracked (a plain
 //    entry, no translation) so its replies pass here and its TCP state is
@@ -18,7 +24,7 @@ import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag
   IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
 import { be16 } from "../wire/checksum";
 import { tcpHeaderLen, tcpSeq, tcpAck, tcpWindow } from "../wire/tcp";
-import { ctCreate, ctDelete, ctLookup, ctRefEntry, ctTcpFirst, ctTcpMayCreate, TCP_SYN, TCP_FIN } from "../tables/conntrack";
+import { ctCreate, ctDelete, ctLookup, ctRefEntry, ctTcpFirst, ctTcpMayCreate, ctBase, ENTRY, O_ORIG, T_SRC, TCP_SYN, TCP_FIN } from "../tables/conntrack";
 import { polActive, polLocalFlags, polDecide, polLastRule, polLastPeer, POL_LOCAL_INGRESS, POL_LOCAL_EGRESS, DIR_INGRESS, DIR_EGRESS } from "../tables/policy";
 import { synWscale, NAT_CT_HIT, NAT_CREATED } from "./service_nat";
 import { nowMs } from "../clock";
@@ -38,16 +44,23 @@ const ICMP_PARAM_PROBLEM: u32 = 12;
  */
 export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop {
   if (!polActive()) return Drop.NONE;
+  // a flow conntrack holds was judged when it began: no lookup at all
+  if ((nat & NAT_CT_HIT) != 0) return Drop.NONE;
   const ip = frame + l2len;
-  const sip = ipv4Src(ip);
+  const pktSrc = ipv4Src(ip);
   const dip = ipv4Dst(ip);
+  const proto = <u32>ipv4Proto(ip);
+  // the address judged as the source: the client's own for a flow just masqueraded
+  let sip = pktSrc;
+  if ((nat & NAT_CREATED) != 0 && pktSrc == gwIp && gwIp != 0) {
+    sip = masqueradedClient(proto, ip + ipv4HeaderLen(ip), pktSrc, dip);
+    if (sip == dip) return Drop.NONE; // hairpin: the pod reaching itself
+  }
   const sFlags = polLocalFlags(sip) & POL_LOCAL_EGRESS;
   const dFlags = polLocalFlags(dip) & POL_LOCAL_INGRESS;
   // neither end is a pod of this node isolated for this packet's direction;
   // a reply to a pod isolated the other way finds its flow tracked below or passes
   if (sFlags == 0 && dFlags == 0 && !touchesIsolated(sip, dip)) return Drop.NONE;
-  if ((nat & NAT_CT_HIT) != 0) return Drop.NONE;
-  const proto = <u32>ipv4Proto(ip);
   const ihl = ipv4HeaderLen(ip);
   const total = ipv4TotalLen(ip);
   const l4 = ip + ihl;
@@ -65,17 +78,29 @@ export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop 
   if (sFlags != 0) {
     const ok = polDecide(sip, dip, DIR_EGRESS, proto, dport);
     if (tracing()) trace(Step.POLICY, DIR_EGRESS, sip, dip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
-    if (!ok) return deny(Drop.POLICY_DENIED_EGRESS, nat, proto, sip, dip, sport, dport);
+    if (!ok) return deny(Drop.POLICY_DENIED_EGRESS, nat, proto, pktSrc, dip, sport, dport);
   }
   // the node itself (its gateway address: kubelet probes, masqueraded Service traffic) always reaches its pods, as Kubernetes requires
   if (dFlags != 0 && sip != gwIp) {
     const ok = polDecide(dip, sip, DIR_INGRESS, proto, dport);
     if (tracing()) trace(Step.POLICY, DIR_INGRESS, dip, sip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
-    if (!ok) return deny(Drop.POLICY_DENIED_INGRESS, nat, proto, sip, dip, sport, dport);
+    if (!ok) return deny(Drop.POLICY_DENIED_INGRESS, nat, proto, pktSrc, dip, sport, dport);
   }
   // allowed: track it (serviceNat already did for a new Service flow), so replies and later packets pass
   if ((nat & NAT_CREATED) == 0 && ported && firstFrag) track(proto, sip, dip, sport, dport, l4, l4len);
   return Drop.NONE;
+}
+
+/**
+ * The client of the masqueraded Service flow whose first packet (TCP or UDP,
+ * header at `l4`, ports there: serviceNat made its entry) now travels as
+ * `gw` -> `dip`: the entry's original source. The packet's tuple reversed is
+ * the entry's reply tuple. Only a new masqueraded flow pays this lookup.
+ */
+function masqueradedClient(proto: u32, l4: usize, gw: u32, dip: u32): u32 {
+  const ref = ctLookup(proto, dip, gw, <u32>be16(l4 + 2), <u32>be16(l4), nowMs);
+  if (ref < 0) return gw; // not found (cannot happen): judged as the node's own traffic, as before
+  return load<u32>(ctBase() + <usize>ctRefEntry(ref) * ENTRY + O_ORIG + T_SRC);
 }
 
 /** Either end a pod of this node isolated in any direction: its flows are tracked, so replies to it pass. */
