@@ -4,7 +4,9 @@
 //    isolated for egress), ingress where the destination pod is;
 //  - a packet of a flow conntrack already holds (serviceNat found it: an
 //    established flow or its replies) passes without a lookup; so do ICMP
-//    echo replies and errors (the related traffic of a flow);
+//    errors (the related traffic of a flow). ICMP echo (by its identifier)
+//    and SCTP, which serviceNat does not look up, are looked up here, only
+//    when an isolated pod of this node is involved;
 //  - traffic from the node itself (its gateway address) to its pods is
 //    always allowed, as the Kubernetes documentation requires;
 //  - a new Service flow serviceNat masqueraded (its source is now the
@@ -18,22 +20,24 @@
 //    entry, no translation) so its replies pass here and its TCP state is
 //    kept by conntrack; denied, it is dropped (policy_denied_ingress /
 //    _egress), and a Service entry just made for it is removed.
-// Other protocols and IP fragments without ports are judged per packet
-// with port 0: only a rule without ports admits them.
+// Other protocols (and ICMP, which has no ports) are judged with port 0:
+// only a rule without ports admits them; protocols other than TCP, UDP,
+// SCTP and ICMP echo are judged per packet (not tracked).
 import { ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, FRAG_OFFSET_MASK,
   IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP } from "../wire/ipv4";
 import { be16 } from "../wire/checksum";
 import { tcpHeaderLen, tcpSeq, tcpAck, tcpWindow } from "../wire/tcp";
-import { ctCreate, ctDelete, ctLookup, ctRefEntry, ctTcpFirst, ctTcpMayCreate, ctBase, ENTRY, O_ORIG, T_SRC, TCP_SYN, TCP_FIN } from "../tables/conntrack";
+import { ctCreate, ctDelete, ctLookup, ctRefEntry, ctRefIsReply, ctUpdate, ctState, ctTcpFirst, ctTcpMayCreate, ctBase, ENTRY, O_ORIG, T_SRC, TCP_SYN, TCP_FIN } from "../tables/conntrack";
 import { polActive, polLocalFlags, polDecide, polLastRule, polLastPeer, POL_LOCAL_INGRESS, POL_LOCAL_EGRESS, DIR_INGRESS, DIR_EGRESS } from "../tables/policy";
 import { synWscale, NAT_CT_HIT, NAT_CREATED } from "./service_nat";
 import { nowMs } from "../clock";
 import { gwIp } from "../node";
 import { Drop } from "../counters";
-import { Step, tracing, trace } from "../trace";
+import { Step, tracing, trace, dryRun } from "../trace";
 
 const IPPROTO_SCTP: u32 = 132;
 const ICMP_ECHO_REPLY: u32 = 0;
+const ICMP_ECHO_REQUEST: u32 = 8;
 const ICMP_DEST_UNREACH: u32 = 3;
 const ICMP_TIME_EXCEEDED: u32 = 11;
 const ICMP_PARAM_PROBLEM: u32 = 12;
@@ -66,14 +70,24 @@ export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop 
   const l4 = ip + ihl;
   const l4len = total > ihl ? total - ihl : 0;
   const firstFrag = (ipv4FlagsFrag(ip) & FRAG_OFFSET_MASK) == 0;
+  // ICMP echo and SCTP: Service NAT never looks them up, so their flows are found here
+  let echoRequest = false;
   if (proto == <u32>IPPROTO_ICMP) {
     if (l4len < 1) return Drop.NONE; // too short to judge: the ICMP stages drop it
     const t = <u32>load<u8>(l4);
-    if (t == ICMP_ECHO_REPLY || t == ICMP_DEST_UNREACH || t == ICMP_TIME_EXCEEDED || t == ICMP_PARAM_PROBLEM) return Drop.NONE;
+    if (t == ICMP_DEST_UNREACH || t == ICMP_TIME_EXCEEDED || t == ICMP_PARAM_PROBLEM) return Drop.NONE;
+    if ((t == ICMP_ECHO_REQUEST || t == ICMP_ECHO_REPLY) && l4len >= 8 && firstFrag) {
+      // an echo's tuple is its identifier, both ways (nf_conntrack_proto_icmp)
+      const id = <u32>be16(l4 + 4);
+      if (knownFlow(proto, pktSrc, dip, id, id)) return Drop.NONE;
+      // a reply no tracked request asked for is judged like a new packet, and not tracked
+      echoRequest = t == ICMP_ECHO_REQUEST;
+    }
   }
   const ported = firstFrag && (proto == <u32>IPPROTO_TCP || proto == <u32>IPPROTO_UDP || proto == IPPROTO_SCTP) && l4len >= 4;
   const sport: u32 = ported ? <u32>be16(l4) : 0;
   const dport: u32 = ported ? <u32>be16(l4 + 2) : 0;
+  if (proto == IPPROTO_SCTP && ported && knownFlow(proto, pktSrc, dip, sport, dport)) return Drop.NONE;
 
   if (sFlags != 0) {
     const ok = polDecide(sip, dip, DIR_EGRESS, proto, dport);
@@ -87,8 +101,23 @@ export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop 
     if (!ok) return deny(Drop.POLICY_DENIED_INGRESS, nat, proto, pktSrc, dip, sport, dport);
   }
   // allowed: track it (serviceNat already did for a new Service flow), so replies and later packets pass
-  if ((nat & NAT_CREATED) == 0 && ported && firstFrag) track(proto, sip, dip, sport, dport, l4, l4len);
+  if ((nat & NAT_CREATED) == 0 && ported) track(proto, sip, dip, sport, dport, l4, l4len);
+  else if (echoRequest) {
+    const id = <u32>be16(l4 + 4);
+    ctCreate(proto, sip, dip, id, id, dip, sip, id, id, nowMs);
+  }
   return Drop.NONE;
+}
+
+/** A packet of a flow conntrack holds (either direction): refreshed, and it passes. */
+function knownFlow(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32): bool {
+  const ref = ctLookup(proto, sip, dip, sport, dport, nowMs);
+  if (ref < 0) return false;
+  const e = ctRefEntry(ref);
+  if (tracing()) trace(Step.CT_HIT, 0, e, ctRefIsReply(ref) ? 1 : 0, ctState(e), 0, 0, 0);
+  // a dry run leaves the flow's state and age alone
+  if (!tracing() || !dryRun()) ctUpdate(e, ctRefIsReply(ref), 0, nowMs);
+  return true;
 }
 
 /**
@@ -134,7 +163,8 @@ function track(proto: u32, sip: u32, dip: u32, sport: u32, dport: u32, l4: usize
     const seq = tcpSeq(l4);
     const end = seq + (l4len - hlen) + ((f & TCP_SYN) != 0 ? 1 : 0) + ((f & TCP_FIN) != 0 ? 1 : 0);
     ctTcpFirst(<u32>e, f, seq, tcpAck(l4), <u32>tcpWindow(l4), end, (f & TCP_SYN) != 0 ? synWscale(l4, hlen) : -1, nowMs);
-  } else if (proto == <u32>IPPROTO_UDP) {
+  } else {
+    // UDP, SCTP (its associations kept as a generic flow, by ports)
     ctCreate(proto, sip, dip, sport, dport, dip, sip, dport, sport, nowMs);
   }
 }
