@@ -153,6 +153,14 @@ function policyRows(files: DataFile[]): Row[] {
       });
     }
   }
+  for (const x of (f.data.policy.paired ?? []) as { suite: string; policies: number; versus: number; pairs: number; ratio: number; ratioP25: number; ratioP75: number; nsPerPacket: number; versusNsPerPacket: number }[]) {
+    rows.push({
+      what: `NetworkPolicy, ${x.suite === 'established' ? 'established' : 'new connections'}, ${x.policies} vs ${x.versus === 0 ? 'no' : x.versus} policies, alternated batches (paired), one core, in memory`,
+      value: `${sig(x.ratio)} x (middle half ${sig(x.ratioP25)}–${sig(x.ratioP75)}, ${x.pairs} pairs); ${sig(x.nsPerPacket)} vs ${sig(x.versusNsPerPacket)} ns/packet`,
+      compared: `goal <= 1.1 x: ${x.ratio <= 1.1 ? 'met' : 'NOT met'}`,
+      file: f, command,
+    });
+  }
   for (const u of p.update ?? []) {
     rows.push({ what: `NetworkPolicy update for one node, ${u.pods} pods, ${u.policies} policies: compile + program the tables`,
       value: `${fmtRange(rangeOf(u.compileMs))} + ${fmtRange(rangeOf(u.syncMs))} ms`, compared: `${u.allows} allow entries`, file: f, command });

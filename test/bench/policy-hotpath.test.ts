@@ -40,12 +40,15 @@ describe('NetworkPolicy hot-path suite, small', () => {
   });
 
   it('runs: every count and round measured and checked, the update timed, goals and report derived', async () => {
-    const d = await runPolicyHotpath({ pods: 400, policyCounts: [0, 10, 30], rounds: 2, maxTime: 0.01, minTime: 0.002, flows: 500, templates: 1 << 15, updateRepeats: 1, log: () => {} });
+    const d = await runPolicyHotpath({ pods: 400, policyCounts: [0, 10, 30], rounds: 2, maxTime: 0.01, minTime: 0.002, flows: 500, templates: 1 << 15, updateRepeats: 1, pairs: 40, log: () => {} });
     expect(d.results).toHaveLength(2 * 3 * 2);
     expect(d.results.every((r) => r.framesChecked > 0 && r.nsPerPacket > 0)).toBe(true);
     expect(d.programs.map((p) => p.isolatedPods)).toEqual([0, CLIENTS + BACKENDS, CLIENTS + BACKENDS]);
     expect(d.update.map((u) => u.policies)).toEqual([10, 30]);
-    expect(policyTargetChecks(d).map((c) => c.name)).toEqual(['established, 30 policies vs none (per-packet cost)', 'new connections, 30 vs 10 policies (per-packet cost)']);
+    expect(d.paired!.map((p) => `${p.suite} ${p.policies}/${p.versus}`)).toEqual(['established 10/0', 'established 30/0', 'new-conn 30/10']);
+    expect(d.paired!.every((p) => p.pairs === 40 && p.ratio > 0 && p.ratioP25 <= p.ratio && p.ratio <= p.ratioP75)).toBe(true);
+    expect(policyTargetChecks(d).map((c) => c.name)).toEqual(['established, 30 vs no policies (per-packet cost)', 'new connections, 30 vs 10 policies (per-packet cost)']);
+    expect(policyTargetChecks({ ...d, paired: [] }).map((c) => c.name)).toEqual(['established, 30 policies vs none (per-packet cost)', 'new connections, 30 vs 10 policies (per-packet cost)']);
     expect(policyReport(d).filter((l) => /vs no policies/.test(l))).toHaveLength(4);
   }, 120_000);
 });

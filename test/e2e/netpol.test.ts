@@ -7,8 +7,9 @@
 // reaching itself is loopback and is not probed), the matrix is compared
 // with the expected one (printed as grids on a difference), and the
 // policies are deleted (`podwire delete networkpolicy`). Then: a Service's
-// backend judged through its ClusterIP; an established connection surviving
-// policy changes that still allow it; the denials counted.
+// backend judged through its ClusterIP; ping (ICMP echo) under a rule
+// without ports and a deny-all; an established connection surviving policy
+// changes that still allow it; the denials counted.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -195,6 +196,25 @@ describe.skipIf(!isRoot)('NetworkPolicy truth tables on a two-node VXLAN lab (ro
       expect(new Set(pods[0].ingress!.allow.map((a) => `${a.peer.split('{')[0]} ${a.protocol} ${a.ports} ${a.rule}`))).toEqual(new Set(['y any all x/from-y ingress[0]']));
     } finally {
       await deletePolicies(policy);
+    }
+  }, 60_000);
+
+  it('ping: a rule without ports admits ICMP echo (x/a from namespace y), a deny-all does not', async () => {
+    const ping = async (from: PodRef, to: PodRef) => (await execIn(netns(from), ['ping', '-c', '1', '-W', '2', ipOf(to)])).code;
+    const a = { ns: 'x', pod: 'a' };
+    await applyPolicies(TRUTH_CASES[1].policies); // from namespace y, no ports
+    try {
+      expect(await ping({ ns: 'y', pod: 'b' }, a)).toBe(0); // across VXLAN, the reply passes as the echo's
+      expect(await ping({ ns: 'z', pod: 'c' }, a)).not.toBe(0);
+    } finally {
+      await deletePolicies(TRUTH_CASES[1].policies);
+    }
+    await applyPolicies(TRUTH_CASES[0].policies); // deny all ingress in x
+    try {
+      expect(await ping({ ns: 'y', pod: 'b' }, a)).not.toBe(0);
+      expect(await ping(a, { ns: 'y', pod: 'b' })).toBe(0); // x/a's own echo: its reply is tracked, not judged
+    } finally {
+      await deletePolicies(TRUTH_CASES[0].policies);
     }
   }, 60_000);
 
