@@ -94,7 +94,8 @@ export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop 
     if (tracing()) trace(Step.POLICY, DIR_EGRESS, sip, dip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
     if (!ok) return deny(Drop.POLICY_DENIED_EGRESS, nat, proto, pktSrc, dip, sport, dport);
   }
-  // the node itself (its gateway address: kubelet probes, masqueraded Service traffic) always reaches its pods, as Kubernetes requires
+  // the node itself (its gateway address: kubelet probes, its own connections) always reaches its pods, as Kubernetes requires;
+  // a masqueraded flow got here with its client as `sip`
   if (dFlags != 0 && sip != gwIp) {
     const ok = polDecide(dip, sip, DIR_INGRESS, proto, dport);
     if (tracing()) trace(Step.POLICY, DIR_INGRESS, dip, sip, ok ? 1 : 0, ok ? polLastRule : polLastPeer, 0, 0);
