@@ -5,6 +5,7 @@ import { table } from '../src/util/table.ts';
 import type { HotpathResult } from './hotpath.ts';
 import type { OverlayHotpathResult } from './overlay-hotpath.ts';
 import { serviceTargetChecks, type ServiceHotpathResult } from './service-hotpath.ts';
+import { policyTargetChecks, type PolicyHotpathData } from './policy-hotpath.ts';
 import { summarize } from './stats.ts';
 import type { TraceCostSample, TraceCostSummary } from './trace-cost.ts';
 import { fmt, type Chart, type Panel } from './svg.ts';
@@ -13,6 +14,8 @@ export interface HotpathData {
   results?: HotpathResult[]; overlay?: OverlayHotpathResult[]; service?: ServiceHotpathResult[];
   /** tracing off (release) against a build without trace points (notrace): trace-cost.ts */
   trace?: { samples: TraceCostSample[]; summary: TraceCostSummary[] };
+  /** NetworkPolicy: policy-hotpath.ts */
+  policy?: PolicyHotpathData;
 }
 
 export interface TargetCheck { name: string; measured: number; target: number; unit: string; cmp: '>=' | '<='; met: boolean; ratio: number; note?: string }
@@ -32,6 +35,7 @@ export function hotpathTargetChecks(d: HotpathData): TargetCheck[] {
     checks.push(check({ name: 'VXLAN decap + bridge, 64 B inner', measured: best('vxlan decap+bridge'), target: 20, unit: 'Mpps', cmp: '>=', note: 'best batch, input restore included' }));
   }
   if (d.service) for (const c of serviceTargetChecks(d.service)) checks.push(check(c));
+  if (d.policy) for (const c of policyTargetChecks(d.policy)) checks.push(check(c));
   // "tracing off costs nothing measurable": the paired per-round ratio within 2 % of the build without trace points
   for (const t of d.trace?.summary ?? []) {
     checks.push(check({ name: `tracing off vs no trace points, ${t.suite}, 64 B, batch 256`, measured: t.ratio, target: 0.98, unit: 'x', cmp: '>=',
@@ -71,5 +75,7 @@ export function hotpathChart(d: HotpathData, machine: string): Chart {
     (r) => (r.suite === 'established' ? `established, ${r.flows} flows, ${r.frameBytes} B` : 'new connections'));
   panel('Service-count scaling (input restore included)', (d.service ?? []).filter((r) => r.scaling),
     (r) => `${r.suite}, ${r.services} Services`);
+  panel('NetworkPolicy, Service traffic (input restore included; rounds)', (d.policy?.results ?? []).map((r) => ({ ...r, batch: 256 })),
+    (r) => `${r.suite}, ${r.policies} policies`);
   return { title: 'podwire bench hotpath', subtitle: machine, panels };
 }

@@ -50,6 +50,7 @@ function hotpathRows(files: DataFile[]): Row[] {
   // benchmark.js keeps no per-sample list: its relative margin of error is the spread there is
   const all: Record<string, any>[] = [...(f.data.results ?? []), ...(f.data.overlay ?? []), ...(f.data.service ?? [])];
   for (const t of f.data.targets as { name: string; measured: number; target: number; unit: string; cmp: string; met: boolean; note?: string }[]) {
+    if (/ policies /.test(t.name)) continue; // policyRows quotes the NetworkPolicy suite
     const src = all.find((e) => Object.values(e).includes(t.measured) && typeof e.rme === 'number');
     const spread = src ? ` ±${src.rme.toFixed(1)} % (benchmark.js mean, ${src.samples ? `${src.samples} samples, ` : ''}95 % margin)` : t.note?.includes('range') ? ` (${t.note})` : '';
     rows.push({
@@ -125,8 +126,52 @@ function overlayRows(files: DataFile[]): Row[] {
   return rows;
 }
 
+/** The NetworkPolicy suite (bench/policy-hotpath.ts): per count, the rounds' median and range; the goals as per-round ratios; the update time. */
+function policyRows(files: DataFile[]): Row[] {
+  const f = latest(files, (d) => Array.isArray(d.policy?.results) && d.policy.results.length > 0);
+  if (!f) return [];
+  const p = f.data.policy as { results: { suite: string; policies: number; round: number; nsPerPacket: number }[]; update: { pods: number; policies: number; compileMs: number[]; syncMs: number[]; allows: number }[] };
+  const command = 'npx podwire bench hotpath --suites policy';
+  const rows: Row[] = [];
+  const ratio = (suite: string, a: number, b: number) => {
+    const xs = p.results.filter((r) => r.suite === suite && r.policies === a).flatMap((x) => {
+      const y = p.results.find((r) => r.suite === suite && r.policies === b && r.round === x.round);
+      return y ? [x.nsPerPacket / y.nsPerPacket] : [];
+    });
+    return xs.length ? rangeOf(xs) : undefined;
+  };
+  for (const suite of ['established', 'new-conn']) {
+    // the rounds, for none and the most policies (between them: RESULTS.md); the paired ratios below are the comparison
+    const counts = [...new Set(p.results.filter((r) => r.suite === suite).map((r) => r.policies))].sort((a, b) => a - b);
+    for (const n of counts.filter((x, i) => i === 0 || i === counts.length - 1)) {
+      const ns = rangeOf(p.results.filter((r) => r.suite === suite && r.policies === n).map((r) => r.nsPerPacket));
+      const vs = n === 0 ? undefined : ratio(suite, n, suite === 'new-conn' && n > 10 ? 10 : 0);
+      const goal = suite === 'established' ? 'goal within 1.1 x of none' : 'goal flat (within 1.1 x) from 10 policies';
+      rows.push({
+        what: `NetworkPolicy, ${suite === 'established' ? 'established Service flow' : 'new Service connection (SYN)'}, ${n} policies, 64 B, one core, in memory`,
+        value: `${fmtRange(ns)} ns/packet`,
+        compared: vs ? `${fmtRange(vs)} x ${suite === 'new-conn' && n > 10 ? '10 policies' : 'no policies'} per round (${goal})` : 'baseline',
+        file: f, command,
+      });
+    }
+  }
+  for (const x of (f.data.policy.paired ?? []) as { suite: string; policies: number; versus: number; pairs: number; ratio: number; ratioP25: number; ratioP75: number; nsPerPacket: number; versusNsPerPacket: number }[]) {
+    rows.push({
+      what: `NetworkPolicy, ${x.suite === 'established' ? 'established' : 'new connections'}, ${x.policies} vs ${x.versus === 0 ? 'no' : x.versus} policies, alternated batches (paired), one core, in memory`,
+      value: `${sig(x.ratio)} x (middle half ${sig(x.ratioP25)}–${sig(x.ratioP75)}, ${x.pairs} pairs); ${sig(x.nsPerPacket)} vs ${sig(x.versusNsPerPacket)} ns/packet`,
+      compared: `goal <= 1.1 x: ${x.ratio <= 1.1 ? 'met' : 'NOT met'}`,
+      file: f, command,
+    });
+  }
+  for (const u of p.update ?? []) {
+    rows.push({ what: `NetworkPolicy update for one node, ${u.pods} pods, ${u.policies} policies: compile + program the tables`,
+      value: `${fmtRange(rangeOf(u.compileMs))} + ${fmtRange(rangeOf(u.syncMs))} ms`, compared: `${u.allows} allow entries`, file: f, command });
+  }
+  return rows;
+}
+
 export function quoteRows(files: DataFile[]): Row[] {
-  return [...hotpathRows(files), ...e2eRows(files), ...overlayRows(files)];
+  return [...hotpathRows(files), ...e2eRows(files), ...overlayRows(files), ...policyRows(files)];
 }
 
 /** The markdown block: one table, then the runs it comes from (file, machine, date). */

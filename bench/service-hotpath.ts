@@ -104,6 +104,8 @@ export interface RigOptions {
   svcCapacity?: number;
   /** backends per Service the table has room for (default 64, the Dataplane's default) */
   svcMaxBackends?: number;
+  /** NetworkPolicy table room (the Dataplane's default when absent): bench/policy-hotpath.ts */
+  policyCapacity?: number;
 }
 
 /**
@@ -131,6 +133,7 @@ export class ServiceRig {
     this.dp = new Dataplane({
       slots: 256, slotSize: MTU_SLOT_SIZE, maxPorts: 8, fdbCapacity: 4096,
       ctCapacity, svcCapacity: o.svcCapacity ?? 16384, svcMaxBackends: o.svcMaxBackends ?? 64,
+      ...(o.policyCapacity ? { policyCapacity: o.policyCapacity } : {}),
     });
     const dp = this.dp;
     dp.setGateway(GW_IP, GW_MAC);

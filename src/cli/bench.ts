@@ -45,13 +45,13 @@ function save(dir: string, kind: string, data: unknown, svg?: string): string {
 export function benchCommand(): Command {
   const bench = new Command('bench').description('measure the data plane (figures, never pass/fail)');
   bench.command('hotpath')
-    .description('in-memory hot-path suites (benchmark.js): bridge forwarding, routing + overlays, Service DNAT, the cost of tracing off; Mpps and ns/frame')
+    .description('in-memory hot-path suites (benchmark.js): bridge forwarding, routing + overlays, Service DNAT, the cost of tracing off, NetworkPolicy; Mpps and ns/frame')
     .option('--quick', 'short runs')
-    .option('--suites <list>', 'comma-separated: bridge, overlay, service, trace', 'bridge,overlay,service,trace')
+    .option('--suites <list>', 'comma-separated: bridge, overlay, service, trace, policy', 'bridge,overlay,service,trace,policy')
     .option('--out <dir>', 'where to write the JSON and the SVG chart', '.')
     .action(async (opts: { quick?: boolean; suites: string; out: string }) => {
       const suites = new Set(opts.suites.split(',').map((s) => s.trim()).filter(Boolean));
-      const known = ['bridge', 'overlay', 'service', 'trace'];
+      const known = ['bridge', 'overlay', 'service', 'trace', 'policy'];
       for (const s of suites) if (!known.includes(s)) throw new Error(`unknown suite "${s}" (${known.join(', ')})`);
       const data: HotpathData = {};
       const todo = known.filter((x) => suites.has(x));
@@ -81,6 +81,13 @@ export function benchCommand(): Command {
         const { runTraceCost } = await import('../../bench/trace-cost.ts');
         data.trace = await runTraceCost({ quick: opts.quick });
         console.log('');
+      }
+      if (suites.has('policy')) {
+        step('policy');
+        const { runPolicyHotpath, policyReport } = await import('../../bench/policy-hotpath.ts');
+        data.policy = await runPolicyHotpath({ quick: opts.quick });
+        console.log('');
+        info.push(...policyReport(data.policy));
       }
       const checks = hotpathTargetChecks(data);
       console.log('targets checked');

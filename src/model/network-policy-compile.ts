@@ -91,7 +91,8 @@ export interface CompiledPolicies {
 
 /**
  * Compile `policies` for the pods of node `node` (all pods of the cluster
- * are peers). Cost: pods of the node x rules x identities, once per change.
+ * are peers). Cost: rules x identities (each rule's peers once), plus the allow
+ * entries written for the node's pods, once per change.
  */
 export function compilePolicies(node: string, pods: PolicyPod[], namespaceLabels: Map<string, Record<string, string>>, policies: NetworkPolicySpec[]): CompiledPolicies {
   const { identities, identityNames, members } = assignIdentities(pods);
@@ -117,31 +118,45 @@ export function compilePolicies(node: string, pods: PolicyPod[], namespaceLabels
     if (id === undefined) { id = rules.length; rules.push({ policy: policyKey(np), direction, index }); ruleIds.set(k, id); }
     return id;
   };
-  const entries = new Map<string, AllowEntry>();
-  const allow = (podIp: number, direction: Direction, peer: number, protocol: number, lo: number, hi: number, rule: number) => {
-    const k = `${podIp}|${direction}|${peer}|${protocol}`;
-    let e = entries.get(k);
-    if (!e) { e = { podIp, direction, peer, protocol, ranges: [] }; entries.set(k, e); }
-    if (!e.ranges.some((r) => r.lo <= lo && r.hi >= hi)) e.ranges.push({ lo, hi, rule });
+  // Pods of one identity (namespace, labels, named ports) are selected by the same policies and
+  // resolve the same named ports: their entries are worked out once, for the identity's first
+  // pod, and written for each of its pods. (peer, direction, protocol) is one number, so the
+  // facts a rule emits (rules x peers, many repeats) build no strings.
+  type Template = { ingress: string[]; egress: string[]; entries: Omit<AllowEntry, 'podIp'>[] };
+  const templates = new Map<number, Template>();
+  const cx: CompileContext = { pods, members, identities, namespaceLabels, classes, peerCache: new Map() };
+  const templateFor = (pod: PolicyPod, sel: NetworkPolicySpec[]): Template => {
+    const t: Template = { ingress: [], egress: [], entries: [] };
+    const byKey = new Map<number, Omit<AllowEntry, 'podIp'>>();
+    for (const np of sel) for (const direction of ['ingress', 'egress'] as const) {
+      if (!np.policyTypes.includes(direction === 'ingress' ? 'Ingress' : 'Egress')) continue;
+      t[direction].push(policyKey(np));
+      np[direction].forEach((rule, index) => {
+        const id = ruleId(np, direction, index);
+        compileRule(rule, direction, np.namespace, pod, cx, (peer, protocol, lo, hi) => {
+          const k = peer * 512 + (direction === 'ingress' ? 256 : 0) + protocol;
+          let e = byKey.get(k);
+          if (!e) { e = { direction, peer, protocol, ranges: [] }; byKey.set(k, e); t.entries.push(e); }
+          if (!e.ranges.some((r) => r.lo <= lo && r.hi >= hi)) e.ranges.push({ lo, hi, rule: id });
+        });
+      });
+    }
+    return t;
   };
-
+  const allows: AllowEntry[] = [];
   const isolated: IsolatedPod[] = [];
   local.forEach((pod, i) => {
     const sel = selecting[i];
     if (!sel.length) return;
     const podIp = ipv4ToInt(pod.ip);
-    const ip: IsolatedPod = { name: pod.name, namespace: pod.namespace, ip: podIp, ingress: [], egress: [] };
-    for (const np of sel) for (const direction of ['ingress', 'egress'] as const) {
-      if (!np.policyTypes.includes(direction === 'ingress' ? 'Ingress' : 'Egress')) continue;
-      ip[direction].push(policyKey(np));
-      np[direction].forEach((rule, index) => {
-        const id = ruleId(np, direction, index);
-        compileRule(rule, direction, np.namespace, pod, { pods, members, identities, namespaceLabels, classes }, (peer, protocol, lo, hi) => allow(podIp, direction, peer, protocol, lo, hi, id));
-      });
-    }
-    isolated.push(ip);
+    const identity = identities.get(podIp)!;
+    let t = templates.get(identity);
+    if (!t) { t = templateFor(pod, sel); templates.set(identity, t); }
+    isolated.push({ name: pod.name, namespace: pod.namespace, ip: podIp, ingress: [...t.ingress], egress: [...t.egress] });
+    // the ranges are shared between the identity's pods: nothing changes them after compile
+    for (const e of t.entries) allows.push({ podIp, ...e });
   });
-  return { node, identities, identityNames, classes, pods: isolated, allows: [...entries.values()], rules };
+  return { node, identities, identityNames, classes, pods: isolated, allows, rules };
 }
 
 interface CompileContext {
@@ -151,12 +166,45 @@ interface CompileContext {
   identities: Map<number, number>;
   namespaceLabels: Map<string, Record<string, string>>;
   classes: IpBlockRange[];
+  /** each rule's peers, worked out once for all the pods its policy selects */
+  peerCache: Map<PolicyRule, RulePeers>;
+}
+
+/** What a rule admits, whatever local pod its policy selects (only an ingress named port depends on that pod). */
+interface RulePeers {
+  /** identities, then address classes (CLASS_PEER_BASE + index) */
+  peers: number[];
+  /** per entry of rule.ports naming a port, for egress: the (identity, port) pairs it resolves to */
+  egressNamed: Map<PolicyPort, [number, number][]>;
 }
 
 type Emit = (peer: number, protocol: number, lo: number, hi: number) => void;
 
 /** One rule of a policy selecting `pod`: the allow entries it adds. */
 function compileRule(rule: PolicyRule, direction: Direction, policyNamespace: string, pod: PolicyPod, cx: CompileContext, emit: Emit): void {
+  let rp = cx.peerCache.get(rule);
+  if (!rp) { rp = rulePeers(rule, direction, policyNamespace, cx); cx.peerCache.set(rule, rp); }
+  const { peers } = rp;
+  if (rule.ports === undefined) {
+    for (const peer of peers) emit(peer, ANY_PROTOCOL, 0, 65535);
+    return;
+  }
+  for (const port of rule.ports) {
+    const protocol = PROTO_NUMBER[port.protocol];
+    if (typeof port.port !== 'string') {
+      const [lo, hi] = port.port === undefined ? [0, 65535] : [port.port, port.endPort ?? port.port];
+      for (const peer of peers) emit(peer, protocol, lo, hi);
+    } else if (direction === 'ingress') {
+      const n = namedPort(pod.ports, port);
+      if (n !== undefined) for (const peer of peers) emit(peer, protocol, n, n);
+    } else {
+      for (const [id, n] of rp.egressNamed.get(port) ?? []) emit(id, protocol, n, n);
+    }
+  }
+}
+
+/** A rule's peers (identities and address classes) and its egress named ports resolved on them. */
+function rulePeers(rule: PolicyRule, direction: Direction, policyNamespace: string, cx: CompileContext): RulePeers {
   // the peers as identities, and as address classes (ipBlocks, or "every peer")
   const peerIdentities = new Set<number>();
   const peerClasses = new Set<number>();
@@ -177,32 +225,24 @@ function compileRule(rule: PolicyRule, direction: Direction, policyNamespace: st
     }
   }
   const peers = [...peerIdentities, ...peerClasses];
-  if (rule.ports === undefined) {
-    for (const peer of peers) emit(peer, ANY_PROTOCOL, 0, 65535);
-    return;
-  }
-  for (const port of rule.ports) {
-    const protocol = PROTO_NUMBER[port.protocol];
-    if (typeof port.port !== 'string') {
-      const [lo, hi] = port.port === undefined ? [0, 65535] : [port.port, port.endPort ?? port.port];
-      for (const peer of peers) emit(peer, protocol, lo, hi);
-    } else if (direction === 'ingress') {
-      const n = namedPort(pod.ports, port);
-      if (n !== undefined) for (const peer of peers) emit(peer, protocol, n, n);
-    } else {
-      // egress to a named port: resolved on each destination identity; an
-      // ipBlock (or every peer) names the pods whose addresses it holds
-      for (const [id, ms] of cx.members) {
-        const m = ms[0];
-        const inPeer = peerIdentities.has(id) || ms.some((p) => {
-          const a = ipv4ToInt(p.ip);
-          return peerClasses.has(CLASS_PEER_BASE + classOf(cx.classes, a));
-        }) || everyPeer;
-        const n = inPeer ? namedPort(m.ports, port) : undefined;
-        if (n !== undefined) emit(id, protocol, n, n);
-      }
+  const egressNamed = new Map<PolicyPort, [number, number][]>();
+  if (direction === 'egress') for (const port of rule.ports ?? []) {
+    if (typeof port.port !== 'string') continue;
+    // egress to a named port: resolved on each destination identity; an
+    // ipBlock (or every peer) names the pods whose addresses it holds
+    const pairs: [number, number][] = [];
+    for (const [id, ms] of cx.members) {
+      const m = ms[0];
+      const inPeer = peerIdentities.has(id) || ms.some((p) => {
+        const a = ipv4ToInt(p.ip);
+        return peerClasses.has(CLASS_PEER_BASE + classOf(cx.classes, a));
+      }) || everyPeer;
+      const n = inPeer ? namedPort(m.ports, port) : undefined;
+      if (n !== undefined) pairs.push([id, n]);
     }
+    egressNamed.set(port, pairs);
   }
+  return { peers, egressNamed };
 }
 
 function namedPort(ports: ContainerPort[] | undefined, p: PolicyPort): number | undefined {

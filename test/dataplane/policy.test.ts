@@ -133,7 +133,7 @@ describe('policy stage on two VXLAN nodes', () => {
     expect(handOver(n1, stray.tx[0]).drops).toMatchObject({ policy_denied_ingress: 1 });
   });
 
-  it("traffic from the node itself (its gateway address) reaches an isolated pod: a pod's hairpin through its own Service, masqueraded", () => {
+  it("a pod reaching itself through its own Service (hairpin, masqueraded) is loopback: allowed, though its ingress is isolated", () => {
     const [, n2] = twoNodes('vxlan');
     const c = withPolicies([denyServerIngress]);
     programPolicies(n2, c.n2);

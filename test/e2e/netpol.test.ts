@@ -242,6 +242,25 @@ function truthSuite(layout: TruthLayout): void {
       }
     }, 60_000);
 
+    it('ping: a rule without ports admits ICMP echo (x/a from namespace y), a deny-all does not', async () => {
+      const ping = async (from: PodRef, to: PodRef) => (await execIn(netns(from), ['ping', '-c', '1', '-W', '2', ipOf(to)])).code;
+      const a = { ns: 'x', pod: 'a' };
+      await applyPolicies(TRUTH_CASES[1].policies); // from namespace y, no ports
+      try {
+        expect(await ping({ ns: 'y', pod: 'b' }, a)).toBe(0); // across VXLAN, the reply passes as the echo's
+        expect(await ping({ ns: 'z', pod: 'c' }, a)).not.toBe(0);
+      } finally {
+        await deletePolicies(TRUTH_CASES[1].policies);
+      }
+      await applyPolicies(TRUTH_CASES[0].policies); // deny all ingress in x
+      try {
+        expect(await ping({ ns: 'y', pod: 'b' }, a)).not.toBe(0);
+        expect(await ping(a, { ns: 'y', pod: 'b' })).toBe(0); // x/a's own echo: its reply is tracked, not judged
+      } finally {
+        await deletePolicies(TRUTH_CASES[0].policies);
+      }
+    }, 60_000);
+
     it('an established connection survives policies added and removed that still allow it; new connections follow the policies; denials are counted', async () => {
       // y/b holds a connection to x/a:80 and sends a line every 200 ms, for 6 s
       const CLIENT_PY = String.raw`
