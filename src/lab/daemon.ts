@@ -13,6 +13,7 @@ import { TableControl } from './table-control.ts';
 import { PolicyControl } from './policy-control.ts';
 import { serveMetrics, type MetricsAddress } from './metrics.ts';
 import { CaptureControl } from './capture.ts';
+import { CniControl } from './cni-control.ts';
 
 export interface DaemonOptions {
   batch?: number;
@@ -55,6 +56,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
   const captures = new CaptureControl(lab); // capture: streams pcapng
   const tables = new TableControl(lab); // stats, fdb / routes / services tables
   const policies = new PolicyControl(plan, lab); // policies, applyPolicies, deletePolicies
+  const cni = new CniControl(lab, () => services.podsChanged(), log); // cni-add, cni-del, cni-check, cni-gc: a container runtime's pods
   const handle: ControlHandler = async (req) => {
     if (req.cmd === 'status') {
       // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
@@ -65,7 +67,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
       lab.crashWorkerForTest();
       return {};
     }
-    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req);
+    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req) ?? cni.handle(req);
     if (answer) return answer;
     throw new Error(`unknown command "${req.cmd}"`);
   };
