@@ -16,6 +16,8 @@ export interface PodwireNetConf {
   /** the lab's node the pods go on (required for ADD) */
   node?: string;
   mtu?: number;
+  /** labels every pod of this network gets (a runtime such as podman passes none of its own); runtimeConfig.labels add to them */
+  labels?: Record<string, string>;
   /** absent or type "podwire": the lab's own allocation from the node's pod CIDR; any other type is a plugin run through delegation */
   ipam?: { type: string } & Record<string, unknown>;
   prevResult?: Record<string, unknown>;
@@ -99,6 +101,11 @@ export function readNetConf(raw: Record<string, unknown>): PodwireNetConf {
   if (raw.mtu !== undefined) {
     if (typeof raw.mtu !== 'number' || !Number.isInteger(raw.mtu) || raw.mtu < 576 || raw.mtu > 65535) throw bad('mtu', `${JSON.stringify(raw.mtu)} is not an MTU (an integer 576..65535)`);
     conf.mtu = raw.mtu;
+  }
+  if (raw.labels !== undefined) {
+    const l = raw.labels as Record<string, unknown>;
+    if (typeof l !== 'object' || l === null || Array.isArray(l) || Object.values(l).some((x) => typeof x !== 'string')) throw bad('labels', 'expected an object of string values, e.g. {"app": "web"}');
+    conf.labels = l as Record<string, string>;
   }
   if (raw.ipam !== undefined) {
     const ipam = raw.ipam as Record<string, unknown>;

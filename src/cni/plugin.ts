@@ -88,7 +88,7 @@ const COMMAND: Record<Exclude<CniEnv['command'], 'VERSION'>, Command> = {
         ...(conf.mtu ? { mtu: conf.mtu } : {}), ...(ip ? { ip } : {}),
         ...(e.args.K8S_POD_NAME ? { podName: e.args.K8S_POD_NAME } : {}),
         ...(e.args.K8S_POD_NAMESPACE ? { podNamespace: e.args.K8S_POD_NAMESPACE } : {}),
-        labels: conf.runtimeConfig?.labels ?? {},
+        labels: { ...conf.labels, ...conf.runtimeConfig?.labels },
       });
       if (reply === undefined) throw noLab(conf.lab);
       return result(conf, unwrap(reply) as CniAttachment);
