@@ -17,6 +17,7 @@ import { ingressCommand } from './ingress.ts';
 import { uiCommand } from './ui.ts';
 import { netemCommand } from './netem.ts';
 import { graphCommand } from './graph.ts';
+import { cniCommand } from './cni.ts';
 
 const program = new Command()
   .name('podwire')
@@ -41,6 +42,7 @@ program.addCommand(ingressCommand());
 program.addCommand(uiCommand());
 program.addCommand(netemCommand());
 program.addCommand(graphCommand());
+program.addCommand(cniCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import type { NetemSpec } from '../model/netem.ts';
 import { EventFd } from '../io/eventfd.ts';
-import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, CapturePort } from './engine-protocol.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, EnginePortConfig, CapturePort } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -136,7 +136,8 @@ export class EngineHost {
     } else if (m.type === 'captured') {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem') {
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem'
+      || m.type === 'attachPort' || m.type === 'detachPort') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -244,7 +245,19 @@ export class EngineHost {
     if (m.type !== 'netem' || m.error) throw new Error(`link ${between.join(':')}: ${m.type === 'netem' ? m.error : 'no answer'}`);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  /** Make `port` (a pod a container runtime attached: its TAP fd, MAC, address `ip`) a live port of node `node`. */
+  async attachPort(node: string, port: EnginePortConfig & { mac: string }, ip: string, timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'attachPort', id: 0, node, port, ip }, timeoutMs);
+    if (m.type !== 'attachPort' || m.error) throw new Error(`node ${node}: ${m.type === 'attachPort' ? m.error : 'no answer'}`);
+  }
+
+  /** Undo attachPort: the port stops forwarding and polling, its MAC and neighbour entry go. */
+  async detachPort(node: string, port: number, ip: string, timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'detachPort', id: 0, node, port, ip }, timeoutMs);
+    if (m.type !== 'detachPort' || m.error) throw new Error(`node ${node}: ${m.type === 'detachPort' ? m.error : 'no answer'}`);
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

@@ -139,6 +139,14 @@ export class IoLoop {
     return true;
   }
 
+  /** The port list changed (a pod attached or detached live): poll every port not found broken. */
+  portsChanged(): void {
+    const { ports, pollIndex } = this;
+    pollIndex.length = 0;
+    for (let i = 0; i < ports.length; i++) if (!ports[i].broken) pollIndex.push(i);
+    this.poller.setFds([this.wakeFd, ...pollIndex.map((pi) => ports[pi].fd)]);
+  }
+
   /** Write node n's queued tx entries; underlay frames for in-process peers are handed over instead. */
   readonly flush = (n: EngineNode, depth: number): void => {
     if (this.tap.on) this.tap.tx(this.nodes.indexOf(n), n.drained, n.txTotal);

@@ -117,7 +117,11 @@ export type EngineRequest =
   // `podwire capture`: tap `target` (a pod, a node, or "underlay": capture-tap.ts resolves it) until
   // the same id is turned off; the worker answers 'capture' with the ports, then posts 'captured'
   | { type: 'capture'; id: number; on: true; target: string }
-  | { type: 'capture'; id: number; on: false };
+  | { type: 'capture'; id: number; on: false }
+  // a pod a container runtime attached (CNI ADD, src/lab/cni-control.ts): its TAP becomes a port of `node`,
+  // its MAC pinned there and its address a neighbour; 'detachPort' (CNI DEL) undoes exactly that
+  | { type: 'attachPort'; id: number; node: string; port: EnginePortConfig & { mac: string }; ip: string }
+  | { type: 'detachPort'; id: number; node: string; port: number; ip: string };
 
 /** One node's tables read from its data plane's memory; Service frontends carry the Service name the config gave them. */
 export interface NodeTables {
@@ -197,6 +201,8 @@ export type EngineReply =
   | { type: 'tables'; id: number; nodes: NodeTables[] }
   | { type: 'netem'; id: number; error?: string }
   | { type: 'capture'; id: number; ports?: CapturePort[]; error?: string }
+  | { type: 'attachPort'; id: number; error?: string }
+  | { type: 'detachPort'; id: number; error?: string }
   // one round's copies of tapped frames (record layout: capture-tap.ts), and per-port frames the tap
   // could not take (as [node, port, count] triples): one message per worker round, not per frame
   | { type: 'captured'; data: ArrayBuffer; drops: number[] };

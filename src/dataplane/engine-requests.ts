@@ -14,6 +14,10 @@ import type { EngineReply, EngineRequest, NodeStats, NodeTables } from './engine
 export interface EngineContext {
   nodes: EngineNode[];
   ports: EnginePort[];
+  /** each node's pod ports by name (what capture resolves a pod to) */
+  podPorts: { port: number; name: string }[][];
+  /** poll the ports list again after a port was added or removed */
+  portsChanged(): void;
   fabric: Fabric;
   tap: CaptureTap;
   /** each node's Service frontends as programmed, for `podwire apply`'s diffs */
@@ -106,6 +110,47 @@ const HANDLERS: Handlers = {
       ctx.impair.setLink(a, b, (f) => ctx.fabric.deliverHeld(b, f), req.spec ?? undefined);
       ctx.impair.setLink(b, a, (f) => ctx.fabric.deliverHeld(a, f), req.spec ?? undefined);
       ctx.reply({ type: 'netem', id: req.id });
+    }
+  },
+
+  attachPort: (req, ctx) => {
+    const ni = ctx.nodes.findIndex((n) => n.name === req.node);
+    try {
+      if (ni < 0) throw new Error(`no podwire node ${req.node} in this lab`);
+      const n = ctx.nodes[ni];
+      const p = req.port;
+      if (p.port < 0 || p.port >= n.dp.maxPorts || p.port === n.ulPort) throw new Error(`port ${p.port} is not a pod port`);
+      if (n.fds[p.port] >= 0 || ctx.podPorts[ni].some((q) => q.port === p.port)) throw new Error(`port ${p.port} is in use`);
+      n.dp.attachPort(p.port, p.mtu);
+      n.dp.addStaticMac(p.mac, p.port);
+      n.dp.setNeighbor(req.ip, p.mac);
+      n.fds[p.port] = p.fd;
+      ctx.ports.push({ node: ni, port: p.port, fd: p.fd, name: p.name, rxErrors: 0, txErrors: 0, broken: false });
+      ctx.podPorts[ni].push({ port: p.port, name: p.name });
+      ctx.portsChanged();
+      ctx.reply({ type: 'attachPort', id: req.id });
+    } catch (e) {
+      ctx.reply({ type: 'attachPort', id: req.id, error: (e as Error).message });
+    }
+  },
+
+  detachPort: (req, ctx) => {
+    const ni = ctx.nodes.findIndex((n) => n.name === req.node);
+    try {
+      if (ni < 0) throw new Error(`no podwire node ${req.node} in this lab`);
+      const n = ctx.nodes[ni];
+      if (req.port < 0 || req.port >= n.dp.maxPorts || req.port === n.ulPort) throw new Error(`port ${req.port} is not a pod port`);
+      n.dp.detachPort(req.port); // also forgets the MACs learned or pinned there
+      n.dp.delNeighbor(req.ip);
+      n.fds[req.port] = -1;
+      const at = ctx.ports.findIndex((q) => q.node === ni && q.port === req.port);
+      if (at >= 0) ctx.ports.splice(at, 1);
+      const named = ctx.podPorts[ni].findIndex((q) => q.port === req.port);
+      if (named >= 0) ctx.podPorts[ni].splice(named, 1);
+      ctx.portsChanged();
+      ctx.reply({ type: 'detachPort', id: req.id });
+    } catch (e) {
+      ctx.reply({ type: 'detachPort', id: req.id, error: (e as Error).message });
     }
   },
 

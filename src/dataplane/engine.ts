@@ -32,8 +32,10 @@ function main(): void {
   const fabric = new Fabric(nodes, cfg.nodes, mem8);
   const reply = (m: EngineReply) => port.postMessage(m);
   // `podwire capture`: copies what passes tapped ports; costs one check per round and per flush when off
+  // each node's pod ports by name, shared with the tap: a pod attached live (attachPort) is capturable too
+  const podPorts = cfg.nodes.map((n) => n.ports.map((p) => ({ port: p.port, name: p.name })));
   const tap = new CaptureTap(mem8, nodes.map((n, i) => ({
-    name: n.name, dp: n.dp, ports: cfg.nodes[i].ports.map((p) => ({ port: p.port, name: p.name })),
+    name: n.name, dp: n.dp, ports: podPorts[i],
     ulPort: n.ulPort, inProcessUnderlay: inProcessUnderlay(n),
   })), cfg.captureBacklog, (start) => fabric.ownerOf(start), (m, transfer) => port.postMessage(m, transfer));
   // `netem:` on pods: frames to impaired ports are held, dropped, duplicated or corrupted (impairment.ts)
@@ -54,7 +56,7 @@ function main(): void {
   const epoch = performance.now(); // the data plane clock counts ms from here
   const clock = () => Math.floor(performance.now() - epoch) >>> 0;
   let running = true;
-  const ctx: EngineContext = { nodes, ports, fabric, tap, services, trace, impair, clock, reply, stop: () => { running = false; } };
+  const ctx: EngineContext = { nodes, ports, podPorts, portsChanged: () => io.portsChanged(), fabric, tap, services, trace, impair, clock, reply, stop: () => { running = false; } };
   let lastAging = 0;
 
   reply({ type: 'ready' });

@@ -15,6 +15,7 @@ import { serveMetrics, type MetricsAddress } from './metrics.ts';
 import { CaptureControl } from './capture.ts';
 import { UiControl } from './ui-control.ts';
 import { NetemControl } from './netem-control.ts';
+import { CniControl } from './cni-control.ts';
 
 export interface DaemonOptions {
   batch?: number;
@@ -74,13 +75,14 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
   const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];
   const ui = new UiControl({ lab: status, stats: () => tables.stats(), trace: (req) => traces.trace(req), shape });
   const netem = new NetemControl(plan, lab); // netemSet, netemClear
+  const cni = new CniControl(lab, () => services.podsChanged(), log); // cni-add, cni-del, cni-check, cni-gc: a container runtime's pods
   const handle: ControlHandler = async (req) => {
     if (req.cmd === 'status') return status();
     if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {
       lab.crashWorkerForTest();
       return {};
     }
-    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req) ?? netem.handle(req) ?? ui.handle(req);
+    const answer = services.handle(req) ?? tables.handle(req) ?? traces.handle(req) ?? captures.handle(req) ?? policies.handle(req) ?? netem.handle(req) ?? cni.handle(req) ?? ui.handle(req);
     if (answer) return answer;
     throw new Error(`unknown command "${req.cmd}"`);
   };

@@ -13,7 +13,7 @@ import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREF
 import { EngineHost, type WorkerState } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
 import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
-import type { NodeStats, EngineConfig, EngineNodeConfig, EngineServiceConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
+import type { NodeStats, EngineConfig, EngineNodeConfig, EngineServiceConfig, EnginePortConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
 import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
 import { labId, localNodes, hasUnderlay, nodePortCount, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
@@ -177,11 +177,18 @@ export class Lab {
         maglev: plan.serviceScheduler === 'maglev',
         // impaired links as they are now (`podwire netem set A:B` changes plan.links)
         links: (plan.links ?? []).flatMap((l) => (l.netem ? [{ between: l.between, netem: l.netem }] : [])),
-        nodes: wasmNodes.map((n) => ({
-          ...engineNode({ ...net, services: plan.services, networkPolicies: plan.networkPolicies }, n, (p) => taps[pods.indexOf(p)].fd, ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
-          announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
-        })),
+        // today's pods: those a container runtime attached since (CNI, cni-control.ts) are in plan.nodes too
+        nodes: wasmNodes.map((n) => {
+          const live = withIngressPod(withDnsPod(plan));
+          const now = live.nodes.find((x) => x.name === n.name)!;
+          return {
+            ...engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies }, now, (p) => tapFd(p.ip), ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
+            announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
+          };
+        }),
       });
+      const tapByIp = new Map(pods.map((p, i) => [p.ip, taps[i]]));
+      const tapFd = (ip: string) => (tapByIp.get(ip) ?? lab.attached.get(ip)?.tap)!.fd;
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
       if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
@@ -308,6 +315,21 @@ export class Lab {
     return this.engine.syncServices(node, services, only);
   }
 
+  /** Pods a container runtime attached (CNI ADD: src/lab/cni-control.ts), by address: their TAP is held here. */
+  readonly attached = new Map<string, { tap: Tap; node: string; port: number }>();
+
+  /** Make `tap` a live port of podwire node `node` (a pod a container runtime attached): MAC pinned, address a neighbour. */
+  attachPort(node: string, port: EnginePortConfig & { mac: string }, ip: string): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.attachPort(node, port, ip);
+  }
+
+  /** Undo attachPort. */
+  detachPort(node: string, port: number, ip: string): Promise<void> {
+    if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
+    return this.engine.detachPort(node, port, ip);
+  }
+
   /** The forwarding worker, for `podwire capture`'s taps (src/lab/capture.ts); undefined when every node is a kernel node. */
   get captureEngine(): Pick<EngineHost, 'startCapture' | 'stopCapture'> | undefined {
     return this.engine;
@@ -350,7 +372,7 @@ export class Lab {
     await this.engine?.stop().catch(() => {});
     await this.dns?.close().catch(() => {});
     await this.ingress?.stop().catch(() => {});
-    for (const t of this.taps) {
+    for (const t of [...this.taps, ...[...this.attached.values()].map((a) => a.tap)]) {
       try { t.close(); } catch { /* already gone */ }
     }
     for (const s of this.sockets) {

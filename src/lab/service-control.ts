@@ -17,6 +17,7 @@
 import { localNodes, type LabPlan } from '../model/topology.ts';
 import { planApply, planDelete, serviceKey, ingressObjectCount, type ApplyInput, type ApplyResult, type ServiceChange } from '../model/apply.ts';
 import type { ServicePlan } from '../model/services.ts';
+import { reselectEndpoints } from '../model/attached-pods.ts';
 import type { IngressObjects } from '../model/ingress-pod.ts';
 import type { IngressChange } from './ingress.ts';
 import { isNamespace } from '../model/services.ts';
@@ -74,6 +75,15 @@ export class ServiceControl {
       return this.serialized(() => this.change(unchanged, (services) => this.ingressChange(services, 'delete', undefined, refs)));
     }
     return undefined;
+  }
+
+  /**
+   * Pods came or went (a container runtime's ADD or DEL: cni-control.ts, which
+   * changed plan.nodes): Services with a selector get their endpoints chosen
+   * again and programmed, in turn with applies.
+   */
+  podsChanged(): Promise<ServiceChangeReply> {
+    return this.serialized(() => this.change(() => reselectEndpoints(this.lab.plan.services, this.lab.plan.nodes)));
   }
 
   async conntrack(): Promise<ConntrackEntryJson[]> {

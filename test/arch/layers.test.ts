@@ -11,7 +11,7 @@ import { join, dirname, resolve, relative } from 'node:path';
 import { importsOf } from './imports.ts';
 
 const ROOT = resolve(__dirname, '../..');
-const RANK: Record<string, number> = { util: 0, model: 1, io: 2, dataplane: 3, dns: 3, ingress: 3, lab: 4, cli: 5, bench: 5 };
+const RANK: Record<string, number> = { util: 0, model: 1, io: 2, dataplane: 3, dns: 3, ingress: 3, lab: 4, cli: 5, cni: 5, bench: 5 };
 
 function files(dir: string): string[] {
   const out: string[] = [];
@@ -71,10 +71,10 @@ function cycles(g: Map<string, string[]>): string[] {
   return found;
 }
 
-/** Files reachable from the shipped entry (src/cli/main.ts), following imports and `new URL('./x', import.meta.url)` (worker files). */
+/** Files reachable from the shipped entries (src/cli/main.ts, the CNI plugin's src/cni/main.ts), following imports and `new URL('./x', import.meta.url)` (worker files). */
 function shipped(g: Map<string, string[]>): Set<string> {
   const seen = new Set<string>();
-  const todo = ['src/cli/main.ts'];
+  const todo = ['src/cli/main.ts', 'src/cni/main.ts'];
   while (todo.length > 0) {
     const f = todo.pop()!;
     if (seen.has(f) || !g.has(f)) continue;
