@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import os from 'node:os';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
+import { packageFile } from '../util/package-files.ts';
 import { renderChart } from '../../bench/svg.ts';
 import { parseCases, PATHS } from '../../bench/overlay-cases.ts';
 import type { Overlay } from '../model/topology.ts';
-import { hotpathChart, hotpathTargetChecks, targetsTable, type HotpathData } from '../../bench/hotpath-report.ts';
+import type { HotpathData } from '../../bench/hotpath-report.ts';
 
 /** podwire's own version from its package.json (npm_package_version is unset under npx). */
 function podwireVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -82,6 +83,7 @@ export function benchCommand(): Command {
         data.trace = await runTraceCost({ quick: opts.quick });
         console.log('');
       }
+      const { hotpathChart, hotpathTargetChecks, targetsTable } = await import('../../bench/hotpath-report.ts');
       const checks = hotpathTargetChecks(data);
       console.log('targets checked');
       console.log(targetsTable(checks));

@@ -4,7 +4,6 @@ import { listLabs, readState, labProcessAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
 import { table } from '../util/table.ts';
-import { dnsStatusLine } from '../lab/cluster-dns.ts';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -41,7 +40,7 @@ export function statusCommand(): Command {
         console.log(`\nexternal hosts (on the underlay ${s.cluster.underlayCIDR}; no route to pods or Services):`);
         console.log(table(['NETNS', 'IP', 'MAC'], s.external.map((h) => [h.netns, h.ip, h.mac])));
       }
-      if (s.dns) console.log(dnsStatusLine(s.dns));
+      if (s.dns) console.log((await import('../lab/cluster-dns.ts')).dnsStatusLine(s.dns));
       if (s.ingresses?.length) {
         console.log('\ningresses:');
         console.log(table(['NAMESPACE', 'NAME', 'CLASS', 'HOSTS', 'ADDRESS', 'PORTS', 'RULES'],
