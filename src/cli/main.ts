@@ -14,6 +14,7 @@ import { servicesCommand } from './services.ts';
 import { policiesCommand } from './policies.ts';
 import { captureCommand } from './capture.ts';
 import { ingressCommand } from './ingress.ts';
+import { execCommand } from './exec.ts';
 
 const program = new Command()
   .name('podwire')
@@ -35,6 +36,7 @@ program.addCommand(servicesCommand());
 program.addCommand(policiesCommand());
 program.addCommand(captureCommand());
 program.addCommand(ingressCommand());
+program.addCommand(execCommand());
 
 try {
   await program.parseAsync(process.argv);
