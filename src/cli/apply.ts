@@ -6,7 +6,6 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import type { ServiceChangeReply } from '../lab/service-control.ts';
 import type { PolicyChangeResult } from '../lab/policy-control.ts';
-import { isSubdomain } from '../model/ingress.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
 
@@ -70,6 +69,7 @@ export function deleteCommand(): Command {
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .action(async (names: string[], opts: { namespace: string; name?: string }) => {
       const { isNamespace } = await import('../model/services.ts');
+      const { isSubdomain } = await import('../model/ingress.ts');
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isSubdomain(n)) throw new Error(`"${n}" is not a valid Ingress name (a DNS-1123 subdomain)`);
       const state = runningLab(opts.name);

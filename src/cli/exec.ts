@@ -4,7 +4,6 @@
 // (killed by signal N: 128+N, as a shell reports it). The pod is looked up
 // in the running lab's status; hosts of the topology's external: list too.
 import { Command } from 'commander';
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
@@ -48,7 +47,8 @@ export async function podNetns(s: Pick<LabStatus, 'lab' | 'pods' | 'external'>, 
  * `ip netns exec NETNS CMD...` (it also mounts the pod's /etc/netns resolv.conf,
  * as the lab's cluster DNS expects) with our stdio; resolves to its exit code.
  */
-function runIn(netns: string, command: string[]): Promise<number> {
+async function runIn(netns: string, command: string[]): Promise<number> {
+  const { spawn } = await import('node:child_process'); // loaded when used: every command starts quicker
   const child = spawn('ip', ['netns', 'exec', netns, ...command], { stdio: 'inherit' });
   // Ctrl-C and Ctrl-\ reach the command from the terminal itself: we wait for its verdict
   const ignore = () => {};

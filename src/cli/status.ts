@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { listLabs, readState, labProcessAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
+import type { DnsStatus } from '../lab/cluster-dns.ts';
 import { table } from '../util/table.ts';
 
 export function statusCommand(): Command {
@@ -40,7 +41,7 @@ export function statusCommand(): Command {
         console.log(`\nexternal hosts (on the underlay ${s.cluster.underlayCIDR}; no route to pods or Services):`);
         console.log(table(['NETNS', 'IP', 'MAC'], s.external.map((h) => [h.netns, h.ip, h.mac])));
       }
-      if (s.dns) console.log((await import('../lab/cluster-dns.ts')).dnsStatusLine(s.dns));
+      if (s.dns) console.log(dnsStatusLine(s.dns));
       if (s.ingresses?.length) {
         console.log('\ningresses:');
         console.log(table(['NAMESPACE', 'NAME', 'CLASS', 'HOSTS', 'ADDRESS', 'PORTS', 'RULES'],
@@ -83,4 +84,14 @@ function externalIpColumn(v: LabStatus['services'][number] & { externalIPs?: str
   const ips = [...(v.status?.loadBalancer.ingress ?? []).map((i) => i.ip), ...(v.externalIPs ?? [])];
   if (ips.length) return ips.join(',');
   return v.type === 'LoadBalancer' ? '<pending>' : '<none>';
+}
+
+/** The cluster DNS and its counters (here, not in lab/cluster-dns.ts: status must not load the DNS server to print a line). */
+function dnsStatusLine(dns: DnsStatus | { off: string }): string {
+  if ('off' in dns) return `\ncluster DNS: none (${dns.off})`;
+  const s = dns.stats;
+  const counts = s
+    ? `: queries ${s.queries}, answers ${s.answers}, nodata ${s.nodata}, nxdomain ${s.nxdomain}, refused ${s.refused}, forwarded ${s.forwarded}, truncated ${s.truncated}, notimp ${s.notimp}, formerr ${s.formerr}, dropped ${s.dropped}, tcp connections ${s.tcpConnections}`
+    : ' (served on another host)';
+  return `\ncluster DNS ${dns.ip} (${dns.service}, ${dns.protocols.join('/')}) -> pod ${dns.pod.name} ${dns.pod.ip} on ${dns.pod.node}${dns.pod.netns ? ` (netns ${dns.pod.netns})` : ''}${counts}`;
 }

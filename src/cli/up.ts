@@ -2,7 +2,6 @@
 // or until whoever started it is gone; -d: in the background until `podwire down`.
 import { Command, InvalidArgumentError } from 'commander';
 import { isValidName, type LabPlan } from '../model/topology-types.ts';
-import { parseMetricsAddress, type MetricsAddress } from '../lab/metrics.ts';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
 
@@ -14,13 +13,15 @@ export function upCommand(): Command {
     .option('--no-offloads', 'MTU-sized frames with full checksums on the TAPs (no TSO/GSO super-frames)')
     .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
     .option('--node <name>', "run only this node; the others run on other hosts, reached at their nodes[].address over this host's network (VXLAN over UDP or IP-in-IP). The lab is named <lab>-<node> here")
-    .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)', parseMetricsOption)
+    .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)')
     .option('-d, --detach', 'run the lab in the background (its own session; output in <state dir>/<lab>.log) and return once it is ready; stop it with podwire down')
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress; detach?: boolean }) => {
+    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: string; detach?: boolean }) => {
       // the model and the lab are loaded here, not at start-up, so `podwire --help` stays quick
       const { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY } = await import('../model/topology.ts');
       const { podLabel } = await import('../model/pod-refs.ts');
       const { isDetachedChild, startDetached, announceReady } = await import('../lab/detach.ts');
+      // parsed here rather than by commander: lab/metrics.ts loads node:http
+      const metrics = opts.metrics === undefined ? undefined : (await import('../lab/metrics.ts')).parseMetricsAddress(opts.metrics);
       let plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name !== undefined) {
         if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
@@ -42,7 +43,7 @@ export function upCommand(): Command {
       const t0 = performance.now();
       // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
       const lab = await runDaemon(plan, {
-        batch: opts.batch, metrics: opts.metrics, log: (line) => console.error(line), say: (line) => console.log(line),
+        batch: opts.batch, metrics, log: (line) => console.error(line), say: (line) => console.log(line),
         watchParent: !isDetachedChild(),
       });
 
@@ -59,16 +60,12 @@ export function upCommand(): Command {
       console.log(clusterDnsLine(plan, lab.dns));
       const ing = ingressLine(plan, lab.ingress);
       if (ing) console.log(ing);
-      if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
+      if (metrics) console.log(`podwire: Prometheus metrics at http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`);
       // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
       console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
       console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms ${isDetachedChild() ? '(podwire down to stop)' : '(Ctrl-C to stop)'}`);
       announceReady();
     });
-}
-
-function parseMetricsOption(v: string): MetricsAddress {
-  try { return parseMetricsAddress(v); } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--metrics: /, '')); }
 }
 
 /** Slots per node: 0 or NaN would leave the lab up but forwarding nothing (and spinning). */
