@@ -19,10 +19,10 @@ export interface CliCase { command: string; lab: 'none' | 'running'; variant: st
 
 export interface CliBench { pods: number; runs: number; cases: CliCase[]; labUpMs: number }
 
-const VARIANTS: { name: string; argv: (args: string[]) => string[] }[] = [
-  { name: 'compiled (bin/podwire.js)', argv: (args) => [packageFile('bin/podwire.js'), ...args] },
-  { name: 'tsx (node --import tsx src/cli/main.ts)', argv: (args) => ['--import', 'tsx', packageFile('src/cli/main.ts'), ...args] },
-];
+const COMPILED = { name: 'compiled (bin/podwire.js)', argv: (args: string[]) => [packageFile('bin/podwire.js'), ...args] };
+const TSX = { name: 'tsx (node --import tsx src/cli/main.ts)', argv: (args: string[]) => ['--import', 'tsx', packageFile('src/cli/main.ts'), ...args] };
+/** tsx is a dev dependency: an install without it measures the compiled CLI alone. */
+const VARIANTS = existsSync(packageFile('node_modules/tsx')) ? [COMPILED, TSX] : [COMPILED];
 const FLOOR = 'node -e 0';
 
 /** A topology of `pods` pods on two nodes (named bc-N: netns pw-bc-N). */
