@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../src/util/package-files.ts';
 import { ipBatch, netnsExec, netnsRun, run } from '../src/io/netns.ts';
 import { offloadsOff } from './probes.ts';
 import { waitForLine, stop } from './child.ts';
@@ -100,7 +100,7 @@ export async function runCForwarder(seconds: number, opts: BaselineOptions = {})
   let result: IperfResult;
   try {
     const bin = join(dir, 'tapfwd');
-    const src = fileURLToPath(new URL('./c/tapfwd.c', import.meta.url));
+    const src = packageFile('bench/c/tapfwd.c');
     await run('gcc', ['-O2', '-Wall', '-o', bin, src]);
     fwd = spawn(bin, [...(offloads ? [] : ['--no-offload']), TA, TB], { stdio: ['ignore', 'pipe', 'pipe'] });
     fwd.stderr?.on('data', (d: Buffer) => (report += d));

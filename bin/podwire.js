@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Entry point: the control plane is TypeScript, loaded through tsx.
-import { register } from 'tsx/esm/api';
+// Entry point: runs the control plane compiled by `npm run build` (tsc into
+// dist/); nothing is transpiled at run time.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error(`podwire: the compiled CLI is missing (${main.pathname}): run \`npm run build\` in ${new URL('..', import.meta.url).pathname}`);
+  process.exit(1);
+}
+await import(main.href);

@@ -4,12 +4,8 @@
 // answers once every podwire node's data plane has it (src/lab/service-control.ts).
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { parseApplyFile, ingressObjectCount } from '../model/apply.ts';
 import type { ServiceChangeReply } from '../lab/service-control.ts';
 import type { PolicyChangeResult } from '../lab/policy-control.ts';
-import { isPolicyName } from '../model/network-policy.ts';
-import { isNamespace, isServiceName } from '../model/services.ts';
-import { isSubdomain } from '../model/ingress.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
 
@@ -32,6 +28,8 @@ export function applyCommand(): Command {
       } catch (e) {
         throw new Error(`cannot read ${path}: ${(e as Error).message}`);
       }
+      // the model is loaded by the command that needs it, so `podwire --help` stays quick
+      const { parseApplyFile, ingressObjectCount } = await import('../model/apply.ts');
       const { networkPolicies, ...input } = parseApplyFile(text, path);
       const state = runningLab(opts.name);
       if (networkPolicies?.length) {
@@ -54,6 +52,7 @@ export function deleteCommand(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      const { isNamespace, isServiceName } = await import('../model/services.ts');
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isServiceName(n)) throw new Error(`"${n}" is not a valid Service name`);
       const state = runningLab(opts.name);
@@ -69,6 +68,8 @@ export function deleteCommand(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      const { isNamespace } = await import('../model/services.ts');
+      const { isSubdomain } = await import('../model/ingress.ts');
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isSubdomain(n)) throw new Error(`"${n}" is not a valid Ingress name (a DNS-1123 subdomain)`);
       const state = runningLab(opts.name);
@@ -84,6 +85,8 @@ export function deleteCommand(): Command {
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+      const { isNamespace } = await import('../model/services.ts');
+      const { isPolicyName } = await import('../model/network-policy.ts');
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isPolicyName(n)) throw new Error(`"${n}" is not a valid NetworkPolicy name`);
       const state = runningLab(opts.name);

@@ -5,15 +5,16 @@ import { join } from 'node:path';
 import os from 'node:os';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
+import { packageFile } from '../util/package-files.ts';
 import { renderChart } from '../../bench/svg.ts';
 import { parseCases, PATHS } from '../../bench/overlay-cases.ts';
 import type { Overlay } from '../model/topology.ts';
-import { hotpathChart, hotpathTargetChecks, targetsTable, type HotpathData } from '../../bench/hotpath-report.ts';
+import type { HotpathData } from '../../bench/hotpath-report.ts';
 
 /** podwire's own version from its package.json (npm_package_version is unset under npx). */
 function podwireVersion(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -89,6 +90,7 @@ export function benchCommand(): Command {
         console.log('');
         info.push(...policyReport(data.policy));
       }
+      const { hotpathChart, hotpathTargetChecks, targetsTable } = await import('../../bench/hotpath-report.ts');
       const checks = hotpathTargetChecks(data);
       console.log('targets checked');
       console.log(targetsTable(checks));
@@ -147,6 +149,21 @@ export function benchCommand(): Command {
       });
       console.log('\n' + overlayTables(r));
       console.log(`\nraw results: ${save(opts.out, 'overlay', r, renderChart(overlayChart(r, machineLine())))}`);
+    });
+  bench.command('cli')
+    .description('how fast the CLI answers (spawn to exit): --help, status with no lab, status and status --json with a lab of --pods pods; the compiled CLI beside the tsx-transpiled source and a bare node -e 0 (root)')
+    .option('--runs <n>', 'runs of each command per variant (after one warm-up)', (v) => positiveInt(v, '--runs'), 15)
+    .option('--pods <n>', 'pods of the running lab', (v) => positiveInt(v, '--pods'), 200)
+    .option('--out <dir>', 'where to write the JSON', '.')
+    .action(async (opts: { runs: number; pods: number; out: string }) => {
+      requireRoot('podwire bench cli');
+      const { runCliBench } = await import('../../bench/cli.ts');
+      const r = await runCliBench({ runs: opts.runs, pods: opts.pods }, (l) => console.log(l));
+      const f = (ms: number) => (ms / 1000).toFixed(3);
+      console.log('\n' + table(['COMMAND', 'LAB', 'VARIANT', 'MEDIAN s', 'MIN', 'MAX', 'RUNS'],
+        r.cases.map((c) => [c.command, c.lab === 'none' ? 'none' : `${r.pods} pods`, c.variant, f(c.summary.median), f(c.summary.min), f(c.summary.max), c.summary.n])));
+      console.log(`podwire up -d of the ${r.pods}-pod lab: ${f(r.labUpMs)} s`);
+      console.log(`raw results: ${save(opts.out, 'cli', r)}`);
     });
   bench.command('ingress')
     .description('HTTP (wrk) from a host outside the cluster through the LoadBalancer address and the Ingress controller (nginx) to a pod, beside the same requests straight to the pod from a client pod, interleaved: requests/s, p50/p99 latency, the ratio (root)')

@@ -1,10 +1,8 @@
 // podwire down: stop a lab and remove what it created, also when its process died.
 import { Command } from 'commander';
-import { downByState, removeStrays } from '../lab/lab.ts';
 import { listLabs, STATE_DIR } from '../lab/state.ts';
 import { PW_PREFIX } from '../io/netns.ts';
 import { requireRoot } from './root.ts';
-import { ETC_NETNS } from '../lab/cluster-dns.ts';
 
 export function downCommand(): Command {
   return new Command('down')
@@ -13,6 +11,9 @@ export function downCommand(): Command {
     .option('--all', `every lab of the state directory (${STATE_DIR}), then the ${PW_PREFIX}* namespaces marked as its own that no state file lists`)
     .action(async (opts: { name: string; all?: boolean }) => {
       requireRoot('podwire down');
+      // the lab code is loaded by the commands that use it, so `podwire --help` stays quick
+      const { downByState, removeStrays } = await import('../lab/lab.ts');
+      const { ETC_NETNS } = await import('../lab/cluster-dns.ts');
       const labs = opts.all ? listLabs() : [opts.name];
       let found = false;
       for (const lab of labs) {

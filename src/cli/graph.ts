@@ -3,11 +3,8 @@
 // or from the running lab's status. SVG on stdout without -o.
 import { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { loadTopologyFile } from '../model/topology.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
-import { graphFromPlan, graphFromStatus } from '../lab/graph.ts';
-import { renderGraph, graphHtml } from '../lab/graph-svg.ts';
 import { runningLab } from './lab-target.ts';
 
 export function graphCommand(): Command {
@@ -18,6 +15,10 @@ export function graphCommand(): Command {
     .option('-o, --output <file>', 'write FILE.svg or FILE.html (default: SVG on stdout)')
     .action(async (file: string | undefined, opts: { name?: string; output?: string }) => {
       if (file && opts.name) throw new Error('give a topology file or --name, not both');
+      // loaded when run, so `podwire --help` stays quick
+      const { loadTopologyFile } = await import('../model/topology.ts');
+      const { graphFromPlan, graphFromStatus } = await import('../lab/graph.ts');
+      const { renderGraph, graphHtml } = await import('../lab/graph-svg.ts');
       const g = file
         ? graphFromPlan(loadTopologyFile(file))
         : graphFromStatus((await requestControl(runningLab(opts.name).socket, 'status', 10_000)) as LabStatus);

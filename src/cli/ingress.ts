@@ -8,10 +8,6 @@ import { Command } from 'commander';
 import { readFileSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseManifests } from '../model/manifests.ts';
-import { TopologyError } from '../model/errors.ts';
-import { controllerConfig } from '../ingress/controller-config.ts';
-import { testNginxConfig } from '../ingress/nginx-process.ts';
 
 const port = (v: string) => {
   const n = Number(v);
@@ -28,6 +24,11 @@ export function ingressCommand(): Command {
     .option('--http-port <port>', 'HTTP port (default 80)', port)
     .option('--https-port <port>', 'HTTPS port (default 443)', port)
     .action(async (file: string, opts: { check?: boolean; httpPort?: number; httpsPort?: number }) => {
+      // loaded here, not at start-up, so `podwire --help` stays quick
+      const { parseManifests } = await import('../model/manifests.ts');
+      const { TopologyError } = await import('../model/errors.ts');
+      const { controllerConfig } = await import('../ingress/controller-config.ts');
+      const { testNginxConfig } = await import('../ingress/nginx-process.ts');
       const m = parseManifests(readFileSync(file, 'utf8'), file);
       const problems: string[] = [];
       const out = controllerConfig({ ingresses: m.ingresses, classes: m.ingressClasses, secrets: m.secrets, services: m.services, httpPort: opts.httpPort, httpsPort: opts.httpsPort }, problems);

@@ -18,6 +18,7 @@ import { uiCommand } from './ui.ts';
 import { netemCommand } from './netem.ts';
 import { graphCommand } from './graph.ts';
 import { cniCommand } from './cni.ts';
+import { execCommand } from './exec.ts';
 
 const program = new Command()
   .name('podwire')
@@ -43,6 +44,7 @@ program.addCommand(uiCommand());
 program.addCommand(netemCommand());
 program.addCommand(graphCommand());
 program.addCommand(cniCommand());
+program.addCommand(execCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -3,7 +3,7 @@
 // redraws them every SEC seconds with per-second rates.
 import { Command, InvalidArgumentError } from 'commander';
 import { requestControl } from '../lab/control.ts';
-import { statsRates, type StatsJson, type StatsRatesJson } from '../lab/table-control.ts';
+import type { StatsJson, StatsRatesJson } from '../lab/table-control.ts';
 import { runningLab } from './lab-target.ts';
 import { onlyNode } from './node-option.ts';
 import { table } from '../util/table.ts';
@@ -44,6 +44,7 @@ async function watch(snapshot: () => Promise<StatsJson>, seconds: number, json: 
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const tty = process.stdout.isTTY && !json;
+  const { statsRates } = await import('../lab/table-control.ts'); // the lab's code, loaded only when watching
   let prev: StatsJson | undefined;
   try {
     while (!stopped) {

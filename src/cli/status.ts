@@ -3,8 +3,8 @@ import { Command } from 'commander';
 import { listLabs, readState, labProcessAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
+import type { DnsStatus } from '../lab/cluster-dns.ts';
 import { table } from '../util/table.ts';
-import { dnsStatusLine } from '../lab/cluster-dns.ts';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -102,4 +102,14 @@ function externalIpColumn(v: LabStatus['services'][number] & { externalIPs?: str
   const ips = [...(v.status?.loadBalancer.ingress ?? []).map((i) => i.ip), ...(v.externalIPs ?? [])];
   if (ips.length) return ips.join(',');
   return v.type === 'LoadBalancer' ? '<pending>' : '<none>';
+}
+
+/** The cluster DNS and its counters (here, not in lab/cluster-dns.ts: status must not load the DNS server to print a line). */
+function dnsStatusLine(dns: DnsStatus | { off: string }): string {
+  if ('off' in dns) return `\ncluster DNS: none (${dns.off})`;
+  const s = dns.stats;
+  const counts = s
+    ? `: queries ${s.queries}, answers ${s.answers}, nodata ${s.nodata}, nxdomain ${s.nxdomain}, refused ${s.refused}, forwarded ${s.forwarded}, truncated ${s.truncated}, notimp ${s.notimp}, formerr ${s.formerr}, dropped ${s.dropped}, tcp connections ${s.tcpConnections}`
+    : ' (served on another host)';
+  return `\ncluster DNS ${dns.ip} (${dns.service}, ${dns.protocols.join('/')}) -> pod ${dns.pod.name} ${dns.pod.ip} on ${dns.pod.node}${dns.pod.netns ? ` (netns ${dns.pod.netns})` : ''}${counts}`;
 }

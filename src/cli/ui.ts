@@ -4,7 +4,6 @@
 import { Command } from 'commander';
 import { requestControl } from '../lab/control.ts';
 import type { UiReply } from '../lab/ui-control.ts';
-import { parseUiListen } from '../lab/ui-server.ts';
 import { runningLab } from './lab-target.ts';
 
 export function uiCommand(): Command {
@@ -16,7 +15,8 @@ export function uiCommand(): Command {
     .option('--lab <lab>', 'same as --name')
     .action(async (opts: { listen?: string; force?: boolean; name?: string; lab?: string }) => {
       // checked here too, so a typo is said before the lab is asked
-      if (opts.listen !== undefined) parseUiListen(opts.listen, opts.force ?? false);
+      // (ui-server.ts loads node:http: only for this command, not at every start)
+      if (opts.listen !== undefined) (await import('../lab/ui-server.ts')).parseUiListen(opts.listen, opts.force ?? false);
       const state = runningLab(opts.name ?? opts.lab);
       const r = (await requestControl(state.socket, 'ui', 10_000, { listen: opts.listen, force: opts.force ?? false })) as UiReply;
       console.log(r.url);

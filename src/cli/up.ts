@@ -1,12 +1,7 @@
-// podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
-import { podLabel } from '../model/pod-refs.ts';
+// podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM
+// or until whoever started it is gone; -d: in the background until `podwire down`.
 import { Command, InvalidArgumentError } from 'commander';
-import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
-import { runDaemon } from '../lab/daemon.ts';
-import { clusterDnsLine } from '../lab/cluster-dns.ts';
-import { ingressLine } from '../lab/ingress.ts';
-import { parseMetricsAddress, type MetricsAddress } from '../lab/metrics.ts';
-import { parseUiListen } from '../lab/ui-server.ts';
+import { isValidName, type LabPlan } from '../model/topology-types.ts';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
 
@@ -18,9 +13,21 @@ export function upCommand(): Command {
     .option('--no-offloads', 'MTU-sized frames with full checksums on the TAPs (no TSO/GSO super-frames)')
     .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
     .option('--node <name>', "run only this node; the others run on other hosts, reached at their nodes[].address over this host's network (VXLAN over UDP or IP-in-IP). The lab is named <lab>-<node> here")
-    .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)', parseMetricsOption)
-    .option('--ui <[addr:]port>', 'serve the live web page (as `podwire ui`) at http://ADDR:PORT/ (loopback only; a bare port listens on 127.0.0.1)', parseUiOption)
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress; ui?: string }) => {
+    .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)')
+    .option('--ui <[addr:]port>', 'serve the live web page (as `podwire ui`) at http://ADDR:PORT/ (loopback only; a bare port listens on 127.0.0.1)')
+    .option('-d, --detach', 'run the lab in the background (its own session; output in <state dir>/<lab>.log) and return once it is ready; stop it with podwire down')
+    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: string; ui?: string; detach?: boolean }) => {
+      // the model and the lab are loaded here, not at start-up, so `podwire --help` stays quick
+      const { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY } = await import('../model/topology.ts');
+      const { podLabel } = await import('../model/pod-refs.ts');
+      const { isDetachedChild, startDetached, announceReady } = await import('../lab/detach.ts');
+      // parsed here rather than by commander: lab/metrics.ts loads node:http
+      const metrics = opts.metrics === undefined ? undefined : (await import('../lab/metrics.ts')).parseMetricsAddress(opts.metrics);
+      // `up` has no --force: a page on another address is `podwire ui --listen ADDR --force` (ui-server.ts loads node:http: only when asked)
+      if (opts.ui !== undefined) {
+        const { parseUiListen } = await import('../lab/ui-server.ts');
+        try { parseUiListen(opts.ui); } catch (e) { throw new Error((e as Error).message.replace(/^--listen: /, '--ui: ').replace(/; --force to listen there anyway$/, ' (podwire ui --listen ADDR:PORT --force can)')); }
+      }
       let plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name !== undefined) {
         if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
@@ -29,9 +36,22 @@ export function upCommand(): Command {
       if (opts.node !== undefined) plan = selectHostNode(plan, opts.node);
       if (!opts.offloads) plan.offloads = false;
       requireRoot('podwire up');
+      if (opts.detach && !isDetachedChild()) {
+        // run this same command line again, detached; it answers "ready" or dies with its error in the log
+        const d = await startDetached(labId(plan), process.argv.slice(1));
+        console.log(d.output);
+        console.log(`podwire: lab "${labId(plan)}" runs in the background (pid ${d.pid}); log: ${d.log}; stop it with: podwire down --name ${labId(plan)}`);
+        return;
+      }
+      const { runDaemon } = await import('../lab/daemon.ts');
+      const { clusterDnsLine } = await import('../lab/cluster-dns.ts');
+      const { ingressLine } = await import('../lab/ingress.ts');
       const t0 = performance.now();
       // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
-      const lab = await runDaemon(plan, { batch: opts.batch, metrics: opts.metrics, ui: opts.ui, log: (line) => console.error(line), say: (line) => console.log(line) });
+      const lab = await runDaemon(plan, {
+        batch: opts.batch, metrics, ui: opts.ui, log: (line) => console.error(line), say: (line) => console.log(line),
+        watchParent: !isDetachedChild(),
+      });
 
       const ms = Math.round(performance.now() - t0);
       const here = localNodes(plan);
@@ -46,20 +66,12 @@ export function upCommand(): Command {
       console.log(clusterDnsLine(plan, lab.dns));
       const ing = ingressLine(plan, lab.ingress);
       if (ing) console.log(ing);
-      if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
+      if (metrics) console.log(`podwire: Prometheus metrics at http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`);
       // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
       console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
-      console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
+      console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms ${isDetachedChild() ? '(podwire down to stop)' : '(Ctrl-C to stop)'}`);
+      announceReady();
     });
-}
-
-function parseUiOption(v: string): string {
-  // `up` has no --force: a page on another address is `podwire ui --listen ADDR --force`
-  try { parseUiListen(v); return v; } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--listen: /, '').replace(/; --force to listen there anyway$/, ' (podwire ui --listen ADDR:PORT --force can)')); }
-}
-
-function parseMetricsOption(v: string): MetricsAddress {
-  try { return parseMetricsAddress(v); } catch (e) { throw new InvalidArgumentError((e as Error).message.replace(/^--metrics: /, '')); }
 }
 
 /** Slots per node: 0 or NaN would leave the lab up but forwarding nothing (and spinning). */

@@ -3,8 +3,8 @@
 // It is a small shell wrapper running this checkout's entry with this node,
 // so the runtime needs neither npx nor a PATH that has node.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, renameSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageFile } from '../util/package-files.ts';
 
 /** Where Debian's containernetworking-plugins put their plugins (podman and containerd look there too). */
 export const DEFAULT_CNI_BIN_DIR = '/usr/lib/cni';
@@ -13,7 +13,7 @@ const MARK = '# podwire CNI plugin wrapper';
 
 /** The entry the wrapper runs: bin/podwire-cni.js of this checkout. */
 export function pluginEntry(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/podwire-cni.js');
+  return packageFile('bin/podwire-cni.js');
 }
 
 export function wrapperScript(node: string, entry: string, stateDir?: string): string {

@@ -85,9 +85,13 @@ export class EngineHost {
 
   private spawn(config: Omit<EngineConfig, 'wakeFd'>): Promise<void> {
     const captureBacklog = new SharedArrayBuffer(4);
-    const worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: { ...config, wakeFd: this.wake.fd, captureBacklog } },
-    });
+    // compiled (dist/, what the CLI runs): the worker is engine.js itself; from
+    // source (tests), worker-boot.mjs registers the TypeScript loader first
+    const fromSource = import.meta.url.endsWith('.ts');
+    const workerConfig = { ...config, wakeFd: this.wake.fd, captureBacklog };
+    const worker = fromSource
+      ? new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: { entry: new URL('./engine.ts', import.meta.url).href, config: workerConfig } })
+      : new Worker(new URL('./engine.js', import.meta.url), { workerData: { config: workerConfig } });
     this.worker = worker;
     this.captureBacklog = new Int32Array(captureBacklog);
     this.exited = false;

@@ -2,7 +2,7 @@
 // globals) but the nodes of a lab share one memory, each node's tables carved
 // from its region by configure(); the module is compiled once per process.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../util/package-files.ts';
 
 /** 'notrace': release compiled with every trace point removed (the benchmark's reference for the cost of tracing off). */
 export type Build = 'release' | 'debug' | 'notrace';
@@ -144,7 +144,7 @@ export interface DataplaneExports {
 const modules = new Map<Build, WebAssembly.Module>();
 
 export function wasmPath(build: Build): string {
-  return fileURLToPath(new URL(`../../build/${build}.wasm`, import.meta.url));
+  return packageFile(`build/${build}.wasm`);
 }
 
 /** Memory for one or more nodes: they share it, each configured at the previous one's end. */

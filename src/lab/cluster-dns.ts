@@ -150,16 +150,6 @@ export function clusterDnsLine(plan: LabPlan, server: ClusterDns | undefined): s
   return `podwire: cluster DNS ${d.ip} (${DNS_NAMESPACE}/${DNS_SERVICE_NAME}, UDP/TCP${d.upstream ? `, upstream ${d.upstream.ip}:${d.upstream.port}` : ''}) -> pod ${d.pod.name} ${d.pod.ip} on ${d.node} (${where}); pods' resolv.conf: search ${searchPath(POD_NAMESPACE).join(' ')}`;
 }
 
-/** `podwire status` (text): the cluster DNS and its counters. */
-export function dnsStatusLine(dns: DnsStatus | { off: string }): string {
-  if ('off' in dns) return `\ncluster DNS: none (${dns.off})`;
-  const s = dns.stats;
-  const counts = s
-    ? `: queries ${s.queries}, answers ${s.answers}, nodata ${s.nodata}, nxdomain ${s.nxdomain}, refused ${s.refused}, forwarded ${s.forwarded}, truncated ${s.truncated}, notimp ${s.notimp}, formerr ${s.formerr}, dropped ${s.dropped}, tcp connections ${s.tcpConnections}`
-    : ' (served on another host)';
-  return `\ncluster DNS ${dns.ip} (${dns.service}, ${dns.protocols.join('/')}) -> pod ${dns.pod.name} ${dns.pod.ip} on ${dns.pod.node}${dns.pod.netns ? ` (netns ${dns.pod.netns})` : ''}${counts}`;
-}
-
 /** The lab's DNS: the server (when the DNS pod is local) and the resolv.conf files written. */
 export class ClusterDns {
   private constructor(readonly server: DnsServer) {}

@@ -1,6 +1,7 @@
 // What `podwire up` runs once its flags are parsed: the lab, its control
 // socket (one handler per command), Prometheus metrics, and the teardown on
-// a signal, an uncaught error or a dead forwarding worker. The CLI only
+// a signal, the death of whoever started it (parent-watch.ts), an uncaught
+// error or a dead forwarding worker. The CLI only
 // parses flags and prints; everything that lives as long as the lab is here.
 import { labId, type LabPlan } from '../model/topology.ts';
 import { Lab, TEST_CRASH_WORKER } from './lab.ts';
@@ -16,6 +17,7 @@ import { CaptureControl } from './capture.ts';
 import { UiControl } from './ui-control.ts';
 import { NetemControl } from './netem-control.ts';
 import { CniControl } from './cni-control.ts';
+import { sessionAncestors, watchAncestors } from './parent-watch.ts';
 
 export interface DaemonOptions {
   batch?: number;
@@ -26,10 +28,14 @@ export interface DaemonOptions {
   log: (line: string) => void;
   /** the one line said when the lab is removed (stdout in the CLI) */
   say: (line: string) => void;
+  /** end the lab when the process that started it dies (a foreground `up`; not `up -d`) */
+  watchParent?: boolean;
 }
 
 /** Bring the lab up and serve it until a signal; resolves once it is ready (the process then lives on its handlers). */
 export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab> {
+  // recorded before the (slow) bring-up: an ancestor that dies meanwhile is still noticed
+  const ancestors = opts.watchParent ? sessionAncestors() : [];
   const lab = await Lab.up(plan, { batch: opts.batch, log: opts.log });
   let stopping = false;
   const stop = async (code: number) => {
@@ -53,6 +59,10 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     opts.log(`podwire: live web page at ${page.url}`);
   }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
+  watchAncestors(ancestors, (a) => {
+    opts.log(`podwire: the process that started the lab is gone (${a.comm}, pid ${a.pid}): removing the lab`);
+    void stop(0);
+  });
   process.on('uncaughtException', (e) => { opts.log(`podwire: ${e.stack ?? e}`); void stop(1); });
   lab.onFatal = (message) => { opts.log(message); void stop(1); };
   lab.onPortGone = (names) => opts.log(`podwire: TAP gone (namespace deleted?) for pod(s) ${names.join(', ')}`);

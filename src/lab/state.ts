@@ -2,7 +2,7 @@
 // after a process that died, and for `status` to find the control socket.
 import { mkdirSync, readFileSync, writeSync, rmSync, readdirSync, lstatSync, chmodSync, openSync, closeSync, fsyncSync, renameSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { isValidName } from '../model/topology.ts';
+import { isValidName } from '../model/topology-types.ts';
 import type { ServicePlan } from '../model/services.ts';
 
 export const STATE_DIR = process.env.PODWIRE_STATE_DIR ?? '/run/podwire';

@@ -15,9 +15,8 @@
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageFile } from '../util/package-files.ts';
 import type { LabStatus } from './status.ts';
 import { statsRates, type StatsJson } from './table-control.ts';
 import type { TraceReply, TraceRequest } from './trace-control.ts';
@@ -72,15 +71,9 @@ export function uiUrl(a: UiAddress): string {
   return `http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/`;
 }
 
-/** src/ui next to this file (src/lab), or under the package root when this file was compiled elsewhere. */
+/** src/ui of the package: the page is served as it is, from source or compiled alike. */
 export function defaultAssetsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const sibling = join(here, '..', 'ui');
-  if (existsSync(join(sibling, 'index.html'))) return sibling;
-  for (let d = here; d !== dirname(d); d = dirname(d)) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'src', 'ui', 'index.html'))) return join(d, 'src', 'ui');
-  }
-  return sibling;
+  return packageFile('src/ui');
 }
 
 /** The page's files: a fixed list, so no request path ever reaches the file system. */
