@@ -12,18 +12,20 @@ import { isNamespace, isServiceName } from '../model/services.ts';
 import { isSubdomain } from '../model/ingress.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
+import { applyToStore, deleteFromStore } from './store-apply.ts';
+import { withStoreOptions, type StoreFlags } from './store-options.ts';
 
 /** Applying thousands of Services takes seconds, not the status request's 5. */
 const CHANGE_TIMEOUT_MS = 120_000;
 
 export function applyCommand(): Command {
-  return new Command('apply')
+  return withStoreOptions(new Command('apply'))
     .description("create or replace Services and Ingresses of the running lab (Kubernetes Service, EndpointSlice, Ingress, IngressClass, TLS Secret manifests, or a topology file's services: and ingresses:)")
     .argument('[file]', 'YAML file: Service, EndpointSlice, Ingress, IngressClass and Secret documents, or a mapping with services: / ingresses: (cluster: and nodes: ignored)')
     .option('-f, --filename <file>', 'the file (as kubectl apply -f)')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .option('--timing', 'also print how long planning and programming the data plane took')
-    .action(async (file: string | undefined, opts: { filename?: string; name?: string; timing?: boolean }) => {
+    .action(async (file: string | undefined, opts: { filename?: string; name?: string; timing?: boolean } & StoreFlags) => {
       const path = opts.filename ?? file;
       if (!path) throw new Error('apply: give the file (podwire apply FILE, or -f FILE)');
       let text: string;
@@ -33,6 +35,11 @@ export function applyCommand(): Command {
         throw new Error(`cannot read ${path}: ${(e as Error).message}`);
       }
       const { networkPolicies, ...input } = parseApplyFile(text, path);
+      if (opts.store !== undefined) {
+        if (networkPolicies?.length || ingressObjectCount(input)) throw new Error(`${path}: the shared store carries Services only (no NetworkPolicy, Ingress, IngressClass or Secret yet): apply those on each host without --store`);
+        for (const x of await applyToStore(opts, input)) console.log(`service/${x.name} ${x.action}`);
+        return;
+      }
       const state = runningLab(opts.name);
       if (networkPolicies?.length) {
         const p = (await requestControl(state.socket, 'applyPolicies', CHANGE_TIMEOUT_MS, { policies: networkPolicies.map((x) => x.value) })) as { results: PolicyChangeResult[] };
@@ -47,15 +54,19 @@ export function applyCommand(): Command {
 
 export function deleteCommand(): Command {
   const del = new Command('delete').description('delete objects from the running lab (kubectl delete)');
-  del.command('service')
+  withStoreOptions(del.command('service'))
     .alias('services').alias('svc')
     .description('delete Services (their frontends leave every node; UDP flows to their backends are flushed)')
     .argument('<names...>', 'Service names')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--name <lab>', 'lab name (default: the only running lab)')
-    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+    .action(async (names: string[], opts: { namespace: string; name?: string } & StoreFlags) => {
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isServiceName(n)) throw new Error(`"${n}" is not a valid Service name`);
+      if (opts.store !== undefined) {
+        for (const n of await deleteFromStore(opts, names.map((name) => ({ namespace: opts.namespace, name })))) console.log(`service "${n}" deleted`);
+        return;
+      }
       const state = runningLab(opts.name);
       const r = (await requestControl(state.socket, 'delete', CHANGE_TIMEOUT_MS, {
         services: names.map((name) => ({ namespace: opts.namespace, name })),

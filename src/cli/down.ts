@@ -5,13 +5,16 @@ import { listLabs, STATE_DIR } from '../lab/state.ts';
 import { PW_PREFIX } from '../io/netns.ts';
 import { requireRoot } from './root.ts';
 import { ETC_NETNS } from '../lab/cluster-dns.ts';
+import { SharedStore } from '../store/etcd-store.ts';
+import { withStoreOptions, storeOptions, type StoreFlags } from './store-options.ts';
 
 export function downCommand(): Command {
-  return new Command('down')
+  return withStoreOptions(new Command('down'))
     .description('stop a lab and remove its namespaces and links (works after a crash too)')
     .option('--name <lab>', 'lab name', 'default')
     .option('--all', `every lab of the state directory (${STATE_DIR}), then the ${PW_PREFIX}* namespaces marked as its own that no state file lists`)
-    .action(async (opts: { name: string; all?: boolean }) => {
+    .action(async (opts: { name: string; all?: boolean } & StoreFlags) => {
+      if (opts.store !== undefined) return downStore(opts);
       requireRoot('podwire down');
       const labs = opts.all ? listLabs() : [opts.name];
       let found = false;
@@ -34,4 +37,20 @@ export function downCommand(): Command {
         console.log(`podwire: no lab named "${opts.name}" (nothing to remove; try --all)`);
       }
     });
+}
+
+/**
+ * `down --store URL --name LAB`: remove the lab from the store (every key
+ * under its prefix). Hosts still running it see every node's lease go and
+ * drop their routes to the others; each host stops its podwire itself.
+ */
+async function downStore(opts: { name: string; all?: boolean } & StoreFlags): Promise<void> {
+  if (opts.all) throw new Error('--store: name the lab to remove from the store (--name LAB), not --all');
+  const store = await SharedStore.connect(storeOptions(opts));
+  try {
+    const n = await store.deleteLab(opts.name);
+    console.log(n ? `podwire: lab "${opts.name}" removed from the store at ${opts.store} (${n} keys)` : `podwire: no lab "${opts.name}" in the store at ${opts.store}`);
+  } finally {
+    await store.close();
+  }
 }

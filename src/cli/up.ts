@@ -1,7 +1,13 @@
 // podwire up [topology.yaml]: bring a lab up and forward until Ctrl-C/SIGTERM.
 import { podLabel } from '../model/pod-refs.ts';
 import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFAULT_TOPOLOGY, isValidName, type LabPlan } from '../model/topology.ts';
+import { SharedStore } from '../store/etcd-store.ts';
+import type { ClusterConfig } from '../store/schema.ts';
+import { StoreSync } from '../lab/store-sync.ts';
+import { withStoreOptions, storeOptions, storeLabName, planFromConfig, parseTtl, DEFAULT_STORE_TTL_SECONDS, type StoreFlags } from './store-options.ts';
 import { runDaemon } from '../lab/daemon.ts';
 import { clusterDnsLine } from '../lab/cluster-dns.ts';
 import { ingressLine } from '../lab/ingress.ts';
@@ -9,8 +15,10 @@ import { parseMetricsAddress, type MetricsAddress } from '../lab/metrics.ts';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
 
+interface UpFlags extends StoreFlags { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress; storeTtl: number }
+
 export function upCommand(): Command {
-  return new Command('up')
+  return withStoreOptions(new Command('up'))
     .description('create the lab (default: 3 pods on one node) and forward its traffic until Ctrl-C')
     .argument('[topology]', 'topology YAML file (omit for the built-in default lab)')
     .option('--name <lab>', 'lab name (overrides cluster.name)')
@@ -18,7 +26,9 @@ export function upCommand(): Command {
     .option('--batch <n>', 'frames per batch (default 16 with offloads, 256 without)', parseBatch)
     .option('--node <name>', "run only this node; the others run on other hosts, reached at their nodes[].address over this host's network (VXLAN over UDP or IP-in-IP). The lab is named <lab>-<node> here")
     .option('--metrics <[addr:]port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (loopback only; a bare port listens on 127.0.0.1)', parseMetricsOption)
-    .action(async (file: string | undefined, opts: { name?: string; offloads: boolean; batch?: number; node?: string; metrics?: MetricsAddress }) => {
+    .option('--store-ttl <seconds>', `with --store: this node's lease TTL; the other hosts drop a dead host's routes and endpoints this long after it stops renewing (default ${DEFAULT_STORE_TTL_SECONDS})`, parseTtl, DEFAULT_STORE_TTL_SECONDS)
+    .action(async (file: string | undefined, opts: UpFlags) => {
+      if (opts.store !== undefined) return upWithStore(file, opts);
       let plan: LabPlan = file ? loadTopologyFile(file) : planTopology(DEFAULT_TOPOLOGY, 'built-in default lab');
       if (opts.name !== undefined) {
         if (!isValidName(opts.name)) throw new Error(`--name: "${opts.name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
@@ -27,28 +37,74 @@ export function upCommand(): Command {
       if (opts.node !== undefined) plan = selectHostNode(plan, opts.node);
       if (!opts.offloads) plan.offloads = false;
       requireRoot('podwire up');
-      const t0 = performance.now();
-      // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
-      const lab = await runDaemon(plan, { batch: opts.batch, metrics: opts.metrics, log: (line) => console.error(line), say: (line) => console.log(line) });
-
-      const ms = Math.round(performance.now() - t0);
-      const here = localNodes(plan);
-      const pods = here.flatMap((n) => n.pods);
-      console.log(`podwire: lab "${labId(plan)}" cluster ${plan.clusterCIDR}, overlay ${plan.overlay}, pod MTU ${plan.podMtu}, offloads ${plan.offloads ? 'on' : 'off'}`);
-      if (plan.hostNode) {
-        const me = here[0];
-        const others = plan.nodes.filter((n) => n !== me);
-        const via = plan.overlay === 'vxlan' ? `VXLAN over UDP ${me.underlayIp}:${plan.vxlan.port}` : `IP-in-IP (raw IP protocol 4) from ${me.underlayIp}`;
-        console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
-      }
-      console.log(clusterDnsLine(plan, lab.dns));
-      const ing = ingressLine(plan, lab.ingress);
-      if (ing) console.log(ing);
-      if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
-      // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
-      console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
-      console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
+      await startAndReport(plan, opts);
     });
+}
+
+/**
+ * `up --store`: the lab's config comes from the store (written there by the
+ * first host's FILE); this host takes its node's lease and follows the store.
+ * The store is reached before anything is created on the host.
+ */
+async function upWithStore(file: string | undefined, opts: UpFlags): Promise<void> {
+  if (opts.node === undefined) throw new Error('--store: give the node this host runs (--node NAME)');
+  let given: ClusterConfig | undefined;
+  let name = opts.name;
+  if (file) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file}: ${(e as Error).message}`);
+    }
+    const filePlan = planTopology(doc, file); // a bad file is refused before the store hears of it
+    selectHostNode(filePlan, opts.node);
+    name ??= filePlan.name;
+    given = { clusterCIDR: filePlan.clusterCIDR, overlay: filePlan.overlay, vxlan: filePlan.vxlan, topology: doc, source: file };
+  }
+  requireRoot('podwire up');
+  const store = await SharedStore.connect(storeOptions(opts));
+  let plan: LabPlan;
+  try {
+    const lab = await storeLabName(store, name);
+    const { config, created } = await store.labConfig(lab, given);
+    console.error(created ? `podwire: store: lab "${lab}" created at ${opts.store} from ${config.source}` : `podwire: store: joining lab "${lab}" at ${opts.store} (topology from ${config.source})`);
+    plan = selectHostNode(planFromConfig(lab, config), opts.node);
+    if (!opts.offloads) plan.offloads = false;
+    plan.absentNodes = await StoreSync.absentAtStart(store, plan);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  await startAndReport(plan, opts, store);
+}
+
+async function startAndReport(plan: LabPlan, opts: UpFlags, store?: SharedStore): Promise<void> {
+  const t0 = performance.now();
+  // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
+  const lab = await runDaemon(plan, {
+    batch: opts.batch, metrics: opts.metrics, log: (line) => console.error(line), say: (line) => console.log(line),
+    ...(store ? { store: { store, ttlSeconds: opts.storeTtl } } : {}),
+  });
+
+  const ms = Math.round(performance.now() - t0);
+  const here = localNodes(plan);
+  const pods = here.flatMap((n) => n.pods);
+  console.log(`podwire: lab "${labId(plan)}" cluster ${plan.clusterCIDR}, overlay ${plan.overlay}, pod MTU ${plan.podMtu}, offloads ${plan.offloads ? 'on' : 'off'}`);
+  if (plan.hostNode) {
+    const me = here[0];
+    const others = plan.nodes.filter((n) => n !== me);
+    const via = plan.overlay === 'vxlan' ? `VXLAN over UDP ${me.underlayIp}:${plan.vxlan.port}` : `IP-in-IP (raw IP protocol 4) from ${me.underlayIp}`;
+    console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
+  }
+  console.log(clusterDnsLine(plan, lab.dns));
+  const ing = ingressLine(plan, lab.ingress);
+  if (ing) console.log(ing);
+  if (opts.metrics) console.log(`podwire: Prometheus metrics at http://${opts.metrics.host.includes(':') ? `[${opts.metrics.host}]` : opts.metrics.host}:${opts.metrics.port}/metrics`);
+  // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
+  console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
+  if (store) console.log(`podwire: store ${store.address.url}: node ${plan.hostNode}'s lease held (TTL ${opts.storeTtl} s); nodes without a lease yet: ${plan.absentNodes?.join(', ') || 'none'}`);
+  console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms (Ctrl-C to stop)`);
 }
 
 function parseMetricsOption(v: string): MetricsAddress {

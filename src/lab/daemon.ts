@@ -13,6 +13,8 @@ import { TableControl } from './table-control.ts';
 import { PolicyControl } from './policy-control.ts';
 import { serveMetrics, type MetricsAddress } from './metrics.ts';
 import { CaptureControl } from './capture.ts';
+import { StoreSync, type StoreStatus } from './store-sync.ts';
+import type { SharedStore } from '../store/etcd-store.ts';
 
 export interface DaemonOptions {
   batch?: number;
@@ -21,26 +23,35 @@ export interface DaemonOptions {
   log: (line: string) => void;
   /** the one line said when the lab is removed (stdout in the CLI) */
   say: (line: string) => void;
+  /** a multi-host lab sharing its state in etcd (`--store`): this node's lease is taken and the store followed (store-sync.ts) */
+  store?: { store: SharedStore; ttlSeconds: number };
 }
 
 /** Bring the lab up and serve it until a signal; resolves once it is ready (the process then lives on its handlers). */
 export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab> {
-  const lab = await Lab.up(plan, { batch: opts.batch, log: opts.log });
+  const lab = await Lab.up(plan, { batch: opts.batch, log: opts.log })
+    .catch(async (e) => { await opts.store?.store.close(); throw e; });
+  let sync: StoreSync | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     server.close();
     metrics?.close();
+    await sync?.stop();
     await lab.down();
     opts.say(`podwire: lab "${labId(plan)}" removed`);
     process.exit(code);
   };
-  const dispatch = controlHandlers(plan, lab, opts.log);
+  const dispatch = controlHandlers(plan, lab, opts.log, () => sync?.status());
   const server = await serveControl(lab.state.socket, dispatch)
     .catch(async (e) => { await lab.down(); throw e; });
   const metrics = opts.metrics && await serveMetrics(opts.metrics, () => dispatch.tables.stats())
     .catch(async (e) => { server.close(); await lab.down(); throw e; });
+  if (opts.store) {
+    sync = await StoreSync.start(opts.store.store, lab, dispatch.services, { ttlSeconds: opts.store.ttlSeconds, log: opts.log })
+      .catch(async (e) => { server.close(); metrics?.close(); await opts.store!.store.close(); await lab.down(); throw e; });
+  }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
   process.on('uncaughtException', (e) => { opts.log(`podwire: ${e.stack ?? e}`); void stop(1); });
   lab.onFatal = (message) => { opts.log(message); void stop(1); };
@@ -49,7 +60,7 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
 }
 
 /** The control socket's answer to one request: status here, the rest by the control that knows the command. */
-function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
+function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void, store: () => StoreStatus | undefined) {
   const services = new ServiceControl(lab, log); // apply, delete, conntrack
   const traces = new TraceControl(lab); // trace
   const captures = new CaptureControl(lab); // capture: streams pcapng
@@ -59,7 +70,8 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
     if (req.cmd === 'status') {
       // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
       const stats = await lab.stats().catch(() => []);
-      return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
+      const shared = store();
+      return { ...labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus), ...(shared ? { store: shared } : {}) };
     }
     if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {
       lab.crashWorkerForTest();
@@ -69,5 +81,5 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
     if (answer) return answer;
     throw new Error(`unknown command "${req.cmd}"`);
   };
-  return Object.assign(handle, { tables });
+  return Object.assign(handle, { tables, services });
 }

@@ -107,6 +107,12 @@ export interface LabPlan {
    * node; the others run on other hosts, reached over the hosts' network
    */
   hostNode?: string;
+  /**
+   * With a shared store (`--store`): nodes of the topology that hold no live
+   * lease there (not started, or their host died). No route leads to them
+   * and their pods are no Service endpoints until they come (back).
+   */
+  absentNodes?: string[];
 }
 
 // DNS-1123 label, as Kubernetes requires for pod and node names
