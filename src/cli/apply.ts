@@ -12,8 +12,8 @@ import { isNamespace, isServiceName } from '../model/services.ts';
 import { isSubdomain } from '../model/ingress.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
-import { applyToStore, deleteFromStore } from './store-apply.ts';
-import { withStoreOptions, type StoreFlags } from './store-options.ts';
+import { applyToStore, deleteFromStore } from '../store/store-apply.ts';
+import { withStoreOptions, storeOptions, type StoreFlags } from './store-options.ts';
 
 /** Applying thousands of Services takes seconds, not the status request's 5. */
 const CHANGE_TIMEOUT_MS = 120_000;
@@ -37,7 +37,7 @@ export function applyCommand(): Command {
       const { networkPolicies, ...input } = parseApplyFile(text, path);
       if (opts.store !== undefined) {
         if (networkPolicies?.length || ingressObjectCount(input)) throw new Error(`${path}: the shared store carries Services only (no NetworkPolicy, Ingress, IngressClass or Secret yet): apply those on each host without --store`);
-        for (const x of await applyToStore(opts, input)) console.log(`service/${x.name} ${x.action}`);
+        for (const x of await applyToStore(storeOptions(opts), opts.name, input)) console.log(`service/${x.name} ${x.action}`);
         return;
       }
       const state = runningLab(opts.name);
@@ -64,7 +64,7 @@ export function deleteCommand(): Command {
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isServiceName(n)) throw new Error(`"${n}" is not a valid Service name`);
       if (opts.store !== undefined) {
-        for (const n of await deleteFromStore(opts, names.map((name) => ({ namespace: opts.namespace, name })))) console.log(`service "${n}" deleted`);
+        for (const n of await deleteFromStore(storeOptions(opts), opts.name, names.map((name) => ({ namespace: opts.namespace, name })))) console.log(`service "${n}" deleted`);
         return;
       }
       const state = runningLab(opts.name);

@@ -1,9 +1,7 @@
-// The --store flags shared by up, apply, status and down, and what every
-// one of them does first: connect (or fail saying why) and find the lab.
+// The --store flags shared by up, apply, status and down, turned into the
+// store client's options (src/store/etcd-store.ts).
 import { Command, InvalidArgumentError } from 'commander';
-import { SharedStore, type StoreOptions } from '../store/etcd-store.ts';
-import { planTopology, isValidName, type LabPlan } from '../model/topology.ts';
-import type { ClusterConfig } from '../store/schema.ts';
+import type { StoreOptions } from '../store/etcd-store.ts';
 
 export interface StoreFlags {
   store?: string;
@@ -35,22 +33,4 @@ export function parseTtl(v: string): number {
 
 export function storeOptions(f: StoreFlags): StoreOptions {
   return { url: f.store!, ca: f.storeCa, cert: f.storeCert, key: f.storeKey, user: f.storeUser, password: f.storePassword };
-}
-
-/** The lab in the store: --name, else the only one there. */
-export async function storeLabName(store: SharedStore, name: string | undefined): Promise<string> {
-  if (name !== undefined) {
-    if (!isValidName(name)) throw new Error(`--name: "${name}" is not a valid lab name (lowercase letters, digits, "-", at most 63)`);
-    return name;
-  }
-  const labs = await store.labs();
-  if (labs.length === 1) return labs[0];
-  throw new Error(labs.length === 0 ? `the store at ${store.address.url} holds no lab` : `the store at ${store.address.url} holds labs ${labs.join(', ')}: say which with --name`);
-}
-
-/** The lab's plan as every host computes it: the stored topology, named as the lab is in the store. */
-export function planFromConfig(lab: string, config: ClusterConfig): LabPlan {
-  const plan = planTopology(config.topology, `${config.source} (the store's config)`);
-  plan.name = lab;
-  return plan;
 }

@@ -3,7 +3,8 @@
 // host, since when) or none, and the Services applied through the store.
 import { SharedStore } from '../store/etcd-store.ts';
 import { table } from '../util/table.ts';
-import { storeOptions, storeLabName, planFromConfig, type StoreFlags } from './store-options.ts';
+import { storeLabName, planFromConfig } from '../store/store-lab.ts';
+import { storeOptions, type StoreFlags } from './store-options.ts';
 
 export async function storeStatus(flags: StoreFlags & { name?: string; json?: boolean }): Promise<void> {
   const store = await SharedStore.connect(storeOptions(flags));

@@ -7,7 +7,8 @@ import { loadTopologyFile, planTopology, selectHostNode, labId, localNodes, DEFA
 import { SharedStore } from '../store/etcd-store.ts';
 import type { ClusterConfig } from '../store/schema.ts';
 import { StoreSync } from '../lab/store-sync.ts';
-import { withStoreOptions, storeOptions, storeLabName, planFromConfig, parseTtl, DEFAULT_STORE_TTL_SECONDS, type StoreFlags } from './store-options.ts';
+import { storeLabName, planFromConfig } from '../store/store-lab.ts';
+import { withStoreOptions, storeOptions, parseTtl, DEFAULT_STORE_TTL_SECONDS, type StoreFlags } from './store-options.ts';
 import { runDaemon } from '../lab/daemon.ts';
 import { clusterDnsLine } from '../lab/cluster-dns.ts';
 import { ingressLine } from '../lab/ingress.ts';

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { PODWIRE, REPO, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf, readStateFile } from '../helpers/lab.ts';
 import { ping } from '../helpers/traffic.ts';
 import { startPodServers, httpAnswers, killAll, HTTP_PORT } from '../helpers/pod-servers.ts';
-import { hasEtcd, startEtcd, type TestEtcd } from '../helpers/etcd.ts';
+import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
 import type { RouteJson, ServiceFrontendJson } from '../../src/lab/table-control.ts';
 

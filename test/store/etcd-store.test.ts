@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { SharedStore } from '../../src/store/etcd-store.ts';
 import { parseStoreUrl } from '../../src/store/store-url.ts';
 import { keys, SCHEMA_VERSION, decodeNodeLease, decodeService, decodeConfig, type ClusterConfig, type NodeLease } from '../../src/store/schema.ts';
-import { hasEtcd, startEtcd, freePort, type TestEtcd } from '../helpers/etcd.ts';
+import { hasEtcd, startEtcd, freePort, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
 
 if (!hasEtcd) console.warn('test/store/etcd-store.test.ts: etcd tests skipped — no etcd (apt-get install etcd-server)');

@@ -5,18 +5,18 @@
 // and nodePorts decided, and every host applies the same (lab/store-sync.ts).
 import { planApply, serviceKey, type ApplyInput, type ApplyResult } from '../model/apply.ts';
 import type { ServicePlan, ServiceSpec } from '../model/services.ts';
-import { SharedStore } from '../store/etcd-store.ts';
-import type { StoredService } from '../store/schema.ts';
-import { storeOptions, storeLabName, planFromConfig, type StoreFlags } from './store-options.ts';
+import { SharedStore, type StoreOptions } from './etcd-store.ts';
+import type { StoredService } from './schema.ts';
+import { storeLabName, planFromConfig } from './store-lab.ts';
 
-export async function applyToStore(flags: StoreFlags & { name?: string }, input: Omit<ApplyInput, 'networkPolicies'>): Promise<ApplyResult[]> {
-  const store = await SharedStore.connect(storeOptions(flags));
+export async function applyToStore(opts: StoreOptions, name: string | undefined, input: Omit<ApplyInput, 'networkPolicies'>): Promise<ApplyResult[]> {
+  const store = await SharedStore.connect(opts);
   try {
-    const lab = await storeLabName(store, flags.name);
+    const lab = await storeLabName(store, name);
     const plan = planFromConfig(lab, (await store.labConfig(lab)).config);
     const stored = await store.services(lab);
     if (stored.services.length) {
-      plan.services = planApply(plan, { services: stored.services.map((s) => s.spec), origins: stored.services.map((s) => s.origin), source: `store ${flags.store}` }).services;
+      plan.services = planApply(plan, { services: stored.services.map((s) => s.spec), origins: stored.services.map((s) => s.origin), source: `store ${opts.url}` }).services;
     }
     const change = planApply(plan, input); // throws, naming the file and document, on any problem: nothing written
     const byKey = new Map(change.services.map((s) => [serviceKey(s), s]));
@@ -28,10 +28,10 @@ export async function applyToStore(flags: StoreFlags & { name?: string }, input:
   }
 }
 
-export async function deleteFromStore(flags: StoreFlags & { name?: string }, refs: { namespace: string; name: string }[]): Promise<string[]> {
-  const store = await SharedStore.connect(storeOptions(flags));
+export async function deleteFromStore(opts: StoreOptions, name: string | undefined, refs: { namespace: string; name: string }[]): Promise<string[]> {
+  const store = await SharedStore.connect(opts);
   try {
-    const lab = await storeLabName(store, flags.name);
+    const lab = await storeLabName(store, name);
     const have = new Set((await store.services(lab)).services.map((s) => `${s.spec.namespace}/${s.spec.name}`));
     const missing = refs.filter((r) => !have.has(`${r.namespace}/${r.name}`));
     if (missing.length) throw new Error(`not in the store's lab "${lab}": service(s) ${missing.map((r) => `${r.namespace}/${r.name}`).join(', ')} (only Services applied with --store are there)`);

@@ -1,4 +1,4 @@
-// A throwaway etcd for tests (Debian's etcd-server): a temporary data
+// A throwaway etcd for tests and bench store (Debian's etcd-server): a temporary data
 // directory, client and peer URLs on the given address (loopback, or an
 // address inside a test's own namespace via `netns`), stopped and removed by
 // stop(). start() resolves once etcd answers on its client port.
