@@ -3,9 +3,10 @@
 // (`up --node nX --store`), play three hosts on this machine: their node
 // addresses are 127.0.0.1-3 (VXLAN between loopback addresses), etcd listens
 // on 127.0.0.1 at a free port. Measured, from the moment the change is
-// handed to the store client until the last host's data plane holds it
-// (read from each host's WASM tables over its control socket, polled every
-// POLL_MS):
+// handed to the store client until the last host has programmed it: each
+// host logs "store: applied N Service(s)" once its data plane acknowledged
+// the change (read here as the line arrives, no polling to load the hosts),
+// then every host's WASM tables are read to check they do hold it:
 //   - `apply --store` of SERVICES Services selecting pods (planning against
 //     the store's lab, the etcd transactions, each host's watch, its apply
 //     and the programming of its data plane);
@@ -30,12 +31,11 @@ const LAB = 'pwbs';
 const HOSTS = 3;
 const PODS_PER_NODE = 4;
 const GROUPS = 4;
-const POLL_MS = 5;
 const EP_VIP = '10.252.200.1';
 
 export interface StoreBenchOptions { services: number; endpointChanges: number }
 export interface StoreBenchReport {
-  options: StoreBenchOptions & { hosts: number; pollMs: number };
+  options: StoreBenchOptions & { hosts: number };
   /** apply of `services` Services: ms until each host serves all of them, and the last */
   apply: { perHostMs: number[]; allMs: number; writtenMs: number };
   /** each endpoint change: ms until the last host's data plane has the new backend */
@@ -77,18 +77,42 @@ async function tables(node: number): Promise<TablesJson> {
   return (await requestControl(socketPath(`${LAB}-n${node + 1}`), 'tables', 10_000)) as TablesJson;
 }
 
-/** Poll every host until `holds` is true of its tables; ms (from t0) at which each host first held it. */
-async function untilAll(t0: number, holds: (t: TablesJson) => boolean, timeoutMs = 60_000): Promise<number[]> {
-  const at: (number | undefined)[] = Array.from({ length: HOSTS }, () => undefined);
-  while (at.some((x) => x === undefined)) {
-    await Promise.all(at.map(async (x, i) => {
-      if (x === undefined && holds(await tables(i))) at[i] = performance.now() - t0;
-    }));
-    if (performance.now() - t0 > timeoutMs) throw new Error(`bench store: not every host got the change within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  return at as number[];
+/** A host's log lines as they arrive, each with the time it came (performance.now()). */
+interface HostLog { lines: { t: number; text: string }[]; waiters: (() => void)[] }
+
+function follow(p: ChildProcess): HostLog {
+  const log: HostLog = { lines: [], waiters: [] };
+  let partial = '';
+  p.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    const t = performance.now();
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop()!;
+    for (const text of parts) log.lines.push({ t, text });
+    for (const w of log.waiters.splice(0)) w();
+  });
+  return log;
 }
+
+/**
+ * Wait until every host logged, after line `from[i]`, store batches that
+ * `done` accepts (the host logs "store: applied N Service(s) (...)" once its
+ * data plane has them); ms from t0 to each host's line.
+ */
+async function untilLogged(logs: HostLog[], from: number[], t0: number, done: (lines: string[]) => boolean, timeoutMs = 60_000): Promise<number[]> {
+  return Promise.all(logs.map((log, i) => new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bench store: host ${i + 1} did not log the change within ${timeoutMs} ms`)), timeoutMs);
+    const check = () => {
+      const mine = log.lines.slice(from[i]).filter((l) => /podwire: store: applied \d+ Service/.test(l.text));
+      if (mine.length && done(mine.map((l) => l.text))) {
+        clearTimeout(timer);
+        resolve(mine[mine.length - 1].t - t0);
+      } else log.waiters.push(check);
+    };
+    check();
+  })));
+}
+
+const appliedCount = (lines: string[]) => lines.reduce((n, l) => n + Number(/applied (\d+) Service/.exec(l)![1]), 0);
 
 export async function runStoreBench(opts: StoreBenchOptions, log: (line: string) => void = console.log): Promise<StoreBenchReport> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bs-'));
@@ -96,39 +120,54 @@ export async function runStoreBench(opts: StoreBenchOptions, log: (line: string)
   writeFileSync(file, topology());
   let etcd: TestEtcd | undefined;
   const procs: ChildProcess[] = [];
+  const logs: HostLog[] = [];
   try {
     etcd = await startEtcd();
     const store = { url: etcd.url };
     for (let i = 0; i < HOSTS; i++) {
       const p = spawn(process.execPath, [PODWIRE, 'up', ...(i === 0 ? [file] : []), '--node', `n${i + 1}`, '--name', LAB, '--store', etcd.url], { stdio: ['ignore', 'pipe', 'pipe'] });
       procs.push(p);
+      logs.push(follow(p));
       await waitForLine(p, /^ready\b/m, 60_000);
     }
     log(`bench store: ${HOSTS} hosts up (etcd ${etcd.url}); applying ${opts.services} Services`);
     const input = parseApplyFile(servicesYaml(opts.services), 'bench services');
+    const mark = () => logs.map((l) => l.lines.length);
+    let from = mark();
     const t0 = performance.now();
     await applyToStore(store, LAB, input);
     const written = performance.now() - t0;
-    const perHost = await untilAll(t0, (t) => t.services.filter((s) => s.service?.startsWith('default/s')).length >= opts.services);
+    const perHost = await untilLogged(logs, from, t0, (lines) => appliedCount(lines) >= opts.services);
+    // the hosts said so; their data planes must agree
+    for (let i = 0; i < HOSTS; i++) {
+      const n = (await tables(i)).services.filter((x) => x.service?.startsWith('default/s')).length;
+      if (n !== opts.services) throw new Error(`bench store: host ${i + 1} logged the apply but its data plane holds ${n} of ${opts.services} Services' frontends`);
+    }
     log(`bench store: ${opts.services} Services written in ${written.toFixed(0)} ms, served by every host after ${Math.max(...perHost).toFixed(0)} ms`);
 
     const ips = Array.from({ length: HOSTS }, (_, n) => `10.253.${n}.2`); // each node's first pod
-    await applyToStore(store, LAB, parseApplyFile(endpointYaml(ips[0]), 'bench endpoint'));
-    const backend = (t: TablesJson) => t.services.find((s) => s.vip === EP_VIP)?.backends.map((b) => b.ip).join(',');
-    await untilAll(performance.now(), (t) => backend(t) === ips[0]);
+    const backend = (t: TablesJson) => t.services.find((x) => x.vip === EP_VIP)?.backends.map((b) => b.ip).join(',');
     const changes: number[] = [];
     const writes: number[] = [];
-    for (let k = 1; k <= opts.endpointChanges; k++) {
+    for (let k = 0; k <= opts.endpointChanges; k++) {
       const ip = ips[k % ips.length];
       const doc = parseApplyFile(endpointYaml(ip), 'bench endpoint');
+      from = mark();
       const t1 = performance.now();
       await applyToStore(store, LAB, doc);
-      writes.push(performance.now() - t1);
-      changes.push(Math.max(...await untilAll(t1, (t) => backend(t) === ip)));
+      const w = performance.now() - t1;
+      const got = Math.max(...await untilLogged(logs, from, t1, (lines) => lines.some((l) => l.includes('(moving)'))));
+      for (let i = 0; i < HOSTS; i++) {
+        const b = backend(await tables(i));
+        if (b !== ip) throw new Error(`bench store: host ${i + 1} logged the endpoint change but its data plane has ${b} for ${EP_VIP}, not ${ip}`);
+      }
+      if (k === 0) continue; // the first creates the Service
+      writes.push(w);
+      changes.push(got);
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     return {
-      options: { ...opts, hosts: HOSTS, pollMs: POLL_MS },
+      options: { ...opts, hosts: HOSTS },
       apply: { perHostMs: perHost, allMs: Math.max(...perHost), writtenMs: written },
       endpointChangeMs: changes,
       endpointChangeMedianMs: median(changes),

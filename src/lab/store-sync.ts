@@ -164,8 +164,16 @@ export class StoreSync {
           this.opts.log(`podwire: store: ${(e as Error).message}: ignored`);
         }
       }
-      if (input.services.length) await this.services.handle({ cmd: 'apply', input });
-      if (gone.length) await this.services.handle({ cmd: 'delete', services: gone });
+      // one line per batch, once the data plane has it (ServiceControl answers after programming every node)
+      const names = (xs: { name: string }[]) => `${xs.slice(0, 3).map((x) => x.name).join(', ')}${xs.length > 3 ? ', ...' : ''}`;
+      if (input.services.length) {
+        await this.services.handle({ cmd: 'apply', input });
+        this.opts.log(`podwire: store: applied ${input.services.length} Service(s) (${names(input.services)})`);
+      }
+      if (gone.length) {
+        await this.services.handle({ cmd: 'delete', services: gone });
+        this.opts.log(`podwire: store: deleted ${gone.length} Service(s) (${names(gone)})`);
+      }
     } catch (e) {
       this.opts.log(`podwire: store: could not apply the store's Services: ${(e as Error).message}`);
     } finally {
