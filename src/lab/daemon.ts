@@ -44,10 +44,11 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     process.exit(code);
   };
   const dispatch = controlHandlers(plan, lab, opts.log, () => sync?.status());
+  // on a failure here the store client is closed too: its open channel would keep the process alive
   const server = await serveControl(lab.state.socket, dispatch)
-    .catch(async (e) => { await lab.down(); throw e; });
+    .catch(async (e) => { await opts.store?.store.close(); await lab.down(); throw e; });
   const metrics = opts.metrics && await serveMetrics(opts.metrics, () => dispatch.tables.stats())
-    .catch(async (e) => { server.close(); await lab.down(); throw e; });
+    .catch(async (e) => { server.close(); await opts.store?.store.close(); await lab.down(); throw e; });
   if (opts.store) {
     sync = await StoreSync.start(opts.store.store, lab, dispatch.services, { ttlSeconds: opts.store.ttlSeconds, log: opts.log })
       .catch(async (e) => { server.close(); metrics?.close(); await opts.store!.store.close(); await lab.down(); throw e; });
