@@ -8,18 +8,19 @@ import type { ServiceChangeReply } from '../lab/service-control.ts';
 import type { PolicyChangeResult } from '../lab/policy-control.ts';
 import { requestControl } from '../lab/control.ts';
 import { runningLab } from './lab-target.ts';
+import { withStoreOptions, storeOptions, type StoreFlags } from './store-options.ts';
 
 /** Applying thousands of Services takes seconds, not the status request's 5. */
 const CHANGE_TIMEOUT_MS = 120_000;
 
 export function applyCommand(): Command {
-  return new Command('apply')
+  return withStoreOptions(new Command('apply'))
     .description("create or replace Services and Ingresses of the running lab (Kubernetes Service, EndpointSlice, Ingress, IngressClass, TLS Secret manifests, or a topology file's services: and ingresses:)")
     .argument('[file]', 'YAML file: Service, EndpointSlice, Ingress, IngressClass and Secret documents, or a mapping with services: / ingresses: (cluster: and nodes: ignored)')
     .option('-f, --filename <file>', 'the file (as kubectl apply -f)')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .option('--timing', 'also print how long planning and programming the data plane took')
-    .action(async (file: string | undefined, opts: { filename?: string; name?: string; timing?: boolean }) => {
+    .action(async (file: string | undefined, opts: { filename?: string; name?: string; timing?: boolean } & StoreFlags) => {
       const path = opts.filename ?? file;
       if (!path) throw new Error('apply: give the file (podwire apply FILE, or -f FILE)');
       let text: string;
@@ -31,6 +32,12 @@ export function applyCommand(): Command {
       // the model is loaded by the command that needs it, so `podwire --help` stays quick
       const { parseApplyFile, ingressObjectCount } = await import('../model/apply.ts');
       const { networkPolicies, ...input } = parseApplyFile(text, path);
+      if (opts.store !== undefined) {
+        if (networkPolicies?.length || ingressObjectCount(input)) throw new Error(`${path}: the shared store carries Services only (no NetworkPolicy, Ingress, IngressClass or Secret yet): apply those on each host without --store`);
+        const { applyToStore } = await import('../store/store-apply.ts'); // the etcd client: loaded only with --store
+        for (const x of await applyToStore(storeOptions(opts), opts.name, input)) console.log(`service/${x.name} ${x.action}`);
+        return;
+      }
       const state = runningLab(opts.name);
       if (networkPolicies?.length) {
         const p = (await requestControl(state.socket, 'applyPolicies', CHANGE_TIMEOUT_MS, { policies: networkPolicies.map((x) => x.value) })) as { results: PolicyChangeResult[] };
@@ -45,16 +52,21 @@ export function applyCommand(): Command {
 
 export function deleteCommand(): Command {
   const del = new Command('delete').description('delete objects from the running lab (kubectl delete)');
-  del.command('service')
+  withStoreOptions(del.command('service'))
     .alias('services').alias('svc')
     .description('delete Services (their frontends leave every node; UDP flows to their backends are flushed)')
     .argument('<names...>', 'Service names')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--name <lab>', 'lab name (default: the only running lab)')
-    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+    .action(async (names: string[], opts: { namespace: string; name?: string } & StoreFlags) => {
       const { isNamespace, isServiceName } = await import('../model/services.ts');
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isServiceName(n)) throw new Error(`"${n}" is not a valid Service name`);
+      if (opts.store !== undefined) {
+        const { deleteFromStore } = await import('../store/store-apply.ts');
+        for (const n of await deleteFromStore(storeOptions(opts), opts.name, names.map((name) => ({ namespace: opts.namespace, name })))) console.log(`service "${n}" deleted`);
+        return;
+      }
       const state = runningLab(opts.name);
       const r = (await requestControl(state.socket, 'delete', CHANGE_TIMEOUT_MS, {
         services: names.map((name) => ({ namespace: opts.namespace, name })),

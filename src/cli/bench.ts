@@ -97,6 +97,20 @@ export function benchCommand(): Command {
       for (const line of info) console.log(line);
       console.log(`raw results: ${save(opts.out, 'hotpath', { ...data, targets: checks }, renderChart(hotpathChart(data, machineLine())))}`);
     });
+  bench.command('store')
+    .description('a multi-host lab sharing etcd (--store), three hosts on this machine: apply of N Services and one endpoint change, until every host\'s data plane has it (root, etcd)')
+    .option('--services <n>', 'Services in the apply', (v) => parseInt(v, 10), 1000)
+    .option('--changes <n>', 'endpoint changes timed', (v) => parseInt(v, 10), 20)
+    .option('--out <dir>', 'where to write the JSON', '.')
+    .action(async (opts: { services: number; changes: number; out: string }) => {
+      requireRoot('podwire bench store');
+      const { runStoreBench } = await import('../../bench/store.ts');
+      const r = await runStoreBench({ services: opts.services, endpointChanges: opts.changes });
+      console.log(`apply of ${opts.services} Services -> every host serving them: ${r.apply.allMs.toFixed(0)} ms (written to etcd after ${r.apply.writtenMs.toFixed(0)} ms; per host ${r.apply.perHostMs.map((x) => x.toFixed(0)).join(', ')} ms; goal <= 1000 ms)`);
+      const sorted = [...r.endpointChangeMs].sort((a, b) => a - b);
+      console.log(`one endpoint change -> every host: median ${r.endpointChangeMedianMs.toFixed(1)} ms, min ${sorted[0].toFixed(1)}, max ${sorted[sorted.length - 1].toFixed(1)} over ${sorted.length}; of which writing (connect, plan, write): median ${r.endpointWrittenMedianMs.toFixed(1)} ms (goal <= 100 ms)`);
+      console.log(`raw results: ${save(opts.out, 'store', r)}`);
+    });
   bench.command('e2e')
     .description('iperf3 TCP pod to pod through podwire vs the kernel veth+bridge and a C TAP forwarder (root)')
     .option('--duration <s>', 'seconds per iperf3 run', (v) => parseInt(v, 10), 5)

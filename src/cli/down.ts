@@ -3,13 +3,15 @@ import { Command } from 'commander';
 import { listLabs, STATE_DIR } from '../lab/state.ts';
 import { PW_PREFIX } from '../io/netns.ts';
 import { requireRoot } from './root.ts';
+import { withStoreOptions, storeOptions, type StoreFlags } from './store-options.ts';
 
 export function downCommand(): Command {
-  return new Command('down')
+  return withStoreOptions(new Command('down'))
     .description('stop a lab and remove its namespaces and links (works after a crash too)')
     .option('--name <lab>', 'lab name', 'default')
     .option('--all', `every lab of the state directory (${STATE_DIR}), then the ${PW_PREFIX}* namespaces marked as its own that no state file lists`)
-    .action(async (opts: { name: string; all?: boolean }) => {
+    .action(async (opts: { name: string; all?: boolean } & StoreFlags) => {
+      if (opts.store !== undefined) return downStore(opts);
       requireRoot('podwire down');
       // the lab code is loaded by the commands that use it, so `podwire --help` stays quick
       const { downByState, removeStrays } = await import('../lab/lab.ts');
@@ -35,4 +37,21 @@ export function downCommand(): Command {
         console.log(`podwire: no lab named "${opts.name}" (nothing to remove; try --all)`);
       }
     });
+}
+
+/**
+ * `down --store URL --name LAB`: remove the lab from the store (every key
+ * under its prefix). Hosts still running it see every node's lease go and
+ * drop their routes to the others; each host stops its podwire itself.
+ */
+async function downStore(opts: { name: string; all?: boolean } & StoreFlags): Promise<void> {
+  if (opts.all) throw new Error('--store: name the lab to remove from the store (--name LAB), not --all');
+  const { SharedStore } = await import('../store/etcd-store.ts'); // the etcd client: loaded only with --store
+  const store = await SharedStore.connect(storeOptions(opts));
+  try {
+    const n = await store.deleteLab(opts.name);
+    console.log(n ? `podwire: lab "${opts.name}" removed from the store at ${opts.store} (${n} keys)` : `podwire: no lab "${opts.name}" in the store at ${opts.store}`);
+  } finally {
+    await store.close();
+  }
 }

@@ -5,13 +5,15 @@ import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
 import type { DnsStatus } from '../lab/cluster-dns.ts';
 import { table } from '../util/table.ts';
+import { withStoreOptions, type StoreFlags } from './store-options.ts';
 
 export function statusCommand(): Command {
-  return new Command('status')
+  return withStoreOptions(new Command('status'))
     .description('pods, ports and counters of the running lab')
     .option('--name <lab>', 'lab name (default: the only running lab)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name?: string; json?: boolean }) => {
+    .action(async (opts: { name?: string; json?: boolean } & StoreFlags) => {
+      if (opts.store !== undefined) return (await import('./store-status.ts')).storeStatus(opts); // the etcd client: loaded only with --store
       const name = opts.name ?? pickLab();
       const state = readState(name);
       if (!state || !labProcessAlive(state)) throw new Error(`lab "${name}" is not running${state ? ' (its process died: podwire down cleans up)' : ''}`);
@@ -60,6 +62,10 @@ export function statusCommand(): Command {
           }))));
       }
       if (s.dns) console.log(dnsStatusLine(s.dns));
+      if (s.store) {
+        const st = s.store;
+        console.log(`store ${st.url} lab "${st.lab}" (${st.connected ? 'watching' : 'etcd unreachable: the data plane keeps what it has'}): nodes with a lease ${st.liveNodes.join(', ') || 'none'}; without ${st.absentNodes.join(', ') || 'none'}; ${st.services} Service(s) from the store`);
+      }
       if (s.ingresses?.length) {
         console.log('\ningresses:');
         console.log(table(['NAMESPACE', 'NAME', 'CLASS', 'HOSTS', 'ADDRESS', 'PORTS', 'RULES'],

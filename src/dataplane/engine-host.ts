@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { CompiledPolicies } from '../model/network-policy-compile.ts';
 import type { NetemSpec } from '../model/netem.ts';
 import { EventFd } from '../io/eventfd.ts';
-import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, EnginePortConfig, CapturePort } from './engine-protocol.ts';
+import type { EngineConfig, EngineReply, EngineRequest, NodeStats, NodeConntrack, NodeTables, EngineServiceConfig, EnginePortConfig, CapturePort, RouteConfig } from './engine-protocol.ts';
 import type { ServiceSyncResult } from './service-sync.ts';
 import type { TraceResult, TraceHop } from './trace-walk.ts';
 
@@ -140,7 +140,7 @@ export class EngineHost {
     } else if (m.type === 'captured') {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem'
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'peerRoutes' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem'
       || m.type === 'attachPort' || m.type === 'detachPort') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
@@ -187,6 +187,12 @@ export class EngineHost {
   }
 
   /** Make `addresses` the LoadBalancer addresses node `node` answers ARP for on its underlay port. */
+  /** Node `node`'s overlay routes to other nodes become `routes` (a diff in the worker: engine-requests.ts). */
+  async peerRoutes(node: string, routes: RouteConfig[], timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'peerRoutes', id: 0, node, routes }, timeoutMs);
+    if (m.type !== 'peerRoutes' || m.error) throw new Error(`node ${node}: ${m.type === 'peerRoutes' ? m.error : 'no answer'}`);
+  }
+
   async announce(node: string, addresses: string[], timeoutMs = 5000): Promise<void> {
     const m = await this.ask({ type: 'announce', id: 0, node, addresses }, timeoutMs);
     if (m.type !== 'announce' || m.error) throw new Error(`node ${node}: ${m.type === 'announce' ? m.error : 'no answer'}`);
@@ -261,7 +267,7 @@ export class EngineHost {
     if (m.type !== 'detachPort' || m.error) throw new Error(`node ${node}: ${m.type === 'detachPort' ? m.error : 'no answer'}`);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'peerRoutes' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

@@ -102,6 +102,9 @@ export type EngineRequest =
   | { type: 'services'; id: number; node: string; services: EngineServiceConfig[]; only?: string[] }
   // LoadBalancer addresses node `node` answers ARP for on the underlay (replacing the previous set)
   | { type: 'announce'; id: number; node: string; addresses: string[] }
+  // multi-host labs with a shared store: the routes through the overlay to other nodes become `routes`
+  // (nodes whose lease expired leave, nodes that joined arrive); local and connected routes stay
+  | { type: 'peerRoutes'; id: number; node: string; routes: RouteConfig[] }
   // `podwire apply` / `delete networkpolicy`: node `node`'s policy tables become `policies` (policy-sync.ts)
   | { type: 'policies'; id: number; node: string; policies: CompiledPolicies }
   // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
@@ -193,6 +196,7 @@ export type EngineReply =
   | { type: 'conntrack'; id: number; nodes: NodeConntrack[] }
   | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
   | { type: 'announce'; id: number; node: string; error?: string }
+  | { type: 'peerRoutes'; id: number; node: string; error?: string }
   | { type: 'policies'; id: number; node: string; error?: string }
   | { type: 'trace'; id: number; result?: TraceResult; error?: string }
   | { type: 'traceLive'; id: number }

@@ -8,7 +8,8 @@ import type { Fabric } from './engine-fabric.ts';
 import type { EngineNode, EnginePort } from './engine-nodes.ts';
 import type { EngineTrace } from './engine-trace.ts';
 import { tapSink, type Impairments } from './impairment.ts';
-import type { EngineReply, EngineRequest, NodeStats, NodeTables } from './engine-protocol.ts';
+import type { EngineReply, EngineRequest, NodeStats, NodeTables, RouteConfig } from './engine-protocol.ts';
+import type { Dataplane } from './dataplane.ts';
 
 /** What the handlers work on. */
 export interface EngineContext {
@@ -76,6 +77,17 @@ const HANDLERS: Handlers = {
       ctx.reply({ type: 'announce', id: req.id, node: req.node });
     } catch (e) {
       ctx.reply({ type: 'announce', id: req.id, node: req.node, error: (e as Error).message });
+    }
+  },
+
+  peerRoutes: (req, ctx) => {
+    const n = ctx.nodes.find((x) => x.name === req.node);
+    try {
+      if (!n) throw new Error(`no podwire node ${req.node} in this lab`);
+      syncPeerRoutes(n.dp, req.routes);
+      ctx.reply({ type: 'peerRoutes', id: req.id, node: req.node });
+    } catch (e) {
+      ctx.reply({ type: 'peerRoutes', id: req.id, node: req.node, error: (e as Error).message });
     }
   },
 
@@ -184,6 +196,28 @@ const HANDLERS: Handlers = {
     ctx.reply({ type: 'stats', id: req.id, nodes: stats });
   },
 };
+
+/** The overlay kinds: a route of one of these leads to another node (node-tables.ts). */
+const PEER_KINDS = new Set(['vxlan', 'ipip', 'host-gw']);
+
+/**
+ * A node's routes to other nodes become `want` (each with a next hop):
+ * peer routes not wanted any more are deleted, new or changed ones added.
+ * Routes without a next hop (the node's own pod CIDR, the underlay's
+ * connected subnet) and announced addresses are left as they are.
+ */
+function syncPeerRoutes(dp: Dataplane, want: RouteConfig[]): void {
+  const key = (r: { cidr: string; kind: string; nextHop?: string; vtepMac?: string }) => `${r.cidr} ${r.kind} ${r.nextHop ?? ''} ${(r.vtepMac ?? '').toLowerCase()}`;
+  for (const r of want) if (!r.nextHop || !PEER_KINDS.has(r.kind)) throw new Error(`route ${r.cidr}: not a route to another node (kind ${r.kind}, next hop ${r.nextHop ?? 'none'})`);
+  const wanted = new Set(want.map(key));
+  const have = dp.routes().filter((r) => r.nextHop && PEER_KINDS.has(r.kind));
+  const kept = new Set<string>();
+  for (const r of have) {
+    if (wanted.has(key(r))) kept.add(key(r));
+    else dp.delRoute(r.cidr);
+  }
+  for (const r of want) if (!kept.has(key(r))) dp.addRoute(r.cidr, r.kind, r.nextHop, r.vtepMac);
+}
 
 /** Answer one request; a type this worker does not know is ignored (a newer main thread). */
 export function handleRequest(req: EngineRequest, ctx: EngineContext): void {

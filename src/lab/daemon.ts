@@ -18,6 +18,8 @@ import { UiControl } from './ui-control.ts';
 import { NetemControl } from './netem-control.ts';
 import { CniControl } from './cni-control.ts';
 import { sessionAncestors, watchAncestors } from './parent-watch.ts';
+import { StoreSync, type StoreStatus } from './store-sync.ts';
+import type { SharedStore } from '../store/etcd-store.ts';
 
 export interface DaemonOptions {
   batch?: number;
@@ -30,13 +32,17 @@ export interface DaemonOptions {
   say: (line: string) => void;
   /** end the lab when the process that started it dies (a foreground `up`; not `up -d`) */
   watchParent?: boolean;
+  /** a multi-host lab sharing its state in etcd (`--store`): this node's lease is taken and the store followed (store-sync.ts) */
+  store?: { store: SharedStore; ttlSeconds: number };
 }
 
 /** Bring the lab up and serve it until a signal; resolves once it is ready (the process then lives on its handlers). */
 export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab> {
   // recorded before the (slow) bring-up: an ancestor that dies meanwhile is still noticed
   const ancestors = opts.watchParent ? sessionAncestors() : [];
-  const lab = await Lab.up(plan, { batch: opts.batch, log: opts.log });
+  const lab = await Lab.up(plan, { batch: opts.batch, log: opts.log })
+    .catch(async (e) => { await opts.store?.store.close(); throw e; });
+  let sync: StoreSync | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -44,19 +50,25 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     server.close();
     metrics?.close();
     dispatch.ui.close();
+    await sync?.stop();
     await lab.down();
     opts.say(`podwire: lab "${labId(plan)}" removed`);
     process.exit(code);
   };
-  const dispatch = controlHandlers(plan, lab, opts.log);
+  const dispatch = controlHandlers(plan, lab, opts.log, () => sync?.status());
+  // on a failure here the store client is closed too: its open channel would keep the process alive
   const server = await serveControl(lab.state.socket, dispatch)
-    .catch(async (e) => { await lab.down(); throw e; });
+    .catch(async (e) => { await opts.store?.store.close(); await lab.down(); throw e; });
   const metrics = opts.metrics && await serveMetrics(opts.metrics, () => dispatch.tables.stats())
-    .catch(async (e) => { server.close(); await lab.down(); throw e; });
+    .catch(async (e) => { server.close(); await opts.store?.store.close(); await lab.down(); throw e; });
   if (opts.ui !== undefined) {
     const page = await dispatch.ui.serve({ listen: opts.ui })
-      .catch(async (e) => { server.close(); metrics?.close(); await lab.down(); throw e; });
+      .catch(async (e) => { server.close(); metrics?.close(); await opts.store?.store.close(); await lab.down(); throw e; });
     opts.log(`podwire: live web page at ${page.url}`);
+  }
+  if (opts.store) {
+    sync = await StoreSync.start(opts.store.store, lab, dispatch.services, { ttlSeconds: opts.store.ttlSeconds, log: opts.log })
+      .catch(async (e) => { server.close(); metrics?.close(); dispatch.ui.close(); await opts.store!.store.close(); await lab.down(); throw e; });
   }
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => void stop(0));
   watchAncestors(ancestors, (a) => {
@@ -70,7 +82,7 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
 }
 
 /** The control socket's answer to one request: status here, the rest by the control that knows the command. */
-function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
+function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void, store: () => StoreStatus | undefined) {
   const services = new ServiceControl(lab, log); // apply, delete, conntrack
   const traces = new TraceControl(lab); // trace
   const captures = new CaptureControl(lab); // capture: streams pcapng
@@ -79,7 +91,8 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
   const status = async () => {
     // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
     const stats = await lab.stats().catch(() => []);
-    return labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus);
+    const shared = store();
+    return { ...labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus), ...(shared ? { store: shared } : {}) };
   };
   // ui: the live web page; its shape (the plan's nodes, pods, Services) tells it when to send the lab again
   const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];
@@ -96,5 +109,5 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void) {
     if (answer) return answer;
     throw new Error(`unknown command "${req.cmd}"`);
   };
-  return Object.assign(handle, { tables, ui });
+  return Object.assign(handle, { tables, ui, services });
 }

@@ -182,7 +182,7 @@ export class Lab {
           const live = withIngressPod(withDnsPod(plan));
           const now = live.nodes.find((x) => x.name === n.name)!;
           return {
-            ...engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies }, now, (p) => tapFd(p.ip), ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
+            ...engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
             announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
           };
         }),
@@ -310,6 +310,22 @@ export class Lab {
   }
 
   /** Program podwire node `node`'s Service frontends as a diff (src/lab/service-control.ts). */
+  /**
+   * With a shared store: the nodes of the topology without a live lease
+   * there. Every local podwire node drops its routes to them and their
+   * endpoints, and gains those of nodes that came back; the plan keeps the
+   * set, so a worker restart and later applies see it too.
+   */
+  async setAbsentNodes(names: string[]): Promise<void> {
+    const plan = this.plan;
+    plan.absentNodes = [...names].sort();
+    if (!this.engine) return;
+    for (const n of localNodes(plan).filter((x) => x.dataplane === 'podwire')) {
+      await this.engine.peerRoutes(n.name, nodeTables(plan, n).routes.filter((r) => r.nextHop));
+      await this.engine.syncServices(n.name, serviceFrontends(plan, n));
+    }
+  }
+
   syncServices(node: string, services: EngineServiceConfig[], only?: string[]): Promise<ServiceSyncResult> {
     if (!this.engine) return Promise.reject(new Error('this lab has no podwire node'));
     return this.engine.syncServices(node, services, only);

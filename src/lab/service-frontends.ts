@@ -14,22 +14,26 @@
 //    endpoint at all rejects them;
 //  - sessionAffinity: ClientIP with its timeout on every frontend;
 //  - cluster.serviceScheduler: maglev makes every frontend choose by Maglev
-//    consistent hashing (IPVS's "mh") instead of at random.
+//    consistent hashing (IPVS's "mh") instead of at random;
+//  - endpoints on nodes absent from a shared store (plan.absentNodes) are
+//    left out, as the endpoint controller drops a NotReady node's pods.
 import type { EngineServiceConfig } from '../dataplane/engine-protocol.ts';
 import { hasUnderlay, type LabPlan, type NodePlan } from '../model/topology.ts';
 import { hasClusterIP, type ServicePlan, type EndpointPlan } from '../model/services.ts';
 import { endpointTargetPort } from '../model/pod-ports.ts';
 
-export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler' | 'external'>, node: NodePlan): EngineServiceConfig[] {
+export function serviceFrontends(plan: Pick<LabPlan, 'services' | 'nodes' | 'serviceScheduler' | 'external' | 'absentNodes'>, node: NodePlan): EngineServiceConfig[] {
   // a single-node lab without external hosts has no underlay: nothing reaches its address from outside
   const nodeAddress = hasUnderlay(plan) ? node.underlayIp : undefined;
   // headless and ExternalName Services have no address: kube-proxy programs nothing for them (DNS answers them)
-  const frontends = plan.services.filter(hasClusterIP).flatMap((svc) => frontendsOf(svc, node, nodeAddress));
+  const absent = new Set(plan.absentNodes ?? []);
+  const frontends = plan.services.filter(hasClusterIP).flatMap((svc) => frontendsOf(svc, node, nodeAddress, absent));
   return plan.serviceScheduler === 'maglev' ? frontends.map((f) => ({ ...f, scheduler: 'maglev' as const })) : frontends;
 }
 
-function frontendsOf(svc: ServicePlan, node: NodePlan, nodeAddress: string | undefined): EngineServiceConfig[] {
-  const ready = svc.endpoints.filter((e) => e.ready);
+function frontendsOf(svc: ServicePlan, node: NodePlan, nodeAddress: string | undefined, absent: Set<string>): EngineServiceConfig[] {
+  // a pod on a node absent from the shared store is not served: its host is gone (or not there yet)
+  const ready = svc.endpoints.filter((e) => e.ready && !absent.has(e.node));
   const local = ready.filter((e) => e.node === node.name);
   const affinitySeconds = svc.sessionAffinity === 'ClientIP' ? svc.sessionAffinityTimeoutSeconds : undefined;
   const service = `${svc.namespace}/${svc.name}`;

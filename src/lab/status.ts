@@ -1,5 +1,6 @@
 // The running lab as `podwire status` shows it: the plan joined with the
 // data plane's live counters.
+import type { StoreStatus } from './store-sync.ts';
 import { podLabel } from '../model/pod-refs.ts';
 import { labId, localNodes, type LabPlan } from '../model/topology.ts';
 import type { NodeStats } from '../dataplane/engine-protocol.ts';
@@ -79,6 +80,8 @@ export interface LabStatus {
       socket?: NonNullable<NodeStats['socket']> & { peers: { node: string; address: string }[] };
     };
   }[];
+  /** with --store: this host's view of the shared store (store-sync.ts) */
+  store?: StoreStatus;
 }
 
 export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus, dataplane?: DataplaneStatus): LabStatus {

@@ -5,7 +5,9 @@
 // route (hosts there, such as a client outside the cluster reaching a
 // NodePort, are answered directly; their addresses are learned from their
 // ARP requests), and neighbours for the node's pods and for the other nodes
-// on the underlay.
+// on the underlay. Nodes absent from a shared store (plan.absentNodes) get
+// no route (their host is gone or not there yet); their underlay neighbour
+// stays, unused until the route comes back (the topology fixes its MAC).
 import { hasUnderlay, type LabPlan, type NodePlan } from './topology.ts';
 
 /** How a route leaves the node; the dataplane encodes these names (dataplane.ts ROUTE_KIND). */
@@ -18,11 +20,13 @@ export interface NodeTables {
 }
 
 export function nodeTables(plan: LabPlan, node: NodePlan): NodeTables {
+  const absent = new Set(plan.absentNodes ?? []);
   const others = plan.nodes.filter((n) => n !== node);
+  const present = others.filter((n) => !absent.has(n.name));
   return {
     routes: [
       { cidr: node.podCIDR, kind: 'local' },
-      ...others.map((o): RouteConfig => ({ cidr: o.podCIDR, kind: plan.overlay, nextHop: o.underlayIp, vtepMac: o.vtepMac })),
+      ...present.map((o): RouteConfig => ({ cidr: o.podCIDR, kind: plan.overlay, nextHop: o.underlayIp, vtepMac: o.vtepMac })),
       // connected (no next hop): out of the underlay port to the destination's own MAC
       ...(hasUnderlay(plan) ? [{ cidr: plan.underlayCIDR, kind: 'host-gw' as const }] : []),
     ],

@@ -112,6 +112,12 @@ export interface LabPlan {
   hostNode?: string;
   /** `links:` between nodes; an impaired one (netem) is on the in-process underlay between podwire nodes (links.ts) */
   links?: LinkPlan[];
+  /**
+   * With a shared store (`--store`): nodes of the topology that hold no live
+   * lease there (not started, or their host died). No route leads to them
+   * and their pods are no Service endpoints until they come (back).
+   */
+  absentNodes?: string[];
 }
 
 /** A node-to-node link and its impairment (both directions); `podwire netem set|clear A:B` changes it live. */

@@ -1,7 +1,7 @@
 // Layering of the control plane, read from the import statements themselves
 // (static `import ... from`, `export ... from` and dynamic `import()`).
 // Layers, lowest first: a file may import its own layer or any lower one.
-//   util → model → io → dataplane, dns, ingress → lab → cli, bench
+//   util → model → io → dataplane, dns, ingress, store → lab → cli, bench
 // model is pure planning and sits at the bottom (io and dataplane already take
 // their config types from it); bench and the shipped CLI share the top, but
 // no cycle may run between them, neither between files nor between folders. Run: npx vitest run test/arch/layers.test.ts
@@ -11,7 +11,7 @@ import { join, dirname, resolve, relative } from 'node:path';
 import { importsOf } from './imports.ts';
 
 const ROOT = resolve(__dirname, '../..');
-const RANK: Record<string, number> = { util: 0, model: 1, io: 2, dataplane: 3, dns: 3, ingress: 3, lab: 4, cli: 5, cni: 5, bench: 5 };
+const RANK: Record<string, number> = { util: 0, model: 1, io: 2, dataplane: 3, dns: 3, ingress: 3, store: 3, lab: 4, cli: 5, cni: 5, bench: 5 };
 
 function files(dir: string): string[] {
   const out: string[] = [];

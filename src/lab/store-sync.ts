@@ -1,0 +1,184 @@
+// A host's link with the shared store (`podwire up --store`): it takes this
+// node's lease, then follows the store as flanneld and kube-proxy follow
+// theirs — each change is programmed through the same paths a local change
+// takes:
+//  - node leases (leases/nodes/): a node whose lease exists is reachable,
+//    any other node of the topology is absent (Lab.setAbsentNodes: no route
+//    to it, its pods leave the Services' endpoints);
+//  - Services (services/): applied or deleted through ServiceControl, as
+//    `podwire apply` / `delete service` on this host would.
+// Watches resume by themselves when etcd comes back (the client re-watches
+// from the last revision it saw); while it is away the data plane keeps
+// forwarding with what it has.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { localNodes, type LabPlan } from '../model/topology.ts';
+import type { ApplyInput } from '../model/apply.ts';
+import { keys, decodeNodeLease, decodeService, type NodeLease } from '../store/schema.ts';
+import type { SharedStore, NodeClaim } from '../store/etcd-store.ts';
+import type { Lab } from './lab.ts';
+import type { ServiceControl } from './service-control.ts';
+
+/** How long a stopping host waits for etcd to take its lease back. */
+const STOP_TIMEOUT_MS = 1000;
+
+export interface StoreSyncOptions {
+  /** the node lease's TTL: how long after this host dies the others drop it */
+  ttlSeconds: number;
+  log: (line: string) => void;
+}
+
+/** What `podwire status` shows of the store. */
+export interface StoreStatus { url: string; lab: string; connected: boolean; liveNodes: string[]; absentNodes: string[]; services: number }
+
+export class StoreSync {
+  private claim?: NodeClaim;
+  private readonly live = new Map<string, NodeLease>();
+  private readonly storedServices = new Set<string>();
+  private connected = true;
+  /** Service events not yet applied (key -> value, or null for a delete), applied as one batch */
+  private pending = new Map<string, string | null>();
+  private flushing = false;
+  /** stop() was called: events still arriving are ignored (the lab is going down) */
+  private stopped = false;
+
+  private constructor(private readonly store: SharedStore, private readonly lab: Lab, private readonly services: ServiceControl,
+    private readonly name: string, private readonly opts: StoreSyncOptions) {}
+
+  /** The nodes of `plan` (other than this host's) without a lease in the store now: absent from the start. */
+  static async absentAtStart(store: SharedStore, plan: LabPlan): Promise<string[]> {
+    const { leases } = await store.nodeLeases(plan.name);
+    const live = new Set(leases.map((l) => l.node));
+    return plan.nodes.filter((n) => n.name !== plan.hostNode && !live.has(n.name)).map((n) => n.name);
+  }
+
+  static async start(store: SharedStore, lab: Lab, services: ServiceControl, opts: StoreSyncOptions): Promise<StoreSync> {
+    const plan = lab.plan;
+    const me = localNodes(plan)[0];
+    const s = new StoreSync(store, lab, services, plan.name, opts);
+    const lease: NodeLease = {
+      node: me.name, podCIDR: me.podCIDR, underlayIp: me.underlayIp, vtepMac: me.vtepMac,
+      host: hostname(), since: new Date().toISOString(), instance: randomBytes(8).toString('hex'),
+    };
+    s.claim = await store.claimNode(plan.name, lease, opts.ttlSeconds, (why) => opts.log(`podwire: store: node ${me.name}'s lease lost (${why}); taking it again when etcd answers`));
+    // Services first (so this host serves what the others serve), then the leases; each watched from the revision read
+    const stored = await store.services(plan.name);
+    for (const x of stored.services) s.pending.set(keys.service(plan.name, x.spec.namespace, x.spec.name), JSON.stringify(x));
+    await s.flush();
+    await store.watch(keys.services(plan.name), stored.revision, (events) => {
+      if (s.stopped) return;
+      for (const e of events) s.pending.set(e.key, e.type === 'put' ? e.value : null);
+      void s.flush();
+    }, (up, why) => s.setConnected(up, why));
+    const nodes = await store.nodeLeases(plan.name);
+    for (const l of nodes.leases) s.live.set(l.node, l);
+    await s.programAbsent();
+    await store.watch(keys.nodes(plan.name), nodes.revision, (events) => {
+      if (s.stopped) return;
+      for (const e of events) {
+        const node = e.key.slice(keys.nodes(plan.name).length);
+        if (e.type === 'delete') s.live.delete(node);
+        else {
+          try {
+            s.live.set(node, decodeNodeLease(e.key, e.value));
+          } catch (err) {
+            opts.log(`podwire: store: ${(err as Error).message}: ignored`);
+          }
+        }
+      }
+      void s.programAbsent().catch((err) => opts.log(`podwire: store: could not program node changes: ${(err as Error).message}`));
+    }, (up, why) => s.setConnected(up, why));
+    return s;
+  }
+
+  status(): StoreStatus {
+    return {
+      url: this.store.address.url, lab: this.name, connected: this.connected,
+      liveNodes: [...this.live.keys()].sort(), absentNodes: this.lab.plan.absentNodes ?? [], services: this.storedServices.size,
+    };
+  }
+
+  /** Give the lease back (a clean stop: the other hosts drop this node at once, not after the TTL). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    // etcd away: do not hold the teardown up; the lease then simply expires
+    const release = async () => {
+      await this.claim?.release().catch(() => {});
+      await this.store.close().catch(() => {});
+    };
+    await Promise.race([release(), new Promise((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref())]);
+  }
+
+  private setConnected(up: boolean, why?: string): void {
+    if (up === this.connected) return;
+    this.connected = up;
+    this.opts.log(up ? 'podwire: store: watching again (etcd answers)' : `podwire: store: lost etcd (${why ?? 'disconnected'}); the data plane keeps what it has`);
+  }
+
+  /** the absent set last programmed (comma-joined); undefined before the first time */
+  private lastAbsent: string | undefined;
+  /** Every node of the topology without a lease is absent; program only when that set changed. */
+  private async programAbsent(): Promise<void> {
+    const plan = this.lab.plan;
+    for (const [node, l] of this.live) {
+      const n = plan.nodes.find((x) => x.name === node);
+      if (n && (n.podCIDR !== l.podCIDR || n.underlayIp !== l.underlayIp)) {
+        this.opts.log(`podwire: store: node ${node}'s lease says pod CIDR ${l.podCIDR} at ${l.underlayIp}, the topology ${n.podCIDR} at ${n.underlayIp}: the topology's is programmed`);
+      }
+    }
+    const absent = plan.nodes.filter((n) => n.name !== plan.hostNode && !this.live.has(n.name)).map((n) => n.name);
+    const key = absent.join(',');
+    if (key === this.lastAbsent) return;
+    const first = this.lastAbsent === undefined;
+    const before = new Set(this.lastAbsent ? this.lastAbsent.split(',') : []);
+    this.lastAbsent = key;
+    await this.lab.setAbsentNodes(absent);
+    if (first) return;
+    const left = absent.filter((n) => !before.has(n));
+    const came = [...before].filter((n) => !absent.includes(n));
+    if (left.length) this.opts.log(`podwire: store: node(s) ${left.join(', ')} left (no lease): routes and endpoints removed`);
+    if (came.length) this.opts.log(`podwire: store: node(s) ${came.join(', ')} joined (lease taken): routes and endpoints added`);
+  }
+
+  /** Apply the pending Service events: puts as one apply, deletes as one delete (ServiceControl runs them in turn). */
+  private async flush(): Promise<void> {
+    if (this.flushing || this.pending.size === 0) return;
+    this.flushing = true;
+    const batch = this.pending;
+    this.pending = new Map();
+    try {
+      const input: ApplyInput = { services: [], origins: [], source: `store ${this.store.address.url}` };
+      const gone: { namespace: string; name: string }[] = [];
+      for (const [key, value] of batch) {
+        if (value === null) {
+          const [namespace, name] = key.slice(keys.services(this.name).length).split('/');
+          if (this.storedServices.delete(`${namespace}/${name}`)) gone.push({ namespace, name });
+          continue;
+        }
+        try {
+          const s = decodeService(key, value);
+          input.services.push(s.spec);
+          input.origins.push(`${key} (${s.origin})`);
+          this.storedServices.add(`${s.spec.namespace}/${s.spec.name}`);
+        } catch (e) {
+          this.opts.log(`podwire: store: ${(e as Error).message}: ignored`);
+        }
+      }
+      // one line per batch, once the data plane has it (ServiceControl answers after programming every node)
+      const names = (xs: { name: string }[]) => `${xs.slice(0, 3).map((x) => x.name).join(', ')}${xs.length > 3 ? ', ...' : ''}`;
+      if (input.services.length) {
+        await this.services.handle({ cmd: 'apply', input });
+        this.opts.log(`podwire: store: applied ${input.services.length} Service(s) (${names(input.services)})`);
+      }
+      if (gone.length) {
+        await this.services.handle({ cmd: 'delete', services: gone });
+        this.opts.log(`podwire: store: deleted ${gone.length} Service(s) (${names(gone)})`);
+      }
+    } catch (e) {
+      this.opts.log(`podwire: store: could not apply the store's Services: ${(e as Error).message}`);
+    } finally {
+      this.flushing = false;
+    }
+    if (this.pending.size) await this.flush();
+  }
+}

@@ -1,0 +1,52 @@
+// `podwire apply FILE --store` / `delete service --store`: the change is
+// planned here against the store's lab (its topology and the Services stored
+// so far) exactly as a host would plan it, so a bad file is refused before
+// anything is written; the Services go into the store with their ClusterIPs
+// and nodePorts decided, and every host applies the same (lab/store-sync.ts).
+import { planApply, serviceKey, type ApplyInput, type ApplyResult } from '../model/apply.ts';
+import type { ServicePlan, ServiceSpec } from '../model/services.ts';
+import { SharedStore, type StoreOptions } from './etcd-store.ts';
+import type { StoredService } from './schema.ts';
+import { storeLabName, planFromConfig } from './store-lab.ts';
+
+export async function applyToStore(opts: StoreOptions, name: string | undefined, input: Omit<ApplyInput, 'networkPolicies'>): Promise<ApplyResult[]> {
+  const store = await SharedStore.connect(opts);
+  try {
+    const lab = await storeLabName(store, name);
+    const plan = planFromConfig(lab, (await store.labConfig(lab)).config);
+    const stored = await store.services(lab);
+    if (stored.services.length) {
+      plan.services = planApply(plan, { services: stored.services.map((s) => s.spec), origins: stored.services.map((s) => s.origin), source: `store ${opts.url}` }).services;
+    }
+    const change = planApply(plan, input); // throws, naming the file and document, on any problem: nothing written
+    const byKey = new Map(change.services.map((s) => [serviceKey(s), s]));
+    const out: StoredService[] = input.services.map((spec, i) => ({ spec: decided(spec, byKey.get(serviceKey(spec))!), origin: `${input.source} ${input.origins[i]}` }));
+    await store.putServices(lab, out);
+    return change.results;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function deleteFromStore(opts: StoreOptions, name: string | undefined, refs: { namespace: string; name: string }[]): Promise<string[]> {
+  const store = await SharedStore.connect(opts);
+  try {
+    const lab = await storeLabName(store, name);
+    const have = new Set((await store.services(lab)).services.map((s) => `${s.spec.namespace}/${s.spec.name}`));
+    const missing = refs.filter((r) => !have.has(`${r.namespace}/${r.name}`));
+    if (missing.length) throw new Error(`not in the store's lab "${lab}": service(s) ${missing.map((r) => `${r.namespace}/${r.name}`).join(', ')} (only Services applied with --store are there)`);
+    await store.deleteServices(lab, refs);
+    return refs.map((r) => r.name);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The spec with what allocation decided pinned (ClusterIP, nodePorts): every host then programs the same addresses. */
+function decided(spec: ServiceSpec, plan: ServicePlan): ServiceSpec {
+  return {
+    ...spec,
+    ...(plan.clusterIP ? { clusterIP: plan.clusterIP } : {}),
+    ports: spec.ports.map((p, i) => (plan.ports[i]?.nodePort ? { ...p, nodePort: plan.ports[i].nodePort } : p)),
+  };
+}
