@@ -4,7 +4,8 @@
 import { Command } from 'commander';
 import { requestControl, openControlStream } from '../lab/control.ts';
 import type { TraceReply } from '../lab/trace-control.ts';
-import { kernelHopText } from '../lab/trace-kernel.ts';
+// a type only: trace-kernel.ts itself loads the whole model, which `podwire --help` must not
+import type { KernelHop } from '../lab/trace-kernel.ts';
 import { runningLab } from './lab-target.ts';
 
 export function traceCommand(): Command {
@@ -82,4 +83,16 @@ async function liveTrace(opts: { pod?: string; drops?: boolean; rate: number; js
     }
   });
   await new Promise<void>((resolve) => sock.on('close', () => resolve()));
+}
+
+/** The kernel hop as trace prints it. */
+export function kernelHopText(k: KernelHop): string[] {
+  if (k.judgedBy === 'none') return [`=> then kernel node ${k.node} (pod ${k.pod}): the Linux kernel forwards it; podwire cannot see inside, and this node enforces no NetworkPolicy`];
+  const verdict = !k.ingress.isolatedBy.length ? 'allowed (no policy isolates the pod for ingress)'
+    : k.ingress.allowed ? `allowed by ${k.ingress.rule}` : `denied (isolated by ${k.ingress.isolatedBy.join(', ')}; no rule admits it)`;
+  return [
+    `=> then kernel node ${k.node} (pod ${k.pod}): the verdict is the kernel's (nftables, table inet pw_netpol); podwire cannot see inside the kernel`,
+    `   its ingress rules for ${k.pod}, rendered from the same compiled policies, say: ${verdict}`
+      + (k.deniedSoFar !== undefined ? `; its deny rule has dropped ${k.deniedSoFar} packets since the rules were loaded` : ''),
+  ];
 }
