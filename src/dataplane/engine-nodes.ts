@@ -57,6 +57,7 @@ export function setUpNodes(cfg: EngineConfig): EngineNodes {
     ...(cfg.svcCapacity ? { svcCapacity: cfg.svcCapacity } : {}),
     ...(cfg.svcMaxBackends ? { svcMaxBackends: cfg.svcMaxBackends } : {}),
     ...(cfg.maglev ? { maglev: true } : {}),
+    ...(cfg.policyCapacity ? { policyCapacity: cfg.policyCapacity } : {}),
   });
   const memBase = bufferAddress(dps[0].memory.buffer);
   const mem8 = memoryBytes(dps[0].memory);

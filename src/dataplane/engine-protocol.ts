@@ -82,6 +82,8 @@ export interface EngineConfig {
   /** each node's Service tables (cluster.serviceCapacity / serviceMaxBackends); the Dataplane's defaults when absent */
   svcCapacity?: number;
   svcMaxBackends?: number;
+  /** each node's NetworkPolicy tables (cluster.policyCapacity) */
+  policyCapacity?: number;
   /** room for a Maglev table per Service (cluster.serviceScheduler: maglev) */
   maglev?: boolean;
   /** capture bytes posted to the main thread and not yet handled by it (one Int32: capture-tap.ts) */

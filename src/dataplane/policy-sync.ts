@@ -33,13 +33,13 @@ export function programPolicies(dp: Dataplane, c: CompiledPolicies): PolicyProgr
     const flags = new Map(c.pods.map((p) => [p.ip, (p.ingress.length ? LOCAL_INGRESS : 0) | (p.egress.length ? LOCAL_EGRESS : 0)]));
     for (const [ip, id] of c.identities) {
       if (ex.polSetAddress(ip, id, wasmClass.get(classOf(c.classes, ip))!, flags.get(ip) ?? 0) !== 0) {
-        throw new Error(`node ${c.node}: the NetworkPolicy address table is full (${ex.polCapacity()} pods)`);
+        throw new Error(`node ${c.node}: the NetworkPolicy address table is full (${ex.polCapacity()} pods; cluster.policyCapacity, fixed at up)`);
       }
     }
     let ranges = 0;
     for (const a of c.allows) for (const r of a.ranges) {
       if (ex.polAddRange(a.podIp, peerOf(a.peer), DIR[a.direction], a.protocol, r.lo, r.hi, r.rule) !== 0) {
-        throw new Error(`node ${c.node}: the NetworkPolicy allow table is full (${ex.polCapacity()} entries, ${2 * ex.polCapacity()} port ranges)`);
+        throw new Error(`node ${c.node}: the NetworkPolicy allow table is full (${ex.polCapacity()} entries, ${2 * ex.polCapacity()} port ranges; cluster.policyCapacity, fixed at up)`);
       }
       ranges++;
     }

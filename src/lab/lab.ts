@@ -16,6 +16,7 @@ import { GSO_SLOT_SIZE, MTU_SLOT_SIZE } from '../dataplane/dataplane.ts';
 import type { NodeStats, EngineConfig, EngineNodeConfig, EngineServiceConfig, EnginePortConfig, NodeConntrack, NodeTables } from '../dataplane/engine-protocol.ts';
 import type { ServiceSyncResult } from '../dataplane/service-sync.ts';
 import { DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS } from '../model/services.ts';
+import { DEFAULT_POLICY_CAPACITY } from '../model/network-policy.ts';
 import { labId, localNodes, hasUnderlay, nodePortCount, type LabPlan, type NodePlan, type PodPlan } from '../model/topology.ts';
 import { announcements } from '../model/load-balancer.ts';
 import { LoadBalancerAnnouncer } from './lb-announcer.ts';
@@ -174,6 +175,7 @@ export class Lab {
         // sized for what `podwire apply` may add later, not just the Services at up
         svcCapacity: plan.serviceCapacity ?? DEFAULT_SERVICE_CAPACITY,
         svcMaxBackends: plan.serviceMaxBackends ?? DEFAULT_SERVICE_MAX_BACKENDS,
+        policyCapacity: plan.policyCapacity ?? DEFAULT_POLICY_CAPACITY,
         maglev: plan.serviceScheduler === 'maglev',
         // impaired links as they are now (`podwire netem set A:B` changes plan.links)
         links: (plan.links ?? []).flatMap((l) => (l.netem ? [{ between: l.between, netem: l.netem }] : [])),

@@ -21,6 +21,9 @@ import { ipv4ToInt, intToIpv4 } from './addr.ts';
 import { isIanaSvcName } from './pod-ports.ts';
 import { isNamespaceName, DEFAULT_NAMESPACE } from './namespaces.ts';
 
+/** A podwire node's NetworkPolicy tables when cluster.policyCapacity is not given: pod addresses, and allow entries. */
+export const DEFAULT_POLICY_CAPACITY = 4096;
+
 export const POLICY_PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
 export type PolicyProtocol = (typeof POLICY_PROTOCOLS)[number];
 export const POLICY_TYPES = ['Ingress', 'Egress'] as const;

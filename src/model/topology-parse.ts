@@ -3,6 +3,7 @@
 // the later passes to check across fields and to number. Nothing here looks
 // at two fields at once (topology-validate.ts does).
 import type { Cidr } from './cidr.ts';
+import { DEFAULT_POLICY_CAPACITY } from './network-policy.ts';
 import { parseServiceList, DEFAULT_SERVICE_CAPACITY, DEFAULT_SERVICE_MAX_BACKENDS, type ServiceSpec } from './services.ts';
 import { DATAPLANES, OVERLAYS, SERVICE_SCHEDULERS, type DataplaneKind, type Overlay, type ServiceScheduler } from './topology-types.ts';
 import { isObject, str, int, bool, tryCidr, unknownKeys } from './fields.ts';
@@ -16,7 +17,7 @@ import { parseNetem, type NetemSpec } from './netem.ts';
 import { parseLinkList, type LinkInput } from './links.ts';
 
 export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external', 'networkPolicies', 'links'];
-export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
+export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'policyCapacity', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
 const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
 const POD_KEYS = ['name', 'namespace', 'labels', 'ports', 'hostname', 'subdomain', 'netem'];
@@ -41,6 +42,7 @@ export interface ClusterInput {
   dnsUpstream?: DnsUpstream;
   serviceCapacity: number;
   serviceMaxBackends: number;
+  policyCapacity: number;
   serviceScheduler: ServiceScheduler;
   /** addresses for type LoadBalancer Services (load-balancer.ts) */
   loadBalancerPool?: Cidr;
@@ -144,6 +146,8 @@ function parseCluster(raw: unknown, problems: string[]): ClusterInput {
     serviceCapacity: int(cluster.serviceCapacity, DEFAULT_SERVICE_CAPACITY, 'cluster.serviceCapacity', problems, 1, 1 << 20),
     serviceMaxBackends: int(cluster.serviceMaxBackends, DEFAULT_SERVICE_MAX_BACKENDS, 'cluster.serviceMaxBackends', problems, 1, 65536),
     serviceScheduler,
+    // a node's NetworkPolicy tables: pod addresses it knows, and allow entries (one per local pod and admitted identity)
+    policyCapacity: int(cluster.policyCapacity, DEFAULT_POLICY_CAPACITY, 'cluster.policyCapacity', problems, 64, 1 << 20),
     ...(cluster.loadBalancerPool !== undefined ? { loadBalancerPool: tryCidr(cluster.loadBalancerPool, 'cluster.loadBalancerPool', problems) } : {}),
   };
 }

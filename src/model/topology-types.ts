@@ -99,6 +99,8 @@ export interface LabPlan {
   /** each podwire node's Service tables, fixed at up (what `podwire apply` can grow to): frontends, and backends per frontend (services.ts DEFAULT_SERVICE_*) */
   serviceCapacity?: number;
   serviceMaxBackends?: number;
+  /** each podwire node's NetworkPolicy tables, fixed at up: pod addresses and allow entries (cluster.policyCapacity) */
+  policyCapacity?: number;
   /** how new flows choose a Service backend on podwire nodes: seeded random (kube-proxy's iptables/nftables modes) or Maglev (IPVS's "mh") */
   serviceScheduler?: ServiceScheduler;
   /** cluster.loadBalancerPool: addresses for type LoadBalancer Services, inside underlayCIDR (load-balancer.ts) */

@@ -88,6 +88,7 @@ export function planTopology(doc: unknown, source = 'topology'): LabPlan {
     macAgingSeconds: c.macAgingSeconds, namespaces, nodes, services, networkPolicies: t.networkPolicies, dnsIP, ...(dns ? { dns } : {}),
     ...(ing.ingress ? { ingress: ing.ingress, ingressObjects: ing.objects } : {}),
     serviceCapacity: c.serviceCapacity, serviceMaxBackends: c.serviceMaxBackends, serviceScheduler: c.serviceScheduler,
+    policyCapacity: c.policyCapacity,
     ...(pool ? { loadBalancerPool: pool.text } : {}), ...(external.length ? { external } : {}),
     ...(t.links.length ? { links: t.links.map((l) => ({ between: l.between, ...(l.netem ? { netem: { ...l.netem } } : {}) })) } : {}),
   };

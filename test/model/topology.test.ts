@@ -9,7 +9,7 @@ import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNo
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { planProblems as problems } from '../helpers/problems.ts';
 
-const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, serviceScheduler, dns, loadBalancerPool, ingress, ingressExternalTrafficPolicy, ingressLoadBalancerIP';
+const CLUSTER_KEYS = 'name, clusterCIDR, serviceCIDR, nodeCIDRMaskSize, overlay, vxlan, underlay, underlayCIDR, mtu, offloads, macAgingSeconds, serviceCapacity, serviceMaxBackends, serviceScheduler, policyCapacity, dns, loadBalancerPool, ingress, ingressExternalTrafficPolicy, ingressLoadBalancerIP';
 
 const node = (name: string, pods: unknown[] = [], extra: Record<string, unknown> = {}) => ({ name, pods, ...extra });
 const doc = (cluster: Record<string, unknown>, nodes: unknown[] = [node('n1', ['a'])]) => ({ cluster, nodes });
@@ -480,5 +480,14 @@ describe('topology files and `podwire up` on an invalid one', () => {
       expect(r.stderr).toBe(`error: option '--batch <n>' argument '${batch}' is invalid. expected an integer from 1 to 1024.\n`);
     }
     expect(await hostLeftovers(['pw-e2e-inv-'])).toEqual({ namespaces: [], links: [] });
+  });
+});
+
+describe('cluster.policyCapacity', () => {
+  it('sizes each podwire node\'s NetworkPolicy tables: 4096 unless given, 64 to 1048576', () => {
+    expect(planTopology(doc({})).policyCapacity).toBe(4096);
+    expect(planTopology(doc({ policyCapacity: 262144 })).policyCapacity).toBe(262144);
+    expect(problems(doc({ policyCapacity: 10 })).join('\n')).toMatch(/cluster\.policyCapacity/);
+    expect(problems(doc({ policyCapacity: 'lots' })).join('\n')).toMatch(/cluster\.policyCapacity/);
   });
 });
