@@ -1,11 +1,11 @@
-// The figures README.md and bench/RESULTS.md quote, printed from the JSON the
+// The figures docs/benchmarks.md and bench/RESULTS.md quote, printed from the JSON the
 // benchmarks wrote: every figure is the median of the latest run in the data
 // directory that measured it, with its min–max range, the number of runs,
 // the file, and the machine and date. Nothing here is typed in by hand.
 //
 //   npx tsx bench/quote.ts [DIR]            print the markdown (DIR: bench/data)
 //   npx tsx bench/quote.ts [DIR] --write    also replace the generated blocks
-//                                           in README.md and bench/RESULTS.md
+//                                           in docs/benchmarks.md and bench/RESULTS.md
 //
 // Old JSON (before the like-for-like harness: no `cases` / `rounds`) is
 // quoted with what was unlike about it.
@@ -209,7 +209,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   console.log(md);
   if (args.includes('--write')) {
     // both files checked before either is written
-    const out = [join(root, 'README.md'), join(root, 'bench', 'RESULTS.md')].map((f) => [f, replaceBlock(readFileSync(f, 'utf8'), md, f)]);
+    const out = [join(root, 'docs', 'benchmarks.md'), join(root, 'bench', 'RESULTS.md')].map((f) => [f, replaceBlock(readFileSync(f, 'utf8'), md, f)]);
     for (const [f, text] of out) {
       writeFileSync(f, text);
       console.error(`wrote ${f}`);

@@ -32,7 +32,7 @@ export function downCommand(): Command {
         const what = [...strays.namespaces, ...strays.etcNetns.map((n) => `${ETC_NETNS}/${n}`)];
         if (what.length) console.log(`podwire: removed strays ${what.join(' ')}`);
         else if (!found) console.log('podwire: nothing to remove');
-        if (strays.leftAlone.length) console.log(`podwire: left alone ${strays.leftAlone.join(' ')} (not provably this state directory's: see README, Cleaning up)`);
+        if (strays.leftAlone.length) console.log(`podwire: left alone ${strays.leftAlone.join(' ')} (not provably this state directory's: see docs/safety.md, Cleaning up)`);
       } else if (!found) {
         console.log(`podwire: no lab named "${opts.name}" (nothing to remove; try --all)`);
       }

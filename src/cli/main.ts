@@ -19,6 +19,7 @@ import { netemCommand } from './netem.ts';
 import { graphCommand } from './graph.ts';
 import { cniCommand } from './cni.ts';
 import { execCommand } from './exec.ts';
+import { addDocsLinks } from './docs-links.ts';
 
 const program = new Command()
   .name('podwire')
@@ -45,6 +46,7 @@ program.addCommand(netemCommand());
 program.addCommand(graphCommand());
 program.addCommand(cniCommand());
 program.addCommand(execCommand());
+addDocsLinks(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-// The shared store's layout (README, "Shared store (etcd)"): one prefix per
+// The shared store's layout (docs/multi-host.md, "Shared store (etcd)"): one prefix per
 // lab, /podwire/<lab>/, holding
 //   schema                   the layout's version (SCHEMA_VERSION)
 //   config                   the cluster: CIDRs, overlay, VXLAN VNI/port, and the topology as given

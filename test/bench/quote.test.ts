@@ -1,8 +1,8 @@
-// The figures README.md and bench/RESULTS.md quote come from bench/data:
+// The figures docs/benchmarks.md and bench/RESULTS.md quote come from bench/data:
 // medians of the latest run with their range and the machine and date, no
 // best runs passed off as current, and old-harness runs carry their caveat.
 import { describe, it, expect } from 'vitest';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +18,9 @@ const block = (text: string) => {
 describe('quoted figures', () => {
   const data = loadData(join(ROOT, 'bench', 'data'));
 
-  it('README.md and bench/RESULTS.md carry exactly what bench/quote.ts prints from bench/data', () => {
+  it('docs/benchmarks.md and bench/RESULTS.md carry exactly what bench/quote.ts prints from bench/data', () => {
     const md = quoteMarkdown(data);
-    expect(block(read('README.md'))).toBe(md);
+    expect(block(read('docs/benchmarks.md'))).toBe(md);
     expect(block(read('bench/RESULTS.md'))).toBe(md);
   });
 
@@ -46,8 +46,9 @@ describe('quoted figures', () => {
     }
   });
 
-  it('README: the best-run figures appear only labelled historical', () => {
-    const paragraphs = read('README.md').split(/\n\s*\n/);
+  it('README and docs/: the best-run figures appear only labelled historical', () => {
+    const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).map((f) => join('docs', f))];
+    const paragraphs = pages.flatMap((f) => read(f).split(/\n\s*\n/));
     for (const fig of ['45–51 Mpps', '22.3 / 22.8']) {
       const where = paragraphs.filter((p) => p.includes(fig));
       for (const p of where) expect(p, fig).toMatch(/historical/);
