@@ -124,8 +124,13 @@ export class CniControl {
     let ip: string, port: number;
     try {
       ip = choosePodAddress(node, new Set(live.pods.map((p) => p.ip)), req.ip);
+      // the ports the node came up with (its pods then, maxPods): attached pods do not add any
       const upPods = live.pods.filter((p) => ![...this.attached.values()].some((x) => x.pod === p));
-      port = choosePodPort(node, new Set(live.pods.map((p) => p.port)), nodePortCount({ pods: upPods }));
+      const podPorts = nodePortCount({ pods: upPods, maxPods: node.maxPods }) - 1;
+      if (live.pods.length >= podPorts) {
+        throw new CniLabError(CNI_CODE_EXHAUSTED, `node ${node.name} is full: ${live.pods.length} pods (maxPods ${node.maxPods ?? podPorts}; raise nodes[].maxPods in the topology and start the lab again)`);
+      }
+      port = choosePodPort(node, new Set(live.pods.map((p) => p.port)), podPorts + 1);
     } catch (e) {
       if (e instanceof AttachError) throw new CniLabError(e.kind === 'exhausted' ? CNI_CODE_EXHAUSTED : 7, e.message);
       throw e;
