@@ -76,8 +76,8 @@ export class CniControl {
 
   constructor(
     private readonly lab: Lab,
-    /** Services select from the plan's pods again (service-control.ts podsChanged) */
-    private readonly podsChanged: () => Promise<unknown>,
+    /** what selects pods by labels, told the plan's pods changed: Services (service-control.ts) and NetworkPolicies (policy-control.ts) */
+    private readonly podsChanged: { services: () => Promise<unknown>; policies: () => Promise<unknown> },
     private readonly log: (line: string) => void = () => {},
   ) {}
 
@@ -124,8 +124,13 @@ export class CniControl {
     let ip: string, port: number;
     try {
       ip = choosePodAddress(node, new Set(live.pods.map((p) => p.ip)), req.ip);
+      // the ports the node came up with (its pods then, maxPods): attached pods do not add any
       const upPods = live.pods.filter((p) => ![...this.attached.values()].some((x) => x.pod === p));
-      port = choosePodPort(node, new Set(live.pods.map((p) => p.port)), nodePortCount({ pods: upPods }));
+      const podPorts = nodePortCount({ pods: upPods, maxPods: node.maxPods }) - 1;
+      if (live.pods.length >= podPorts) {
+        throw new CniLabError(CNI_CODE_EXHAUSTED, `node ${node.name} is full: ${live.pods.length} pods (maxPods ${node.maxPods ?? podPorts}; raise nodes[].maxPods in the topology and start the lab again)`);
+      }
+      port = choosePodPort(node, new Set(live.pods.map((p) => p.port)), podPorts + 1);
     } catch (e) {
       if (e instanceof AttachError) throw new CniLabError(e.kind === 'exhausted' ? CNI_CODE_EXHAUSTED : 7, e.message);
       throw e;
@@ -163,7 +168,15 @@ export class CniControl {
     this.attached.set(key, { a, tap, port, pod });
     this.lab.attached.set(ip, { tap, node: node.name, port });
     node.pods.push(pod);
-    await this.podsChanged().catch((e) => this.log(`podwire: Services did not take pod ${name}: ${(e as Error).message}`));
+    // the policies selecting the pod hold before ADD answers, so before the runtime starts anything in the pod;
+    // a pod they could not be programmed for is not attached (it would run unisolated)
+    try {
+      await this.podsChanged.policies();
+    } catch (e) {
+      await this.del(req.containerId, req.ifName);
+      throw new CniLabError(5, `NetworkPolicies could not take pod ${name}, so it was not attached: ${(e as Error).message}`);
+    }
+    await this.podsChanged.services().catch((e) => this.log(`podwire: Services did not take pod ${name}: ${(e as Error).message}`));
     this.log(`podwire: CNI ADD: pod ${podLabel(pod)} (${ip}) on node ${node.name}, ${req.ifName} in ${req.netns}`);
     return a;
   }
@@ -177,7 +190,8 @@ export class CniControl {
     this.lab.attached.delete(x.a.ip);
     const node = this.lab.plan.nodes.find((n) => n.name === x.a.node);
     if (node) node.pods.splice(node.pods.indexOf(x.pod), 1);
-    await this.podsChanged().catch((e) => this.log(`podwire: Services still had pod ${x.a.pod}: ${(e as Error).message}`));
+    await this.podsChanged.services().catch((e) => this.log(`podwire: Services still had pod ${x.a.pod}: ${(e as Error).message}`));
+    await this.podsChanged.policies().catch((e) => this.log(`podwire: NetworkPolicies still had pod ${x.a.pod}: ${(e as Error).message}`));
     await this.lab.detachPort(x.a.node, x.port, x.a.ip).catch((e) => this.log(`podwire: detaching pod ${x.a.pod}: ${(e as Error).message}`));
     try { x.tap.close(); } catch { /* gone with its namespace */ }
     this.log(`podwire: CNI DEL: pod ${podLabel(x.pod)} (${x.a.ip}) removed from node ${x.a.node}`);

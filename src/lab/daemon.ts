@@ -98,7 +98,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void, s
   const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];
   const ui = new UiControl({ lab: status, stats: () => tables.stats(), trace: (req) => traces.trace(req), shape });
   const netem = new NetemControl(plan, lab); // netemSet, netemClear
-  const cni = new CniControl(lab, () => services.podsChanged(), log); // cni-add, cni-del, cni-check, cni-gc: a container runtime's pods
+  const cni = new CniControl(lab, { services: () => services.podsChanged(), policies: () => policies.podsChanged() }, log); // cni-add, cni-del, cni-check, cni-gc: a container runtime's pods
   const handle: ControlHandler = async (req) => {
     if (req.cmd === 'status') return status();
     if (req.cmd === TEST_CRASH_WORKER && process.env.PODWIRE_TEST_HOOKS === '1') {

@@ -99,6 +99,16 @@ export class PolicyControl {
   }
 
   /**
+   * The lab's pods changed (a container runtime's pod attached or removed,
+   * cni-control.ts): the same policies compiled again from today's pods, so
+   * they select the new pod by its labels like a pod of the topology, and a
+   * removed pod's address (which the next ADD may get) keeps no rule of it.
+   */
+  async podsChanged(): Promise<void> {
+    if (this.policies.length) await this.program(this.policies);
+  }
+
+  /**
    * Make `next` the lab's policies: compiled and programmed into every podwire
    * node here and loaded into every kernel node. The kernel nodes' scripts are
    * checked first (nothing changes when one is refused); a later failure puts

@@ -36,6 +36,7 @@ export function allocateAddresses(t: CheckedTopology, problems: string[]): NodeP
       gatewayMac: macForIp(gateway),
       underlayIp,
       ...(n.address ? { address: n.address } : {}),
+      maxPods: n.maxPods,
       underlayMac: macForIp(underlayIp),
       vtepMac: vtepMacFor(underlayIp),
       pods: n.pods.map((p, port) => {

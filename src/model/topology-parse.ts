@@ -19,7 +19,9 @@ import { parseLinkList, type LinkInput } from './links.ts';
 export const TOP_KEYS = ['cluster', 'namespaces', 'nodes', 'services', 'ingresses', 'external', 'networkPolicies', 'links'];
 export const CLUSTER_KEYS = ['name', 'clusterCIDR', 'serviceCIDR', 'nodeCIDRMaskSize', 'overlay', 'vxlan', 'underlay', 'underlayCIDR', 'mtu', 'offloads', 'macAgingSeconds', 'serviceCapacity', 'serviceMaxBackends', 'serviceScheduler', 'policyCapacity', 'dns', 'loadBalancerPool', ...INGRESS_CLUSTER_KEYS];
 const VXLAN_KEYS = ['vni', 'port'];
-const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address'];
+const NODE_KEYS = ['name', 'podCIDR', 'pods', 'dataplane', 'address', 'maxPods'];
+/** Pods a node takes (its own, the lab's DNS/Ingress pods, a runtime's): the kubelet's default maxPods. */
+export const DEFAULT_MAX_PODS = 110;
 const POD_KEYS = ['name', 'namespace', 'labels', 'ports', 'hostname', 'subdomain', 'netem'];
 
 /** `cluster:` as written, defaults filled in; names not yet checked against their lists. */
@@ -72,6 +74,8 @@ export interface NodeInput {
   cidr?: Cidr;
   /** nodes[].address as written (checked by validation) */
   address?: unknown;
+  /** nodes[].maxPods: the bridge ports a node has for pods, fixed at up (a runtime's pods attach to the free ones) */
+  maxPods: number;
   pods: PodInput[];
 }
 
@@ -164,6 +168,7 @@ function parseNode(raw: unknown, i: number, problems: string[]): NodeInput | und
     problems.push(`${where}.dataplane: unknown dataplane "${dataplane}" (expected one of ${DATAPLANES.join(', ')})`);
   }
   const cidr = raw.podCIDR === undefined ? undefined : tryCidr(raw.podCIDR, `node ${name}: podCIDR`, problems);
+  const maxPods = int(raw.maxPods, DEFAULT_MAX_PODS, `${where}.maxPods`, problems, 1, 1024);
   const pods: PodInput[] = [];
   const rawPods = raw.pods ?? [];
   if (!Array.isArray(rawPods)) problems.push(`node ${name}: pods must be a list`);
@@ -190,5 +195,5 @@ function parseNode(raw: unknown, i: number, problems: string[]): NodeInput | und
     const netem = parseNetem((pod as Record<string, unknown>).netem, `${pw}.netem`, problems);
     pods.push({ name: str(pod.name, ''), namespace: String(namespace), labels, ports, ...(hostname ? { hostname } : {}), ...(subdomain ? { subdomain } : {}), ...(netem ? { netem } : {}), where: pw });
   });
-  return { name, where, dataplane, cidr, ...(raw.address !== undefined ? { address: raw.address } : {}), pods };
+  return { name, where, dataplane, cidr, ...(raw.address !== undefined ? { address: raw.address } : {}), maxPods, pods };
 }

@@ -65,6 +65,8 @@ export interface NodePlan {
   underlayMac: string;
   /** the node's VXLAN device MAC (flannel.1) */
   vtepMac: string;
+  /** nodes[].maxPods (default 110): the node's pod ports, fixed at up; absent in plans saved before it */
+  maxPods?: number;
   pods: PodPlan[];
 }
 

@@ -20,6 +20,7 @@ export interface CheckedNode {
   cidr?: Cidr;
   /** nodes[].address, a usable host address */
   address?: string;
+  maxPods: number;
   pods: PodInput[];
 }
 
@@ -47,7 +48,7 @@ export function validateTopology(input: TopologyInput, problems: string[]): Chec
     if (known && n.dataplane === 'kernel') {
       for (const p of n.pods) if (p.netem) problems.push(`${p.where}.netem: node ${n.name} is a kernel node: its pods sit on veths the data plane never sees, and podwire impairs frames in its data plane (pods of podwire nodes only)`);
     }
-    return { name: n.name, dataplane: known ? (n.dataplane as DataplaneKind) : 'podwire', cidr: n.cidr, ...(address ? { address } : {}), pods: n.pods };
+    return { name: n.name, dataplane: known ? (n.dataplane as DataplaneKind) : 'podwire', cidr: n.cidr, ...(address ? { address } : {}), maxPods: n.maxPods, pods: n.pods };
   });
   if (cluster.dns) clusterDnsNameProblems(services, nodes.map((n) => ({ node: n.name, pods: n.pods })), problems);
   checkPodCidrs(checked, cluster, problems);

@@ -139,9 +139,13 @@ export function hasUnderlay(plan: Pick<LabPlan, 'nodes' | 'external'>): boolean 
   return plan.nodes.length > 1 || (plan.external?.length ?? 0) > 0;
 }
 
-/** A node's data-plane ports: one per pod, at least 8; with an underlay the last of them is the underlay port. */
-export function nodePortCount(n: Pick<NodePlan, 'pods'>): number {
-  return Math.max(8, n.pods.length + 1);
+/**
+ * A node's data-plane ports: one per pod it may hold (nodes[].maxPods, so a
+ * runtime's pods attach to free ones later; more when the lab's DNS/Ingress
+ * pods come on top), at least 8; the last of them is the underlay port.
+ */
+export function nodePortCount(n: Pick<NodePlan, 'pods' | 'maxPods'>): number {
+  return Math.max(8, n.pods.length + 1, (n.maxPods ?? 0) + 1);
 }
 
 export function allPods(plan: LabPlan): PodPlan[] {

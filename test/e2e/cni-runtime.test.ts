@@ -6,10 +6,16 @@
 // lists it; CHECK verifies it; a second ADD for the same container is
 // refused; DEL removes exactly the interface podwire made (the namespace and
 // anything else in it stay), is idempotent, frees the address (the next ADD
-// gets it back), and succeeds once the lab is gone.
+// gets it back), and succeeds once the lab is gone. A NetworkPolicy applied
+// before ADD selects the runtime's pod by its labels once attached; n2
+// (maxPods 10) takes more runtime pods than the 7 of a node sized the old
+// way, and the next ADD is refused as full.
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { startLab, stopAllLabs, isRoot, runProgram, type RunningLab } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, isRoot, runProgram, podwire, type RunningLab } from '../helpers/lab.ts';
 import { startPodServers, killAll, httpRequests, HTTP_PORT } from '../helpers/pod-servers.ts';
 import { runCni } from '../helpers/cni.ts';
 
@@ -17,7 +23,9 @@ if (!isRoot) console.warn('test/e2e/cni-runtime.test.ts: skipped — needs root 
 
 const LAB = 'cnie';
 const CLIENT = 'cnie-client';
-const RT = ['cni-e2e1', 'cni-e2e2']; // the runtime's namespaces are pw-<this> (startPodServers runs servers there)
+const RT = ['cni-e2e1', 'cni-e2e2', 'cni-e2e3']; // the runtime's namespaces are pw-<this> (startPodServers runs servers there)
+const MAX_PODS = 10; // n2's: more than the 7 pod ports a node without pods had before maxPods
+const CAP = Array.from({ length: MAX_PODS }, (_, i) => `cni-cap${i}`); // namespaces to fill n2 with
 
 const TOPOLOGY = `
 cluster:
@@ -28,6 +36,7 @@ nodes:
   - name: n1
     pods: [${CLIENT}]
   - name: n2
+    maxPods: ${MAX_PODS}
 services:
   - name: web
     namespace: shop
@@ -51,7 +60,7 @@ async function ipIn(ns: string, args: string[]): Promise<string> {
 
 afterAll(async () => {
   await stopAllLabs();
-  for (const p of RT) await runProgram('ip', ['netns', 'del', `pw-${p}`]);
+  for (const p of [...RT, ...CAP]) await runProgram('ip', ['netns', 'del', `pw-${p}`]);
 });
 
 describe.skipIf(!isRoot)('podwire as a CNI plugin, called as a runtime calls it, on a real lab (root)', () => {
@@ -60,7 +69,7 @@ describe.skipIf(!isRoot)('podwire as a CNI plugin, called as a runtime calls it,
   let firstIp = '';
 
   beforeAll(async () => {
-    for (const p of RT) {
+    for (const p of [...RT, ...CAP]) {
       await runProgram('ip', ['netns', 'del', `pw-${p}`]); // a leftover of an earlier failed run of this file
       const r = await runProgram('ip', ['netns', 'add', `pw-${p}`]);
       if (r.code !== 0) throw new Error(`ip netns add pw-${p}: ${r.stderr}`);
@@ -137,6 +146,50 @@ describe.skipIf(!isRoot)('podwire as a CNI plugin, called as a runtime calls it,
     expect(next.code, next.stdout).toBe(0);
     expect((next.json!.ips as { address: string }[])[0].address).toBe(`${firstIp}/24`);
   });
+
+  it('a NetworkPolicy applied before ADD selects the runtime\'s pod by its labels: denied after ADD, allowed once the policy is deleted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pw-cni-netpol-'));
+    try {
+      const file = join(dir, 'deny.yaml');
+      writeFileSync(file, JSON.stringify({ networkPolicies: [{ name: 'lock', namespace: 'shop', spec: { podSelector: { matchLabels: { role: 'locked' } }, policyTypes: ['Ingress'] } }] }));
+      const applied = await podwire(['apply', file, '--name', LAB]);
+      expect(applied.code, applied.stderr).toBe(0);
+      const add = await runCni(env(RT[2], 'ADD'), conf({ runtimeConfig: { labels: { role: 'locked' } } }));
+      expect(add.code, add.stdout).toBe(0);
+      const ip = (add.json!.ips as { address: string }[])[0].address.split('/')[0];
+      servers = await startPodServers([RT[2]]);
+      const denied = await httpRequests(`pw-${CLIENT}`, ip, HTTP_PORT, 1);
+      expect(denied.got).toEqual([]);
+      expect(denied.fails[0]).toMatch(/timed out|TimeoutError/);
+      const policies = JSON.parse((await podwire(['policies', '--name', LAB, '--json'])).stdout) as { pods: { pod: string; node: string; ingress?: { isolatedBy: string[] } }[] };
+      expect(policies.pods.find((p) => p.pod === `shop/${RT[2]}`)).toMatchObject({ node: 'n2', ingress: { isolatedBy: ['shop/lock'] } });
+      const deleted = await podwire(['delete', 'networkpolicy', 'lock', '-n', 'shop', '--name', LAB]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+      expect(await httpRequests(`pw-${CLIENT}`, ip, HTTP_PORT, 2)).toEqual({ got: [RT[2], RT[2]], fails: [] });
+    } finally {
+      killAll(servers);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(`n2 (maxPods ${MAX_PODS}) takes runtime pods until full, then ADD is refused with code 100 naming maxPods`, async () => {
+    let attached = 0;
+    let refusal: Record<string, unknown> | undefined;
+    for (const p of CAP) {
+      const r = await runCni(env(p, 'ADD'), conf({ runtimeConfig: { labels: { fill: 'yes' } } }));
+      if (r.code !== 0) { refusal = r.json; break; }
+      attached++;
+    }
+    const onN2 = (await lab.status()).pods.filter((p) => p.node === 'n2').length;
+    expect(attached).toBeGreaterThan(5); // RT[1] and RT[2] hold 2 of the 10 already: more than the 7 ports of old in all
+    expect(onN2).toBeGreaterThan(7);
+    expect(refusal).toMatchObject({ code: 100, msg: expect.stringContaining(`node n2 is full: ${MAX_PODS} pods (maxPods ${MAX_PODS}`) });
+    // a pod removed frees its port for the next
+    const last = CAP[attached - 1];
+    expect((await runCni(env(last, 'DEL'), conf())).code).toBe(0);
+    expect((await runCni(env(last, 'ADD'), conf())).code).toBe(0);
+    for (const p of CAP) expect((await runCni(env(p, 'DEL'), conf())).code).toBe(0);
+  }, 120_000);
 
   it('DEL once the lab is gone: success (the interface went with the lab)', async () => {
     await lab.stop();

@@ -80,4 +80,28 @@ describe('PolicyControl with a kernel node', () => {
       'n1 x/b podwire null', 'n1 x/c podwire null', 'k1 x/a nftables {"ingress":7}',
     ]);
   });
+
+  it('pods changed (a runtime\'s pod attached, then removed): the same policies select it by its labels, on podwire and kernel nodes', async () => {
+    const { control, kernel, synced, plan } = setup();
+    await control.apply(specs(TRUTH_CASES[1].policies)); // x/from-y isolates pod=a in namespace x
+    synced.length = 0;
+    kernel.loads.length = 0;
+    const n1 = plan.nodes.find((n) => n.name === 'n1')!;
+    const pod = { ...n1.pods[0], name: 'rt', labels: { pod: 'a' }, k8sNamespace: 'x', ip: '10.244.0.77', mac: '0a:58:0a:f4:00:4d', port: 6 };
+    n1.pods.push(pod);
+    await control.podsChanged();
+    expect(synced).toEqual([{ node: 'n1', isolated: 1 }]);
+    expect((await control.snapshot()).pods.find((p) => p.pod === 'x/rt')).toMatchObject({ node: 'n1', ip: '10.244.0.77', ingress: { isolatedBy: ['x/from-y'] } });
+    expect(kernel.loads).toHaveLength(1); // the kernel node's rules are rendered again too
+    n1.pods.pop();
+    await control.podsChanged();
+    expect(synced.at(-1)).toEqual({ node: 'n1', isolated: 0 });
+    expect((await control.snapshot()).pods.map((p) => p.pod)).not.toContain('x/rt');
+  });
+
+  it('pods changed with no policy: nothing is programmed', async () => {
+    const { control, kernel, synced } = setup();
+    await control.podsChanged();
+    expect([synced, kernel.loads]).toEqual([[], []]);
+  });
 });

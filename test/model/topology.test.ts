@@ -5,7 +5,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planTopology, loadTopologyFile, allPods, selectHostNode, labId, localNodes, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
+import { planTopology, nodePortCount, loadTopologyFile, allPods, selectHostNode, labId, localNodes, TopologyError, DEFAULT_TOPOLOGY, type LabPlan } from '../../src/model/topology.ts';
 import { podwire, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { planProblems as problems } from '../helpers/problems.ts';
 
@@ -140,9 +140,21 @@ describe('topology: refused configurations, each with its message', () => {
     expect(problems({ ...doc({}), extra: 1 })).toEqual(['extra: unknown key (known: cluster, namespaces, nodes, services, ingresses, external, networkPolicies, links)']);
     expect(problems(doc({ clusterCidr: '10.244.0.0/16' }))).toEqual([`cluster.clusterCidr: unknown key (known: ${CLUSTER_KEYS})`]);
     expect(problems(doc({}, [node('n1', ['a'], { podCidr: '10.244.0.0/24' })])))
-      .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address)']);
+      .toEqual(['nodes[0].podCidr: unknown key (known: name, podCIDR, pods, dataplane, address, maxPods)']);
     expect(problems(doc({}, [node('n1', [{ name: 'a', image: 'nginx' }])])))
       .toEqual(['node n1 pods[0].image: unknown key (known: name, namespace, labels, ports, hostname, subdomain, netem)']);
+  });
+
+  it('nodes[].maxPods: the pod ports a node comes up with (default 110, as the kubelet); a node listing more pods has one port each', () => {
+    const n1 = (extra: Record<string, unknown>) => planTopology(doc({}, [node('n1', ['a', 'b'], extra)])).nodes[0];
+    expect(n1({}).maxPods).toBe(110);
+    expect(nodePortCount(n1({}))).toBe(111);
+    expect(nodePortCount(n1({ maxPods: 3 }))).toBe(8); // never fewer than 8 ports
+    expect(nodePortCount(n1({ maxPods: 40 }))).toBe(41);
+    const many = planTopology(doc({}, [node('n1', Array.from({ length: 20 }, (_, i) => `p${i}`), { maxPods: 10 })])).nodes[0];
+    expect(nodePortCount(many)).toBe(21);
+    expect(problems(doc({}, [node('n1', ['a'], { maxPods: 0 })])).join()).toMatch(/nodes\[0\]\.maxPods/);
+    expect(problems(doc({}, [node('n1', ['a'], { maxPods: 'many' })])).join()).toMatch(/nodes\[0\]\.maxPods/);
   });
 
   it('invalid names: cluster, node, pod', () => {
