@@ -21,7 +21,7 @@ import { choosePodAddress, choosePodPort, AttachError } from '../model/attached-
 import { isNamespace } from '../model/services.ts';
 import { withDnsPod } from './cluster-dns.ts';
 import { withIngressPod } from './ingress.ts';
-import type { Lab } from './lab.ts';
+import { podLinkSetup, type Lab } from './lab.ts';
 
 /** What the plugin sends for an ADD (src/cni/plugin.ts). */
 export interface CniAddRequest {
@@ -147,13 +147,7 @@ export class CniControl {
     let inEngine = false;
     try {
       await run('ip', ['link', 'set', tapName, 'netns', req.netns, 'name', req.ifName]);
-      await run('nsenter', [`--net=${req.netns}`, 'ip', '-batch', '-'], { input: [
-        'link set lo up',
-        `link set ${req.ifName} address ${mac} mtu ${mtu} addrgenmode none`,
-        `link set ${req.ifName} up`,
-        `addr add ${ip}/${prefixLen} dev ${req.ifName}`,
-        `route add default via ${node.gateway} dev ${req.ifName}`,
-      ].join('\n') + '\n' });
+      await run('nsenter', [`--net=${req.netns}`, 'ip', '-batch', '-'], { input: podLinkSetup(pod, req.ifName).join('\n') + '\n' });
       await this.lab.attachPort(node.name, { port, fd: tap.fd, mtu, name: podLabel(pod), mac }, ip);
       inEngine = true;
     } catch (e) {

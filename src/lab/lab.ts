@@ -467,14 +467,18 @@ function kernelNodeSpec(plan: LabPlan, n: NodePlan, underlay: Underlay): KernelN
   };
 }
 
-/** Commands run inside the pod's namespace: loopback, eth0 (MAC, MTU, no IPv6 autoconf noise), address, default route. */
-function podLinkSetup(p: PodPlan): string[] {
+/**
+ * Commands run inside the pod's namespace: loopback, its interface (MAC, MTU,
+ * no IPv6 autoconf noise), address, default route. `ifName`: eth0 for the
+ * lab's pods, what the runtime asked for a CNI ADD (cni-control.ts).
+ */
+export function podLinkSetup(p: Pick<PodPlan, 'mac' | 'mtu' | 'ip' | 'prefixLen' | 'gateway'>, ifName = 'eth0'): string[] {
   return [
     'link set lo up',
-    `link set eth0 address ${p.mac} mtu ${p.mtu} addrgenmode none`,
-    'link set eth0 up',
-    `addr add ${p.ip}/${p.prefixLen} dev eth0`,
-    `route add default via ${p.gateway} dev eth0`,
+    `link set ${ifName} address ${p.mac} mtu ${p.mtu} addrgenmode none`,
+    `link set ${ifName} up`,
+    `addr add ${p.ip}/${p.prefixLen} dev ${ifName}`,
+    `route add default via ${p.gateway} dev ${ifName}`,
   ];
 }
 

@@ -15,11 +15,11 @@
 // lab process, not a host interface, so bandwidth refuses ADD: the test pins
 // that refusal and that the runtime's DEL of the chain then cleans up.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startLab, stopAllLabs, isRoot, runProgram, type RunningLab } from '../helpers/lab.ts';
 import { startPodServers, killAll, httpRequests, HTTP_PORT } from '../helpers/pod-servers.ts';
-import { CNI_ENTRY } from '../helpers/cni.ts';
+import { CNI_ENTRY, runCni } from '../helpers/cni.ts';
 
 const CNI_BIN = '/usr/lib/cni';
 const haveCni = existsSync(`${CNI_BIN}/portmap`) && existsSync(`${CNI_BIN}/bandwidth`);
@@ -43,23 +43,10 @@ type Plugin = Record<string, unknown> & { type: string; capabilities?: Record<st
 interface Step { type: string; code: number; json: Record<string, unknown> | undefined; stderr: string }
 
 /** One plugin, as a runtime calls it: in the host namespace, CNI_* in the environment, its configuration on stdin. */
-function callPlugin(type: string, env: Record<string, string>, conf: unknown): Promise<Step> {
+async function callPlugin(type: string, env: Record<string, string>, conf: unknown): Promise<Step> {
   const program = type === 'podwire' ? [process.execPath, CNI_ENTRY] : [`${CNI_BIN}/${type}`];
-  return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', `pw-${HOST}`, ...program], {
-      env: { PATH: process.env.PATH!, ...(process.env.PODWIRE_STATE_DIR ? { PODWIRE_STATE_DIR: process.env.PODWIRE_STATE_DIR } : {}), ...env },
-    });
-    let out = '', err = '';
-    p.stdout.setEncoding('utf8').on('data', (c) => { out += c; });
-    p.stderr.setEncoding('utf8').on('data', (c) => { err += c; });
-    p.on('error', reject);
-    p.on('close', (code) => {
-      let json: Record<string, unknown> | undefined;
-      try { json = out.trim() ? JSON.parse(out) : undefined; } catch { /* stdout is in the step */ }
-      resolve({ type, code: code ?? -1, json: json ?? (out.trim() ? { stdout: out } : undefined), stderr: err });
-    });
-    p.stdin.end(JSON.stringify(conf));
-  });
+  const r = await runCni(env, conf, ['ip', 'netns', 'exec', `pw-${HOST}`, ...program]);
+  return { type, code: r.code, json: r.json ?? (r.stdout.trim() ? { stdout: r.stdout } : undefined), stderr: r.stderr };
 }
 
 /** The runtime's side of a conflist (SPEC "Network configuration lists", runtimeConfig by declared capabilities). */
