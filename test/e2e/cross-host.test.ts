@@ -15,15 +15,16 @@
 // (`ip netns exec` would give it a private one, which podwire refuses).
 import { iperf } from '../../bench/baseline.ts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, constants } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  PODWIRE, REPO, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf, readStateFile,
+  PODWIRE, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf, readStateFile,
 } from '../helpers/lab.ts';
 import { ping, replyTtls, linkMtu, tcpTransfer } from '../helpers/traffic.ts';
 import { capture } from '../helpers/capture.ts';
+import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 
 if (!isRoot) console.warn('test/e2e/cross-host.test.ts: skipped — needs root (creates network namespaces, a veth, TAPs and raw sockets); run as root (CI is root)');
 
@@ -36,7 +37,6 @@ const NS = { a1: `pw-${A1}`, b1: `pw-${B1}` };
 const IP = { a1: '10.248.0.2', b1: '10.248.1.2' };
 const VXLAN_PORT = 8472;
 const MB20 = 20 * 1024 * 1024;
-const STOP_GRACE_MS = 5_000;
 
 const hasTool = (t: string) => spawnSync(t, ['--version'], { stdio: 'ignore' }).status === 0;
 const hasTshark = isRoot && hasTool('tshark');
@@ -68,59 +68,11 @@ function topology(overlay: Overlay): string {
   ].join('\n');
 }
 
-/** One podwire process running one node inside its host namespace. */
-interface HostProc {
-  node: string;
-  /** the lab's name on this host: xh-n1 */
-  id: string;
-  proc: ChildProcess;
-  output(): string;
-  /** SIGTERM; after 5 s SIGKILL + `podwire down`. Resolves with the exit code (128 + signal if killed). */
-  stop(): Promise<number>;
-}
-
 const running = new Set<HostProc>();
 
 /** `nsenter --net=/run/netns/HOST podwire up FILE --node NODE --name xh`; resolves once it printed `ready`. */
-async function startNode(host: string, file: string, node: string, extra: string[] = []): Promise<HostProc> {
-  // nsenter execs podwire in place: proc.pid is podwire's pid, the one its state file records
-  const proc = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, PODWIRE, 'up', file, '--node', node, '--name', LAB, ...extra],
-    { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  const exited = new Promise<number>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0))));
-  let code: number | undefined;
-  void exited.then((c) => { code = c; });
-  const id = `${LAB}-${node}`;
-  let stopping: Promise<number> | undefined;
-  const h: HostProc = {
-    node, id, proc, output: () => out,
-    stop: () => {
-      stopping ??= (async () => {
-        if (code === undefined) {
-          proc.kill('SIGTERM');
-          const c = await Promise.race([exited, sleep(STOP_GRACE_MS).then(() => undefined)]);
-          if (c === undefined) proc.kill('SIGKILL');
-        }
-        const c = await exited;
-        running.delete(h);
-        // it died without cleaning up: its state file still names its pid
-        if (readStateFile(id)?.pid === proc.pid) await podwire(['down', '--name', id], { timeoutMs: 20_000 });
-        return c;
-      })();
-      return stopping;
-    },
-  };
-  running.add(h);
-  for (let t = 0; !/^ready\b/m.test(out); t += 20) {
-    if (code !== undefined || t > 30_000) {
-      const c = await h.stop();
-      throw new Error(`podwire up --node ${node} in ${host}: not ready (exit ${c}):\n${out}`);
-    }
-    await sleep(20);
-  }
-  return h;
+function startNode(host: string, file: string, node: string, extra: string[] = []): Promise<HostProc> {
+  return startHostPodwire(host, node, `${LAB}-${node}`, ['up', file, '--node', node, '--name', LAB, ...extra], running, 30_000);
 }
 
 /** The two hosts and the wire between them. */
@@ -201,13 +153,7 @@ let hostsUp = false;
 // If the worker dies mid-test (a crashed hook, a kill), still leave nothing behind.
 process.once('exit', () => {
   if (!isRoot) return;
-  for (const h of running) {
-    try { h.proc.kill('SIGKILL'); } catch { /* gone */ }
-  }
-  for (const h of running) {
-    spawnSync('sh', ['-c', `while kill -0 ${h.proc.pid} 2>/dev/null; do sleep 0.05; done`], { timeout: 3000 });
-    if (readStateFile(h.id)?.pid === h.proc.pid) spawnSync(process.execPath, [PODWIRE, 'down', '--name', h.id], { stdio: 'ignore', timeout: 20_000 });
-  }
+  killHostsNow(running);
   for (const h of HOSTS) spawnSync('ip', ['netns', 'del', h], { stdio: 'ignore' });
 });
 

@@ -14,10 +14,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, constants } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODWIRE, REPO, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf, readStateFile } from '../helpers/lab.ts';
+import { PODWIRE, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { ping } from '../helpers/traffic.ts';
+import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 import { startPodServers, httpAnswers, killAll, HTTP_PORT } from '../helpers/pod-servers.ts';
 import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
@@ -66,44 +67,13 @@ const service = (name: string, vip: string) => [
   '',
 ].join('\n');
 
-interface HostProc { node: string; id: string; proc: ChildProcess; output(): string; exited: Promise<number>; stop(signal?: NodeJS.Signals): Promise<number> }
 const running = new Set<HostProc>();
 
 /** `nsenter --net=/run/netns/HOST podwire up [FILE] --node NODE --store ...`; resolves once it printed `ready`. */
-async function startHost(i: number, file?: string): Promise<HostProc> {
+function startHost(i: number, file?: string): Promise<HostProc> {
   const node = `n${i + 1}`;
-  const args = [PODWIRE, 'up', ...(file ? [file] : []), '--node', node, '--store', STORE, '--store-ttl', String(TTL), ...(file ? [] : ['--name', LAB])];
-  const proc = spawn('nsenter', [`--net=/run/netns/${HOSTS[i]}`, process.execPath, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  proc.stderr!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  const exited = new Promise<number>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? 128 + (sig ? constants.signals[sig] : 0))));
-  let code: number | undefined;
-  void exited.then((c) => { code = c; });
-  const id = `${LAB}-${node}`;
-  const h: HostProc = {
-    node, id, proc, output: () => out, exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (code === undefined) {
-        proc.kill(signal);
-        const c = await Promise.race([exited, sleep(5000).then(() => undefined)]);
-        if (c === undefined) proc.kill('SIGKILL');
-      }
-      const c = await exited;
-      running.delete(h);
-      if (readStateFile(id)?.pid === proc.pid) await podwire(['down', '--name', id], { timeoutMs: 20_000 });
-      return c;
-    },
-  };
-  running.add(h);
-  for (let t = 0; !/^ready\b/m.test(out); t += 20) {
-    if (code !== undefined || t > 40_000) {
-      const c = await h.stop();
-      throw new Error(`podwire up --node ${node} in ${HOSTS[i]}: not ready (exit ${c}):\n${out}`);
-    }
-    await sleep(20);
-  }
-  return h;
+  const args = ['up', ...(file ? [file] : []), '--node', node, '--store', STORE, '--store-ttl', String(TTL), ...(file ? [] : ['--name', LAB])];
+  return startHostPodwire(HOSTS[i], node, `${LAB}-${node}`, args, running, 40_000);
 }
 
 /** A podwire command run inside host `i`'s namespace (where the store is reachable). */
@@ -161,11 +131,7 @@ let etcd: TestEtcd | undefined;
 let dir = '';
 process.once('exit', () => {
   if (!isRoot) return;
-  for (const h of running) {
-    try { h.proc.kill('SIGKILL'); } catch { /* gone */ }
-    spawnSync('sh', ['-c', `while kill -0 ${h.proc.pid} 2>/dev/null; do sleep 0.05; done`], { timeout: 3000 });
-    if (readStateFile(h.id)?.pid === h.proc.pid) spawnSync(process.execPath, [PODWIRE, 'down', '--name', h.id], { stdio: 'ignore', timeout: 20_000 });
-  }
+  killHostsNow(running);
   try { etcd?.proc.kill('SIGKILL'); } catch { /* gone */ }
   removeNetwork();
 });
