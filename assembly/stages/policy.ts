@@ -46,10 +46,14 @@ const ICMP_PARAM_PROBLEM: u32 = 12;
  * Judge the IPv4 packet at `frame + l2len` (header validated), after
  * serviceNat passed it with flags `nat` (NAT_CT_HIT, NAT_CREATED).
  */
-export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop {
-  if (!polActive()) return Drop.NONE;
-  // a flow conntrack holds was judged when it began: no lookup at all
-  if ((nat & NAT_CT_HIT) != 0) return Drop.NONE;
+@inline export function policyCheck(frame: usize, len: u32, l2len: u32, nat: i32): Drop {
+  // inlined at each call site so a node without isolated pods, or a flow
+  // conntrack holds (judged when it began), pays a test, not a call
+  if (!polActive() || (nat & NAT_CT_HIT) != 0) return Drop.NONE;
+  return policyJudge(frame, len, l2len, nat);
+}
+
+function policyJudge(frame: usize, len: u32, l2len: u32, nat: i32): Drop {
   const ip = frame + l2len;
   const pktSrc = ipv4Src(ip);
   const dip = ipv4Dst(ip);
