@@ -128,8 +128,10 @@ export function fibLookup(dst: u32): i32 {
   while (ls != 0) {
     const len = <u32>(63 - clz(ls)); // longest remaining length
     ls &= ~((<u64>1) << len);
-    const at = find(keyOf(dst & netmask(len), len));
-    if (at >= 0) return load<i32>(slotsBase + <usize>at * SLOT, S_ROUTE);
+    const key = keyOf(dst & netmask(len), len);
+    // the slot itself, not its index: no index to turn back into an address per frame
+    const s = probeFind(slotsBase, SLOT, mask, hash(key), key);
+    if (s != 0) return load<i32>(s, S_ROUTE);
   }
   return ROUTE_NONE;
 }
