@@ -8,15 +8,16 @@
 // from their leases (routes, and the policy's peers by address). Checked:
 // the leased ranges in `status --store`, pods on every host reach each other
 // at their leased addresses, a pod announced in the store with its IP and
-// labels; a NetworkPolicy applied with `apply --store` from host 3 isolates
+// labels; a node the topology does not list is refused; a NetworkPolicy
+// applied with `apply --store` from host 3 isolates
 // pod a (host 1): the pod on host 2 can no longer reach it, the one on host
 // 3 still can; `delete networkpolicy --store` lifts it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODWIRE, isRoot, podwire, runProgram, sleep, hostLeftovers } from '../helpers/lab.ts';
+import { PODWIRE, isRoot, podwire, runProgram, sleep, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { ping } from '../helpers/traffic.ts';
 import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
@@ -171,6 +172,15 @@ describe.skipIf((!isRoot || !hasEtcd) && !skipsMustFail())('leased pod CIDRs and
       ['n1', '10.252.0.0/24', '10.252.0.0/24', [POD.a]], ['n2', '10.252.2.0/24', '10.252.2.0/24', [POD.b]], ['n3', '10.252.1.0/24', '10.252.1.0/24', [POD.c]],
     ]);
     expect(j.pods.find((p) => p.name === POD.c)).toEqual({ name: POD.c, namespace: 'default', node: 'n3', ip: IP.c, labels: { role: 'friend' } });
+  });
+
+  it('a node the topology does not list cannot join: refused naming the nodes, nothing created', async () => {
+    const r = await onHost(1, ['up', '--node', 'n9', '--store', STORE, '--name', LAB]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no node "n9" in the topology (nodes: n1, n2, n3)');
+    expect(existsSync(statePathOf(`${LAB}-n9`))).toBe(false);
+    const st = await onHost(0, ['status', '--store', STORE, '--name', LAB, '--json']);
+    expect((JSON.parse(st.stdout) as { nodes: { node: string }[] }).nodes.map((n) => n.node)).toEqual(['n1', 'n2', 'n3']);
   });
 
   it('a NetworkPolicy applied with --store on host 3: the pod on host 2 cannot reach pod a on host 1, the one on host 3 still can; deleted: lifted', async () => {
