@@ -33,8 +33,13 @@ export function applyCommand(): Command {
       const { parseApplyFile, ingressObjectCount } = await import('../model/apply.ts');
       const { networkPolicies, ...input } = parseApplyFile(text, path);
       if (opts.store !== undefined) {
-        if (networkPolicies?.length || ingressObjectCount(input)) throw new Error(`${path}: the shared store carries Services only (no NetworkPolicy, Ingress, IngressClass or Secret yet): apply those on each host without --store`);
-        const { applyToStore } = await import('../store/store-apply.ts'); // the etcd client: loaded only with --store
+        if (ingressObjectCount(input)) throw new Error(`${path}: the shared store carries Services and NetworkPolicies (no Ingress, IngressClass or Secret yet): apply those on each host without --store`);
+        if (networkPolicies?.length) {
+          const { applyPoliciesToStore } = await import('../store/store-policies.ts'); // the etcd client: loaded only with --store
+          for (const x of await applyPoliciesToStore(storeOptions(opts), opts.name, path, networkPolicies)) console.log(`networkpolicy.networking.k8s.io/${x.name} ${x.action}`);
+          if (!input.services.length) return;
+        }
+        const { applyToStore } = await import('../store/store-apply.ts');
         for (const x of await applyToStore(storeOptions(opts), opts.name, input)) console.log(`service/${x.name} ${x.action}`);
         return;
       }
@@ -90,17 +95,22 @@ export function deleteCommand(): Command {
       })) as ServiceChangeReply;
       for (const x of r.results) console.log(`ingress.networking.k8s.io "${x.name}" deleted`);
     });
-  del.command('networkpolicy')
+  withStoreOptions(del.command('networkpolicy'))
     .alias('networkpolicies').alias('netpol')
     .description('delete NetworkPolicies (new connections are judged without them; established ones stay)')
     .argument('<names...>', 'NetworkPolicy names')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('--name <lab>', 'lab name (default: the only running lab)')
-    .action(async (names: string[], opts: { namespace: string; name?: string }) => {
+    .action(async (names: string[], opts: { namespace: string; name?: string } & StoreFlags) => {
       const { isNamespace } = await import('../model/services.ts');
       const { isPolicyName } = await import('../model/network-policy.ts');
       if (!isNamespace(opts.namespace)) throw new Error(`--namespace: "${opts.namespace}" is not a valid namespace`);
       for (const n of names) if (!isPolicyName(n)) throw new Error(`"${n}" is not a valid NetworkPolicy name`);
+      if (opts.store !== undefined) {
+        const { deletePoliciesFromStore } = await import('../store/store-policies.ts');
+        for (const n of await deletePoliciesFromStore(storeOptions(opts), opts.name, names.map((name) => ({ namespace: opts.namespace, name })))) console.log(`networkpolicy.networking.k8s.io "${n}" deleted`);
+        return;
+      }
       const state = runningLab(opts.name);
       const r = (await requestControl(state.socket, 'deletePolicies', CHANGE_TIMEOUT_MS, {
         refs: names.map((name) => ({ namespace: opts.namespace, name })),

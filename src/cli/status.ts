@@ -64,7 +64,7 @@ export function statusCommand(): Command {
       if (s.dns) console.log(dnsStatusLine(s.dns));
       if (s.store) {
         const st = s.store;
-        console.log(`store ${st.url} lab "${st.lab}" (${st.connected ? 'watching' : 'etcd unreachable: the data plane keeps what it has'}): nodes with a lease ${st.liveNodes.join(', ') || 'none'}; without ${st.absentNodes.join(', ') || 'none'}; ${st.services} Service(s) from the store`);
+        console.log(`store ${st.url} lab "${st.lab}" (${st.connected ? 'watching' : 'etcd unreachable: the data plane keeps what it has'}): nodes with a lease ${st.liveNodes.join(', ') || 'none'}; without ${st.absentNodes.join(', ') || 'none'}; ${st.services} Service(s)${st.policies !== undefined ? `, ${st.policies} NetworkPolicy(ies)` : ''} from the store`);
       }
       if (s.ingresses?.length) {
         console.log('\ningresses:');

@@ -3,7 +3,7 @@
 // --store: a multi-host lab whose config, leases and Services live in etcd.
 import { Command, InvalidArgumentError } from 'commander';
 import { isValidName, type LabPlan } from '../model/topology-types.ts';
-import type { SharedStore } from '../store/etcd-store.ts';
+import type { DaemonOptions } from '../lab/daemon.ts';
 import type { MetricsAddress } from '../lab/metrics.ts';
 import { withStoreOptions, storeOptions, parseTtl, DEFAULT_STORE_TTL_SECONDS, type StoreFlags } from './store-options.ts';
 import { requireRoot } from './root.ts';
@@ -71,8 +71,8 @@ async function upWithStore(file: string | undefined, opts: UpFlags, metrics: Met
   const { parse: parseYaml } = await import('yaml');
   const { planTopology, selectHostNode } = await import('../model/topology.ts');
   const { SharedStore } = await import('../store/etcd-store.ts');
-  const { StoreSync } = await import('../lab/store-sync.ts');
-  const { storeLabName, planFromConfig } = await import('../store/store-lab.ts');
+  const { claimHostNode } = await import('../store/host-claim.ts');
+  const { storeLabName, planFromConfig, planWithLeases } = await import('../store/store-lab.ts');
   let given: import('../store/schema.ts').ClusterConfig | undefined;
   let name = opts.name;
   if (file) {
@@ -90,38 +90,65 @@ async function upWithStore(file: string | undefined, opts: UpFlags, metrics: Met
   requireRoot('podwire up');
   const store = await SharedStore.connect(storeOptions(opts));
   let plan: LabPlan;
+  let config: import('../store/schema.ts').ClusterConfig;
+  let lab: string;
   try {
-    const lab = await storeLabName(store, name);
-    const { config, created } = await store.labConfig(lab, given);
-    console.error(created ? `podwire: store: lab "${lab}" created at ${opts.store} from ${config.source}` : `podwire: store: joining lab "${lab}" at ${opts.store} (topology from ${config.source})`);
-    plan = selectHostNode(planFromConfig(lab, config), opts.node);
+    lab = await storeLabName(store, name);
+    const got = await store.labConfig(lab, given);
+    config = got.config;
+    console.error(got.created ? `podwire: store: lab "${lab}" created at ${opts.store} from ${config.source}` : `podwire: store: joining lab "${lab}" at ${opts.store} (topology from ${config.source})`);
+    plan = selectHostNode(planFromConfig(lab, config), opts.node); // refuses a node the topology does not have
     if (!opts.offloads) plan.offloads = false;
-    plan.absentNodes = await StoreSync.absentAtStart(store, plan);
   } catch (e) {
     await store.close();
     throw e;
   }
-  // the detached copy connects again itself
+  // the detached copy connects (and claims) again itself
   if (opts.detach) {
     const { isDetachedChild } = await import('../lab/detach.ts');
     if (!isDetachedChild()) { await store.close(); await detached(plan, opts); return; }
   }
-  await startAndReport(plan, opts, metrics, store);
+  // this node's lease (and its pod CIDR, leased when the topology leaves it open) before anything exists on the host
+  let claim: import('../store/etcd-store.ts').NodeClaim;
+  try {
+    const me = plan.nodes.find((n) => n.name === opts.node)!;
+    claim = await claimHostNode(store, lab, config, me, opts.storeTtl, (line) => console.error(line));
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  try {
+    // planned with every live lease's range (the same on every host); nodes without a lease are absent until they come
+    const { leases } = await store.nodeLeases(lab);
+    const leased = new Map(leases.map((l) => [l.node, l.podCIDR]));
+    leased.set(opts.node, claim.lease.podCIDR);
+    const offloads = plan.offloads;
+    plan = selectHostNode(planWithLeases(lab, config, leased), opts.node);
+    plan.offloads = offloads;
+    plan.absentNodes = plan.nodes.filter((n) => n.name !== opts.node && !leases.some((l) => l.node === n.name)).map((n) => n.name);
+  } catch (e) {
+    await claim.release().catch(() => {});
+    await store.close();
+    throw e;
+  }
+  await startAndReport(plan, opts, metrics, { store, claim, config });
 }
 
-async function startAndReport(plan: LabPlan, opts: UpFlags, metrics: MetricsAddress | undefined, store?: SharedStore): Promise<void> {
+async function startAndReport(plan: LabPlan, opts: UpFlags, metrics: MetricsAddress | undefined, shared?: NonNullable<DaemonOptions['store']>): Promise<void> {
+  const store = shared?.store;
   const { labId, localNodes } = await import('../model/topology.ts');
   const { podLabel } = await import('../model/pod-refs.ts');
   const { isDetachedChild, announceReady } = await import('../lab/detach.ts');
   const { runDaemon } = await import('../lab/daemon.ts');
   const { clusterDnsLine } = await import('../lab/cluster-dns.ts');
   const { ingressLine } = await import('../lab/ingress.ts');
+  const leasedNote = shared && (await import('../store/store-lab.ts')).leasesItsRange(shared.config, plan.hostNode!) ? ', leased from the cluster CIDR' : '';
   const t0 = performance.now();
   // the lab's daemon (control socket, metrics, signals, teardown) lives in src/lab/daemon.ts
   const lab = await runDaemon(plan, {
     batch: opts.batch, metrics, ui: opts.ui, log: (line) => console.error(line), say: (line) => console.log(line),
     watchParent: !isDetachedChild(),
-    ...(store ? { store: { store, ttlSeconds: opts.storeTtl } } : {}),
+    ...(shared ? { store: shared } : {}),
   });
 
   const ms = Math.round(performance.now() - t0);
@@ -140,7 +167,7 @@ async function startAndReport(plan: LabPlan, opts: UpFlags, metrics: MetricsAddr
   if (metrics) console.log(`podwire: Prometheus metrics at http://${metrics.host.includes(':') ? `[${metrics.host}]` : metrics.host}:${metrics.port}/metrics`);
   // POD as users name it (NAMESPACE/NAME outside default); NETNS: the network namespace (ip netns exec NETNS ...)
   console.log(table(['NODE', 'POD', 'NETNS', 'IP', 'MAC'], pods.map((p) => [p.node, podLabel(p), p.namespace, p.ip, p.mac])));
-  if (store) console.log(`podwire: store ${store.address.url}: node ${plan.hostNode}'s lease held (TTL ${opts.storeTtl} s); nodes without a lease yet: ${plan.absentNodes?.join(', ') || 'none'}`);
+  if (store) console.log(`podwire: store ${store.address.url}: node ${plan.hostNode}'s lease held (TTL ${opts.storeTtl} s, pod CIDR ${here[0].podCIDR}${leasedNote}); nodes without a lease yet: ${plan.absentNodes?.join(', ') || 'none'}`);
   console.log(`ready: ${pods.length} pods on ${here.length} node(s) in ${ms} ms ${isDetachedChild() ? '(podwire down to stop)' : '(Ctrl-C to stop)'}`);
   announceReady();
 }

@@ -81,7 +81,8 @@ export interface LabStatus {
     };
   }[];
   /** with --store: this host's view of the shared store (store-sync.ts) */
-  store?: StoreStatus;
+  /** with --store: what this host follows of it (policies: NetworkPolicies applied from the store, src/lab/store-policies.ts) */
+  store?: StoreStatus & { policies?: number };
 }
 
 export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus, dataplane?: DataplaneStatus): LabStatus {

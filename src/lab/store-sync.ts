@@ -1,21 +1,23 @@
-// A host's link with the shared store (`podwire up --store`): it takes this
-// node's lease, then follows the store as flanneld and kube-proxy follow
-// theirs — each change is programmed through the same paths a local change
-// takes:
+// A host's link with the shared store (`podwire up --store`): it holds this
+// node's lease (taken before the lab was made: store/host-claim.ts) with the
+// node's pods bound to it, then follows the store as flanneld and
+// kube-proxy follow theirs — each change is programmed through the same
+// paths a local change takes:
 //  - node leases (leases/nodes/): a node whose lease exists is reachable,
 //    any other node of the topology is absent (Lab.setAbsentNodes: no route
-//    to it, its pods leave the Services' endpoints);
+//    to it, its pods leave the Services' endpoints); a node whose leased
+//    pod CIDR is not the one planned here is re-addressed (store-subnets.ts);
 //  - Services (services/): applied or deleted through ServiceControl, as
 //    `podwire apply` / `delete service` on this host would.
 // Watches resume by themselves when etcd comes back (the client re-watches
 // from the last revision it saw); while it is away the data plane keeps
 // forwarding with what it has.
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { localNodes, type LabPlan } from '../model/topology.ts';
 import type { ApplyInput } from '../model/apply.ts';
-import { keys, decodeNodeLease, decodeService, type NodeLease } from '../store/schema.ts';
+import { keys, decodeNodeLease, decodeService, type NodeLease, type ClusterConfig } from '../store/schema.ts';
 import type { SharedStore, NodeClaim } from '../store/etcd-store.ts';
+import { podEntries } from '../store/store-pods.ts';
+import { readdressFromLeases } from './store-subnets.ts';
 import type { Lab } from './lab.ts';
 import type { ServiceControl } from './service-control.ts';
 
@@ -23,9 +25,13 @@ import type { ServiceControl } from './service-control.ts';
 const STOP_TIMEOUT_MS = 1000;
 
 export interface StoreSyncOptions {
-  /** the node lease's TTL: how long after this host dies the others drop it */
-  ttlSeconds: number;
+  /** this node's lease, taken before the lab was made (store/host-claim.ts) */
+  claim: NodeClaim;
+  /** the lab's config as the store holds it: pod CIDRs the topology leaves open follow the leases (store-subnets.ts) */
+  config: ClusterConfig;
   log: (line: string) => void;
+  /** other nodes' pods changed address (their leased range moved): Service endpoints and NetworkPolicy peers to program again */
+  podsMoved?: () => Promise<void>;
 }
 
 /** What `podwire status` shows of the store. */
@@ -45,22 +51,14 @@ export class StoreSync {
   private constructor(private readonly store: SharedStore, private readonly lab: Lab, private readonly services: ServiceControl,
     private readonly name: string, private readonly opts: StoreSyncOptions) {}
 
-  /** The nodes of `plan` (other than this host's) without a lease in the store now: absent from the start. */
-  static async absentAtStart(store: SharedStore, plan: LabPlan): Promise<string[]> {
-    const { leases } = await store.nodeLeases(plan.name);
-    const live = new Set(leases.map((l) => l.node));
-    return plan.nodes.filter((n) => n.name !== plan.hostNode && !live.has(n.name)).map((n) => n.name);
-  }
-
   static async start(store: SharedStore, lab: Lab, services: ServiceControl, opts: StoreSyncOptions): Promise<StoreSync> {
     const plan = lab.plan;
     const me = localNodes(plan)[0];
     const s = new StoreSync(store, lab, services, plan.name, opts);
-    const lease: NodeLease = {
-      node: me.name, podCIDR: me.podCIDR, underlayIp: me.underlayIp, vtepMac: me.vtepMac,
-      host: hostname(), since: new Date().toISOString(), instance: randomBytes(8).toString('hex'),
-    };
-    s.claim = await store.claimNode(plan.name, lease, opts.ttlSeconds, (why) => opts.log(`podwire: store: node ${me.name}'s lease lost (${why}); taking it again when etcd answers`));
+    // the node's lease was taken before the lab was made (store/host-claim.ts); its pods now join it (pods/<ns>/<name>)
+    s.claim = opts.claim;
+    await s.announcePods();
+
     // Services first (so this host serves what the others serve), then the leases; each watched from the revision read
     const stored = await store.services(plan.name);
     for (const x of stored.services) s.pending.set(keys.service(plan.name, x.spec.namespace, x.spec.name), JSON.stringify(x));
@@ -89,6 +87,12 @@ export class StoreSync {
       void s.programAbsent().catch((err) => opts.log(`podwire: store: could not program node changes: ${(err as Error).message}`));
     }, (up, why) => s.setConnected(up, why));
     return s;
+  }
+
+  /** Write this node's pods as they are now (pods/<ns>/<name>): at start, and when a container runtime attached or removed one. */
+  announcePods(): Promise<void> {
+    const me = localNodes(this.lab.plan)[0];
+    return this.claim!.announce(() => podEntries(this.name, me.pods));
   }
 
   status(): StoreStatus {
@@ -120,6 +124,13 @@ export class StoreSync {
   /** Every node of the topology without a lease is absent; program only when that set changed. */
   private async programAbsent(): Promise<void> {
     const plan = this.lab.plan;
+    // leased ranges that moved: the plan's nodes re-addressed first, so routes and endpoints below use the new addresses
+    let moved: string[] = [];
+    try {
+      moved = readdressFromLeases(plan, this.opts.config, this.live);
+    } catch (e) {
+      this.opts.log(`podwire: store: the leases' pod CIDRs do not fit the topology (${(e as Error).message}): addresses kept`);
+    }
     for (const [node, l] of this.live) {
       const n = plan.nodes.find((x) => x.name === node);
       if (n && (n.podCIDR !== l.podCIDR || n.underlayIp !== l.underlayIp)) {
@@ -128,11 +139,16 @@ export class StoreSync {
     }
     const absent = plan.nodes.filter((n) => n.name !== plan.hostNode && !this.live.has(n.name)).map((n) => n.name);
     const key = absent.join(',');
-    if (key === this.lastAbsent) return;
+    if (key === this.lastAbsent && !moved.length) return;
     const first = this.lastAbsent === undefined;
     const before = new Set(this.lastAbsent ? this.lastAbsent.split(',') : []);
     this.lastAbsent = key;
     await this.lab.setAbsentNodes(absent);
+    if (moved.length) {
+      await this.opts.podsMoved?.();
+      const live = moved.filter((n) => this.live.has(n));
+      if (live.length) this.opts.log(`podwire: store: node(s) ${live.map((n) => `${n} (${plan.nodes.find((x) => x.name === n)!.podCIDR})`).join(', ')} leased another pod CIDR than planned here: routes, endpoints and policies follow`);
+    }
     if (first) return;
     const left = absent.filter((n) => !before.has(n));
     const came = [...before].filter((n) => !absent.includes(n));

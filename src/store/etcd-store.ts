@@ -10,6 +10,7 @@ import {
   keys, ROOT_PREFIX, encodeSchema, checkSchema, encodeConfig, decodeConfig, encodeNodeLease, decodeNodeLease, encodeService, decodeService,
   type ClusterConfig, type NodeLease, type StoredService,
 } from './schema.ts';
+import { chooseSubnet, subnetHistoryKey, SUBNET_CLAIM_ATTEMPTS, type SubnetPool } from './subnet-lease.ts';
 
 export interface StoreOptions {
   url: string;
@@ -29,6 +30,8 @@ export interface NodeClaim {
   lease: NodeLease;
   /** stop renewing and delete the node's keys now (a clean `down`) */
   release(): Promise<void>;
+  /** keys to bind to the node's etcd lease (its pods): written now (those announced before and not now are deleted), and again whenever the lease is taken again */
+  announce(entries: () => { key: string; value: string }[]): Promise<void>;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -106,37 +109,70 @@ export class SharedStore {
    * Refused while another podwire holds either (its lease must expire first).
    * `onLost`: etcd let the lease expire (it was unreachable too long); the
    * claim is taken again once it answers.
+   * `more.subnetFrom`: `lease.podCIDR` is not fixed: the lowest free range
+   * of that pool is leased (subnet-lease.ts); when another host takes the
+   * chosen one at the same moment, the next is tried. The claim's lease then
+   * carries the range got, and keeps it when taken again.
+   * `more.alongside`: more keys bound to the same etcd lease, written after
+   * each take (the node's pods): they vanish with the node.
    */
-  async claimNode(lab: string, lease: NodeLease, ttlSeconds: number, onLost: (why: string) => void): Promise<NodeClaim> {
+  async claimNode(lab: string, lease: NodeLease, ttlSeconds: number, onLost: (why: string) => void,
+    more: { subnetFrom?: SubnetPool; alongside?: () => { key: string; value: string }[] } = {}): Promise<NodeClaim> {
     const nodeKey = keys.node(lab, lease.node);
-    const subnetKey = keys.subnet(lab, lease.podCIDR);
+    const pool = more.subnetFrom;
+    let alongside = more.alongside ?? (() => []);
     let current: Lease | undefined;
+    let currentId = '';
     let released = false;
+    /** the alongside keys written under the current lease: a key no longer announced is deleted */
+    let written = new Set<string>();
+    const writeAlongside = async (id: string, fresh: boolean): Promise<void> => {
+      const extra = alongside();
+      const gone = fresh ? [] : [...written].filter((k) => !extra.some((kv) => kv.key === k));
+      const ops = [...extra.map((kv) => this.client.put(kv.key).value(kv.value).lease(id)), ...gone.map((k) => this.client.delete().key(k))];
+      for (let i = 0; i < ops.length; i += TXN_OPS) {
+        await this.client.if(keys.schema(lab), 'Version', '>', 0).then(...ops.slice(i, i + TXN_OPS)).commit();
+      }
+      written = new Set(extra.map((kv) => kv.key));
+    };
     const take = async (): Promise<void> => {
       const l = this.client.lease(ttlSeconds, { autoKeepAlive: true });
       const id = await l.grant();
-      const puts = [this.client.put(nodeKey).value(encodeNodeLease(lease)).lease(id), this.client.put(subnetKey).value(lease.node).lease(id)];
-      let r = await this.client.if(nodeKey, 'Create', '==', 0).and(subnetKey, 'Create', '==', 0).then(...puts).commit();
-      if (!r.succeeded) {
-        // held: by this very process (etcd lost our lease and kept the keys a moment), or by someone else
-        const [n, s] = await Promise.all([this.client.get(nodeKey).exec(), this.client.get(subnetKey).exec()]);
-        const nkv = n.kvs[0];
-        const skv = s.kvs[0];
-        const holder = nkv ? decodeNodeLease(nodeKey, nkv.value.toString()) : undefined;
-        const subnetHolder = skv?.value.toString();
-        if (subnetHolder !== undefined && subnetHolder !== lease.node) {
-          await l.revoke().catch(() => {});
-          throw new Error(`pod CIDR ${lease.podCIDR} of node ${lease.node} is held by node ${subnetHolder} in the store (${subnetKey}): refused`);
-        }
-        if (holder && holder.instance !== lease.instance) {
-          await l.revoke().catch(() => {});
-          throw new Error(`node ${lease.node} is already running on host ${holder.host} since ${holder.since} (${nodeKey}): refused; if that host died, its lease expires within ${ttlSeconds} s`);
-        }
-        r = await this.client.if(nodeKey, 'Mod', '==', Number(nkv?.mod_revision ?? 0)).and(subnetKey, 'Mod', '==', Number(skv?.mod_revision ?? 0)).then(...puts).commit();
-        if (!r.succeeded) {
-          await l.revoke().catch(() => {});
+      try {
+        for (let attempt = 1; ; attempt++) {
+          // a leased range: chosen again each attempt (once got, the same one is preferred: chooseSubnet's `current`)
+          if (pool) lease.podCIDR = await chooseSubnet(this.client, lab, lease.node, pool, attempt === 1 && lease.podCIDR ? lease.podCIDR : undefined);
+          const subnetKey = keys.subnet(lab, lease.podCIDR);
+          const puts = [
+            this.client.put(nodeKey).value(encodeNodeLease(lease)).lease(id), this.client.put(subnetKey).value(lease.node).lease(id),
+            ...(pool ? [this.client.put(subnetHistoryKey(lab, lease.node)).value(lease.podCIDR)] : []),
+          ];
+          let r = await this.client.if(nodeKey, 'Create', '==', 0).and(subnetKey, 'Create', '==', 0).then(...puts).commit();
+          if (r.succeeded) break;
+          // held: by this very process (etcd lost our lease and kept the keys a moment), or by someone else
+          const [n, s] = await Promise.all([this.client.get(nodeKey).exec(), this.client.get(subnetKey).exec()]);
+          const nkv = n.kvs[0];
+          const skv = s.kvs[0];
+          const holder = nkv ? decodeNodeLease(nodeKey, nkv.value.toString()) : undefined;
+          const subnetHolder = skv?.value.toString();
+          if (holder && holder.instance !== lease.instance) {
+            throw new Error(`node ${lease.node} is already running on host ${holder.host} since ${holder.since} (${nodeKey}): refused; if that host died, its lease expires within ${ttlSeconds} s`);
+          }
+          if (subnetHolder !== undefined && subnetHolder !== lease.node) {
+            if (pool && attempt < SUBNET_CLAIM_ATTEMPTS) continue; // another host got that range first: choose again
+            throw new Error(pool
+              ? `node ${lease.node}: no pod CIDR could be leased from ${pool.clusterCIDR} in ${SUBNET_CLAIM_ATTEMPTS} attempts (other hosts took each range first): refused`
+              : `pod CIDR ${lease.podCIDR} of node ${lease.node} is held by node ${subnetHolder} in the store (${subnetKey}): refused`);
+          }
+          r = await this.client.if(nodeKey, 'Mod', '==', Number(nkv?.mod_revision ?? 0)).and(subnetKey, 'Mod', '==', Number(skv?.mod_revision ?? 0)).then(...puts).commit();
+          if (r.succeeded) break;
+          if (pool && attempt < SUBNET_CLAIM_ATTEMPTS) continue;
           throw new Error(`node ${lease.node}: its lease changed while being taken (another host starting it at once?): refused`);
         }
+        await writeAlongside(id, true); // a new lease: the keys of the one before went with it
+      } catch (e) {
+        await l.revoke().catch(() => {});
+        throw e;
       }
       l.on('lost', (err) => {
         if (released) return;
@@ -145,6 +181,7 @@ export class SharedStore {
         retry();
       });
       current = l;
+      currentId = id;
       this.leases.push(l);
     };
     await take();
@@ -153,6 +190,10 @@ export class SharedStore {
       release: async () => {
         released = true;
         await current?.revoke().catch(() => {});
+      },
+      announce: async (entries) => {
+        alongside = entries;
+        await writeAlongside(currentId, false);
       },
     };
   }

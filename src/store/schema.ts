@@ -5,12 +5,21 @@
 //   leases/nodes/<node>      a node's lease (NodeLease), bound to an etcd lease with a TTL its podwire renews
 //   subnets/<net>-<len>      a pod CIDR's holder (the node's name), bound to the same etcd lease
 //   services/<ns>/<name>     a Service applied through the store (StoredService)
+//   policies/<ns>/<name>     a NetworkPolicy applied through the store (StoredPolicy: the Kubernetes spec)
+//   pods/<ns>/<name>         a running pod (StoredPod: node, IP, labels), bound to its node's etcd lease
 // Values are JSON. Decoding checks every field and names the key and field
 // at fault: a store another program wrote must not crash a host.
 import type { ServiceSpec } from '../model/services.ts';
+import { readNetworkPolicySpec, isPolicyName, type NetworkPolicySpec } from '../model/network-policy.ts';
+import { networkPolicyManifestSpec } from '../model/network-policy-manifest.ts';
 
-/** Bump when a key or value changes shape; a store of another version is refused, both versions named. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bump when a key or value changes shape or meaning; a store of another
+ * version is refused, both versions named. 2: a node the topology leaves
+ * without a podCIDR leases its range (version 1 hosts would plan it from
+ * the file, elsewhere); pods/ and policies/ added.
+ */
+export const SCHEMA_VERSION = 2;
 export const ROOT_PREFIX = '/podwire/';
 
 export const keys = {
@@ -24,6 +33,10 @@ export const keys = {
   subnet: (lab: string, cidr: string) => `${ROOT_PREFIX}${lab}/subnets/${cidr.replace('/', '-')}`,
   services: (lab: string) => `${ROOT_PREFIX}${lab}/services/`,
   service: (lab: string, namespace: string, name: string) => `${ROOT_PREFIX}${lab}/services/${namespace}/${name}`,
+  policies: (lab: string) => `${ROOT_PREFIX}${lab}/policies/`,
+  policy: (lab: string, namespace: string, name: string) => `${ROOT_PREFIX}${lab}/policies/${namespace}/${name}`,
+  pods: (lab: string) => `${ROOT_PREFIX}${lab}/pods/`,
+  pod: (lab: string, namespace: string, name: string) => `${ROOT_PREFIX}${lab}/pods/${namespace}/${name}`,
 };
 
 /** The cluster as the first host wrote it: what a joining host plans from. */
@@ -138,4 +151,46 @@ export function decodeService(key: string, text: string): StoredService {
   if (!key.endsWith(`/${spec.namespace as string}/${spec.name as string}`)) throw new Error(`store key ${key}: field spec names ${spec.namespace as string}/${spec.name as string}, not the key's Service`);
   if (!isStr(o.origin)) throw new Error(`store key ${key}: bad field origin (expected where the Service came from)`);
   return o as unknown as StoredService;
+}
+
+/** A NetworkPolicy applied through the store: kept as Kubernetes writes it (spec as in a manifest), read back through the same validation as a file. */
+export interface StoredPolicy {
+  policy: NetworkPolicySpec;
+  /** where it came from ("netpol.yaml document 1 (NetworkPolicy deny)"), for messages */
+  origin: string;
+}
+
+export function encodePolicy(s: StoredPolicy): string {
+  return JSON.stringify({ name: s.policy.name, namespace: s.policy.namespace, spec: networkPolicyManifestSpec(s.policy), origin: s.origin });
+}
+
+export function decodePolicy(key: string, text: string): StoredPolicy {
+  const o = decodeObject(key, text);
+  require(key, o, { name: [(v) => typeof v === 'string' && isPolicyName(v), 'a NetworkPolicy name'], namespace: [isStr, 'a namespace'], origin: [isStr, 'where it came from'] });
+  if (!key.endsWith(`/${o.namespace as string}/${o.name as string}`)) throw new Error(`store key ${key}: fields namespace/name say ${o.namespace as string}/${o.name as string}, not the key's NetworkPolicy`);
+  const problems: string[] = [];
+  const spec = readNetworkPolicySpec(o.spec, 'spec', problems);
+  if (!spec || problems.length) throw new Error(`store key ${key}: bad field ${problems.join('; ')}`);
+  return { policy: { name: o.name as string, namespace: o.namespace as string, ...spec }, origin: o.origin as string };
+}
+
+/** A pod as its node's podwire announces it: what other hosts (and `status --store`) know of pods they do not run. */
+export interface StoredPod {
+  name: string;
+  namespace: string;
+  node: string;
+  ip: string;
+  labels: Record<string, string>;
+}
+
+export function encodePod(p: StoredPod): string {
+  return JSON.stringify(p);
+}
+
+export function decodePod(key: string, text: string): StoredPod {
+  const o = decodeObject(key, text);
+  const isLabels: Check = (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string');
+  require(key, o, { name: [isStr, 'a pod name'], namespace: [isStr, 'a namespace'], node: [isStr, 'a node name'], ip: [isIpv4, 'an IPv4 address'], labels: [isLabels, 'a mapping of label names to values'] });
+  if (!key.endsWith(`/${o.namespace as string}/${o.name as string}`)) throw new Error(`store key ${key}: fields namespace/name say ${o.namespace as string}/${o.name as string}, not the key's pod`);
+  return o as unknown as StoredPod;
 }
