@@ -51,6 +51,7 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     metrics?.close();
     dispatch.ui.close();
     await sync?.stop();
+    dispatch.services.close();
     await lab.down();
     opts.say(`podwire: lab "${labId(plan)}" removed`);
     process.exit(code);
