@@ -28,7 +28,12 @@ export async function applyToStore(opts: StoreOptions, name: string | undefined,
     lap('readMs');
     const plan = planFromConfig(lab, config);
     if (stored.services.length) {
-      plan.services = planApply(plan, { services: stored.services.map((s) => s.spec), origins: stored.services.map((s) => s.origin), source: `store ${opts.url}` }).services;
+      // What the change is checked against: every stored Service's addresses, nodePorts, ports and LoadBalancer order, in
+      // store order; endpoints only for those the change names (to tell "unchanged" from "configured") — choosing the
+      // others' endpoints would cost half the planning and decide nothing here (each host chooses them for itself)
+      const named = new Set(input.services.map(serviceKey));
+      const specs = stored.services.map((s) => (named.has(serviceKey(s.spec)) ? s.spec : withoutEndpoints(s.spec)));
+      plan.services = planApply(plan, { services: specs, origins: stored.services.map((s) => s.origin), source: `store ${opts.url}` }).services;
     }
     const change = planApply(plan, input); // throws, naming the file and document, on any problem: nothing written
     const byKey = new Map(change.services.map((s) => [serviceKey(s), s]));
@@ -54,6 +59,12 @@ export async function deleteFromStore(opts: StoreOptions, name: string | undefin
   } finally {
     await store.close();
   }
+}
+
+/** A stored Service as the writer checks a change against it: no selector, no explicit endpoints. */
+function withoutEndpoints(spec: ServiceSpec): ServiceSpec {
+  const { selector: _selector, endpoints: _endpoints, ...rest } = spec;
+  return rest;
 }
 
 /** The spec with what allocation decided pinned (ClusterIP, nodePorts): every host then programs the same addresses. */
