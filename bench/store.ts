@@ -2,31 +2,41 @@
 // reaches every host's data plane. Three podwire processes, one node each
 // (`up --node nX --store`), play three hosts on this machine: their node
 // addresses are 127.0.0.1-3 (VXLAN between loopback addresses), etcd listens
-// on 127.0.0.1 at a free port. Measured, from the moment the change is
-// handed to the store client until the last host has programmed it: each
-// host logs "store: applied N Service(s)" once its data plane acknowledged
-// the change (read here as the line arrives, no polling to load the hosts),
-// then every host's WASM tables are read to check they do hold it:
-//   - `apply --store` of SERVICES Services selecting pods (planning against
-//     the store's lab, the etcd transactions, each host's watch, its apply
-//     and the programming of its data plane);
+// on 127.0.0.1 at a free port. Timed, from the moment the change is handed
+// to the store client (what `apply --store` does after parsing its file)
+// until the last host has it in its data plane: each host logs
+// "store: applied N Service(s) ..." once its forwarding worker acknowledged
+// the programmed tables (read here as the line arrives, no polling to load
+// the hosts), with where its time went (waited for the batch, planned,
+// programmed). After the clock stops, every host is checked for real: a
+// probe frame traced through its data plane to the Service must be DNATed to
+// the expected backend (and after the apply its WASM Service table must
+// hold all N frontends).
+//   - `apply --store` of SERVICES Services selecting pods;
 //   - one endpoint change: a selector-less Service whose EndpointSlice
 //     moves from one pod to another.
-// Figures, never pass/fail; the goals (1 s and 100 ms) are printed beside them.
+// Phases per change: the writer's (connect, read the lab and its Services,
+// plan, write), a bare etcd watcher in this process (the floor: when etcd
+// itself delivers the change), each host's. Figures, never pass/fail; the
+// goals (1 s and 100 ms) are printed beside them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../src/util/package-files.ts';
 import { parseApplyFile } from '../src/model/apply.ts';
-import { applyToStore } from '../src/store/store-apply.ts';
+import { applyToStore, type StoreApplyTimings } from '../src/store/store-apply.ts';
+import { SharedStore } from '../src/store/etcd-store.ts';
+import { keys } from '../src/store/schema.ts';
 import { requestControl } from '../src/lab/control.ts';
 import { socketPath } from '../src/lab/state.ts';
 import type { TablesJson } from '../src/lab/table-control.ts';
+import type { TraceReply } from '../src/lab/trace-control.ts';
 import { startEtcd, type TestEtcd } from './etcd.ts';
 import { waitForLine, stop } from './child.ts';
 
-const PODWIRE = fileURLToPath(new URL('../bin/podwire.js', import.meta.url));
+// the package's entry point, from here or from the compiled copy under dist/
+const PODWIRE = packageFile('bin/podwire.js');
 const LAB = 'pwbs';
 const HOSTS = 3;
 const PODS_PER_NODE = 4;
@@ -34,16 +44,30 @@ const GROUPS = 4;
 const EP_VIP = '10.252.200.1';
 
 export interface StoreBenchOptions { services: number; endpointChanges: number }
+
+/** One host's part of a change: when its last batch was logged (ms from the change's start) and, summed over its batches, where its time went. */
+export interface HostPhases { servedMs: number; batches: number; waitedMs: number; planMs: number; programMs: number; frontends: number }
+
+/** One change, end to end. */
+export interface ChangeTiming {
+  /** until the last host logged it served (ms from handing the change to the store client) */
+  allMs: number;
+  /** the writer's part: connect, read, plan, write (until etcd acknowledged every transaction) */
+  writer: StoreApplyTimings;
+  writtenMs: number;
+  /** a bare etcd watcher in the bench process saw the change's last key (the floor of any host) */
+  bareWatchMs: number;
+  hosts: HostPhases[];
+}
+
 export interface StoreBenchReport {
   options: StoreBenchOptions & { hosts: number };
-  /** apply of `services` Services: ms until each host serves all of them, and the last */
-  apply: { perHostMs: number[]; allMs: number; writtenMs: number };
-  /** each endpoint change: ms until the last host's data plane has the new backend */
-  endpointChangeMs: number[];
-  endpointChangeMedianMs: number;
-  /** of which the writer's part: connect, read the lab and its Services, plan, write (what `apply --store` does before it returns) */
-  endpointWrittenMs: number[];
-  endpointWrittenMedianMs: number;
+  /** /proc/loadavg at the start and at the end */
+  loadavg: { start: string; end: string };
+  apply: ChangeTiming;
+  endpointChanges: ChangeTiming[];
+  /** the endpoint changes: median, min, max of allMs; median of writtenMs and of allMs - writtenMs (etcd to the last host's data plane) */
+  endpointChange: { medianMs: number; minMs: number; maxMs: number; writtenMedianMs: number; propagationMedianMs: number; bareWatchMedianMs: number };
 }
 
 function topology(): string {
@@ -73,8 +97,13 @@ function endpointYaml(ip: string): string {
   ].join('\n');
 }
 
-async function tables(node: number): Promise<TablesJson> {
-  return (await requestControl(socketPath(`${LAB}-n${node + 1}`), 'tables', 10_000)) as TablesJson;
+const control = (node: number, cmd: string, body: Record<string, unknown> = {}) => requestControl(socketPath(`${LAB}-n${node + 1}`), cmd, 10_000, body);
+
+/** A probe frame from host `node`'s first pod to `vip`:80/tcp, through that host's data plane: the backend its Service NAT chose. */
+async function tracedBackend(node: number, vip: string): Promise<string | undefined> {
+  const r = (await control(node, 'trace', { from: `bs-${node}-0`, to: vip, proto: 'tcp', port: 80 })) as TraceReply;
+  const step = r.hops.flatMap((h) => h.steps).find((x) => x.step === 'svc_backend');
+  return step ? String(step.detail.backend) : undefined;
 }
 
 /** A host's log lines as they arrive, each with the time it came (performance.now()). */
@@ -93,34 +122,59 @@ function follow(p: ChildProcess): HostLog {
   return log;
 }
 
+/** "podwire: store: applied 128 Service(s) (s0, s1, s2, ...): 128 frontend(s) programmed; waited 0.3 ms, planned 10.2 ms, programmed 20.5 ms" (store-sync.ts) */
+const APPLIED = /podwire: store: applied (\d+) Service\(s\) \((.*)\): (\d+) frontend\(s\) programmed; waited ([\d.]+) ms, planned ([\d.]+) ms, programmed ([\d.]+) ms/;
+
 /**
- * Wait until every host logged, after line `from[i]`, store batches that
- * `done` accepts (the host logs "store: applied N Service(s) (...)" once its
- * data plane has them); ms from t0 to each host's line.
+ * Wait until every host logged, after line `from[i]`, applied batches that
+ * `done` accepts; each host's phases, times from t0.
  */
-async function untilLogged(logs: HostLog[], from: number[], t0: number, done: (lines: string[]) => boolean, timeoutMs = 60_000): Promise<number[]> {
-  return Promise.all(logs.map((log, i) => new Promise<number>((resolve, reject) => {
+async function untilServed(logs: HostLog[], from: number[], t0: number, done: (batches: RegExpExecArray[]) => boolean, timeoutMs = 60_000): Promise<HostPhases[]> {
+  return Promise.all(logs.map((log, i) => new Promise<HostPhases>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bench store: host ${i + 1} did not log the change within ${timeoutMs} ms`)), timeoutMs);
     const check = () => {
-      const mine = log.lines.slice(from[i]).filter((l) => /podwire: store: applied \d+ Service/.test(l.text));
-      if (mine.length && done(mine.map((l) => l.text))) {
+      const mine = log.lines.slice(from[i]).map((l) => ({ t: l.t, m: APPLIED.exec(l.text) })).filter((x): x is { t: number; m: RegExpExecArray } => x.m !== null);
+      if (mine.length && done(mine.map((x) => x.m))) {
         clearTimeout(timer);
-        resolve(mine[mine.length - 1].t - t0);
+        const sum = (k: number) => mine.reduce((n, x) => n + Number(x.m[k]), 0);
+        resolve({ servedMs: mine[mine.length - 1].t - t0, batches: mine.length, frontends: sum(3), waitedMs: sum(4), planMs: sum(5), programMs: sum(6) });
       } else log.waiters.push(check);
     };
     check();
   })));
 }
 
-const appliedCount = (lines: string[]) => lines.reduce((n, l) => n + Number(/applied (\d+) Service/.exec(l)![1]), 0);
+/** A watcher of the lab's services/ in this process: when each key's latest put arrived (performance.now()). */
+async function bareWatcher(store: SharedStore): Promise<{ seen: Map<string, number>; waiters: (() => void)[] }> {
+  const w = { seen: new Map<string, number>(), waiters: [] as (() => void)[] };
+  const { revision } = await store.services(LAB);
+  await store.watch(keys.services(LAB), revision, (events) => {
+    const t = performance.now();
+    for (const e of events) w.seen.set(e.key, t);
+    for (const f of w.waiters.splice(0)) f();
+  });
+  return w;
+}
+
+function until(w: { waiters: (() => void)[] }, ok: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => (ok() ? resolve() : w.waiters.push(check));
+    check();
+  });
+}
+
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').trim();
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export async function runStoreBench(opts: StoreBenchOptions, log: (line: string) => void = console.log): Promise<StoreBenchReport> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bs-'));
   const file = join(dir, 'cluster.yaml');
   writeFileSync(file, topology());
   let etcd: TestEtcd | undefined;
+  let watcherStore: SharedStore | undefined;
   const procs: ChildProcess[] = [];
   const logs: HostLog[] = [];
+  const loadStart = loadavg();
   try {
     etcd = await startEtcd();
     const store = { url: etcd.url };
@@ -130,51 +184,65 @@ export async function runStoreBench(opts: StoreBenchOptions, log: (line: string)
       logs.push(follow(p));
       await waitForLine(p, /^ready\b/m, 60_000);
     }
-    log(`bench store: ${HOSTS} hosts up (etcd ${etcd.url}); applying ${opts.services} Services`);
-    const input = parseApplyFile(servicesYaml(opts.services), 'bench services');
+    watcherStore = await SharedStore.connect(store);
+    const bare = await bareWatcher(watcherStore);
+    log(`bench store: ${HOSTS} hosts up (etcd ${etcd.url}); applying ${opts.services} Services (loadavg ${loadavg()})`);
     const mark = () => logs.map((l) => l.lines.length);
-    let from = mark();
-    const t0 = performance.now();
-    await applyToStore(store, LAB, input);
-    const written = performance.now() - t0;
-    const perHost = await untilLogged(logs, from, t0, (lines) => appliedCount(lines) >= opts.services);
-    // the hosts said so; their data planes must agree
+
+    /** Hand `input` to the store client and wait until every host logged `served`; the phases. */
+    const timeChange = async (input: ReturnType<typeof parseApplyFile>, lastKey: string, served: (batches: RegExpExecArray[]) => boolean): Promise<ChangeTiming> => {
+      const from = mark();
+      bare.seen.delete(lastKey);
+      const writer: StoreApplyTimings = { connectMs: 0, readMs: 0, planMs: 0, writeMs: 0 };
+      const t0 = performance.now();
+      await applyToStore(store, LAB, input, writer);
+      const writtenMs = performance.now() - t0;
+      const hosts = await untilServed(logs, from, t0, served);
+      await until(bare, () => bare.seen.has(lastKey));
+      return { allMs: Math.max(...hosts.map((h) => h.servedMs)), writer, writtenMs, bareWatchMs: bare.seen.get(lastKey)! - t0, hosts };
+    };
+
+    const input = parseApplyFile(servicesYaml(opts.services), 'bench services');
+    const apply = await timeChange(input, keys.service(LAB, 'default', `s${opts.services - 1}`),
+      (batches) => batches.reduce((n, m) => n + Number(m[1]), 0) >= opts.services);
+    // the hosts said so; their data planes must agree: every frontend in the table, and a frame to the last Service DNATed
     for (let i = 0; i < HOSTS; i++) {
-      const n = (await tables(i)).services.filter((x) => x.service?.startsWith('default/s')).length;
+      const t = (await control(i, 'tables')) as TablesJson;
+      const n = t.services.filter((x) => x.service?.startsWith('default/s')).length;
       if (n !== opts.services) throw new Error(`bench store: host ${i + 1} logged the apply but its data plane holds ${n} of ${opts.services} Services' frontends`);
+      const vip = t.services.find((x) => x.service === `default/s${opts.services - 1}`)!.vip;
+      const b = await tracedBackend(i, vip);
+      if (!b?.endsWith(':8080')) throw new Error(`bench store: host ${i + 1}: a frame to s${opts.services - 1} (${vip}:80) met no backend in its data plane (${b})`);
     }
-    log(`bench store: ${opts.services} Services written in ${written.toFixed(0)} ms, served by every host after ${Math.max(...perHost).toFixed(0)} ms`);
+    log(`bench store: ${opts.services} Services written in ${apply.writtenMs.toFixed(0)} ms, served by every host after ${apply.allMs.toFixed(0)} ms (loadavg ${loadavg()})`);
 
     const ips = Array.from({ length: HOSTS }, (_, n) => `10.253.${n}.2`); // each node's first pod
-    const backend = (t: TablesJson) => t.services.find((x) => x.vip === EP_VIP)?.backends.map((b) => b.ip).join(',');
-    const changes: number[] = [];
-    const writes: number[] = [];
+    const changes: ChangeTiming[] = [];
     for (let k = 0; k <= opts.endpointChanges; k++) {
       const ip = ips[k % ips.length];
-      const doc = parseApplyFile(endpointYaml(ip), 'bench endpoint');
-      from = mark();
-      const t1 = performance.now();
-      await applyToStore(store, LAB, doc);
-      const w = performance.now() - t1;
-      const got = Math.max(...await untilLogged(logs, from, t1, (lines) => lines.some((l) => l.includes('(moving)'))));
+      const c = await timeChange(parseApplyFile(endpointYaml(ip), 'bench endpoint'), keys.service(LAB, 'default', 'moving'),
+        (batches) => batches.some((m) => m[2].split(', ').includes('moving')));
       for (let i = 0; i < HOSTS; i++) {
-        const b = backend(await tables(i));
-        if (b !== ip) throw new Error(`bench store: host ${i + 1} logged the endpoint change but its data plane has ${b} for ${EP_VIP}, not ${ip}`);
+        const b = await tracedBackend(i, EP_VIP);
+        if (b !== `${ip}:8080`) throw new Error(`bench store: host ${i + 1} logged the endpoint change but a frame to ${EP_VIP}:80 through its data plane goes to ${b}, not ${ip}:8080`);
       }
-      if (k === 0) continue; // the first creates the Service
-      writes.push(w);
-      changes.push(got);
+      if (k > 0) changes.push(c); // the first creates the Service
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const all = changes.map((c) => c.allMs);
     return {
       options: { ...opts, hosts: HOSTS },
-      apply: { perHostMs: perHost, allMs: Math.max(...perHost), writtenMs: written },
-      endpointChangeMs: changes,
-      endpointChangeMedianMs: median(changes),
-      endpointWrittenMs: writes,
-      endpointWrittenMedianMs: median(writes),
+      loadavg: { start: loadStart, end: loadavg() },
+      apply,
+      endpointChanges: changes,
+      endpointChange: {
+        medianMs: median(all), minMs: Math.min(...all), maxMs: Math.max(...all),
+        writtenMedianMs: median(changes.map((c) => c.writtenMs)),
+        propagationMedianMs: median(changes.map((c) => c.allMs - c.writtenMs)),
+        bareWatchMedianMs: median(changes.map((c) => c.bareWatchMs)),
+      },
     };
   } finally {
+    await watcherStore?.close();
     for (const p of procs) await stop(p);
     await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });

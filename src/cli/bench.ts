@@ -106,9 +106,18 @@ export function benchCommand(): Command {
       requireRoot('podwire bench store');
       const { runStoreBench } = await import('../../bench/store.ts');
       const r = await runStoreBench({ services: opts.services, endpointChanges: opts.changes });
-      console.log(`apply of ${opts.services} Services -> every host serving them: ${r.apply.allMs.toFixed(0)} ms (written to etcd after ${r.apply.writtenMs.toFixed(0)} ms; per host ${r.apply.perHostMs.map((x) => x.toFixed(0)).join(', ')} ms; goal <= 1000 ms)`);
-      const sorted = [...r.endpointChangeMs].sort((a, b) => a - b);
-      console.log(`one endpoint change -> every host: median ${r.endpointChangeMedianMs.toFixed(1)} ms, min ${sorted[0].toFixed(1)}, max ${sorted[sorted.length - 1].toFixed(1)} over ${sorted.length}; of which writing (connect, plan, write): median ${r.endpointWrittenMedianMs.toFixed(1)} ms (goal <= 100 ms)`);
+      const ms = (x: number) => `${x.toFixed(1)} ms`;
+      const phases = (c: typeof r.apply) => `writer: connect ${ms(c.writer.connectMs)}, read ${ms(c.writer.readMs)}, plan ${ms(c.writer.planMs)}, write ${ms(c.writer.writeMs)}; `
+        + `a bare etcd watcher saw it at ${ms(c.bareWatchMs)}; hosts served at ${c.hosts.map((h) => ms(h.servedMs)).join(', ')} `
+        + `(per host, summed over its ${c.hosts.map((h) => h.batches).join('/')} batch(es): waited ${c.hosts.map((h) => h.waitedMs.toFixed(1)).join('/')} ms, `
+        + `planned ${c.hosts.map((h) => h.planMs.toFixed(1)).join('/')} ms, programmed ${c.hosts.map((h) => h.programMs.toFixed(1)).join('/')} ms)`;
+      console.log(`loadavg at start ${r.loadavg.start}, at end ${r.loadavg.end}`);
+      console.log(`apply of ${opts.services} Services -> every host serving them: ${ms(r.apply.allMs)} (goal <= 1000 ms)\n  ${phases(r.apply)}`);
+      const e = r.endpointChange;
+      console.log(`one endpoint change -> every host: median ${ms(e.medianMs)}, min ${ms(e.minMs)}, max ${ms(e.maxMs)} over ${r.endpointChanges.length} (goal <= 100 ms); `
+        + `of which writing (connect, read, plan, write): median ${ms(e.writtenMedianMs)}; etcd to the last host's data plane: median ${ms(e.propagationMedianMs)}; a bare etcd watcher: median ${ms(e.bareWatchMedianMs)}`);
+      const mid = [...r.endpointChanges].sort((a, b) => a.allMs - b.allMs)[Math.floor(r.endpointChanges.length / 2)];
+      console.log(`  the median change: ${phases(mid)}`);
       console.log(`raw results: ${save(opts.out, 'store', r)}`);
     });
   bench.command('e2e')

@@ -60,6 +60,7 @@ export async function runDaemon(plan: LabPlan, opts: DaemonOptions): Promise<Lab
     dispatch.ui.close();
     storePolicies?.stop();
     await sync?.stop();
+    dispatch.services.close();
     await lab.down();
     opts.say(`podwire: lab "${labId(plan)}" removed`);
     process.exit(code);

@@ -7,7 +7,11 @@
 // changed (serviceFrontends, the one source of a node's frontend list) and
 // programs them as a diff (src/dataplane/service-sync.ts). Only once every
 // node has them does the plan change (so `status` shows them), the state
-// file record them, and onServicesChanged hooks run. Should a node refuse
+// file record them, and onServicesChanged hooks run. The state file is a
+// record nothing reads back while the lab runs: a change from the shared
+// store schedules it (one write for a burst of batches, after the data
+// plane has them) instead of rewriting it per batch; a request from the
+// control socket writes it before answering. Should a node refuse
 // (it checks its table sizes before touching anything), the nodes already
 // done are put back: nothing is half-applied. Requests run one at a time.
 // The Ingress controller (ingress.ts) takes part in every request: its new
@@ -27,7 +31,16 @@ import { serviceFrontends, type Lab } from './lab.ts';
 import { writeState } from './state.ts';
 
 /** What `podwire apply` / `delete` print from: one result per Service, and how long the data plane took. */
-export interface ServiceChangeReply { results: ApplyResult[]; planMs: number; programMs: number }
+export interface ServiceChangeReply {
+  results: ApplyResult[];
+  planMs: number;
+  programMs: number;
+  /** frontends the data plane (re)programmed, summed over the local podwire nodes: only the changed Services' */
+  frontends?: { added: number; updated: number; removed: number; unchanged: number };
+}
+
+/** How long a change from the shared store may leave the state file behind: a burst of batches is one write. */
+const STATE_WRITE_DELAY_MS = 100;
 
 /** One connection as `podwire conntrack --json` lists it. */
 export interface ConntrackEntryJson {
@@ -48,6 +61,8 @@ const PROTO_NAME = Object.fromEntries(Object.entries(CT_PROTO).map(([k, v]) => [
 
 export class ServiceControl {
   private queue: Promise<unknown> = Promise.resolve();
+  /** a state-file write scheduled by a change from the store (recordState) */
+  private stateTimer?: NodeJS.Timeout;
 
   constructor(private readonly lab: Lab, private readonly log: (line: string) => void = () => {}) {}
 
@@ -75,6 +90,25 @@ export class ServiceControl {
       return this.serialized(() => this.change(unchanged, (services) => this.ingressChange(services, 'delete', undefined, refs)));
     }
     return undefined;
+  }
+
+  /**
+   * The shared store's Services (store-sync.ts), as `apply` and `delete`
+   * would do them, in turn with every other request; the state file follows
+   * later (recordState).
+   */
+  applyFromStore(input: ApplyInput): Promise<ServiceChangeReply> {
+    return this.serialized(() => this.change(() => planApply(this.lab.plan, input), (services) => this.ingressChange(services, input.source), { deferState: true }));
+  }
+
+  deleteFromStore(refs: { namespace: string; name: string }[]): Promise<ServiceChangeReply> {
+    return this.serialized(() => this.change(() => planDelete(this.lab.plan, refs), (services) => this.ingressChange(services, 'delete'), { deferState: true }));
+  }
+
+  /** The lab is going down (its state file with it): a write still scheduled must not bring the file back. */
+  close(): void {
+    clearTimeout(this.stateTimer);
+    this.stateTimer = undefined;
   }
 
   /**
@@ -122,27 +156,51 @@ export class ServiceControl {
     return c.prepare(services, source, add, remove);
   }
 
-  private async change(compute: () => ServiceChange, ingressCompute: (services: ServicePlan[]) => IngressChange | undefined = () => undefined): Promise<ServiceChangeReply> {
+  private async change(compute: () => ServiceChange, ingressCompute: (services: ServicePlan[]) => IngressChange | undefined = () => undefined,
+    opts: { deferState?: boolean } = {}): Promise<ServiceChangeReply> {
     const t0 = performance.now();
     const change = compute(); // throws (nothing changed) on any problem
     const ingress = ingressCompute(change.services); // the same: nothing has changed yet
     const t1 = performance.now();
-    await this.program(change);
+    const frontends = await this.program(change);
     const t2 = performance.now();
     const plan = this.lab.plan;
     plan.services = change.services;
-    writeState({ ...this.lab.state, services: change.services });
+    this.recordState(opts.deferState ?? false);
     for (const fn of this.lab.onServicesChanged) {
       try { fn(plan); } catch (e) { this.log(`podwire: onServicesChanged hook failed: ${(e as Error).message}`); }
     }
     // nginx last: its new upstreams exist in the data plane by now
     if (ingress) await this.lab.ingress!.commit(ingress);
-    return { results: [...change.results, ...(ingress?.results ?? [])], planMs: t1 - t0, programMs: t2 - t1 };
+    return { results: [...change.results, ...(ingress?.results ?? [])], planMs: t1 - t0, programMs: t2 - t1, frontends };
+  }
+
+  /** The state file records the lab's Services: now, or (deferred) once a burst of changes is over. */
+  private recordState(deferred: boolean): void {
+    if (!deferred) {
+      clearTimeout(this.stateTimer);
+      this.stateTimer = undefined;
+      this.writeStateNow();
+      return;
+    }
+    this.stateTimer ??= setTimeout(() => {
+      this.stateTimer = undefined;
+      try {
+        this.writeStateNow();
+      } catch (e) {
+        this.log(`podwire: could not write the state file: ${(e as Error).message}`);
+      }
+    }, STATE_WRITE_DELAY_MS).unref();
+  }
+
+  private writeStateNow(): void {
+    writeState({ ...this.lab.state, services: this.lab.plan.services });
   }
 
   /** Every local podwire node gets the touched Services' frontends; on a refusal the nodes done are restored. */
-  private async program(change: ServiceChange): Promise<void> {
-    if (change.touched.length === 0) return;
+  private async program(change: ServiceChange): Promise<ServiceChangeReply['frontends']> {
+    const counts = { added: 0, updated: 0, removed: 0, unchanged: 0 };
+    if (change.touched.length === 0) return counts;
     const plan = this.lab.plan;
     const nodes = localNodes(plan).filter((n) => n.dataplane === 'podwire');
     const touched = new Set(change.touched);
@@ -157,8 +215,9 @@ export class ServiceControl {
         const old = whole
           ? serviceFrontends(plan, n)
           : serviceFrontends({ ...plan, services: plan.services.filter((s) => touched.has(serviceKey(s))) }, n);
-        await this.lab.syncServices(n.name, whole ? serviceFrontends(next, n) : part, only);
+        const r = await this.lab.syncServices(n.name, whole ? serviceFrontends(next, n) : part, only);
         done.push({ node: n.name, old, only });
+        counts.added += r.added; counts.updated += r.updated; counts.removed += r.removed; counts.unchanged += r.unchanged;
       }
     } catch (e) {
       for (const d of done.reverse()) {
@@ -166,5 +225,6 @@ export class ServiceControl {
       }
       throw new Error(`the data plane refused the change, nothing applied: ${(e as Error).message}`);
     }
+    return counts;
   }
 }

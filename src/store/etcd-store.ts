@@ -210,12 +210,21 @@ export class SharedStore {
     return { services: r.kvs.map((kv) => decodeService(kv.key.toString(), kv.value.toString())), revision: r.header.revision };
   }
 
-  /** Write Services, TXN_OPS to a transaction (a watcher sees each transaction's keys in one batch). */
+  /**
+   * Write Services, TXN_OPS to a transaction (a watcher sees each
+   * transaction's keys in one batch), the transactions sent at once rather
+   * than one round trip after the other (etcd commits what arrives together
+   * in one disk write). Each is guarded by the lab's schema key: a lab
+   * removed meanwhile is named, not written into.
+   */
   async putServices(lab: string, services: StoredService[]): Promise<void> {
+    const txns: Promise<{ succeeded: boolean }>[] = [];
     for (let i = 0; i < services.length; i += TXN_OPS) {
       const ops = services.slice(i, i + TXN_OPS).map((s) => this.client.put(keys.service(lab, s.spec.namespace, s.spec.name)).value(encodeService(s)));
-      await this.client.if(keys.schema(lab), 'Version', '>', 0).then(...ops).commit();
+      txns.push(this.client.if(keys.schema(lab), 'Version', '>', 0).then(...ops).commit());
     }
+    const done = await Promise.all(txns);
+    if (done.some((r) => !r.succeeded)) throw new Error(`lab "${lab}" is no longer in the store at ${this.address.url} (its schema key is gone): ${done.filter((r) => r.succeeded).length} of ${done.length} transaction(s) written`);
   }
 
   async deleteServices(lab: string, refs: { namespace: string; name: string }[]): Promise<void> {
