@@ -24,6 +24,7 @@ import { planFromConfig } from '../../src/store/store-lab.ts';
 import { selectHostNode } from '../../src/model/topology.ts';
 import { parseApplyFile } from '../../src/model/apply.ts';
 import { StoreSync } from '../../src/lab/store-sync.ts';
+import { claimHostNode } from '../../src/store/host-claim.ts';
 import { ServiceControl } from '../../src/lab/service-control.ts';
 import { NodeServices } from '../../src/dataplane/service-sync.ts';
 import { statePath, type LabState } from '../../src/lab/state.ts';
@@ -105,7 +106,9 @@ describe.skipIf(!hasEtcd && !skipsMustFail())('a host following the store\'s Ser
     const n2 = plan.nodes[1];
     await writer.claimNode(LAB, { node: 'n2', podCIDR: n2.podCIDR, underlayIp: n2.underlayIp, vtepMac: n2.vtepMac, host: 'h2', since: new Date().toISOString(), instance: 'i2' }, 30, () => {});
     control = new ServiceControl(lab as never, (l) => lines.push(l));
-    sync = await StoreSync.start(await SharedStore.connect({ url: etcd.url }), lab as never, control, { ttlSeconds: 5, log: (l) => lines.push(l) });
+    const store = await SharedStore.connect({ url: etcd.url });
+    const claim = await claimHostNode(store, LAB, CONFIG, plan.nodes[0], 5, (l) => lines.push(l));
+    sync = await StoreSync.start(store, lab as never, control, { claim, config: CONFIG, log: (l) => lines.push(l) });
   });
   afterAll(async () => {
     control?.close();
