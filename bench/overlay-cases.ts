@@ -1,6 +1,6 @@
 // bench overlay's case names, apart from the runner so the CLI can check
 // --cases before it loads anything that touches the host.
-export const PATHS = ['same-node', 'host-gw', 'vxlan', 'ipip', 'clusterip'] as const;
+export const PATHS = ['same-node', 'host-gw', 'vxlan', 'ipip', 'clusterip', 'cross-host'] as const;
 export type PathName = (typeof PATHS)[number];
 
 /** `--cases a,b,c` -> paths, in the order given; unknown names are an error naming the known ones. */

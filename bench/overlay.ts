@@ -16,6 +16,7 @@ import {
   type Endpoints, type TcpResult,
 } from './probes.ts';
 import { roundOrder, describeOffloads, OFFLOADS_OFF } from './plan.ts';
+import { withCrossHost, CROSS_HOST_DESCRIPTION } from './overlay-cross-host.ts';
 
 export { PATHS, parseCases, type PathName } from './overlay-cases.ts';
 export const DATAPLANES = ['podwire', 'kernel'] as const;
@@ -25,6 +26,8 @@ export type Dataplane = (typeof DATAPLANES)[number];
 export const KERNEL_IPIP_REASON = 'n/a: no ipip module in this host kernel';
 const CLUSTERIP_PING_REASON = 'n/a: a ClusterIP answers no ICMP echo (kube-proxy matches Service ports only)';
 const KERNEL_DP_CPU_REASON = 'n/a: the kernel data plane is not a process';
+const CROSS_HOST_CPU_REASON = 'n/a: podwire runs as two processes of its own (one per host), not in this one';
+const CROSS_HOST_OFF_REASON = 'n/a: measured with offloads on only';
 
 export interface MetricDef { key: MetricKey; label: string; unit: string; better: 'higher' | 'lower' }
 export type MetricKey = 'tcpGbps' | 'tcpOffGbps' | 'udpMpps' | 'pingP50Us' | 'pingP99Us' | 'rrP50Us' | 'rrP99Us' | 'cpuDataplaneSPerGB' | 'cpuMachineSPerGB';
@@ -100,7 +103,7 @@ export function overlayRoundOrder<T extends { path: PathName; dataplane: Datapla
 
 /** The overlay a path's lab uses: the same-node pair sits in a host-gw lab, so its pods get the full 1500 MTU as on a kernel bridge. */
 export function pathOverlay(path: PathName, serviceOverlay: Overlay): Overlay {
-  return path === 'same-node' ? 'host-gw' : path === 'clusterip' ? serviceOverlay : path;
+  return path === 'same-node' ? 'host-gw' : path === 'clusterip' ? serviceOverlay : path === 'cross-host' ? 'vxlan' : path;
 }
 
 export function describePath(path: PathName, serviceOverlay: Overlay): string {
@@ -110,6 +113,7 @@ export function describePath(path: PathName, serviceOverlay: Overlay): string {
     case 'vxlan': return 'pods on two nodes, VXLAN (kernel: flannel.1 vxlan device)';
     case 'ipip': return 'pods on two nodes, IP-in-IP (kernel: no ipip module here)';
     case 'clusterip': return `client -> ClusterIP, one backend on the other node over ${serviceOverlay} (kernel: kube-proxy nftables DNAT + conntrack)`;
+    case 'cross-host': return CROSS_HOST_DESCRIPTION;
   }
 }
 
@@ -236,10 +240,15 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
         return { tcp, processCpuS: processCpuSeconds() - p0, machineCpuS: machineCpuSeconds(clkTck) - m0 };
       };
 
-      await attempt('lab up (offloads on)', async () => {
+      const crossHost = c.path === 'cross-host';
+      // the case's pods, up for `body`: a lab in this process, or two hosts with a podwire (or the kernel's vxlan) each
+      const withCase = (body: (e: Endpoints, lab?: Lab) => Promise<void>): Promise<void> => {
+        if (crossHost) return withCrossHost(c.dataplane, labName, (x) => body(x.endpoints));
         const plan = casePlan(c.path, c.dataplane, true, labName, serviceOverlay);
-        await withLab(plan, async (lab) => {
-          const e = endpoints(c.path, plan);
+        return withLab(plan, (lab) => body(endpoints(c.path, plan), lab));
+      };
+      await attempt(crossHost ? 'hosts up (offloads on)' : 'lab up (offloads on)', async () => {
+        await withCase(async (e, lab) => {
           const mtu = await podMtu(e.clientNs);
           sample.raw.podMtu = mtu;
           if (!mtus.has(c.path)) mtus.set(c.path, mtu);
@@ -251,7 +260,7 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
             sample.metrics.tcpGbps = t.tcp.gbps;
             const gb = t.tcp.bytes / 1e9;
             sample.metrics.cpuMachineSPerGB = t.machineCpuS / gb;
-            if (c.dataplane === 'podwire') sample.metrics.cpuDataplaneSPerGB = t.processCpuS / gb;
+            if (c.dataplane === 'podwire' && !crossHost) sample.metrics.cpuDataplaneSPerGB = t.processCpuS / gb;
             log(`${tag}:   ${t.tcp.gbps.toFixed(2)} Gbit/s, ${t.tcp.retransmits} retransmits; CPU ${t.processCpuS.toFixed(2)} s process, ${t.machineCpuS.toFixed(2)} s machine for ${gb.toFixed(2)} GB`);
           });
           await attempt(`UDP ${seconds} s, 64 B frames`, async () => {
@@ -276,7 +285,7 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
             sample.metrics.rrP99Us = q.p99Us;
             log(`${tag}:   p50 ${q.p50Us.toFixed(0)} µs, p99 ${q.p99Us.toFixed(0)} µs`);
           });
-          if (c.dataplane === 'kernel') {
+          if (c.dataplane === 'kernel' && lab) {
             // same lab, its devices' offloads turned off
             await attempt(`TCP ${seconds} s, offloads off (ethtool -K ${OFFLOADS_OFF.ethtoolOff.join('/')} off)`, async () => {
               const off = await offloadsOff(lab.state.namespaces, OFFLOADS_OFF.ethtoolOff);
@@ -290,7 +299,7 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
           }
         });
       });
-      if (c.dataplane === 'podwire') {
+      if (c.dataplane === 'podwire' && !crossHost) {
         await attempt(`lab up (offloads: false), TCP ${seconds} s`, async () => {
           const plan = casePlan(c.path, c.dataplane, false, labName, serviceOverlay);
           await withLab(plan, async (lab) => {
@@ -314,6 +323,7 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
   const notApplicable = (path: PathName, dp: Dataplane): Partial<Record<MetricKey, string>> => ({
     ...(path === 'clusterip' ? { pingP50Us: CLUSTERIP_PING_REASON, pingP99Us: CLUSTERIP_PING_REASON } : {}),
     ...(dp === 'kernel' ? { cpuDataplaneSPerGB: KERNEL_DP_CPU_REASON } : {}),
+    ...(path === 'cross-host' ? { tcpOffGbps: CROSS_HOST_OFF_REASON, ...(dp === 'podwire' ? { cpuDataplaneSPerGB: CROSS_HOST_CPU_REASON } : {}) } : {}),
   });
   const summary: CaseSummary[] = cases.map((c) => {
     const reason = skip(c);

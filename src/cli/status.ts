@@ -82,6 +82,7 @@ export function statusCommand(): Command {
           const k = n.underlay.socket;
           if (k) {
             console.log(`  across hosts (${k.kind === 'vxlan' ? 'UDP' : 'raw IP proto 4'} socket) to ${k.peers.map((p) => `${p.node} ${p.address}`).join(', ')}: sent ${k.txPackets} (errors ${k.txErrors}, no peer ${k.txNoPeer}), received ${k.rxPackets} (errors ${k.rxErrors}, unknown sender ${k.rxUnknownPeer}, too big ${k.rxTooBig})`);
+            console.log(`  tx ${k.txPath} (${k.txSends} sends, ${k.txGsoSends} GSO${k.txGsoRefused ? `, refused ${k.txGsoRefused}` : ''})${k.sourcePorts.length ? `, source ports ${k.sourcePorts.join(',')}` : ''}; rx ${k.rxPath} (${k.rxGroBatches} coalesced reads), to pods ${k.toPodCoalesced} segments as ${k.toPodSuperFrames} super-frames`);
           }
         }
         console.log(table(['PORT', 'NAMESPACE', 'POD', 'IP', 'RX PKTS', 'RX BYTES', 'TX PKTS', 'TX BYTES', 'RX DROPS', 'TX DROPS'],

@@ -63,7 +63,8 @@ export class IoLoop {
       const limit = Math.min(dp.slots, n.used + PORT_BUDGET);
       if (p.sock) {
         // POLLERR here is a pending socket error, which the next recvfrom reports and clears
-        if (!poller.isReadable(i + 1) && !poller.isBroken(i + 1)) continue;
+        // datagrams held from a coalesced read are handed out even when the socket has nothing new
+        if (!poller.isReadable(i + 1) && !poller.isBroken(i + 1) && !p.sock.holding) continue;
         // bounded: datagrams dropped on arrival (unknown sender, too big) take no slot
         for (let k = 0; k < PORT_BUDGET && n.used < limit; k++) {
           const r = p.sock.recv(n.used);
@@ -76,7 +77,7 @@ export class IoLoop {
           dp.rxPort[n.used] = p.port;
           n.used++;
         }
-        if (n.used === limit) this.busy = true;
+        if (n.used === limit || p.sock.holding) this.busy = true;
         continue;
       }
       if (poller.isBroken(i + 1)) { p.broken = true; brokenSeen = true; continue; }
@@ -163,7 +164,7 @@ export class IoLoop {
       const start = tx[b + START];
       const length = tx[b + LENGTH];
       if (outPort === n.ulPort && n.ulFd < 0) {
-        if (n.sock) n.sock.send(start, length);
+        if (n.sock) n.sock.send(start, length); // gathered; sent by flush() below
         else if (linkFrom >= 0 && this.impairLink(linkFrom, start, length, n.dp.vnetLen)) continue;
         else this.fabric.handOver(start, length, depth);
         continue;
@@ -175,10 +176,13 @@ export class IoLoop {
         imp.take(this.mem8.subarray(start, start + length), n.dp.vnetLen, now);
         continue;
       }
+      if (n.toPods && outPort !== n.ulPort) { n.toPods.add(fd, start, length); continue; }
       if (writeAt(fd, n.memBase + start, length) < 0) {
         const p = this.ports.find((q) => q.fd === fd);
         if (p) p.txErrors++;
       }
     }
+    n.toPods?.flush();
+    n.sock?.flush();
   };
 }

@@ -6,6 +6,7 @@ import { createNodes, genSlotsForSegmentation, type Dataplane } from './dataplan
 import { programPolicies } from './policy-sync.ts';
 import { programNode } from './node-setup.ts';
 import { SocketUnderlay } from './socket-underlay.ts';
+import { TapCoalescer } from './tap-gro.ts';
 import { memoryBytes } from './memory-views.ts';
 import { addressTable, bufferAddress } from '../io/libc.ts';
 import type { EngineConfig } from './engine-protocol.ts';
@@ -32,6 +33,8 @@ export interface EngineNode {
   ulFd: number;
   /** the underlay as a host socket to nodes on other hosts */
   sock?: SocketUnderlay;
+  /** frames for pods go through it (segments that came in one per datagram leave as super-frames) */
+  toPods?: TapCoalescer;
   /** tx entries queued this round, and how many of them are done */
   txTotal: number;
   drained: number;
@@ -73,9 +76,11 @@ export function setUpNodes(cfg: EngineConfig): EngineNodes {
     const sc = n.underlay?.socket;
     const sock = sc && new SocketUnderlay(sc, mem8, memBase, n.underlay!.mac, dp.vnetLen,
       Array.from({ length: dp.slots }, (_, s) => dp.readOffset(s)), dp.readCapacity);
+    // only with GSO-sized slots (coalesced reads need them too) and TAPs that take super-frames
+    const toPods = sock && sc.gro && sc.coalesce ? new TapCoalescer(mem8, memBase, dp.vnetLen, sock.stats) : undefined;
     return {
       name: n.name, dp, memBase, readAddr, fds, used: 0,
-      ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, sock, txTotal: 0, drained: 0,
+      ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, sock, toPods, txTotal: 0, drained: 0,
     };
   });
   const ports: EnginePort[] = cfg.nodes.flatMap((n, ni): EnginePort[] => [

@@ -25,6 +25,15 @@ export interface SocketUnderlayConfig {
   port: number;
   /** the other nodes: the underlay MAC the data plane addresses them by, and the host address they are reached at */
   peers: { mac: string; ip: string }[];
+  /** VXLAN: the sockets to send from, one source port each (txPorts), picked per inner flow; empty: send from fd */
+  txFds: number[];
+  txPorts: number[];
+  /** the kernel took UDP_SEGMENT: send runs of datagrams as one GSO send (else sendmmsg) */
+  gso: boolean;
+  /** UDP_GRO is on for fd: reads may return coalesced datagrams */
+  gro: boolean;
+  /** TCP segments decapsulated for a pod are written to its TAP coalesced into super-frames (tap-gro.ts) */
+  coalesce: boolean;
 }
 export interface EngineNodeConfig {
   name: string;
@@ -152,18 +161,38 @@ export interface FabricStats { noPeer: number; tooDeep: number; delivered: numbe
 /** What a socket underlay sent and received, and what it could not. */
 export interface SocketUnderlayStats {
   kind: 'vxlan' | 'ipip';
+  /** how datagrams leave: UDP GSO sends of runs, or sendmmsg (UDP_SEGMENT refused or turned off) */
+  txPath: 'udp-gso' | 'sendmmsg';
+  /** how they arrive: coalesced by UDP_GRO, or one per recvmsg */
+  rxPath: 'udp-gro' | 'recvmsg';
+  /** the source ports flows are spread over (VXLAN) */
+  sourcePorts: number[];
+  /** datagrams sent */
   txPackets: number;
   txBytes: number;
-  /** sendto failed (lastTxErrno says why) */
+  /** send system calls made (sendmsg/sendmmsg) */
+  txSends: number;
+  /** of them, GSO sends of more than one datagram */
+  txGsoSends: number;
+  /** a GSO send the kernel refused at run time (EIO/EINVAL): sendmmsg from then on */
+  txGsoRefused: number;
+  /** datagrams the kernel would not send (lastTxErrno says why) */
   txErrors: number;
   /** an underlay frame for a MAC no peer has */
   txNoPeer: number;
   /** an underlay frame that is not this overlay's tunnel packet (nothing to send it as) */
   txNotTunnel: number;
   lastTxErrno: number;
+  /** datagrams received (each of a coalesced read counted) */
   rxPackets: number;
   rxBytes: number;
+  /** reads that returned several datagrams coalesced (UDP_GRO) */
+  rxGroBatches: number;
   rxErrors: number;
+  /** segments for pods written coalesced (tap-gro.ts): super-frames written, the segments they held, writes that failed */
+  toPodSuperFrames: number;
+  toPodCoalesced: number;
+  toPodErrors: number;
   /** a datagram from an address that is no peer's */
   rxUnknownPeer: number;
   /** a datagram larger than a frame slot */

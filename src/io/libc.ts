@@ -27,6 +27,7 @@ const _open = lib.func('int open(const char *path, int flags, uint32_t mode)');
 const _close = lib.func('int close(int fd)');
 const _readAt = lib.func('long read(int fd, uintptr_t buf, size_t len)');
 const _writeAt = lib.func('long write(int fd, uintptr_t buf, size_t len)');
+const _writevAt = lib.func('long writev(int fd, uintptr_t iov, int iovcnt)');
 // ioctl is variadic in C; the variadic form keeps the ABI right everywhere.
 const _ioctl = lib.func('int ioctl(int fd, unsigned long req, ...)');
 const _poll = lib.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
@@ -39,6 +40,11 @@ const _setsockopt = lib.func('int setsockopt(int fd, int level, int name, uintpt
 const _getsockopt = lib.func('int getsockopt(int fd, int level, int name, uintptr_t value, uintptr_t len)');
 const _sendto = lib.func('long sendto(int fd, uintptr_t buf, size_t len, int flags, uintptr_t addr, uint32_t addrlen)');
 const _recvfrom = lib.func('long recvfrom(int fd, uintptr_t buf, size_t len, int flags, uintptr_t addr, uintptr_t addrlen)');
+const _getsockname = lib.func('int getsockname(int fd, uintptr_t addr, uintptr_t addrlen)');
+const _sendmsg = lib.func('long sendmsg(int fd, uintptr_t msg, int flags)');
+const _sendmmsg = lib.func('int sendmmsg(int fd, uintptr_t msgvec, unsigned int vlen, int flags)');
+const _recvmsg = lib.func('long recvmsg(int fd, uintptr_t msg, int flags)');
+const _memcpy = lib.func('uintptr_t memcpy(uintptr_t dst, uintptr_t src, size_t n)');
 const _errnoLocation = lib.func('int *__errno_location()');
 const _ifNameToIndex = lib.func('unsigned int if_nametoindex(const char *ifname)');
 
@@ -91,6 +97,12 @@ export function readAt(fd: number, addr: number, len: number): number {
 /** write(2) from an absolute address: bytes written or -errno. */
 export function writeAt(fd: number, addr: number, len: number): number {
   const n = _writeAt(fd, addr, len) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
+/** writev(2) of `iovcnt` `struct iovec` at `iov`: bytes written or -errno. */
+export function writevAt(fd: number, iov: number, iovcnt: number): number {
+  const n = _writevAt(fd, iov, iovcnt) as number;
   return n >= 0 ? n : -errnoView[0];
 }
 
@@ -185,6 +197,34 @@ export function sendtoAt(fd: number, addr: number, len: number, flags: number, t
 export function recvfromAt(fd: number, addr: number, len: number, flags: number, from: number, fromlenAddr: number): number {
   const n = _recvfrom(fd, addr, len, flags, from, fromlenAddr) as number;
   return n >= 0 ? n : -errnoView[0];
+}
+
+/** getsockname(2) into the address at `addr` (its room at `addrlenAddr`, a socklen_t): 0 or -errno. */
+export function getsocknameAt(fd: number, addr: number, addrlenAddr: number): number {
+  return _getsockname(fd, addr, addrlenAddr) === 0 ? 0 : -errnoView[0];
+}
+
+/** sendmsg(2) of the `struct msghdr` at `msg`: bytes sent or -errno. Never throws. */
+export function sendmsgAt(fd: number, msg: number, flags: number): number {
+  const n = _sendmsg(fd, msg, flags) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
+/** sendmmsg(2) of `vlen` `struct mmsghdr` at `msgvec`: messages sent or -errno. Never throws. */
+export function sendmmsgAt(fd: number, msgvec: number, vlen: number, flags: number): number {
+  const n = _sendmmsg(fd, msgvec, vlen, flags) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
+/** recvmsg(2) into the `struct msghdr` at `msg`: bytes received or -errno. Never throws. */
+export function recvmsgAt(fd: number, msg: number, flags: number): number {
+  const n = _recvmsg(fd, msg, flags) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
+/** memcpy(3) between absolute addresses (non-overlapping): copies across two buffers without a view per call. */
+export function memcpyAt(dst: number, src: number, n: number): void {
+  _memcpy(dst, src, n);
 }
 
 /** An Error for a failed call: "ioctl(TUNSETIFF) pw-t0: Operation not permitted (errno 1)". */

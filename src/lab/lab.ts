@@ -8,7 +8,7 @@
 // IP-in-IP to the other nodes' hosts. The lab is then known on this host as
 // `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
-import { UnderlaySocket } from '../io/socket.ts';
+import { UnderlaySocket, udpOffloadsFromEnv } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREFIX } from '../io/netns.ts';
 import { EngineHost, type WorkerState } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
@@ -131,7 +131,7 @@ export class Lab {
       if (plan.hostNode && plan.nodes.length > 1) {
         for (const n of wasmNodes) {
           const kind = plan.overlay === 'ipip' ? 'ipip' : 'vxlan'; // host-gw is refused by selectHostNode
-          sockets.set(n, UnderlaySocket.open(kind, n.underlayIp, plan.vxlan.port));
+          sockets.set(n, UnderlaySocket.open(kind, n.underlayIp, plan.vxlan.port, udpOffloadsFromEnv()));
         }
       }
       await ipBatch(pods.map((p) => `netns add ${p.namespace}`));
@@ -428,6 +428,9 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
       ...(sock ? {
         socket: {
           kind: sock.kind, fd: sock.fd, localIp: sock.localIp, port: sock.port,
+          txFds: sock.txFds, txPorts: sock.txPorts, gso: sock.offloads.gso, gro: sock.offloads.gro,
+          // PODWIRE_TAP_GRO=0: write every received segment to its pod as it came (to compare)
+          coalesce: process.env.PODWIRE_TAP_GRO !== '0',
           // the neighbour table's MACs for the other nodes (synthetic: they never reach the wire)
           peers: plan.nodes.filter((o) => o !== n).map((o) => ({ mac: o.underlayMac, ip: o.underlayIp })),
         },

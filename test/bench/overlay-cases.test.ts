@@ -10,13 +10,13 @@ describe('--cases', () => {
   });
 
   it('names the unknown ones and the known ones', () => {
-    expect(() => parseCases('same-node,geneve,wireguard')).toThrow(/unknown cases "geneve", "wireguard" \(expected some of same-node, host-gw, vxlan, ipip, clusterip\)/);
+    expect(() => parseCases('same-node,geneve,wireguard')).toThrow(/unknown cases "geneve", "wireguard" \(expected some of same-node, host-gw, vxlan, ipip, clusterip, cross-host\)/);
     expect(() => parseCases(' , ')).toThrow(/no case given/);
   });
 
   it('podwire bench overlay --cases with an unknown name exits 1 with that message, as any user', async () => {
     const r = await podwire(['bench', 'overlay', '--cases', 'same-node,geneve']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('unknown case "geneve" (expected some of same-node, host-gw, vxlan, ipip, clusterip)');
+    expect(r.stderr).toContain('unknown case "geneve" (expected some of same-node, host-gw, vxlan, ipip, clusterip, cross-host)');
   });
 });

@@ -3,16 +3,20 @@
 // socket-underlay.ts) on that namespace's loopback, 127.0.0.1 and
 // 127.0.0.2. A pod frame node 1 encapsulates goes out of its socket,
 // arrives at node 2's, is dressed as an underlay frame and decapsulated;
-// then the other way. Also what the adapter refuses. Prints one JSON object
-// of observations; the test judges them.
+// then the other way. Also what the adapter refuses; a TCP super-frame
+// segmented by node 1 going out as one UDP GSO send (or one sendmmsg) and
+// coming in coalesced by UDP_GRO (or one datagram a read); and flows spread
+// over source ports. Prints one JSON object of observations; the test
+// judges them.
 //
 //   node --import tsx test/dataplane/socket-underlay-run.ts PORT
 import dgram from 'node:dgram';
-import { createNodes, MTU_SLOT_SIZE, type Dataplane } from '../../src/dataplane/dataplane.ts';
+import { createNodes, MTU_SLOT_SIZE, GSO_SLOT_SIZE, type Dataplane } from '../../src/dataplane/dataplane.ts';
 import { SocketUnderlay } from '../../src/dataplane/socket-underlay.ts';
-import { UnderlaySocket } from '../../src/io/socket.ts';
+import { UnderlaySocket, type UdpOffloads } from '../../src/io/socket.ts';
 import { EAGAIN, bufferAddress } from '../../src/io/libc.ts';
-import { programNode, runNode, podFrame, icmpMsg, pattern, arpRequest, ipAt4, macAt, rd16, POD, UL, N1, N2, type NodeSpec, type Sent } from './overlay-kit.ts';
+import { programNode, runNode, podFrame, icmpMsg, pattern, arpRequest, ipAt4, macAt, rd16, tcpSuper, TCP_TS_HLEN, POD, UL, N1, N2, type NodeSpec, type Sent } from './overlay-kit.ts';
+import { vnet } from './frames.ts';
 
 const port = Number(process.argv[2] ?? 47999);
 const L1: NodeSpec = { ...N1, ul: '127.0.0.1' };
@@ -21,15 +25,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Side { dp: Dataplane; me: NodeSpec; peer: NodeSpec; sock: UnderlaySocket; u: SocketUnderlay; mem8: Uint8Array }
 
-function side(dp: Dataplane, me: NodeSpec, peer: NodeSpec, kind: 'vxlan' | 'ipip'): Side {
+function side(dp: Dataplane, me: NodeSpec, peer: NodeSpec, kind: 'vxlan' | 'ipip', offloads: UdpOffloads = { gso: true, gro: true }): Side {
   programNode(dp, me, peer, kind, { port });
   dp.setUnderlayNoGso(true);
   const arp = runNode(dp, [{ port: POD, frame: arpRequest(me.podMac, me.pod, me.gw) }]);
   if (arp.tx.length !== 1) throw new Error('pod ARP for its gateway was not answered');
-  const sock = UnderlaySocket.open(kind, me.ul, port);
+  const sock = UnderlaySocket.open(kind, me.ul, port, offloads);
   const mem8 = new Uint8Array(dp.memory.buffer);
   const u = new SocketUnderlay(
-    { kind, fd: sock.fd, localIp: me.ul, port, peers: [{ mac: peer.ulMac, ip: peer.ul }] },
+    { kind, fd: sock.fd, localIp: me.ul, port, peers: [{ mac: peer.ulMac, ip: peer.ul }], txFds: sock.txFds, txPorts: sock.txPorts, ...sock.offloads, coalesce: false },
     mem8, bufferAddress(dp.memory.buffer), me.ulMac, dp.vnetLen,
     Array.from({ length: dp.slots }, (_, s) => dp.readOffset(s)), dp.readCapacity,
   );
@@ -58,6 +62,7 @@ async function recvWait(s: Side): Promise<number> {
 async function cross(from: Side, to: Side, seq: number) {
   const e = encap(from, seq);
   from.u.send(e.start, e.length);
+  from.u.flush();
   const got = await recvWait(to);
   if (got <= 0) return { got };
   const at = to.dp.readOffset(0);
@@ -102,6 +107,7 @@ async function scenario(kind: 'vxlan' | 'ipip') {
     const e2 = encap(a, 4);
     a.mem8[e2.start + 10 + 14 + 9] = 6;
     a.u.send(e2.start, e2.length);
+    a.u.flush();
     const afterRefusals = await recvWait(b); // nothing of that may arrive
     let stray: { unknown: number; tooBig: number } | undefined;
     if (kind === 'vxlan') {
@@ -122,5 +128,81 @@ async function scenario(kind: 'vxlan' | 'ipip') {
   }
 }
 
-const result = { vxlan: await scenario('vxlan'), ipip: await scenario('ipip') };
+/**
+ * Node 1's pod sends one TCP super-frame (`payload` bytes) to node 2's pod;
+ * node 1 segments it for the underlay (as `up --node` configures it) and
+ * its datagrams go out in one run. Node 2 reads until it has them all and
+ * compares each, in order, with what node 1 queued.
+ */
+async function superFrameScenario(offloads: UdpOffloads, payload: number) {
+  const [d1, d2] = createNodes(2, { slots: 16, maxPorts: 8, slotSize: GSO_SLOT_SIZE, genSlots: 512 });
+  const a = side(d1, L1, L2, 'vxlan', offloads);
+  const b = side(d2, L2, L1, 'vxlan', offloads);
+  try {
+    const tcp = tcpSuper({ payload: pattern(payload, 5), src: L1.pod, dst: L2.pod });
+    const frame = podFrame(L1, { dst: L2.pod, proto: 6, df: true, id: 0x100, payload: tcp });
+    const v = vnet({ flags: 1, gsoType: 1, hdrLen: 14 + 20 + TCP_TS_HLEN, gsoSize: 1398, csumStart: 34, csumOffset: 16 });
+    const r = runNode(a.dp, [{ port: POD, frame, vnet: v }]);
+    if (!r.tx.every((t) => t.port === UL)) throw new Error(`expected only underlay frames, got ${JSON.stringify(r.tx.map((t) => t.port))}`);
+    for (const t of r.tx) a.u.send(t.start, t.length);
+    a.u.flush();
+    // what crossed: each frame after its outer Ethernet + IPv4 + UDP headers
+    const sent = r.tx.map((t) => Buffer.from(t.frame.subarray(14 + 20 + 8)));
+    const got: Buffer[] = [];
+    const sports = new Set<number>();
+    for (let t = 0; t < 2000 && got.length < sent.length; t += 5) {
+      let k: number;
+      // into the slots in turn, as the forwarding loop does
+      while (got.length < sent.length && (k = b.u.recv(got.length % b.dp.slots)) > 0) {
+        const at = b.dp.readOffset(got.length % b.dp.slots);
+        got.push(Buffer.from(b.mem8.subarray(at + 10 + 42, at + k)));
+        sports.add(rd16(b.mem8, at + 10 + 34));
+      }
+      if (got.length < sent.length) await sleep(5);
+    }
+    return {
+      segments: sent.length, sizes: sent.map((x) => x.length),
+      received: got.length, identical: got.length === sent.length && got.every((g, i) => g.equals(sent[i])),
+      sourcePorts: [...sports], pool: a.sock.txPorts,
+      stats: { a: a.u.stats, b: b.u.stats },
+    };
+  } finally {
+    a.sock.close();
+    b.sock.close();
+  }
+}
+
+/** 32 TCP flows (one small segment each, source ports 40000..40031) from node 1's pod: the VXLAN source ports they leave with. */
+async function flowsScenario() {
+  const [d1, d2] = createNodes(2, { slots: 8, maxPorts: 8, slotSize: MTU_SLOT_SIZE, genSlots: 512 });
+  const a = side(d1, L1, L2, 'vxlan');
+  const b = side(d2, L2, L1, 'vxlan');
+  try {
+    const byFlow: number[] = [];
+    for (let f = 0; f < 32; f++) {
+      for (let again = 0; again < 2; again++) {
+        const frame = podFrame(L1, { dst: L2.pod, proto: 6, payload: tcpSuper({ payload: pattern(10, f), sport: 40000 + f, src: L1.pod, dst: L2.pod }) });
+        const r = runNode(a.dp, [{ port: POD, frame, vnet: vnet({ flags: 1, csumStart: 34, csumOffset: 16 }) }]);
+        for (const t of r.tx) a.u.send(t.start, t.length);
+        a.u.flush();
+        const k = await recvWait(b);
+        const at = b.dp.readOffset(0);
+        const sport = k > 0 ? rd16(b.mem8, at + 10 + 34) : -k;
+        if (again === 0) byFlow.push(sport);
+        else if (byFlow[f] !== sport) byFlow[f] = -1; // one flow, two source ports: wrong
+      }
+    }
+    return { byFlow, pool: a.sock.txPorts };
+  } finally {
+    a.sock.close();
+    b.sock.close();
+  }
+}
+
+const result = {
+  vxlan: await scenario('vxlan'), ipip: await scenario('ipip'),
+  gsoGro: await superFrameScenario({ gso: true, gro: true }, 40000),
+  fallback: await superFrameScenario({ gso: false, gro: false }, 40000),
+  flows: await flowsScenario(),
+};
 console.log(JSON.stringify(result));

@@ -8,7 +8,21 @@
 // 20 MB over TCP both ways with a sha256 at both ends; a capture on the veth
 // shows genuine VXLAN (UDP 8472, VNI 1) or IP protocol 4 between the host
 // addresses, checksums good; `status` shows the socket's counters; SIGTERM
-// removes everything. The VXLAN case also measures iperf3 across the hosts.
+// removes everything. The VXLAN case also measures iperf3 across the hosts,
+// shows the stream went through UDP GSO sends and UDP_GRO reads, proves the
+// kernel socket drops a datagram with a bad UDP checksum (and takes one with
+// none), and captures parallel flows on the wire: datagrams within the MTU,
+// checksums good, source ports spread over the sender's pool. A second VXLAN
+// run with PODWIRE_UDP_GSO=0 PODWIRE_UDP_GRO=0 exercises the fallback
+// (sendmmsg, one datagram a read, no UDP checksum).
+//
+// Captures are taken with the veths' tx checksum offload off: with it on,
+// the kernel leaves UDP checksums for the "device" to finish, and a veth
+// never does (the receiver trusts them), so a capture shows them partial —
+// and a UDP GSO send crosses the veth whole, as one 64 KiB packet. Off, the
+// kernel segments GSO sends and computes every checksum before the device,
+// as for a NIC without offloads: the capture shows the datagrams as a wire
+// would carry them.
 //
 // Pod namespaces are global names (pw-xh-a1, pw-xh-b1): podwire enters each
 // host namespace with nsenter --net, which keeps the shared mount namespace
@@ -25,6 +39,9 @@ import {
 import { ping, replyTtls, linkMtu, tcpTransfer } from '../helpers/traffic.ts';
 import { capture } from '../helpers/capture.ts';
 import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
+import { refChecksum } from '../util.ts';
+import { netnsExec, netnsRun } from '../../src/io/netns.ts';
+import { waitForLine, stop } from '../../bench/child.ts';
 
 if (!isRoot) console.warn('test/e2e/cross-host.test.ts: skipped — needs root (creates network namespaces, a veth, TAPs and raw sockets); run as root (CI is root)');
 
@@ -41,6 +58,8 @@ const MB20 = 20 * 1024 * 1024;
 const hasTool = (t: string) => spawnSync(t, ['--version'], { stdio: 'ignore' }).status === 0;
 const hasTshark = isRoot && hasTool('tshark');
 const hasIperf = isRoot && hasTool('iperf3');
+const hasEthtool = isRoot && hasTool('ethtool');
+const hasPython = isRoot && hasTool('python3');
 
 type Overlay = 'vxlan' | 'ipip';
 
@@ -71,8 +90,67 @@ function topology(overlay: Overlay): string {
 const running = new Set<HostProc>();
 
 /** `nsenter --net=/run/netns/HOST podwire up FILE --node NODE --name xh`; resolves once it printed `ready`. */
-function startNode(host: string, file: string, node: string, extra: string[] = []): Promise<HostProc> {
-  return startHostPodwire(host, node, `${LAB}-${node}`, ['up', file, '--node', node, '--name', LAB, ...extra], running, 30_000);
+function startNode(host: string, file: string, node: string, env?: NodeJS.ProcessEnv): Promise<HostProc> {
+  return startHostPodwire(host, node, `${LAB}-${node}`, ['up', file, '--node', node, '--name', LAB], running, 30_000, env);
+}
+
+/** Run `fn` with both veth ends' tx checksum offload off (see the header), turned back on after. */
+async function withVethTxCsumOff<T>(fn: () => Promise<T>): Promise<T> {
+  const set = async (v: 'on' | 'off') => {
+    for (let i = 0; i < 2; i++) {
+      const r = await runProgram('nsenter', [`--net=/run/netns/${HOSTS[i]}`, 'ethtool', '-K', VETHS[i], 'tx', v]);
+      if (r.code !== 0) throw new Error(`ethtool -K ${VETHS[i]} tx ${v}: ${r.stderr}`);
+    }
+  };
+  await set('off');
+  try {
+    return await fn();
+  } finally {
+    await set('on');
+  }
+}
+
+/** iperf3 with `flows` parallel TCP connections a1 -> b1 for `seconds`. */
+async function parallelFlows(flows: number, seconds: number): Promise<void> {
+  const server = netnsExec(NS.b1, ['iperf3', '-s', '-1', '-B', IP.b1, '-p', '5299', '--forceflush']);
+  try {
+    await waitForLine(server, /Server listening/, 5000);
+    await netnsRun(NS.a1, ['iperf3', '-c', IP.b1, '-p', '5299', '-P', String(flows), '-t', String(seconds), '--connect-timeout', '3000'], { timeoutMs: (seconds + 15) * 1000 });
+  } finally {
+    await stop(server);
+  }
+}
+
+/** A counter of the Udp line in /proc/net/snmp inside host namespace `host`. */
+async function udpSnmp(host: string, field: string): Promise<number> {
+  const r = await runProgram('nsenter', [`--net=/run/netns/${host}`, 'cat', '/proc/net/snmp']);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = lines[0].split(/\s+/), values = lines[1].split(/\s+/);
+  return Number(values[names.indexOf(field)]);
+}
+
+/**
+ * From host 2, through a raw socket (the kernel adds only the IPv4 header):
+ * one UDP datagram to host 1's VXLAN port carrying a VXLAN header (VNI 1)
+ * and a small inner frame, its UDP checksum as `csum` says.
+ */
+async function rawVxlan(csum: 'good' | 'bad' | 'zero'): Promise<void> {
+  const payload = Buffer.concat([Buffer.from('0800000000000100', 'hex'), Buffer.alloc(14 + 46, 0x5a)]);
+  const udp = Buffer.alloc(8 + payload.length);
+  udp.writeUInt16BE(40000, 0);
+  udp.writeUInt16BE(VXLAN_PORT, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  payload.copy(udp, 8);
+  const pseudo = Buffer.alloc(12);
+  ADDRS[1].split('.').forEach((b, i) => pseudo.writeUInt8(Number(b), i));
+  ADDRS[0].split('.').forEach((b, i) => pseudo.writeUInt8(Number(b), 4 + i));
+  pseudo.writeUInt8(17, 9);
+  pseudo.writeUInt16BE(udp.length, 10);
+  const good = refChecksum(new Uint8Array(Buffer.concat([pseudo, udp]))) || 0xffff;
+  udp.writeUInt16BE(csum === 'good' ? good : csum === 'bad' ? good ^ 0x5555 : 0, 6);
+  const py = 'import socket,sys;s=socket.socket(socket.AF_INET,socket.SOCK_RAW,socket.IPPROTO_UDP);s.sendto(bytes.fromhex(sys.argv[1]),(sys.argv[2],0))';
+  const r = await runProgram('nsenter', [`--net=/run/netns/${HOSTS[1]}`, 'python3', '-c', py, udp.toString('hex'), ADDRS[0]]);
+  if (r.code !== 0) throw new Error(`raw send from ${HOSTS[1]}: ${r.stderr}`);
 }
 
 /** The two hosts and the wire between them. */
@@ -132,6 +210,7 @@ interface NodeStatus {
       socket?: {
         kind: string; txPackets: number; txErrors: number; txNoPeer: number; txNotTunnel: number;
         rxPackets: number; rxErrors: number; rxUnknownPeer: number; rxTooBig: number; rxTooShort: number;
+        txPath: string; rxPath: string; sourcePorts: number[]; txSends: number; txGsoSends: number; txGsoRefused: number; rxGroBatches: number;
         peers: { node: string; address: string }[];
       };
     };
@@ -254,8 +333,9 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
       it.skipIf(!hasTshark)(`the wire between the hosts carries genuine ${overlay === 'vxlan' ? 'VXLAN (UDP 8472, VNI 1)' : 'IP-in-IP (IP protocol 4)'}, checksums good`, async () => {
         const fields = ['ip.src', 'ip.dst', 'ip.proto', 'ip.checksum.status', 'udp.srcport', 'udp.dstport', 'udp.checksum', 'udp.checksum.status',
           'vxlan.vni', 'icmp.type', 'icmp.checksum.status', '_ws.malformed'];
-        const rows = await captureVeth(overlay === 'vxlan' ? `udp port ${VXLAN_PORT}` : 'ip proto 4', fields, 4,
-          () => ping(NS.a1, IP.b1, 1));
+        const pools = (await Promise.all(hosts.map((h) => status(h.id)))).map((x) => x.nodes[0].underlay!.socket!.sourcePorts);
+        const rows = await withVethTxCsumOff(() => captureVeth(overlay === 'vxlan' ? `udp port ${VXLAN_PORT}` : 'ip proto 4', fields, 4,
+          () => ping(NS.a1, IP.b1, 1)));
         expect(rows.length, JSON.stringify(rows)).toBe(4);
         const f = (r: string[], name: string) => r[fields.indexOf(name)];
         const dirs = new Set<string>();
@@ -274,9 +354,10 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
           expect(f(r, '_ws.malformed'), what).toBe('');
           if (overlay === 'vxlan') {
             expect(f(r, 'udp.dstport'), what).toBe(String(VXLAN_PORT));
-            expect(f(r, 'udp.srcport'), what).toBe(String(VXLAN_PORT)); // the socket's bound port
-            // as Linux's vxlan device sends over IPv4 by default: no UDP checksum
-            expect([f(r, 'udp.checksum'), f(r, 'udp.checksum.status')], what).toEqual(['0x0000', NOT_PRESENT]);
+            // from one of the sending host's source ports (its pool), not the VXLAN port
+            expect(pools[oSrc === ADDRS[0] ? 0 : 1], what).toContain(Number(f(r, 'udp.srcport')));
+            // UDP GSO needs UDP checksums: podwire sets them (the kernel's vxlan device sends none over IPv4 by default)
+            expect(f(r, 'udp.checksum.status'), what).toBe(GOOD);
             expect(f(r, 'vxlan.vni'), what).toBe('1');
           } else {
             expect(f(r, 'udp.dstport'), what).toBe('');
@@ -301,6 +382,16 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
           });
           expect(sock!.txPackets).toBeGreaterThan(1000);
           expect(sock!.rxPackets).toBeGreaterThan(1000);
+          if (overlay === 'vxlan') {
+            // the 20 MB streams went out as UDP GSO sends of many datagrams and came in coalesced by UDP_GRO
+            expect(sock, JSON.stringify(sock)).toMatchObject({ txPath: 'udp-gso', rxPath: 'udp-gro', txGsoRefused: 0 });
+            expect(sock!.sourcePorts).toHaveLength(8);
+            expect(sock!.txGsoSends).toBeGreaterThan(100);
+            expect(sock!.txSends).toBeLessThan(sock!.txPackets / 4);
+            expect(sock!.rxGroBatches).toBeGreaterThan(100);
+          } else {
+            expect(sock!.sourcePorts).toEqual([]);
+          }
           // every frame encapsulated went out as one datagram; every datagram received was decapsulated
           expect(sock!.txPackets).toBe(n.events[enc]);
           expect(sock!.rxPackets).toBe(n.events[dec]);
@@ -313,6 +404,47 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
           const r = await iperf(NS.a1, NS.b1, IP.b1, 5);
           console.log(`cross-host VXLAN (UDP socket) iperf3 a1 -> b1: ${r.gbps.toFixed(2)} Gbit/s`);
           expect(r.gbps).toBeGreaterThan(0);
+        });
+
+        it.skipIf(!hasPython)('the outer UDP checksum is the kernel\'s to verify: a bad one is dropped (Udp InCsumErrors), none (0) or a good one is taken', async () => {
+          const rx = async () => (await status(hosts[0].id)).nodes[0].underlay!.socket!.rxPackets;
+          const settle = () => sleep(300);
+          const csumErrors0 = await udpSnmp(HOSTS[0], 'InCsumErrors');
+          const rx0 = await rx();
+          await rawVxlan('bad');
+          await settle();
+          expect(await udpSnmp(HOSTS[0], 'InCsumErrors')).toBe(csumErrors0 + 1);
+          expect(await rx()).toBe(rx0);
+          await rawVxlan('zero'); // RFC 768: 0 means the sender computed none; RFC 7348 section 5 allows it
+          await settle();
+          expect(await rx()).toBe(rx0 + 1);
+          await rawVxlan('good');
+          await settle();
+          expect(await rx()).toBe(rx0 + 2);
+          expect(await udpSnmp(HOSTS[0], 'InCsumErrors')).toBe(csumErrors0 + 1);
+        });
+
+        it.skipIf(!hasTshark || !hasIperf || !hasEthtool)('8 parallel flows through UDP GSO, on the wire: datagrams within the MTU, checksums good, source ports spread over the pool', async () => {
+          const pool = (await status(hosts[0].id)).nodes[0].underlay!.socket!.sourcePorts;
+          const fields = ['frame.len', 'udp.srcport', 'udp.length', 'udp.checksum.status', 'ip.checksum.status', 'vxlan.vni', '_ws.malformed'];
+          const rows = await withVethTxCsumOff(() => captureVeth(`src host ${ADDRS[0]} and udp dst port ${VXLAN_PORT}`, fields, 2000,
+            () => parallelFlows(8, 2)));
+          expect(rows.length).toBe(2000);
+          const f = (r: string[], name: string) => r[fields.indexOf(name)];
+          for (const r of rows) {
+            const what = r.join(' | ');
+            expect(Number(f(r, 'frame.len')), what).toBeLessThanOrEqual(1514);
+            expect(f(r, 'udp.checksum.status'), what).toBe(GOOD);
+            expect(f(r, 'ip.checksum.status'), what).toBe(`${GOOD},${GOOD}`);
+            expect(f(r, 'vxlan.vni'), what).toBe('1');
+            expect(f(r, '_ws.malformed'), what).toBe('');
+          }
+          const sports = new Set(rows.map((r) => Number(f(r, 'udp.srcport'))));
+          for (const p of sports) expect(pool).toContain(p);
+          expect(sports.size, `source ports seen: ${[...sports].join(',')}`).toBeGreaterThanOrEqual(3);
+          // still GSO sends: without the veth's checksum offload the kernel segments and checksums them in software
+          const sock = (await status(hosts[0].id)).nodes[0].underlay!.socket!;
+          expect(sock, JSON.stringify(sock)).toMatchObject({ txPath: 'udp-gso', txGsoRefused: 0, txErrors: 0 });
         });
       }
 
@@ -331,6 +463,52 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
       });
     });
   }
+
+  describe('overlay vxlan with UDP GSO and GRO turned off (PODWIRE_UDP_GSO=0 PODWIRE_UDP_GRO=0): the fallback', () => {
+    const hosts: HostProc[] = [];
+    const OFF = { PODWIRE_UDP_GSO: '0', PODWIRE_UDP_GRO: '0' };
+
+    beforeAll(async () => {
+      const file = join(dir, 'vxlan-fallback.yaml');
+      writeFileSync(file, topology('vxlan'));
+      hosts.push(await startNode(HOSTS[0], file, 'n1', OFF));
+      hosts.push(await startNode(HOSTS[1], file, 'n2', OFF));
+    });
+    afterAll(async () => {
+      await Promise.all(hosts.map((h) => h.stop()));
+    });
+
+    it('20 MB over TCP each way arrives intact (sha256 at both ends)', async () => {
+      for (const [from, to, toIp] of [[NS.a1, NS.b1, IP.b1], [NS.b1, NS.a1, IP.a1]]) {
+        const r = await tcpTransfer(from, to, toIp, MB20);
+        expect(r.received.bytes, `${from} -> ${to}`).toBe(MB20);
+        expect(r.received.sha256, `${from} -> ${to}`).toBe(r.sent.sha256);
+      }
+    });
+
+    it('status: sendmmsg batches, one datagram a read, nothing coalesced, nothing dropped', async () => {
+      for (const h of hosts) {
+        const n = (await status(h.id)).nodes[0];
+        const sock = n.underlay!.socket!;
+        expect(sock, JSON.stringify(sock)).toMatchObject({ txPath: 'sendmmsg', rxPath: 'recvmsg', txGsoSends: 0, rxGroBatches: 0, txErrors: 0, rxErrors: 0 });
+        // a segmented super-frame's datagrams still cross into the kernel together
+        expect(sock.txSends).toBeLessThan(sock.txPackets / 4);
+        expect(sock.txPackets).toBe(n.events.vxlan_encap);
+        expect(sock.rxPackets).toBe(n.events.vxlan_decap);
+        expect(Object.entries(n.drops).filter(([, v]) => v !== 0)).toEqual([]);
+      }
+    });
+
+    it.skipIf(!hasTshark || !hasEthtool)('on the wire: VXLAN without UDP checksum, as Linux\'s vxlan device sends over IPv4 by default', async () => {
+      const fields = ['udp.dstport', 'udp.checksum', 'udp.checksum.status', 'vxlan.vni'];
+      const rows = await withVethTxCsumOff(() => captureVeth(`udp port ${VXLAN_PORT}`, fields, 2, () => ping(NS.a1, IP.b1, 1)));
+      expect(rows).toEqual([[String(VXLAN_PORT), '0x0000', NOT_PRESENT, '1'], [String(VXLAN_PORT), '0x0000', NOT_PRESENT, '1']]);
+    });
+
+    it('stops cleanly on SIGTERM', async () => {
+      expect(await Promise.all(hosts.map((h) => h.stop()))).toEqual([0, 0]);
+    });
+  });
 
   it('afterwards: nothing of the lab left but the two hosts', async () => {
     const left = await hostLeftovers(['pw-xh-']);

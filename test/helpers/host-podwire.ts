@@ -23,9 +23,10 @@ const STOP_GRACE_MS = 5_000;
 /**
  * `nsenter --net=/run/netns/HOST podwire ARGS...` (an `up --node NODE`); resolves once it printed
  * `ready`, or stops it and throws with its output. `running` holds it until it is stopped.
+ * `env`: variables added to this process's environment for it.
  */
-export async function startHostPodwire(host: string, node: string, id: string, args: string[], running: Set<HostProc>, readyTimeoutMs: number): Promise<HostProc> {
-  const proc = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, PODWIRE, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startHostPodwire(host: string, node: string, id: string, args: string[], running: Set<HostProc>, readyTimeoutMs: number, env?: NodeJS.ProcessEnv): Promise<HostProc> {
+  const proc = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, PODWIRE, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => { out += c; });
