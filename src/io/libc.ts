@@ -27,6 +27,7 @@ const _open = lib.func('int open(const char *path, int flags, uint32_t mode)');
 const _close = lib.func('int close(int fd)');
 const _readAt = lib.func('long read(int fd, uintptr_t buf, size_t len)');
 const _writeAt = lib.func('long write(int fd, uintptr_t buf, size_t len)');
+const _writev = lib.func('long writev(int fd, uintptr_t iov, int iovcnt)');
 // ioctl is variadic in C; the variadic form keeps the ABI right everywhere.
 const _ioctl = lib.func('int ioctl(int fd, unsigned long req, ...)');
 const _poll = lib.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
@@ -91,6 +92,21 @@ export function readAt(fd: number, addr: number, len: number): number {
 /** write(2) from an absolute address: bytes written or -errno. */
 export function writeAt(fd: number, addr: number, len: number): number {
   const n = _writeAt(fd, addr, len) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
+// two struct iovec (base, len: 8 bytes each), reused by every writev2At: no allocation per call.
+// An ArrayBuffer of its own: its memory is off the JS heap, so its address never moves
+const iov = new Uint32Array(new ArrayBuffer(32));
+let iovAddr = 0;
+
+/** writev(2) of two pieces at absolute addresses (a header kept apart from its frame): bytes written or -errno. */
+export function writev2At(fd: number, a: number, alen: number, b: number, blen: number): number {
+  if (iovAddr === 0) iovAddr = bufferAddress(iov);
+  // addresses stay below 2^53: split into the little-endian u32 halves of each u64
+  iov[0] = a % 0x100000000; iov[1] = Math.floor(a / 0x100000000); iov[2] = alen; iov[3] = 0;
+  iov[4] = b % 0x100000000; iov[5] = Math.floor(b / 0x100000000); iov[6] = blen; iov[7] = 0;
+  const n = _writev(fd, iovAddr, 2) as number;
   return n >= 0 ? n : -errnoView[0];
 }
 
