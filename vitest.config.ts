@@ -9,6 +9,7 @@ export const NETNS_SUITES = [
   'test/e2e/**/*.test.ts',
   'test/io/netns.test.ts',
   'test/io/tap.test.ts',
+  'test/io/tap-offloads.test.ts',
   'test/bench/overlay-e2e.test.ts',
   'test/dataplane/socket-underlay.test.ts',
   'test/lab/kernel-services.test.ts',

@@ -35,7 +35,7 @@ export const enum Drop {
   VXLAN_NOT_FOR_VTEP,   // inner frame not addressed to this node's VTEP MAC
   GEN_POOL_EMPTY,       // no room to build a generated frame (ICMP error, fragment) this batch
   TX_FULL,              // the tx list is full (floods of many hand-overs in one round; the engine clears lists it can)
-  GSO_UNSUPPORTED,      // a super-frame for an underlay that takes none (setUnderlayNoGso), of a GSO type podwire cannot segment (UDP/UFO, TCPv6, UDP_L4)
+  GSO_UNSUPPORTED,      // a super-frame for an underlay that takes none (setUnderlayNoGso), of a GSO type podwire cannot segment (UDP/UFO, TCPv6, UDP_L4); or a VXLAN super-frame read whole from the underlay TAP that is not decapsulated
   GSO_MALFORMED,        // a TCPv4 super-frame to segment that is not one: not TCP, an IP fragment, or a TCP header past the packet's end
   GSO_SEGMENT_OVERSIZE, // a super-frame to segment whose segments (headers + gso_size) would not fit a generated slot
   SERVICE_NO_ENDPOINTS, // a new flow to a Service frontend with no backends: rejected, as kube-proxy does (TCP RST / ICMP port unreachable sent)
@@ -99,6 +99,8 @@ export const enum Ev {
   FRAGS_REASSEMBLED,    // datagrams completed from their fragments (the completing fragment's outcome is the datagram's)
   FRAG_TIMEOUTS,        // reassembly queues discarded unfinished after 30 s (ipfrag_time); their fragments were counted held
   FRAG_QUEUES_DISCARDED, // reassembly queues discarded for an overlap or a size past 65535
+  TUNNEL_GSO_SENT,      // VXLAN super-frames written whole to the underlay TAP (UDP-tunnel GSO: the kernel segments them)
+  TUNNEL_GSO_RECEIVED,  // VXLAN super-frames read whole from the underlay TAP (UDP-tunnel GSO) and decapsulated whole
   COUNT,
 }
 
@@ -142,6 +144,8 @@ const EV_NAMES: StaticArray<string> = [
   "frags_reassembled",
   "frag_timeouts",
   "frag_queues_discarded",
+  "tunnel_gso_sent",
+  "tunnel_gso_received",
 ];
 
 export const enum PortCtr {

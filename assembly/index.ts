@@ -13,7 +13,8 @@ import { svcBytes, svcInit } from "./tables/services";
 import { affBytes, affInit } from "./tables/affinity";
 import { maglevBytes, maglevInit } from "./tables/maglev";
 import { portsBytes, portsInit, portUp, portBridged } from "./tables/ports";
-import { ulPort, gwMac } from "./node";
+import { ulPort, ulTunnelGso, gwMac } from "./node";
+import { tunnelHdrIn } from "./stages/tunnel_gso";
 import { l2Input, l3Check } from "./stages/l2_input";
 import { gatewayInput, GatewayNext, isArpForGateway, arpReply, vlanForHost } from "./stages/gateway";
 import { bridgeForward } from "./stages/bridge";
@@ -31,7 +32,8 @@ import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, tra
 import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
-export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso } from "./node";
+export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso, setUnderlayTunnelGso } from "./node";
+export { tunnelHdrRelay } from "./stages/tunnel_gso";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";
 export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";
@@ -192,6 +194,8 @@ function processTraced(first: u32, end: u32): u32 {
   for (let i = first; i < end; i++) {
     const inPort = rxPort(i);
     traceFrame();
+    // the underlay TAP's tunnel header first, so the trace records the header processFrame reads (idempotent: it converts again)
+    if (inPort == ulPort && ulTunnelGso) tunnelHdrIn(rxAddr(i));
     traceIngress(inPort, rxAddr(i), rxLen(i), inPort == ulPort);
     const queued = txCount;
     const r = processFrame(i, inPort, rxAddr(i), rxLen(i));
@@ -211,7 +215,10 @@ function processFrame(slot: u32, inPort: u32, vnet: usize, total: u32): Drop {
   const len = total - VNET_HLEN;
   countPort(inPort, PortCtr.RX_BYTES, len);
   const frame = vnet + VNET_HLEN;
-  if (!vnetCheck(vnet, len)) return Drop.BAD_VNET_HDR;
+  // the underlay TAP's 24-byte header, read in front of the usual 10 (engine-io-loop)
+  const tunnel = inPort == ulPort && ulTunnelGso;
+  if (tunnel) tunnelHdrIn(vnet);
+  if (!vnetCheck(vnet, len, tunnel)) return Drop.BAD_VNET_HDR;
   if (inPort == ulPort) return underlayInput(slot, inPort, frame, len);
   // a TAP read that filled its slot was cut short (the TAP copies what fits
   // and says no more): bigger than any port's MTU allows, never forwarded in part

@@ -51,6 +51,17 @@ export function setUnderlayNoGso(on: bool): void {
   ulSegment = on;
 }
 
+/**
+ * The underlay TAP speaks the 24-byte virtio-net header with UDP-tunnel GSO
+ * (TUN_F_UDP_TUNNEL_GSO accepted): VXLAN super-frames go to it whole, the
+ * kernel segmenting them, and come from it whole (stages/tunnel_gso.ts).
+ */
+export let ulTunnelGso: bool = false;
+
+export function setUnderlayTunnelGso(on: bool): void {
+  ulTunnelGso = on;
+}
+
 @inline export function nextIpId(): u16 { return ipId++; }
 /** The outer IP ID counter (a dry-run trace puts it back). */
 export function setIpId(v: u16): void { ipId = v; }

@@ -170,7 +170,7 @@ const onSignal = (sig: NodeJS.Signals) => {
   setTimeout(() => void downByState(c.name).finally(() => process.exit(code)), 15_000).unref();
   void c.up.then((lab) => lab.down(), () => undefined).finally(() => process.exit(code));
 };
-async function withLab<T>(plan: LabPlan, fn: (lab: Lab) => Promise<T>): Promise<T> {
+export async function withLab<T>(plan: LabPlan, fn: (lab: Lab) => Promise<T>): Promise<T> {
   if (stopping) throw new Error('stopping on a signal');
   const up = Lab.up(plan);
   current = { name: labId(plan), up };
@@ -185,10 +185,15 @@ async function withLab<T>(plan: LabPlan, fn: (lab: Lab) => Promise<T>): Promise<
 }
 
 export async function runOverlay(opts: OverlayOptions = {}): Promise<OverlayReport> {
+  return withSignals(() => measure(opts));
+}
+
+/** Run `fn` with Ctrl-C / SIGTERM taking down the lab withLab has up (the mixed cases use it too: overlay-mixed.ts). */
+export async function withSignals<T>(fn: () => Promise<T>): Promise<T> {
   stopping = false;
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, onSignal);
   try {
-    return await measure(opts);
+    return await fn();
   } finally {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
   }

@@ -25,7 +25,7 @@ const CONSTS: ConstGroup[] = [
   { name: 'Frame', file: 'assembly/frame.ts', doc: 'frame slots (the frame starts HEADROOM into its slot) and the tx list',
     consts: ['HEADROOM', 'TX_ENTRY', 'TX_SLOT', 'TX_PORT', 'TX_START', 'TX_LENGTH', 'GEN_SLOT'] },
   { name: 'Virtio', file: 'assembly/wire/virtio.ts', doc: 'the virtio-net header in front of every frame',
-    consts: ['VNET_HLEN'] },
+    consts: ['VNET_HLEN', 'VNET_TNL_HLEN'] },
   { name: 'Ports', file: 'assembly/tables/ports.ts', doc: 'port kinds (portAttach)',
     consts: ['PORT_BRIDGE', 'PORT_UNDERLAY'] },
   { name: 'MacTable', file: 'assembly/tables/mac_table.ts', doc: 'the forwarding database: one entry per slot',

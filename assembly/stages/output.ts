@@ -3,7 +3,9 @@
 import { VNET_HLEN, VNET_GSO_NONE, vnetGsoType } from "../wire/virtio";
 import { portMtu } from "../tables/ports";
 import { txPush } from "../frame";
-import { Drop, countPort, PortCtr } from "../counters";
+import { Drop, Ev, countEv, countPort, PortCtr } from "../counters";
+import { ulPort, ulTunnelGso } from "../node";
+import { isTunnelGso, tunnelHdrOut } from "./tunnel_gso";
 
 /**
  * The last port that refused a frame: the traced loop (index.ts) names it in
@@ -27,6 +29,17 @@ export function output(slot: u32, port: u32, frame: usize, len: u32, l2len: u32)
     countPort(port, PortCtr.TX_DROPS, 1);
     refusedPort = port;
     return Drop.OVERSIZE;
+  }
+  if (port == ulPort && ulTunnelGso) {
+    // the underlay TAP's 24-byte header, written before the 10-byte one (tunnel_gso.ts)
+    tunnelHdrOut(frame);
+    if (isTunnelGso(vnet)) countEv(Ev.TUNNEL_GSO_SENT);
+  } else if (isTunnelGso(vnet)) {
+    // a VXLAN super-frame from the underlay that was not decapsulated: only the
+    // underlay TAP's header can describe it, and nothing here segments it
+    countPort(port, PortCtr.TX_DROPS, 1);
+    refusedPort = port;
+    return Drop.GSO_UNSUPPORTED;
   }
   // the list holds every rx entry (and generated frame) flooding to every port
   // once; the fabric's hand-overs reuse one rx entry many times a round, so it

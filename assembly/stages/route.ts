@@ -13,7 +13,8 @@ import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, vnetGsoType, vnetFlags, vn
 import { fibLookup, routeKind, ROUTE_NONE, RouteKind } from "../tables/fib";
 import { neighLookup, NO_MAC } from "../tables/neighbors";
 import { moveFrame, NO_INGRESS } from "../frame";
-import { ulSegment, gwMac } from "../node";
+import { ulSegment, ulTunnelGso, gwMac } from "../node";
+import { tunnelGsoFits, tunnelGsoMark } from "./tunnel_gso";
 import { bridgeForward } from "./bridge";
 import { encapVxlan, encapIpip, hostGwOut } from "./encap";
 import { icmpError } from "./icmp_error";
@@ -151,7 +152,15 @@ export function routeTo(r: i32, slot: u32, inPort: u32, frame: usize, len: u32, 
     // partial checksums under a tunnel header (it would segment or checksum
     // the outer packet): do in software what the kernel does before such a device
     const vnet = frame - VNET_HLEN;
-    if (vnetGsoType(vnet) != VNET_GSO_NONE) return gsoSegment(r, frame, len, l2len);
+    if (vnetGsoType(vnet) != VNET_GSO_NONE) {
+      // unless it speaks UDP-tunnel GSO: then a TCP super-frame goes whole under
+      // VXLAN and the kernel segments it (IP-in-IP has no virtio GSO type: software)
+      if (kind == RouteKind.VXLAN && ulTunnelGso && tunnelGsoFits(frame, len)) {
+        tunnelGsoMark(frame);
+        return encapVxlan(r, slot, frame, len);
+      }
+      return gsoSegment(r, frame, len, l2len);
+    }
     if ((vnetFlags(vnet) & VNET_F_NEEDS_CSUM) != 0) {
       // ingress checked the range, but a stripped VLAN tag moved csum_start back
       if (<u32>vnetCsumStart(vnet) + <u32>vnetCsumOffset(vnet) + 2 > len) return Drop.BAD_VNET_HDR;

@@ -13,6 +13,21 @@ export const VNET_GSO_UDP: u8 = 3;
 export const VNET_GSO_TCPV6: u8 = 4;
 export const VNET_GSO_UDP_L4: u8 = 5;
 export const VNET_GSO_ECN: u8 = 0x80;
+// the outer packet of a GSO frame is a UDP tunnel (VXLAN) over IPv4 / IPv6: the
+// low bits then name the inner GSO kind (linux/virtio_net.h, 6.18)
+export const VNET_GSO_UDP_TUNNEL_IPV4: u8 = 0x20;
+export const VNET_GSO_UDP_TUNNEL_IPV6: u8 = 0x40;
+/** flags: the tunnel's outer UDP checksum is left to the device too */
+export const VNET_F_UDP_TUNNEL_CSUM: u8 = 8;
+
+// struct virtio_net_hdr_v1_hash_tunnel: what a TAP reads and writes once
+// TUNSETVNETHDRSZ made its header 24 bytes (only the underlay TAP, when the
+// kernel takes TUN_F_UDP_TUNNEL_GSO): the 10 bytes above, num_buffers, the
+// hash report (unused: zero), then where the outer UDP header and the inner
+// IPv4 header start, counted from the frame's first byte.
+export const VNET_TNL_HLEN: u32 = 24;
+export const TNL_OUTER_TH: u32 = 20;
+export const TNL_INNER_NH: u32 = 22;
 
 // field offsets
 export const FLAGS: u32 = 0;
@@ -48,12 +63,18 @@ export function vnetEmit(h: usize, flags: u8, gsoType: u8, hdrLen: u16, gsoSize:
  * True when the header describes something a frame of `frameLen` bytes can
  * carry: a known GSO type, and a checksum position inside the frame.
  */
-export function vnetCheck(h: usize, frameLen: u32): bool {
+export function vnetCheck(h: usize, frameLen: u32, tunnelOk: bool = false): bool {
   // as virtio_net_hdr_to_skb: any type but NONE must name a GSO kind once the
   // ECN bit is masked off (so 0x80, "ECN" alone, is refused, not taken for GSO)
   const raw = vnetGsoType(h);
   if (raw != VNET_GSO_NONE) {
-    const gso = raw & ~VNET_GSO_ECN;
+    let gso = raw & ~VNET_GSO_ECN;
+    // a UDP tunnel over IPv4 around TCPv4 (virtio_net_hdr_tnl_to_skb takes no UFO
+    // inside, and podwire's underlay is IPv4): only where a 24-byte header can say it
+    if ((gso & (VNET_GSO_UDP_TUNNEL_IPV4 | VNET_GSO_UDP_TUNNEL_IPV6)) != 0) {
+      if (!tunnelOk || gso != (VNET_GSO_UDP_TUNNEL_IPV4 | VNET_GSO_TCPV4)) return false;
+      gso = VNET_GSO_TCPV4;
+    }
     if (gso != VNET_GSO_TCPV4 && gso != VNET_GSO_UDP
         && gso != VNET_GSO_TCPV6 && gso != VNET_GSO_UDP_L4) return false;
     if (vnetGsoSize(h) == 0) return false;

@@ -6,8 +6,8 @@ import os from 'node:os';
 import { requireRoot } from './root.ts';
 import { table } from '../util/table.ts';
 import { packageFile } from '../util/package-files.ts';
-import { renderChart } from '../../bench/svg.ts';
-import { parseCases, PATHS } from '../../bench/overlay-cases.ts';
+import { renderChart, type Chart } from '../../bench/svg.ts';
+import { parseAllCases, PATHS, EXTRA_CASES } from '../../bench/overlay-cases.ts';
 import type { Overlay } from '../model/topology.ts';
 import type { HotpathData } from '../../bench/hotpath-report.ts';
 
@@ -150,28 +150,35 @@ export function benchCommand(): Command {
     });
   bench.command('overlay')
     .description('one two-node cluster wired each way (same-node bridge, host-gw, VXLAN, IP-in-IP, ClusterIP), podwire beside the kernel, interleaved: TCP with and without offloads, UDP 64 B pps, ping and TCP RR latency, CPU per GB (root)')
-    .option('--cases <list>', `comma-separated paths: ${PATHS.join(', ')}`, PATHS.join(','))
+    .option('--cases <list>', `comma-separated paths: ${PATHS.join(', ')}; or ${EXTRA_CASES.join(', ')} (podwire on the bridge underlay beside kernel nodes: podwire <-> podwire vs in-process, podwire <-> kernel vs kernel <-> kernel)`, [...PATHS, ...EXTRA_CASES].join(','))
     .option('--duration <s>', 'seconds per iperf3 run', (v) => positiveInt(v, '--duration'), 5)
     .option('--repeat <n>', 'rounds (every case once per round, podwire and kernel of a path back to back)', (v) => positiveInt(v, '--repeat'), 3)
     .option('--service-overlay <overlay>', 'the overlay the ClusterIP case crosses nodes with (vxlan, ipip, host-gw; kernel nodes: vxlan or host-gw)', 'vxlan')
     .option('--quick', 'a smoke run: one round of 2 s runs, fewer pings and round trips')
     .option('--out <dir>', 'where to write the JSON and the SVG chart', '.')
     .action(async (opts: { cases: string; duration: number; repeat: number; serviceOverlay: string; quick?: boolean; out: string }) => {
-      const paths = parseCases(opts.cases);
+      const { paths, extra } = parseAllCases(opts.cases);
       if (!['vxlan', 'host-gw', 'ipip'].includes(opts.serviceOverlay)) throw new Error(`--service-overlay: unknown overlay "${opts.serviceOverlay}" (vxlan, ipip, host-gw)`);
       requireRoot('podwire bench overlay');
       const { runOverlay } = await import('../../bench/overlay.ts');
       const { overlayTables, overlayChart } = await import('../../bench/overlay-report.ts');
-      const r = await runOverlay({
+      const { runMixed, mixedTables, mixedPanel } = await import('../../bench/overlay-mixed.ts');
+      const seconds = opts.quick ? 2 : opts.duration;
+      const repeat = opts.quick ? 1 : opts.repeat;
+      const r = paths.length ? await runOverlay({
         paths,
-        seconds: opts.quick ? 2 : opts.duration,
-        repeat: opts.quick ? 1 : opts.repeat,
+        seconds,
+        repeat,
         pings: opts.quick ? 200 : 1000,
         roundTrips: opts.quick ? 500 : 2000,
         serviceOverlay: opts.serviceOverlay as Overlay,
-      });
-      console.log('\n' + overlayTables(r));
-      console.log(`\nraw results: ${save(opts.out, 'overlay', r, renderChart(overlayChart(r, machineLine())))}`);
+      }) : undefined;
+      const mixed = extra.includes('mixed') ? await runMixed({ seconds, repeat }) : undefined;
+      if (r) console.log('\n' + overlayTables(r));
+      if (mixed) console.log('\n' + mixedTables(mixed));
+      const chart: Chart = r ? overlayChart(r, machineLine()) : { title: 'podwire bench overlay: podwire vs the Linux kernel', subtitle: machineLine(), panels: [] };
+      if (mixed) chart.panels.push(mixedPanel(mixed));
+      console.log(`\nraw results: ${save(opts.out, 'overlay', { ...r, ...(mixed ? { mixed } : {}) }, renderChart(chart))}`);
     });
   bench.command('cli')
     .description('how fast the CLI answers (spawn to exit): --help, status with no lab, status and status --json with a lab of --pods pods; the compiled CLI beside the tsx-transpiled source and a bare node -e 0 (root)')

@@ -79,6 +79,7 @@ export function statusCommand(): Command {
         if (n.underlay) {
           const u = n.underlay.counters;
           console.log(`underlay ${n.underlay.ip} (${n.underlay.mac}, VTEP ${n.underlay.vtepMac}) ${s.cluster.overlay}${s.cluster.overlay === 'vxlan' ? ` vni ${s.cluster.vxlan.vni} port ${s.cluster.vxlan.port}` : ''}: rx ${u.rx_packets} pkts ${u.rx_bytes} B, tx ${u.tx_packets} pkts ${u.tx_bytes} B, drops rx ${u.rx_drops} tx ${u.tx_drops}`);
+          if (n.underlay.path) console.log(`  ${n.underlay.path.text}`);
           const k = n.underlay.socket;
           if (k) {
             console.log(`  across hosts (${k.kind === 'vxlan' ? 'UDP' : 'raw IP proto 4'} socket) to ${k.peers.map((p) => `${p.node} ${p.address}`).join(', ')}: sent ${k.txPackets} (errors ${k.txErrors}, no peer ${k.txNoPeer}), received ${k.rxPackets} (errors ${k.rxErrors}, unknown sender ${k.rxUnknownPeer}, too big ${k.rxTooBig})`);

@@ -201,6 +201,16 @@ export class Dataplane {
   setUnderlayNoGso(on: boolean): void {
     this.ex.setUnderlayNoGso(on ? 1 : 0);
   }
+  /**
+   * Whether the underlay TAP speaks UDP-tunnel GSO (its 24-byte virtio-net
+   * header, TUN_F_UDP_TUNNEL_GSO accepted): VXLAN super-frames then go to it
+   * whole and come from it whole (assembly/stages/tunnel_gso.ts); every frame
+   * read from or written to it carries the 24-byte header
+   * (Virtio.VNET_TNL_HLEN). Off by default.
+   */
+  setUnderlayTunnelGso(on: boolean): void {
+    this.ex.setUnderlayTunnelGso(on ? 1 : 0);
+  }
   /** Route `cidr` ("10.244.1.0/24"): on the local bridge, or via the node at `nextHop` (underlay IP; its VTEP MAC for VXLAN). */
   addRoute(cidr: string, kind: RouteKind, nextHop?: string, vtepMac?: string): void {
     const [net, len] = cidr.split('/');

@@ -5,7 +5,8 @@
 // underlay frame to its peer node (engine-fabric.ts) or a host socket.
 // Nothing here allocates per frame.
 import { Poller } from '../io/poller.ts';
-import { EAGAIN, EBADF, readAt, writeAt } from '../io/libc.ts';
+import { EAGAIN, EBADF, readAt, writeAt, writev2At } from '../io/libc.ts';
+import { Virtio } from './layout.ts';
 import { TX_WORDS, TX_PORT, TX_START, TX_LENGTH } from './memory-views.ts';
 import type { CaptureTap } from './capture-tap.ts';
 import type { Fabric } from './engine-fabric.ts';
@@ -18,6 +19,7 @@ const IDLE_POLL_MS = 1000;
 
 // a tx entry's words, as locals of this module (read once, not per frame)
 const W = TX_WORDS, PORT = TX_PORT, START = TX_START, LENGTH = TX_LENGTH;
+const VNET_HLEN = Virtio.VNET_HLEN, TNL_HLEN = Virtio.VNET_TNL_HLEN;
 
 export class IoLoop {
   /** a port had more to read than its budget: poll again without sleeping */
@@ -83,14 +85,16 @@ export class IoLoop {
       if (poller.isBroken(i + 1)) { p.broken = true; brokenSeen = true; continue; }
       if (!poller.isReadable(i + 1)) continue;
       const cap = dp.readCapacity;
+      // the underlay TAP's longer header (UDP-tunnel GSO) ends where the frame starts, as the usual one does
+      const extra = p.port === n.ulPort ? n.ulHdrExtra : 0;
       while (n.used < limit) {
         // a read that fills the whole slot was cut short; processBatch counts it as oversize
-        const r = readAt(p.fd, n.readAddr[n.used], cap);
+        const r = readAt(p.fd, n.readAddr[n.used] - extra, cap + extra);
         if (r <= 0) {
           if (r !== -EAGAIN) p.rxErrors++;
           break;
         }
-        dp.rxLen[n.used] = r;
+        dp.rxLen[n.used] = r - extra;
         dp.rxPort[n.used] = p.port;
         n.used++;
       }
@@ -177,7 +181,11 @@ export class IoLoop {
         continue;
       }
       if (n.toPods && outPort !== n.ulPort) { n.toPods.add(fd, start, length); continue; }
-      if (writeAt(fd, n.memBase + start, length) < 0) {
+      // the underlay TAP's 24-byte header sits before the 10-byte one (assembly/stages/tunnel_gso.ts)
+      const w = outPort === n.ulPort && n.ulHdrExtra > 0
+        ? writev2At(fd, n.memBase + start - TNL_HLEN, TNL_HLEN, n.memBase + start + VNET_HLEN, length - VNET_HLEN)
+        : writeAt(fd, n.memBase + start, length);
+      if (w < 0) {
         const p = this.ports.find((q) => q.fd === fd);
         if (p) p.txErrors++;
       }

@@ -10,6 +10,7 @@ import { TapCoalescer } from './tap-gro.ts';
 import { memoryBytes } from './memory-views.ts';
 import { addressTable, bufferAddress } from '../io/libc.ts';
 import type { EngineConfig } from './engine-protocol.ts';
+import { Virtio } from './layout.ts';
 
 export interface EnginePort {
   node: number; port: number; fd: number; name: string; rxErrors: number; txErrors: number; broken: boolean;
@@ -31,6 +32,12 @@ export interface EngineNode {
   /** underlay port (-1: none); in-process when ulFd < 0 and there is no socket */
   ulPort: number;
   ulFd: number;
+  /**
+   * bytes the underlay TAP's vnet header has beyond the data plane's (0, or
+   * Virtio.VNET_TNL_HLEN - VNET_HLEN with UDP-tunnel GSO): its reads land
+   * that much earlier, its writes gather the header the data plane wrote there
+   */
+  ulHdrExtra: number;
   /** the underlay as a host socket to nodes on other hosts */
   sock?: SocketUnderlay;
   /** frames for pods go through it (segments that came in one per datagram leave as super-frames) */
@@ -81,6 +88,7 @@ export function setUpNodes(cfg: EngineConfig): EngineNodes {
     return {
       name: n.name, dp, memBase, readAddr, fds, used: 0,
       ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, sock, toPods, txTotal: 0, drained: 0,
+      ulHdrExtra: n.underlay && n.underlay.fd >= 0 && n.underlay.tunnelGso ? Virtio.VNET_TNL_HLEN - Virtio.VNET_HLEN : 0,
     };
   });
   const ports: EnginePort[] = cfg.nodes.flatMap((n, ni): EnginePort[] => [

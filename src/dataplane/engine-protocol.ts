@@ -47,6 +47,8 @@ export interface EngineNodeConfig {
     port: number; ip: string; mac: string; mtu: number; fd: number;
     /** the underlay device cannot take encapsulated super-frames: segment TCP in software first */
     segment: boolean;
+    /** the underlay TAP (fd) speaks UDP-tunnel GSO with a 24-byte vnet header: VXLAN super-frames cross it whole */
+    tunnelGso?: boolean;
     /** carried by a host socket to nodes on other hosts (fd above stays -1) */
     socket?: SocketUnderlayConfig;
   };

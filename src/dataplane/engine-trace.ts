@@ -26,7 +26,7 @@ export class EngineTrace {
       const portNames = new Map<number, string>(configs[i].ports.map((p) => [p.port, p.name]));
       if (n.ulPort >= 0) portNames.set(n.ulPort, `${n.name}/underlay`);
       return {
-        name: n.name, dp: n.dp, ulPort: n.ulPort, fabric: inProcessUnderlay(n), bridged: n.ulFd >= 0,
+        name: n.name, dp: n.dp, ulPort: n.ulPort, fabric: inProcessUnderlay(n), bridged: n.ulFd >= 0, tunnelGso: n.ulHdrExtra > 0,
         names: {
           port: (p) => portNames.get(p) ?? `${n.name}/port${p}`,
           service: (vip, p, proto) => services[i].serviceOf(vip, p, proto),

@@ -18,6 +18,7 @@ export const Frame = {
 /** assembly/wire/virtio.ts: the virtio-net header in front of every frame */
 export const Virtio = {
   VNET_HLEN: 10,
+  VNET_TNL_HLEN: 24,
 } as const;
 
 /** assembly/tables/ports.ts: port kinds (portAttach) */

@@ -20,6 +20,8 @@ export interface TraceWalkNode {
    * leaves for a host the walk does not run (a kernel node, an external host)
    */
   bridged?: boolean;
+  /** that TAP speaks UDP-tunnel GSO (24-byte header): a frame followed across it is relayed so (tunnel_gso.ts) */
+  tunnelGso?: boolean;
   names: TraceNames;
 }
 
@@ -84,6 +86,8 @@ export function traceWalk(nodes: TraceWalkNode[], start: number, port: number, f
           continue;
         }
         const p = nodes[peer];
+        // a bridged underlay TAP with UDP-tunnel GSO: its header where a read would put it (tunnel_gso.ts)
+        if (n.bridged && n.tunnelGso) n.dp.ex.tunnelHdrRelay(e.start);
         const x = p.dp.slots; // the rx entry past the slots, as the fabric hands frames over
         p.dp.rxAddr[x] = e.start;
         p.dp.rxLen[x] = e.length;

@@ -22,6 +22,8 @@ export interface DataplaneExports {
   setUnderlay(port: number, ip: number, mac: bigint): void;
   setOverlay(kind: number, vni: number, udpPort: number, vtepMac: bigint): void;
   setUnderlayNoGso(on: number): void;
+  setUnderlayTunnelGso(on: number): void;
+  tunnelHdrRelay(vnet: number): void;
   fibAdd(prefix: number, len: number, kind: number, nextHop: number, vtepMac: bigint): number;
   fibDel(prefix: number, len: number): number;
   fibLookup(dst: number): number;

@@ -106,6 +106,22 @@ export function writevAt(fd: number, iov: number, iovcnt: number): number {
   return n >= 0 ? n : -errnoView[0];
 }
 
+
+// two struct iovec (base, len: 8 bytes each), reused by every writev2At: no allocation per call.
+// An ArrayBuffer of its own: its memory is off the JS heap, so its address never moves
+const iov = new Uint32Array(new ArrayBuffer(32));
+let iovAddr = 0;
+
+/** writev(2) of two pieces at absolute addresses (a header kept apart from its frame): bytes written or -errno. */
+export function writev2At(fd: number, a: number, alen: number, b: number, blen: number): number {
+  if (iovAddr === 0) iovAddr = bufferAddress(iov);
+  // addresses stay below 2^53: split into the little-endian u32 halves of each u64
+  iov[0] = a % 0x100000000; iov[1] = Math.floor(a / 0x100000000); iov[2] = alen; iov[3] = 0;
+  iov[4] = b % 0x100000000; iov[5] = Math.floor(b / 0x100000000); iov[6] = blen; iov[7] = 0;
+  const n = _writevAt(fd, iovAddr, 2) as number;
+  return n >= 0 ? n : -errnoView[0];
+}
+
 /** read(2) into a view (convenience for cold paths and tests). */
 export function read(fd: number, buf: Uint8Array, len = buf.byteLength): number {
   if (len > buf.byteLength) throw new RangeError(`read: len ${len} > buffer ${buf.byteLength}`);

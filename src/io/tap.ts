@@ -16,9 +16,14 @@ export const IFF_VNET_HDR = 0x4000;
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
 export const TUN_F_TSO6 = 0x04;
+// 6.18's UDP-tunnel GSO (VXLAN super-frames, with the 24-byte header below); older kernels refuse them (EINVAL)
+export const TUN_F_UDP_TUNNEL_GSO = 0x80;
+export const TUN_F_UDP_TUNNEL_GSO_CSUM = 0x100;
 
 /** struct virtio_net_hdr (no num_buffers: we never set IFF_MRG_RXBUF). */
 export const VNET_HDR_LEN = 10;
+/** struct virtio_net_hdr_v1_hash_tunnel: the header size a TAP needs to carry UDP-tunnel GSO frames. */
+export const VNET_TNL_HDR_LEN = 24;
 
 const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40;
@@ -26,10 +31,28 @@ const IFREQ_SIZE = 40;
 export interface TapOptions {
   /** Let the kernel hand us (and accept) GSO super-frames and partial checksums. */
   offloads: boolean;
+  /**
+   * Also ask for UDP-tunnel GSO (VXLAN super-frames whole, a 24-byte vnet
+   * header), falling back step by step to what this kernel accepts: the
+   * underlay TAP of a bridge underlay.
+   */
+  udpTunnel?: boolean;
+}
+
+/** What TUNSETOFFLOAD accepted on a TAP, and the vnet header length it was given. */
+export interface TapOffloads {
+  flags: number;
+  vnetHdrLen: number;
+  /** TUN_F_UDP_TUNNEL_GSO accepted (and the 24-byte header set) */
+  udpTunnelGso: boolean;
+  /** TUN_F_UDP_TUNNEL_GSO_CSUM accepted too */
+  udpTunnelGsoCsum: boolean;
+  /** why UDP-tunnel GSO is off when it was asked for: the kernel's refusal, or that it was turned off */
+  refused?: string;
 }
 
 export class Tap {
-  private constructor(readonly fd: number, readonly name: string) {}
+  private constructor(readonly fd: number, readonly name: string, readonly offloads: TapOffloads) {}
 
   static open(name: string, opts: TapOptions): Tap {
     const nameBytes = Buffer.from(name, 'utf8');
@@ -44,18 +67,18 @@ export class Tap {
       new DataView(ifr.buffer).setUint16(IFNAMSIZ, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, true);
       check(ioctlPtr(fd, TUNSETIFF, ifr), 'ioctl(TUNSETIFF)', name);
 
-      // 10 is the kernel default too; set it so the layout never depends on that.
-      const sz = new Uint8Array(4);
-      new DataView(sz.buffer).setInt32(0, VNET_HDR_LEN, true);
-      check(ioctlPtr(fd, TUNSETVNETHDRSZ, sz), 'ioctl(TUNSETVNETHDRSZ)', name);
-
       const flags = opts.offloads ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0;
+      const tunnel = opts.offloads && opts.udpTunnel ? probeUdpTunnel(fd, name, flags) : undefined;
+      if (typeof tunnel === 'object') return new Tap(fd, name, tunnel);
+      // 10 is the kernel default too; set it so the layout never depends on that.
+      setVnetHdrLen(fd, name, VNET_HDR_LEN);
       check(ioctlInt(fd, TUNSETOFFLOAD, flags), 'ioctl(TUNSETOFFLOAD)', name);
+      const refused = opts.udpTunnel ? (tunnel ?? 'offloads are off in the topology') : undefined;
+      return new Tap(fd, name, { flags, vnetHdrLen: VNET_HDR_LEN, udpTunnelGso: false, udpTunnelGsoCsum: false, ...(refused ? { refused } : {}) });
     } catch (e) {
       close(fd);
       throw e;
     }
-    return new Tap(fd, name);
   }
 
   private closed = false;
@@ -67,6 +90,35 @@ export class Tap {
     const r = close(this.fd);
     if (r < 0) throw sysError('close', this.name, r);
   }
+}
+
+/**
+ * Try UDP-tunnel GSO on a fresh TAP: the 24-byte header, then TUNSETOFFLOAD
+ * with both tunnel bits, then without the outer-checksum one. The kernel
+ * refuses bits it does not know with EINVAL, so trying is the probe.
+ * Why not (a sentence) when neither is taken; the caller then
+ * sets the plain header and offloads. PODWIRE_UNDERLAY_OFFLOADS=off skips it.
+ */
+function probeUdpTunnel(fd: number, name: string, base: number): TapOffloads | string {
+  if (process.env.PODWIRE_UNDERLAY_OFFLOADS === 'off') return 'turned off (PODWIRE_UNDERLAY_OFFLOADS=off)';
+  const r = setVnetHdrLenRaw(fd, VNET_TNL_HDR_LEN);
+  if (r < 0) return `the kernel refused a ${VNET_TNL_HDR_LEN}-byte vnet header (${sysError('ioctl(TUNSETVNETHDRSZ)', name, r).message})`;
+  for (const extra of [TUN_F_UDP_TUNNEL_GSO | TUN_F_UDP_TUNNEL_GSO_CSUM, TUN_F_UDP_TUNNEL_GSO]) {
+    if (ioctlInt(fd, TUNSETOFFLOAD, base | extra) >= 0) {
+      return { flags: base | extra, vnetHdrLen: VNET_TNL_HDR_LEN, udpTunnelGso: true, udpTunnelGsoCsum: (extra & TUN_F_UDP_TUNNEL_GSO_CSUM) !== 0 };
+    }
+  }
+  return 'the kernel refused TUN_F_UDP_TUNNEL_GSO';
+}
+
+function setVnetHdrLenRaw(fd: number, len: number): number {
+  const sz = new Uint8Array(4);
+  new DataView(sz.buffer).setInt32(0, len, true);
+  return ioctlPtr(fd, TUNSETVNETHDRSZ, sz);
+}
+
+function setVnetHdrLen(fd: number, name: string, len: number): void {
+  check(setVnetHdrLenRaw(fd, len), 'ioctl(TUNSETVNETHDRSZ)', name);
 }
 
 function check(r: number, call: string, name: string): void {

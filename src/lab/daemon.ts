@@ -111,7 +111,7 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void, s
     // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
     const stats = await lab.stats().catch(() => []);
     const shared = store();
-    return { ...labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus), ...(shared ? { store: shared } : {}) };
+    return { ...labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus, lab.underlayPaths), ...(shared ? { store: shared } : {}) };
   };
   // ui: the live web page; its shape (the plan's nodes, pods, Services) tells it when to send the lab again
   const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];

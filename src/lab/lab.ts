@@ -24,6 +24,7 @@ import { nodeTables } from '../model/node-tables.ts';
 import { serviceFrontends } from './service-frontends.ts';
 export { serviceFrontends };
 import { createUnderlay, attachVethNode, type Underlay } from './underlay.ts';
+import { underlayPath, type UnderlayPath } from './underlay-path.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { KernelPolicies } from './kernel-policies.ts';
@@ -145,7 +146,8 @@ export class Lab {
       if (bridged) {
         underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
         for (const [i, n] of wasmNodes.entries()) {
-          const t = Tap.open(ulTapName(i), { offloads: plan.offloads });
+          // VXLAN super-frames cross it whole when the kernel takes UDP-tunnel GSO (underlay-path.ts)
+          const t = Tap.open(ulTapName(i), { offloads: plan.offloads, udpTunnel: plan.overlay === 'vxlan' });
           taps.push(t);
           ulTaps.set(n, t);
           await ipBatch([`link set ${t.name} netns ${underlayNs}`]);
@@ -184,7 +186,7 @@ export class Lab {
           const live = withIngressPod(withDnsPod(plan));
           const now = live.nodes.find((x) => x.name === n.name)!;
           return {
-            ...engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n)?.fd ?? -1, sockets.get(n)),
+            ...engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n), sockets.get(n)),
             announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
           };
         }),
@@ -193,6 +195,9 @@ export class Lab {
       const tapFd = (ip: string) => (tapByIp.get(ip) ?? lab.attached.get(ip)?.tap)!.fd;
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
+      if (hasUnderlay(plan) && !plan.hostNode) {
+        for (const n of wasmNodes) lab.underlayPaths[n.name] = underlayPath(plan, ulTaps.get(n)?.offloads);
+      }
       if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
       if (underlay) {
         // LoadBalancer addresses: one node answers ARP for each; a gratuitous ARP when one takes an address (lb-announcer.ts)
@@ -234,6 +239,9 @@ export class Lab {
   onFatal: (message: string) => void = (message) => this.log(message);
 
   private worker: { state: WorkerState; restarts: number; lastFailure?: string; recent: number[] } = { state: 'running', restarts: 0, recent: [] };
+
+  /** Each podwire node's underlay path (underlay-path.ts), as `podwire status` shows it; empty without an underlay or across hosts. */
+  readonly underlayPaths: Record<string, UnderlayPath> = {};
 
   /** The forwarding worker as `podwire status` shows it (dataplane). */
   get dataplaneStatus(): DataplaneStatus {
@@ -407,7 +415,8 @@ export class Lab {
  * bridge (`ulFd`), a host socket to nodes on other hosts (`sock`), or
  * carried in-process (neither).
  */
-function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulFd: number, sock?: UnderlaySocket): EngineNodeConfig {
+function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulTap: Tap | undefined, sock?: UnderlaySocket): EngineNodeConfig {
+  const ulFd = ulTap?.fd ?? -1;
   // an underlay port with more than one node, or with hosts outside the cluster to meet
   const multi = hasUnderlay(plan);
   const maxPorts = nodePortCount(n);
@@ -425,6 +434,8 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
       // segment the outer packet); host-gw super-frames are plain TCP, which it takes. A socket
       // sends one datagram per frame: every frame must be one wire packet
       segment: sock !== undefined || (ulFd >= 0 && plan.overlay !== 'host-gw'),
+      // ...unless it takes VXLAN super-frames whole (UDP-tunnel GSO): then only those it cannot take are segmented
+      tunnelGso: ulTap?.offloads.udpTunnelGso ?? false,
       ...(sock ? {
         socket: {
           kind: sock.kind, fd: sock.fd, localIp: sock.localIp, port: sock.port,

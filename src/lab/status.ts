@@ -9,6 +9,7 @@ import type { ContainerPort } from '../model/pod-ports.ts';
 import type { NamespacePlan } from '../model/namespaces.ts';
 import { clusterDnsOff, type DnsStatus } from './cluster-dns.ts';
 import type { DataplaneStatus } from './lab.ts';
+import type { UnderlayPath } from './underlay-path.ts';
 import { ingressStatus, type IngressStatus } from './ingress.ts';
 import { announcingNode } from '../model/load-balancer.ts';
 import type { ExternalHostPlan } from '../model/external-hosts.ts';
@@ -76,6 +77,8 @@ export interface LabStatus {
     /** with more than one node: the node's underlay identity and its underlay port's counters */
     underlay?: {
       ip: string; mac: string; vtepMac: string; port: number; counters: Record<string, number>; fabric: NodeStats['fabric'];
+      /** how super-frames cross it (underlay-path.ts): UDP-tunnel GSO, TSO, software segmentation, in-process */
+      path?: UnderlayPath;
       /** with --node: the host socket carrying the underlay, and the peers it sends to */
       socket?: NonNullable<NodeStats['socket']> & { peers: { node: string; address: string }[] };
     };
@@ -85,7 +88,8 @@ export interface LabStatus {
   store?: StoreStatus & { policies?: number };
 }
 
-export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus, dataplane?: DataplaneStatus): LabStatus {
+export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus, dataplane?: DataplaneStatus,
+  underlayPaths: Record<string, UnderlayPath> = {}): LabStatus {
   return {
     lab: labId(plan),
     ...(plan.hostNode ? { hostNode: plan.hostNode } : {}),
@@ -141,6 +145,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
         underlay: s && s.underlayPort >= 0 ? {
           ip: n.underlayIp, mac: n.underlayMac, vtepMac: n.vtepMac, port: s.underlayPort,
           counters: s.counters.ports[s.underlayPort], fabric: s.fabric,
+          ...(underlayPaths[n.name] ? { path: underlayPaths[n.name] } : {}),
           ...(s.socket ? {
             socket: { ...s.socket, peers: plan.nodes.filter((o) => o !== n).map((o) => ({ node: o.name, address: o.underlayIp })) },
           } : {}),

@@ -10,7 +10,7 @@ import { renderLayout, OUT } from '../../scripts/gen-layout.ts';
 import { Frame, Virtio, Conntrack, Maglev, Trace, Step, Drop, TRACE_STEP_NAMES } from '../../src/dataplane/layout.ts';
 import { Dataplane } from '../../src/dataplane/dataplane.ts';
 import { readString } from '../../src/dataplane/memory-views.ts';
-import { VNET_HDR_LEN } from '../../src/io/tap.ts';
+import { VNET_HDR_LEN, VNET_TNL_HDR_LEN } from '../../src/io/tap.ts';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -38,6 +38,8 @@ describe('the memory layout shared by WASM and TypeScript', () => {
 
   it('the TAP is told the same virtio-net header length the data plane expects', () => {
     expect(VNET_HDR_LEN).toBe(Virtio.VNET_HLEN);
+    // and the underlay TAP with UDP-tunnel GSO the header the data plane writes and reads for it
+    expect(VNET_TNL_HDR_LEN).toBe(Virtio.VNET_TNL_HLEN);
   });
 
   it('a trace record\'s code is the u16 after its step (memory-views reads both from one word)', () => {

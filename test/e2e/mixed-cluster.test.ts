@@ -4,16 +4,22 @@
 // underlay (`cluster.underlay: bridge`: Linux bridge br0 in pw-ul-<lab>).
 // If podwire and the kernel node talk — ping with TTL 62 both ways, 20 MB
 // over TCP with a sha256 at both ends in both directions — podwire speaks
-// flannel's wire format. A capture on br0 checks what podwire puts on the
-// wire: VXLAN with VNI 1 from its own underlay address, TCP segmented to the
-// pod MTU in software (a real underlay takes no VXLAN super-frames) with
-// good checksums; with host-gw, plain pod-to-pod packets. Every lab leaves
-// nothing behind, and a kernel node with IP-in-IP is refused up front.
-// Names: labs mx-*, pods mxv-*/mxg-*/mxi-*, clusters 10.247/16 and 10.248/16,
-// underlays 172.31.250-252.0/24.
+// flannel's wire format. A capture on the kernel node's bridge port checks
+// what podwire puts on the wire: VXLAN with VNI 1 from its own underlay
+// address, TCP in segments of the pod MTU with good checksums — segmented by
+// the kernel from the super-frames podwire wrote whole with the UDP-tunnel
+// GSO header (that port's offloads are turned off, so the kernel segments
+// and checksums in software before the capture sees them: the kernel is the
+// oracle), or in software by podwire in the fallback lab
+// (PODWIRE_UNDERLAY_OFFLOADS=off), whose 20 MB streams must hash the same as
+// the fast path's (one seed); with host-gw, plain pod-to-pod packets. Every
+// lab leaves nothing behind, and a kernel node with IP-in-IP is refused up front.
+// Names: labs mx-*, pods mxv-*/mxs-*/mxg-*/mxi-*, clusters 10.247/16,
+// 10.227/16 and 10.248/16, underlays 172.31.250-252.0/24 and 172.31.227.0/24.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
-import { startLab, stopAllLabs, hostLeftovers, statusNode, nonZero, isRoot, statePathOf, readStateFile, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { startLab, stopAllLabs, hostLeftovers, statusNode, nonZero, isRoot, statePathOf, readStateFile, execIn, type RunningLab, type StatusJson } from '../helpers/lab.ts';
+import { underlayPortName } from '../../src/lab/underlay.ts';
 import { ping, replyTtls, linkMtu, tcpTransfer } from '../helpers/traffic.ts';
 import { capture, checksumGood, checksumAbsent } from '../helpers/capture.ts';
 
@@ -51,10 +57,18 @@ interface MixedCase {
   p: string;
   /** with a second podwire node n2 */
   n2: boolean;
+  /** the fallback: UDP-tunnel GSO turned off on the underlay TAPs (PODWIRE_UNDERLAY_OFFLOADS=off), podwire segments in software */
+  softwareGso?: boolean;
 }
+
+/** The 20 MB streams' seed: the same bytes in every lab, so the fast and the fallback path must hash alike. */
+const SEED = 15;
+/** sha256 of each transfer's stream as the first lab that ran it received it, by transfer name */
+const received = new Map<string, string>();
 
 const CASES: MixedCase[] = [
   { overlay: 'vxlan', lab: 'mx-vx', net: '10.247', underlayNet: '172.31.250', podMtu: 1450, p: 'mxv', n2: true },
+  { overlay: 'vxlan', lab: 'mx-vxsw', net: '10.227', underlayNet: '172.31.227', podMtu: 1450, p: 'mxs', n2: true, softwareGso: true },
   { overlay: 'host-gw', lab: 'mx-hgw', net: '10.248', underlayNet: '172.31.251', podMtu: 1500, p: 'mxg', n2: false },
 ];
 
@@ -67,7 +81,7 @@ function mbps(bytes: number, ms: number): string {
 }
 
 for (const c of CASES) {
-  describe.skipIf(!isRoot)(`mixed cluster, overlay ${c.overlay}: podwire node(s) + kernel node on a real bridge (root)`, () => {
+  describe.skipIf(!isRoot)(`mixed cluster, overlay ${c.overlay}${c.softwareGso ? ' (UDP-tunnel GSO off)' : ''}: podwire node(s) + kernel node on a real bridge (root)`, () => {
     // node order n1, k1[, n2]: pod CIDRs .0/.1/.2, underlay addresses .1/.2/.3
     const A1: Pod = { name: `${c.p}-a1`, ip: `${c.net}.0.2`, node: 'n1' };
     const A2: Pod = { name: `${c.p}-a2`, ip: `${c.net}.0.3`, node: 'n1' };
@@ -101,7 +115,7 @@ for (const c of CASES) {
     let before: StatusJson;
 
     beforeAll(async () => {
-      lab = await startLab(YAML, { name: c.lab });
+      lab = await startLab(YAML, { name: c.lab, ...(c.softwareGso ? { env: { PODWIRE_UNDERLAY_OFFLOADS: 'off' } } : {}) });
       before = await lab.status();
     });
     afterAll(async () => {
@@ -114,6 +128,10 @@ for (const c of CASES) {
       expect(before.cluster).toMatchObject({ overlay: c.overlay, mtu: UNDERLAY_MTU, podMtu: c.podMtu, underlayCIDR: `${c.underlayNet}.0/24` });
       expect(before.pods.map((p) => [p.name, p.node, p.ip])).toEqual(PODS.map((p) => [p.name, p.node, p.ip]));
       for (const n of podwireNodes) expect(statusNode(before, n).underlay?.ip, `${n} underlay ip`).toBe(UL[n as 'n1' | 'n2']);
+      // the path each podwire node's underlay TAP takes (src/lab/underlay-path.ts): the kernel here (6.18) takes UDP-tunnel GSO
+      const mode = c.overlay === 'host-gw' ? 'tso' : c.softwareGso ? 'software-segmentation' : 'udp-tunnel-gso';
+      for (const n of podwireNodes) expect(statusNode(before, n).underlay?.path?.mode, `${n} underlay path`).toBe(mode);
+      if (c.softwareGso) expect(statusNode(before, 'n1').underlay?.path?.text).toMatch(/software segmentation \(turned off \(PODWIRE_UNDERLAY_OFFLOADS=off\)\)/);
       expect(statusNode(before, 'k1').underlay).toBeUndefined();
       expect((await hostLeftovers(LAB_NAMESPACES)).namespaces.sort()).toEqual([...LAB_NAMESPACES].sort());
       for (const p of PODS) expect(await linkMtu(ns(p)), `eth0 MTU in ${ns(p)}`).toBe(c.podMtu);
@@ -160,20 +178,30 @@ for (const c of CASES) {
     for (const t of transfers) {
       it(`20 MB over TCP, ${t.what} (${t.from.name} -> ${t.to.name}), arrives intact (sha256 at both ends)`, async () => {
         const t0 = performance.now();
-        const r = await tcpTransfer(ns(t.from), ns(t.to), t.to.ip, MB20);
+        const r = await tcpTransfer(ns(t.from), ns(t.to), t.to.ip, MB20, 5201, SEED);
         const ms = performance.now() - t0;
         console.log(`mixed ${c.overlay}: 20 MB ${t.from.name} (${t.from.node}) -> ${t.to.name} (${t.to.node}) in ${ms.toFixed(0)} ms incl. start-up, ~${mbps(MB20, ms)}`);
         expect(r.sent.bytes).toBe(MB20);
         expect(r.received.bytes).toBe(MB20);
         expect(r.received.sha256).toBe(r.sent.sha256);
+        // the same stream over the other path (super-frames whole vs segmented in software): the same bytes arrive
+        const key = `${t.from.node}->${t.to.node}`;
+        if (received.has(key)) expect(r.received.sha256, `${key}: as in the other vxlan lab`).toBe(received.get(key));
+        else received.set(key, r.received.sha256);
       });
     }
 
     if (c.overlay === 'vxlan') {
-      it('on br0 during a TCP transfer from the podwire pod: VNI 1 from n1\'s address, segments within the pod MTU, good checksums', async () => {
+      it(`on k1's bridge port during a TCP transfer from the podwire pod: VNI 1 from n1's address, segments within the pod MTU (by ${c.softwareGso ? 'podwire' : 'the kernel, from super-frames podwire wrote whole'}), good checksums`, async () => {
         let transfers = 0;
+        // the bridge's port toward k1 without offloads: what crosses it is segmented and checksummed by the kernel
+        // (skb_gso_segment, skb_checksum_help) before the capture sees it — br0 itself would show super-frames whole
+        const port = underlayPortName(kernelNodeNs(c.lab));
+        const off = await execIn(UNDERLAY_NS, ['ethtool', '-K', port, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'tx-udp_tnl-segmentation', 'off', 'tx-udp_tnl-csum-segmentation', 'off']);
+        expect(off.code, `ethtool -K ${port}: ${off.stderr}`).toBe(0);
+        const sentBefore = statusNode(await lab.status(), 'n1').events;
         const rows = await capture({
-          ns: UNDERLAY_NS, filter: `udp port ${VXLAN_PORT}`, count: 300,
+          ns: UNDERLAY_NS, iface: port, filter: `udp port ${VXLAN_PORT}`, count: 300,
           fields: ['frame.len', 'vxlan.vni', 'ip.src', 'ip.dst', 'ip.len', 'tcp.len', 'ip.checksum.status', 'tcp.checksum.status', 'udp.checksum.status'],
           decodeAs: [`udp.port==${VXLAN_PORT},vxlan`],
           prefs: ['ip.check_checksum:TRUE', 'tcp.check_checksum:TRUE', 'udp.check_checksum:TRUE'],
@@ -182,6 +210,13 @@ for (const c of CASES) {
           expect(r.received.sha256).toBe(r.sent.sha256);
           transfers++;
         });
+        // what n1 did with a1's super-frames meanwhile: wrote them whole (the kernel segmented), or segmented them itself
+        const sentAfter = statusNode(await lab.status(), 'n1').events;
+        const whole = (sentAfter.tunnel_gso_sent ?? 0) - (sentBefore.tunnel_gso_sent ?? 0);
+        const cut = (sentAfter.gso_segmented ?? 0) - (sentBefore.gso_segmented ?? 0);
+        console.log(`mixed vxlan${c.softwareGso ? ' (software GSO)' : ''}: during the capture n1 wrote ${whole} super-frames whole, segmented ${cut} in software`);
+        if (c.softwareGso) expect([whole, cut > 0]).toEqual([0, true]);
+        else expect([whole > 0, cut]).toEqual([true, 0]);
         expect(rows.length, `${rows.length} frames in ${transfers} transfer(s)`).toBe(300);
         const parsed = rows.map(([frameLen, vni, src, dst, ipLen, tcpLen, ipCsum, tcpCsum, udpCsum]) => ({
           frameLen: Number(frameLen), vni, src: src.split(','), dst: dst.split(','), ipLen: ipLen.split(',').map(Number),
@@ -193,8 +228,8 @@ for (const c of CASES) {
           expect(f.vni, what).toBe(String(VNI));
           expect([[UL.n1, A1.ip, UL.k1, C1.ip], [UL.k1, C1.ip, UL.n1, A1.ip]], what).toContainEqual([...f.src, ...f.dst]);
         }
-        // podwire's frames (inner source a1): from n1's own underlay address; TCP segmented in software to
-        // the pod MTU before encapsulation (no super-frame on the wire); outer and inner checksums complete.
+        // podwire's frames (inner source a1): from n1's own underlay address; TCP in segments of the pod MTU
+        // (no super-frame on the wire); outer and inner checksums complete.
         // (The kernel node's frames are not checked for checksums: captured on br0 they still carry the
         // partial checksums of checksum offload, which the receiving end never verifies.)
         const fromPodwire = parsed.filter((f) => f.src[1] === A1.ip);
@@ -238,11 +273,13 @@ for (const c of CASES) {
       });
     }
 
-    it('status --json: ' + (c.overlay === 'vxlan' ? 'n1 encapsulated, decapsulated and segmented' : 'n1 sent host-gw traffic') + '; no drops but frames flooded by br0', async () => {
+    it('status --json: ' + (c.overlay === 'vxlan' ? `n1 encapsulated, decapsulated and ${c.softwareGso ? 'segmented' : 'crossed its TAP with super-frames whole'}` : 'n1 sent host-gw traffic') + '; no drops but frames flooded by br0', async () => {
       const s = await lab.status();
-      const events = c.overlay === 'vxlan' ? ['vxlan_encap', 'vxlan_decap', 'gso_segmented'] : ['host_gw_out'];
+      // super-frames: written whole and read whole with UDP-tunnel GSO (k1's came whole too), or segmented by n1
+      const events = c.overlay === 'vxlan' ? ['vxlan_encap', 'vxlan_decap', ...(c.softwareGso ? ['gso_segmented'] : ['tunnel_gso_sent', 'tunnel_gso_received'])] : ['host_gw_out'];
       for (const e of events) expect(grew(before, s, 'n1', e), `n1 ${e}`).toBeGreaterThan(0);
-      if (c.n2) for (const e of ['vxlan_encap', 'vxlan_decap']) expect(grew(before, s, 'n2', e), `n2 ${e}`).toBeGreaterThan(0);
+      if (c.n2) for (const e of ['vxlan_encap', 'vxlan_decap', ...(c.softwareGso ? [] : ['tunnel_gso_received'])]) expect(grew(before, s, 'n2', e), `n2 ${e}`).toBeGreaterThan(0);
+      if (c.softwareGso) for (const n of podwireNodes) expect(grew(before, s, n, 'tunnel_gso_sent') + grew(before, s, n, 'tunnel_gso_received'), `${n} tunnel GSO`).toBe(0);
       // the other overlays' events stay at 0
       const others = ['vxlan_encap', 'vxlan_decap', 'ipip_encap', 'ipip_decap', 'host_gw_out'].filter((e) => !events.includes(e));
       for (const n of podwireNodes) {

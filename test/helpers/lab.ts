@@ -60,6 +60,8 @@ export interface StatusJson {
       ip: string; mac: string; vtepMac: string; port: number;
       counters: Record<string, number>;
       fabric: { noPeer: number; tooDeep: number; delivered: number };
+      /** how super-frames cross it (src/lab/underlay-path.ts) */
+      path?: { mode: string; text: string };
     };
   }[];
 }
@@ -130,7 +132,7 @@ export function spawnIn(ns: string, argv: string[]): ChildProcess {
  * Resolves once the lab printed its `ready` line; rejects with everything it
  * printed when it exits first or is not ready within 30 s.
  */
-export async function startLab(yaml: string | undefined, opts: { name: string; extraArgs?: string[] }): Promise<RunningLab> {
+export async function startLab(yaml: string | undefined, opts: { name: string; extraArgs?: string[]; env?: Record<string, string> }): Promise<RunningLab> {
   const { name } = opts;
   if (live.has(name)) throw new Error(`startLab: lab "${name}" was already started by this test file`);
   const dir = mkdtempSync(join(tmpdir(), 'pw-test-'));
@@ -141,7 +143,7 @@ export async function startLab(yaml: string | undefined, opts: { name: string; e
     args.push(file);
   }
   args.push('--name', name, ...(opts.extraArgs ?? []));
-  const proc = spawn(process.execPath, [PODWIRE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
+  const proc = spawn(process.execPath, [PODWIRE, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO, ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => { out += c; });

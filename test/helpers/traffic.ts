@@ -42,13 +42,14 @@ export interface TransferResult {
 
 /**
  * Send `bytes` random bytes over TCP from pod namespace `fromNs` to `toIp`
- * (a server started in `toNs` on `port`); both ends hash what they saw.
+ * (a server started in `toNs` on `port`); both ends hash what they saw. With
+ * `seed`, the bytes are the same every run (the same stream for two labs).
  */
-export async function tcpTransfer(fromNs: string, toNs: string, toIp: string, bytes: number, port = 5201): Promise<TransferResult> {
+export async function tcpTransfer(fromNs: string, toNs: string, toIp: string, bytes: number, port = 5201, seed?: number): Promise<TransferResult> {
   const server = startListening(toNs, [PYTHON, TCP_TRANSFER_PY, 'server', String(port), '30'], `server in ${toNs}`);
   try {
     await server.listening;
-    const c = await execIn(fromNs, [PYTHON, TCP_TRANSFER_PY, 'client', toIp, String(port), String(bytes)], { timeoutMs: 60_000 });
+    const c = await execIn(fromNs, [PYTHON, TCP_TRANSFER_PY, 'client', toIp, String(port), String(bytes), ...(seed === undefined ? [] : [String(seed)])], { timeoutMs: 60_000 });
     if (c.code !== 0) throw new Error(`client in ${fromNs} failed (exit ${c.code}): ${c.stderr}`);
     const code = await Promise.race([server.exited, sleep(30_000).then(() => -2)]);
     if (code !== 0) throw new Error(`server in ${toNs} failed (exit ${code}): ${server.stderr()}`);
