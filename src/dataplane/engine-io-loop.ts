@@ -19,12 +19,15 @@ export const PORT_BUDGET = 64;
 const IDLE_POLL_MS = 1000;
 /**
  * After a round that moved frames, keep looking (epoll_wait, timeout 0) this
- * long before blocking again. A blocked worker pays a wake-up (tens of µs on
- * this VM) on the next frame; a reply that comes back within the window is
- * picked up without one. Idle, nothing spins. See bench/RESULTS.md "Latency
- * and scale (data path)" for what was measured with and without.
+ * long before blocking again: a blocked worker pays a wake-up on the next
+ * frame, a reply that comes back within the window is picked up without one.
+ * An idle lab never spins. Measured (bench/spin-ab.ts, same-node pods, a
+ * loaded 2-core VM): TCP request/response p50 ~100 µs with 0 or 0.2 ms,
+ * ~76 µs with 1 ms, ~70 µs with 3 ms; ping 2 ms apart no better with any;
+ * the worker's CPU during that 500/s ping 6 %, 15 %, 43 %, 80 % of a core.
+ * 1 ms takes most of the request/response gain for half the CPU of 3 ms.
  */
-export const SPIN_AFTER_TRAFFIC_MS = 0.2;
+export const SPIN_AFTER_TRAFFIC_MS = 1;
 /** the epoll token of the wake eventfd; ports get 1, 2, ... (never reused) */
 const WAKE_TOKEN = 0;
 
