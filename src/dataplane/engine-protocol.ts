@@ -160,6 +160,13 @@ export interface NodeConntrack { name: string; nowMs: number; entries: CtEntry[]
 export interface PortIoStats { port: number; name: string; rxErrors: number; txErrors: number; broken: boolean }
 /** Frames the in-process underlay could not deliver: no node owns the MAC, or a forwarding loop ran too deep. */
 export interface FabricStats { noPeer: number; tooDeep: number; delivered: number }
+/**
+ * The forwarding loop (one for every node of a lab): rounds run, ready fds
+ * it examined in all (a round looks at the ready ones only, so readyFds /
+ * rounds stays near the number of busy ports however many pods there are),
+ * the fds it watches, and the rounds that were allowed to sleep.
+ */
+export interface LoopStats { rounds: number; readyFds: number; watchedFds: number; sleeps: number }
 /** What a socket underlay sent and received, and what it could not. */
 export interface SocketUnderlayStats {
   kind: 'vxlan' | 'ipip';
@@ -209,6 +216,8 @@ export interface NodeStats {
   fdbCapacity: number;
   io: PortIoStats[];
   fabric: FabricStats;
+  /** the forwarding loop's figures (the same for every node of the lab) */
+  loop?: LoopStats;
   /** the underlay port's number, -1 without one */
   underlayPort: number;
   /** with a socket underlay (nodes on other hosts) */

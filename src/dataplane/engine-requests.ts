@@ -8,7 +8,7 @@ import type { Fabric } from './engine-fabric.ts';
 import type { EngineNode, EnginePort } from './engine-nodes.ts';
 import type { EngineTrace } from './engine-trace.ts';
 import { tapSink, type Impairments } from './impairment.ts';
-import type { EngineReply, EngineRequest, NodeStats, NodeTables, RouteConfig } from './engine-protocol.ts';
+import type { EngineReply, EngineRequest, LoopStats, NodeStats, NodeTables, RouteConfig } from './engine-protocol.ts';
 import type { Dataplane } from './dataplane.ts';
 
 /** What the handlers work on. */
@@ -20,6 +20,8 @@ export interface EngineContext {
   /** poll the ports list again after a port was added or removed */
   portsChanged(): void;
   fabric: Fabric;
+  /** what the forwarding loop did (engine-io-loop.ts), shared by every node */
+  loop: LoopStats;
   tap: CaptureTap;
   /** each node's Service frontends as programmed, for `podwire apply`'s diffs */
   services: NodeServices[];
@@ -187,6 +189,7 @@ const HANDLERS: Handlers = {
       fdbCapacity: n.dp.ex.fdbCapacity(),
       io: ctx.ports.filter((p) => p.node === ni).map((p) => ({ port: p.port, name: p.name, rxErrors: p.rxErrors, txErrors: p.txErrors, broken: p.broken })),
       fabric: ctx.fabric.stats,
+      loop: ctx.loop,
       underlayPort: n.ulPort,
       ...(n.sock ? { socket: n.sock.stats } : {}),
       conntrackEntries: n.dp.ctCount(),

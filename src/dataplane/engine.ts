@@ -3,13 +3,13 @@
 // parts together and runs the loop; each part is its own file:
 //
 //   engine-nodes.ts     the nodes (one shared WebAssembly memory) and ports, programmed from the config
-//   engine-io-loop.ts   one round: poll -> read batches into WASM memory -> processBatch per node -> write
+//   engine-io-loop.ts   one round: epoll -> read the ready fds' batches into WASM memory -> processBatch per node -> write
 //   engine-fabric.ts    the in-process underlay: a node's underlay frame handed to its peer in place
 //   engine-requests.ts  the answers to the main thread's requests, one handler per type
 //   engine-trace.ts     `podwire trace` and live tracing
 //   capture-tap.ts      `podwire capture`
 //
-// The main thread talks to the worker by message; an eventfd in the poll set
+// The main thread talks to the worker by message; an eventfd in the epoll set
 // wakes it. A node whose peers run on other hosts (`podwire up --node`) has
 // its underlay carried by a host socket instead of the fabric (socket-underlay.ts).
 import { parentPort, workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
@@ -56,37 +56,47 @@ function main(): void {
   const epoch = performance.now(); // the data plane clock counts ms from here
   const clock = () => Math.floor(performance.now() - epoch) >>> 0;
   let running = true;
-  const ctx: EngineContext = { nodes, ports, podPorts, portsChanged: () => io.portsChanged(), fabric, tap, services, trace, impair, clock, reply, stop: () => { running = false; } };
+  const ctx: EngineContext = { nodes, ports, podPorts, portsChanged: () => io.portsChanged(), fabric, loop: io.stats, tap, services, trace, impair, clock, reply, stop: () => { running = false; } };
   let lastAging = 0;
+  let lastClock = -1;
 
   reply({ type: 'ready' });
-  while (running) {
-    const woken = io.wait();
-    const now = clock();
-    for (const n of nodes) n.dp.setClock(now);
-    if (now - lastAging >= 1000) {
-      lastAging = now;
-      for (const n of nodes) {
-        n.dp.ex.fdbExpire(now);
-        // a lookup removes an expired flow only when its tuple comes back: sweep the rest, or the
-        // table fills with dead flows and new ones fail (the whole table once a second: well under 1 ms)
-        n.dp.ex.ctGc(now, n.dp.ex.ctCapacity());
+  // the epoll fd is this worker's own (a restarted worker makes another): closed however the loop ends
+  try {
+    while (running) {
+      const woken = io.wait();
+      const now = clock();
+      // the clock counts whole ms: a round within the same ms (most of them, under load) has nothing to set
+      if (now !== lastClock) {
+        lastClock = now;
+        for (const n of nodes) n.dp.setClock(now);
       }
+      if (now - lastAging >= 1000) {
+        lastAging = now;
+        for (const n of nodes) {
+          n.dp.ex.fdbExpire(now);
+          // a lookup removes an expired flow only when its tuple comes back: sweep the rest, or the
+          // table fills with dead flows and new ones fail (the whole table once a second: well under 1 ms)
+          n.dp.ex.ctGc(now, n.dp.ex.ctCapacity());
+        }
+      }
+      if (woken) {
+        wake.drain();
+        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) handleRequest(m.message as EngineRequest, ctx);
+      }
+      const brokenSeen = io.receive();
+      io.process();
+      if (trace.live) {
+        const records = trace.takeRound();
+        if (records) reply(records);
+      }
+      io.clearTx();
+      if (tap.on) tap.endRound();
+      // a TAP whose device vanished (its namespace was deleted under us): stop polling it
+      if (brokenSeen) reply({ type: 'portGone', names: io.dropBrokenPorts() });
     }
-    if (woken) {
-      wake.drain();
-      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) handleRequest(m.message as EngineRequest, ctx);
-    }
-    const brokenSeen = io.receive();
-    io.process();
-    if (trace.live) {
-      const records = trace.takeRound();
-      if (records) reply(records);
-    }
-    io.clearTx();
-    if (tap.on) tap.endRound();
-    // a TAP whose device vanished (its namespace was deleted under us): stop polling it
-    if (brokenSeen) reply({ type: 'portGone', names: io.dropBrokenPorts() });
+  } finally {
+    io.close();
   }
   reply({ type: 'stopped' });
 }

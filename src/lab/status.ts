@@ -3,7 +3,7 @@
 import type { StoreStatus } from './store-sync.ts';
 import { podLabel } from '../model/pod-refs.ts';
 import { labId, localNodes, type LabPlan } from '../model/topology.ts';
-import type { NodeStats } from '../dataplane/engine-protocol.ts';
+import type { LoopStats, NodeStats } from '../dataplane/engine-protocol.ts';
 import type { ServicePlan } from '../model/services.ts';
 import type { ContainerPort } from '../model/pod-ports.ts';
 import type { NamespacePlan } from '../model/namespaces.ts';
@@ -56,7 +56,8 @@ export interface LabStatus {
   /** node-to-node links (`links:`, `podwire netem set A:B`): the impairment, and per direction what it did */
   links?: { between: [string, string]; netem?: PodNetemStatus; directions: { from: string; to: string; stats: ImpairmentStats }[] }[];
   /** the forwarding worker: running, restarting, failed (the lab goes down), none (kernel nodes only); restarts so far and the last failure */
-  dataplane?: DataplaneStatus;
+  /** the forwarding worker; `loop`: what its loop did (engine-protocol.ts LoopStats) */
+  dataplane?: DataplaneStatus & { loop?: LoopStats };
   /** the cluster DNS (src/lab/cluster-dns.ts): its ClusterIP, pod and counters; `{ off: why }` when the lab has none */
   dns: DnsStatus | { off: string };
   /** the Ingresses (src/lab/ingress.ts): class, hosts, the controller Service's address, rules */
@@ -120,7 +121,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
         directions: stats.flatMap((s) => (s.linkNetem ?? []).filter((d) => l.between.includes(s.name) && l.between.includes(d.to)).map((d) => ({ from: s.name, to: d.to, stats: d.stats }))),
       })),
     } : {}),
-    ...(dataplane ? { dataplane } : {}),
+    ...(dataplane ? { dataplane: { ...dataplane, ...(stats[0]?.loop ? { loop: stats[0].loop } : {}) } } : {}),
     dns: dns ?? { off: clusterDnsOff(plan) ?? 'not reported' },
     ingresses: ingressStatus(plan),
     nodes: localNodes(plan).map((n) => {

@@ -4,7 +4,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { Tap, VNET_HDR_LEN } from '../../src/io/tap.ts';
-import { Poller } from '../../src/io/poller.ts';
+import { Epoll } from '../../src/io/epoll.ts';
 import { EAGAIN, bufferAddress, readAt, writeAt } from '../../src/io/libc.ts';
 import { ip, ipBatch, linkList, netnsDel, netnsExec, netnsList, sysctl } from '../../src/io/netns.ts';
 
@@ -50,17 +50,19 @@ describe.skipIf(!isRoot)('Tap in a network namespace', () => {
     const pingDone = new Promise((r) => ping!.once('exit', r));
 
     // Read frames until the ARP request shows up (other frames are possible).
-    const poller = new Poller([fd]);
+    const epoll = new Epoll();
+    epoll.add(fd, 1);
     const deadline = Date.now() + 3000;
     let arpLen = 0;
     while (arpLen === 0 && Date.now() < deadline) {
-      if (poller.wait(100) === 0) continue;
+      if (epoll.wait(100) === 0) continue;
       for (let n = readAt(fd, base + RX, 65536); n !== -EAGAIN; n = readAt(fd, base + RX, 65536)) {
         expect(n).toBeGreaterThan(0);
         const eth = RX + VNET_HDR_LEN;
         if (u8[eth + 12] === 0x08 && u8[eth + 13] === 0x06) { arpLen = n; break; }
       }
     }
+    epoll.close();
     expect(arpLen).toBeGreaterThan(0);
     expect(Array.from(u8.subarray(RX, RX + VNET_HDR_LEN))).toEqual(new Array(VNET_HDR_LEN).fill(0));
     const arp = u8.subarray(RX + VNET_HDR_LEN, RX + arpLen);
@@ -86,5 +88,33 @@ describe.skipIf(!isRoot)('Tap in a network namespace', () => {
     expect(stdout).toContain(`lladdr ${PEER_MAC}`);
     expect(stdout).toMatch(/REACHABLE|STALE|DELAY/);
     await pingDone; // nobody answers the echo: ping exits non-zero, which is expected
+  });
+
+  it('reports the TAP broken to epoll once its namespace is deleted (the io loop drops such a port)', async () => {
+    const ns = 'pw-iotest-gone';
+    const name = 'pw-t1';
+    if ((await netnsList()).includes(ns)) await netnsDel(ns);
+    const gone = Tap.open(name, { offloads: false });
+    const epoll = new Epoll();
+    try {
+      await ipBatch(['netns add ' + ns, `link set ${name} netns ${ns} name eth0`]);
+      await ipBatch(['link set eth0 up'], ns);
+      expect(epoll.add(gone.fd, 7)).toBe(0);
+      await netnsDel(ns);
+      // the device goes with the namespace; the fd is left, hung up (after any frames it still holds)
+      let broken = false;
+      const deadline = Date.now() + 3000;
+      while (!broken && Date.now() < deadline) {
+        if (epoll.wait(100) === 0) continue;
+        expect(epoll.token(0)).toBe(7);
+        broken = epoll.isBroken(0);
+        while (readAt(gone.fd, base + RX, 65536) > 0);
+      }
+      expect(broken).toBe(true);
+    } finally {
+      epoll.close();
+      gone.close();
+      await netnsDel(ns).catch(() => {});
+    }
   });
 });
