@@ -128,9 +128,9 @@ const mib = (b: number) => `${(b / MiB).toFixed(b < 10 * MiB ? 2 : 1)} MiB`;
 /** The memory line (src/lab/memory-status.ts says what is counted). */
 export function memoryLine(m: MemoryStatus): string {
   const regions = m.nodes.map((n) => n.regionBytes);
-  const region = regions.length === 0 ? ''
-    : Math.min(...regions) === Math.max(...regions) ? `, ${mib(regions[0])} per node`
-      : `, ${mib(Math.min(...regions))}–${mib(Math.max(...regions))} per node`;
+  // the first node's region holds the module's static data too: a few KiB more than the others'
+  const [lo, hi] = [mib(Math.min(...regions)), mib(Math.max(...regions))];
+  const region = regions.length === 0 ? '' : lo === hi ? `, ${lo} per node` : `, ${lo}–${hi} per node`;
   return `memory: RSS ${mib(m.rssBytes)} (process, all threads; JS heap ${mib(m.heapUsedBytes)}), wasm ${mib(m.wasmBytes)} shared by ${m.nodes.length} node(s)${region}`
     + `${m.rssPerPodBytes !== undefined ? `; ${m.pods} pods: RSS/pod ${mib(m.rssPerPodBytes)} (average, fixed costs included; kernel memory of namespaces and TAPs not in RSS)` : ''}`;
 }

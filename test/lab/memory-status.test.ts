@@ -25,6 +25,11 @@ describe('memory status', () => {
       + '4 pods: RSS/pod 25.0 MiB (average, fixed costs included; kernel memory of namespaces and TAPs not in RSS)');
   });
 
+  it('regions that differ by the static data only print as one size', () => {
+    const m = memoryStatus(plan, [{ name: 'n1', memory: { regionBytes: 13 * MiB + 4096, wasmBytes: 27 * MiB } }, { name: 'n2', memory: { regionBytes: 13 * MiB, wasmBytes: 27 * MiB } }] as unknown as NodeStats[], { rss: MiB, heapUsed: MiB });
+    expect(memoryLine(m)).toContain('shared by 2 node(s), 13.0 MiB per node;');
+  });
+
   it('without a worker (restarting, or kernel nodes only): no regions, wasm 0', () => {
     const m = memoryStatus(plan, [], { rss: 50 * MiB, heapUsed: 10 * MiB });
     expect(m.wasmBytes).toBe(0);
