@@ -217,6 +217,32 @@ export function benchCommand(): Command {
       console.log(`via ingress / direct to pod: requests/s ${r.ratios.requestsPerSec.toFixed(2)} x, p50 ${r.ratios.p50.toFixed(2)} x, p99 ${r.ratios.p99.toFixed(2)} x`);
       console.log(`raw results: ${save(opts.out, 'ingress', r)}`);
     });
+  bench.command('scale')
+    .description('labs of growing size (default 3, 100, 1000 pods on 2, 10, 50 nodes), each brought up by `podwire up`: time to ready, time from SIGTERM to exit, RSS and host memory, idle CPU, cross-node iperf3 and ping p50/p99, what was left behind (root)')
+    .option('--pods <list>', 'comma-separated pod counts, one lab each', '3,100,1000')
+    .option('--nodes <list>', 'comma-separated node counts, one per --pods value (or one for all)', '2,10,50')
+    .option('--idle <s>', 'seconds the idle CPU is sampled over', (v) => positiveInt(v, '--idle'), 10)
+    .option('--duration <s>', 'seconds of iperf3', (v) => positiveInt(v, '--duration'), 5)
+    .option('--pings <n>', 'pings (10 ms apart) for p50/p99', (v) => positiveInt(v, '--pings'), 500)
+    .option('--quick', 'a smoke run: 2 s idle, 1 s iperf3, 50 pings')
+    .option('--out <dir>', 'where to write the JSON and the SVG chart', '.')
+    .action(async (opts: { pods: string; nodes: string; idle: number; duration: number; pings: number; quick?: boolean; out: string }) => {
+      const { parseScaleSizes } = await import('../../bench/scale-topology.ts');
+      const sizes = parseScaleSizes(opts.pods, opts.nodes);
+      requireRoot('podwire bench scale');
+      const { runScale } = await import('../../bench/scale.ts');
+      const { scaleTables, scaleChart } = await import('../../bench/scale-math.ts');
+      const r = await runScale({
+        sizes,
+        idleSeconds: opts.quick ? 2 : opts.idle,
+        iperfSeconds: opts.quick ? 1 : opts.duration,
+        pings: opts.quick ? 50 : opts.pings,
+        log: (l) => console.log(l),
+      });
+      console.log('\n' + scaleTables(r));
+      console.log(`\nraw results: ${save(opts.out, 'scale', r, renderChart(scaleChart(r, machineLine())))}`);
+      if (r.labs.some((l) => l.error || l.leftovers?.length)) process.exitCode = 1;
+    });
   return bench;
 }
 

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { listLabs, readState, labProcessAlive } from '../lab/state.ts';
 import { requestControl } from '../lab/control.ts';
 import type { LabStatus } from '../lab/status.ts';
+import type { MemoryStatus } from '../lab/memory-status.ts';
 import type { DnsStatus } from '../lab/cluster-dns.ts';
 import { table } from '../util/table.ts';
 import { withStoreOptions, type StoreFlags } from './store-options.ts';
@@ -23,6 +24,7 @@ export function statusCommand(): Command {
         return;
       }
       console.log(`lab "${s.lab}" pid ${s.pid} since ${s.startedAt}: cluster ${s.cluster.clusterCIDR}, pod MTU ${s.cluster.podMtu}, offloads ${s.cluster.offloads ? 'on' : 'off'}${s.hostNode ? `; node ${s.hostNode} only (--node), the others run on other hosts` : ''}`);
+      if (s.memory) console.log(memoryLine(s.memory));
       const dp = s.dataplane;
       if (dp && (dp.worker !== 'running' || dp.restarts > 0)) {
         console.log(`data plane worker: ${dp.worker}${dp.restarts ? `, restarted ${dp.restarts} time(s) (counters, tracked connections and learned MACs since then only)` : ''}${dp.lastFailure ? `; last died ${dp.lastFailure}` : ''}`);
@@ -120,4 +122,17 @@ function dnsStatusLine(dns: DnsStatus | { off: string }): string {
     ? `: queries ${s.queries}, answers ${s.answers}, nodata ${s.nodata}, nxdomain ${s.nxdomain}, refused ${s.refused}, forwarded ${s.forwarded}, truncated ${s.truncated}, notimp ${s.notimp}, formerr ${s.formerr}, dropped ${s.dropped}, tcp connections ${s.tcpConnections}`
     : ' (served on another host)';
   return `\ncluster DNS ${dns.ip} (${dns.service}, ${dns.protocols.join('/')}) -> pod ${dns.pod.name} ${dns.pod.ip} on ${dns.pod.node}${dns.pod.netns ? ` (netns ${dns.pod.netns})` : ''}${counts}`;
+}
+
+const MiB = 1024 * 1024;
+const mib = (b: number) => `${(b / MiB).toFixed(b < 10 * MiB ? 2 : 1)} MiB`;
+
+/** The memory line (src/lab/memory-status.ts says what is counted). */
+export function memoryLine(m: MemoryStatus): string {
+  const regions = m.nodes.map((n) => n.regionBytes);
+  // the first node's region holds the module's static data too: a few KiB more than the others'
+  const [lo, hi] = [mib(Math.min(...regions)), mib(Math.max(...regions))];
+  const region = regions.length === 0 ? '' : lo === hi ? `, ${lo} per node` : `, ${lo}–${hi} per node`;
+  return `memory: RSS ${mib(m.rssBytes)} (process, all threads; JS heap ${mib(m.heapUsedBytes)}), wasm ${mib(m.wasmBytes)} shared by ${m.nodes.length} node(s)${region}`
+    + `${m.rssPerPodBytes !== undefined ? `; ${m.pods} pods: RSS/pod ${mib(m.rssPerPodBytes)} (average, fixed costs included; kernel memory of namespaces and TAPs not in RSS)` : ''}`;
 }

@@ -459,6 +459,12 @@ export function createNodes(count: number, opts: Omit<DataplaneOptions, 'memory'
     const dp = new Dataplane({ ...opts, memory, base });
     base = dp.regionEnd;
     nodes.push(dp);
+    // every node's region is the size of the first's (same options): grow once for all of them, not once
+    // per node (50 nodes: a third of the time configuring them)
+    if (i === 0 && count > 1) {
+      const pages = Math.ceil((dp.regionEnd * count) / 65536) - memory.buffer.byteLength / 65536;
+      if (pages > 0) memory.grow(pages);
+    }
   }
   for (const dp of nodes) dp.refreshViews();
   return nodes;

@@ -228,6 +228,12 @@ export interface NodeStats {
   netem?: { port: number; spec: NetemSpec; stats: ImpairmentStats }[];
   /** impaired links (`links:`): frames this node hands to node `to` */
   linkNetem?: { to: string; spec: NetemSpec; stats: ImpairmentStats }[];
+  /**
+   * regionBytes: this node's region of the shared wasm memory (frame slots
+   * and tables, sized at up; the first node's includes the module's static
+   * data); wasmBytes: the whole shared memory
+   */
+  memory?: { regionBytes: number; wasmBytes: number };
 }
 
 export type EngineReply =

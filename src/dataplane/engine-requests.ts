@@ -195,6 +195,8 @@ const HANDLERS: Handlers = {
       conntrackEntries: n.dp.ctCount(),
       ...(ctx.impair.any ? { netem: ctx.impair.stats(ni) } : {}),
       ...(ctx.impair.anyLink ? { linkNetem: ctx.impair.linkStats(ni).map((l) => ({ ...l, to: ctx.nodes[l.to].name })) } : {}),
+      // nodes are laid out one after another (createNodes): a region ends where the next begins
+      memory: { regionBytes: n.dp.regionEnd - (ni > 0 ? ctx.nodes[ni - 1].dp.regionEnd : 0), wasmBytes: n.dp.memory.buffer.byteLength },
     }));
     ctx.reply({ type: 'stats', id: req.id, nodes: stats });
   },

@@ -6,6 +6,7 @@
 import { labId, type LabPlan } from '../model/topology.ts';
 import { Lab, TEST_CRASH_WORKER } from './lab.ts';
 import { labStatus } from './status.ts';
+import { memoryStatus } from './memory-status.ts';
 import { clusterDnsStatus } from './cluster-dns.ts';
 import { serveControl, type ControlHandler } from './control.ts';
 import { TraceControl } from './trace-control.ts';
@@ -111,7 +112,10 @@ function controlHandlers(plan: LabPlan, lab: Lab, log: (line: string) => void, s
     // while the worker restarts there are no counters to read: status still answers, saying so (dataplane)
     const stats = await lab.stats().catch(() => []);
     const shared = store();
-    return { ...labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus, lab.underlayPaths), ...(shared ? { store: shared } : {}) };
+    return {
+      ...labStatus(plan, process.pid, lab.state.startedAt, stats, clusterDnsStatus(plan, lab.dns), lab.dataplaneStatus, lab.underlayPaths), ...(shared ? { store: shared } : {}),
+      memory: memoryStatus(plan, stats), lifecycle: { upPhases: lab.upPhases },
+    };
   };
   // ui: the live web page; its shape (the plan's nodes, pods, Services) tells it when to send the lab again
   const shape = () => [lab.plan.nodes.map((n) => [n.name, n.pods.map((p) => [p.name, p.ip])]), lab.plan.services, lab.plan.external];

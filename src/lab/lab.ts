@@ -32,6 +32,8 @@ import { compilePlanPolicies, type CompiledPolicies } from '../model/network-pol
 import { writeState, removeState, readState, listLabs, labProcessAlive, processAlive, currentProcessStart, socketPath, ownerMark, parseOwnerMark, STATE_DIR, type LabState } from './state.ts';
 import { podLabel } from '../model/pod-refs.ts';
 import type { NetemSpec } from '../model/netem.ts';
+import { PhaseClock, type Phase } from './phases.ts';
+import { setUpPodLink } from './pod-links.ts';
 import { ClusterDns, withDnsPod, resolvConfNamespaces, removeEtcNetns } from './cluster-dns.ts';
 import { IngressController, withIngressPod, ingressPod, ingressPrefix, checkIngressAvailable, removeIngressLeftovers } from './ingress.ts';
 
@@ -67,6 +69,7 @@ export class Lab {
 
   static async up(plan: LabPlan, opts: LabOptions = {}): Promise<Lab> {
     const id = labId(plan);
+    const clock = new PhaseClock('up', opts.log);
     checkIngressAvailable(plan);
     // the cluster DNS pod (cluster-dns.ts) and the Ingress controller pod (ingress.ts) join their node's pods: namespace, TAP and port like theirs
     const net = withIngressPod(withDnsPod(plan));
@@ -78,7 +81,6 @@ export class Lab {
     const external = plan.external ?? [];
     const bridged = (plan.underlay === 'bridge' && plan.nodes.length > 1) || external.length > 0;
     const underlayNs = `pw-ul-${plan.name}`;
-    const tapName = (i: number) => `pw-${process.pid}-${i}`.slice(0, 15);
     const ulTapName = (i: number) => `pw-${process.pid}-u${i}`.slice(0, 15);
     const namespaces = [
       ...pods.map((p) => p.namespace),
@@ -114,12 +116,14 @@ export class Lab {
       pidStart: currentProcessStart(),
       startedAt: new Date().toISOString(),
       namespaces,
-      links: [...pods.map((_, i) => tapName(i)), ...(bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [])],
+      // pods' TAPs are created inside their namespaces: only the underlay's pass through the root namespace
+      links: bridged ? wasmNodes.map((_, i) => ulTapName(i)) : [],
       socket: socketPath(id),
       etcNetns: resolvConfNamespaces(plan),
       ...(ingressPod(plan) ? { ingress: { prefix: ingressPrefix(plan) } } : {}),
     };
     writeState(state);
+    clock.mark('checks and state file');
     const taps: Tap[] = [];
     let dns: ClusterDns | undefined;
     let ingress: IngressController | undefined;
@@ -136,12 +140,17 @@ export class Lab {
         }
       }
       await ipBatch(pods.map((p) => `netns add ${p.namespace}`));
-      pods.forEach((_, i) => taps.push(Tap.open(tapName(i), { offloads: plan.offloads })));
-      await ipBatch(pods.map((p, i) => `link set ${tapName(i)} netns ${p.namespace} name eth0`));
+      clock.mark(`pod namespaces (${pods.length})`);
+      // each pod's eth0 is born in its namespace (moving a device costs ~20 ms of RCU barrier under the rtnl lock)
+      for (const p of pods) taps.push(Tap.openInNetns(p.namespace, 'eth0', { offloads: plan.offloads }));
+      clock.mark('TAPs opened in the pod namespaces');
       const mark = ownerMark(id);
-      await Promise.all(pods.map((p) => ipBatch([...podLinkSetup(p), `link set lo alias ${mark}`], p.namespace)));
+      // over netlink from this process: an `ip -n` process per pod costs a fork and a mount-table copy each
+      for (const p of pods) setUpPodLink(p, mark);
+      clock.mark('pod interfaces, addresses, routes');
       dns = ClusterDns.start(plan);
       ingress = await IngressController.start(plan, (s) => { state.ingress = s; writeState(state); });
+      clock.mark('cluster DNS and ingress');
       const ulTaps = new Map<NodePlan, Tap>();
       if (bridged) {
         underlay = await createUnderlay(underlayNs, plan.underlayCIDR);
@@ -167,6 +176,7 @@ export class Lab {
       // every other namespace carries the mark too (pods' got it above): `down --all` proves strays by it
       const podNs = new Set(pods.map((p) => p.namespace));
       await Promise.all(namespaces.filter((ns) => !podNs.has(ns)).map((ns) => ipBatch([`link set lo alias ${mark}`], ns)));
+      clock.mark('underlay, kernel nodes, marks');
       // the worker's whole configuration from the plan as it is now (a restart after `podwire apply` gets today's Services)
       const engineConfig = (): Omit<EngineConfig, 'wakeFd'> => ({
         batch: opts.batch ?? (plan.offloads ? 16 : 256),
@@ -194,10 +204,12 @@ export class Lab {
       const tapByIp = new Map(pods.map((p, i) => [p.ip, taps[i]]));
       const tapFd = (ip: string) => (tapByIp.get(ip) ?? lab.attached.get(ip)?.tap)!.fd;
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
+      clock.mark(`data plane worker (${wasmNodes.length} node(s))`);
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
       if (hasUnderlay(plan) && !plan.hostNode) {
         for (const n of wasmNodes) lab.underlayPaths[n.name] = underlayPath(plan, ulTaps.get(n)?.offloads);
       }
+      lab.upPhases = clock.phases;
       if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
       if (underlay) {
         // LoadBalancer addresses: one node answers ARP for each; a gratuitous ARP when one takes an address (lb-announcer.ts)
@@ -211,6 +223,7 @@ export class Lab {
         lab.onServicesChanged.push(() => void announcer.schedule(opts.log));
       }
       if (opts.log) lab.log = opts.log;
+      clock.mark('announcer');
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
       lab.ingress = ingress;
       lab.kernelPolicies = kernelPolicies;
@@ -222,9 +235,9 @@ export class Lab {
     } catch (e) {
       await dns?.close().catch(() => {});
       await ingress?.stop().catch(() => {});
-      for (const t of taps) t.close();
       for (const s of sockets.values()) s.close();
       await removeHostObjects(state);
+      Tap.closeAll(taps);
       removeState(id);
       throw e;
     }
@@ -232,6 +245,8 @@ export class Lab {
 
   /** Lines for the user (up.ts: stderr). */
   log: (line: string) => void = () => {};
+  /** how long each step of `up` took (status --json lifecycle; printed with PODWIRE_DEBUG) */
+  upPhases: Phase[] = [];
   /**
    * Called when the lab cannot go on (its forwarding worker keeps dying, or
    * does not restart): up.ts prints `message` and takes the lab down.
@@ -393,18 +408,31 @@ export class Lab {
     this.engine.crashForTest();
   }
 
-  /** Stop forwarding, close the TAPs (which deletes them) and underlay sockets, remove the namespaces and the state file. */
+  /**
+   * Stop forwarding, remove the namespaces' names, close the TAPs (the last
+   * reference to each pod namespace: the kernel then removes the namespaces
+   * and their devices) and underlay sockets, remove the state file.
+   */
   async down(): Promise<void> {
+    const clock = new PhaseClock('down', this.log);
     await this.engine?.stop().catch(() => {});
+    clock.mark('data plane worker stopped');
     await this.dns?.close().catch(() => {});
     await this.ingress?.stop().catch(() => {});
-    for (const t of [...this.taps, ...[...this.attached.values()].map((a) => a.tap)]) {
-      try { t.close(); } catch { /* already gone */ }
+    clock.mark('cluster DNS and ingress stopped');
+    // pods a container runtime attached live in namespaces that are not ours: their TAPs are closed as they are
+    for (const a of this.attached.values()) {
+      try { a.tap.close(); } catch { /* already gone */ }
     }
     for (const s of this.sockets) {
       try { s.close(); } catch { /* already closed */ }
     }
     await removeHostObjects(this.state);
+    clock.mark(`namespaces deleted (${this.state.namespaces.length})`);
+    // a pod namespace lives on (unnamed) until its TAP's fd is closed; the TAPs are left to the kernel, which
+    // removes them with their namespaces in batches (one by one, closing each would cost ~20 ms)
+    Tap.closeAll(this.taps);
+    clock.mark(`TAPs closed (${this.taps.length})`);
     removeState(this.state.name);
   }
 }

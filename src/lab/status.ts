@@ -15,6 +15,8 @@ import { announcingNode } from '../model/load-balancer.ts';
 import type { ExternalHostPlan } from '../model/external-hosts.ts';
 import { formatNetem, type NetemSpec } from '../model/netem.ts';
 import type { ImpairmentStats } from '../dataplane/impairment.ts';
+import type { MemoryStatus } from './memory-status.ts';
+import type { Phase } from './phases.ts';
 
 /** A pod's impairment (frames to the pod): the spec, as tc would write it, and what it did so far. */
 export interface PodNetemStatus { spec: NetemSpec; text: string; stats?: ImpairmentStats }
@@ -87,6 +89,10 @@ export interface LabStatus {
   /** with --store: this host's view of the shared store (store-sync.ts) */
   /** with --store: what this host follows of it (policies: NetworkPolicies applied from the store, src/lab/store-policies.ts) */
   store?: StoreStatus & { policies?: number };
+  /** the lab's memory (memory-status.ts) */
+  memory?: MemoryStatus;
+  /** how long each step of `up` took, ms (phases.ts) */
+  lifecycle?: { upPhases: Phase[] };
 }
 
 export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: NodeStats[], dns?: DnsStatus, dataplane?: DataplaneStatus,
