@@ -18,6 +18,19 @@ import { processStartTime } from './state.ts';
 
 export interface Ancestor { pid: number; start: string; comm: string }
 
+/** Ticks between two start-time checks (a pid taken over by a new process is seen within STAT_EVERY ticks). */
+const STAT_EVERY = 5;
+
+/** Whether a process with this pid exists (EPERM: it does, we may not signal it). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** pid, ppid, session id and comm of a process, or undefined when it is gone. */
 function procStat(pid: number): { ppid: number; sid: number; comm: string } | undefined {
   let stat: string;
@@ -57,8 +70,14 @@ export function sessionAncestors(): Ancestor[] {
  */
 export function watchAncestors(ancestors: Ancestor[], gone: (a: Ancestor) => void, everyMs = 200): () => void {
   if (ancestors.length === 0) return () => {};
+  let tick = 0;
   const timer = setInterval(() => {
-    const dead = ancestors.find((a) => processStartTime(a.pid) !== a.start);
+    // kill(pid, 0) is one system call; reading /proc/PID/stat for the start
+    // time costs far more, and five ancestors read five times a second were
+    // most of an idle lab's CPU. So the start time (a pid reused by another
+    // process) is checked once every STAT_EVERY ticks, the existence every tick.
+    const full = tick++ % STAT_EVERY === 0;
+    const dead = ancestors.find((a) => !exists(a.pid) || (full && processStartTime(a.pid) !== a.start));
     if (!dead) return;
     clearInterval(timer);
     gone(dead);
