@@ -141,7 +141,7 @@ export class EngineHost {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
     } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'peerRoutes' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem'
-      || m.type === 'attachPort' || m.type === 'detachPort') {
+      || m.type === 'attachPort' || m.type === 'detachPort' || m.type === 'dropPorts') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     } else if (m.type === 'portGone') {
@@ -267,7 +267,13 @@ export class EngineHost {
     if (m.type !== 'detachPort' || m.error) throw new Error(`node ${node}: ${m.type === 'detachPort' ? m.error : 'no answer'}`);
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'peerRoutes' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  /** Stop using the ports named (their pods' namespaces are gone); returns the names of those that were in use. */
+  async dropPorts(names: string[], timeoutMs = 5000): Promise<string[]> {
+    const m = await this.ask({ type: 'dropPorts', id: 0, names }, timeoutMs);
+    return m.type === 'dropPorts' ? m.names : [];
+  }
+
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'peerRoutes' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' | 'dropPorts' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

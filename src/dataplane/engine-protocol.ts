@@ -137,7 +137,10 @@ export type EngineRequest =
   // a pod a container runtime attached (CNI ADD, src/lab/cni-control.ts): its TAP becomes a port of `node`,
   // its MAC pinned there and its address a neighbour; 'detachPort' (CNI DEL) undoes exactly that
   | { type: 'attachPort'; id: number; node: string; port: EnginePortConfig & { mac: string }; ip: string }
-  | { type: 'detachPort'; id: number; node: string; port: number; ip: string };
+  | { type: 'detachPort'; id: number; node: string; port: number; ip: string }
+  // pods whose namespace was deleted under the lab (netns-watch.ts): stop reading and writing their
+  // ports, which stay listed as gone (status tap_gone), so their TAP fds can be closed
+  | { type: 'dropPorts'; id: number; names: string[] };
 
 /** One node's tables read from its data plane's memory; Service frontends carry the Service name the config gave them. */
 export interface NodeTables {
@@ -255,6 +258,7 @@ export type EngineReply =
   | { type: 'capture'; id: number; ports?: CapturePort[]; error?: string }
   | { type: 'attachPort'; id: number; error?: string }
   | { type: 'detachPort'; id: number; error?: string }
+  | { type: 'dropPorts'; id: number; names: string[] }
   // one round's copies of tapped frames (record layout: capture-tap.ts), and per-port frames the tap
   // could not take (as [node, port, count] triples): one message per worker round, not per frame
   | { type: 'captured'; data: ArrayBuffer; drops: number[] };

@@ -168,6 +168,20 @@ const HANDLERS: Handlers = {
     }
   },
 
+  dropPorts: (req, ctx) => {
+    const wanted = new Set(req.names);
+    const dropped: string[] = [];
+    for (const p of ctx.ports) {
+      if (!wanted.has(p.name) || p.broken || p.sock) continue;
+      // listed as gone, as a TAP whose device vanished is; never read or written again
+      p.broken = true;
+      ctx.nodes[p.node].fds[p.port] = -1;
+      dropped.push(p.name);
+    }
+    if (dropped.length) ctx.portsChanged();
+    ctx.reply({ type: 'dropPorts', id: req.id, names: dropped });
+  },
+
   tables: (req, ctx) => {
     const now = ctx.clock();
     ctx.reply({ type: 'tables', id: req.id, nodes: ctx.nodes.map((n, i): NodeTables => {

@@ -114,6 +114,11 @@ export class Tap {
 
   private closed = false;
 
+  /** Closed already: its fd number may belong to another file by now. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Idempotent: the second call is a no-op, so cleanup paths can always call it. */
   close(): void {
     if (this.closed) return;

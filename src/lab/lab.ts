@@ -8,6 +8,7 @@
 // IP-in-IP to the other nodes' hosts. The lab is then known on this host as
 // `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
+import { watchNamespaces } from './netns-watch.ts';
 import { UnderlaySocket, udpOffloadsFromEnv } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREFIX } from '../io/netns.ts';
 import { EngineHost, type WorkerState } from '../dataplane/engine-host.ts';
@@ -202,7 +203,8 @@ export class Lab {
         }),
       });
       const tapByIp = new Map(pods.map((p, i) => [p.ip, taps[i]]));
-      const tapFd = (ip: string) => (tapByIp.get(ip) ?? lab.attached.get(ip)?.tap)!.fd;
+      // a TAP closed since (its pod's namespace was deleted) is no port for a restarted worker: -1, reported gone
+      const tapFd = (ip: string) => { const t = (tapByIp.get(ip) ?? lab.attached.get(ip)?.tap)!; return t.isClosed ? -1 : t.fd; };
       const engine = wasmNodes.length === 0 ? undefined : await EngineHost.start(engineConfig());
       clock.mark(`data plane worker (${wasmNodes.length} node(s))`);
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
@@ -224,6 +226,8 @@ export class Lab {
       }
       if (opts.log) lab.log = opts.log;
       clock.mark('announcer');
+      // a pod namespace deleted by hand: its TAP's fd keeps it alive, so its name going is what tells (netns-watch.ts)
+      lab.stopNamespaceWatch = watchNamespaces(() => pods.map((p) => p.namespace), (names) => void lab.podNamespacesGone(names, pods));
       if (kernelServices) lab.onServicesChanged.push(() => void kernelServices!.schedule(opts.log));
       lab.ingress = ingress;
       lab.kernelPolicies = kernelPolicies;
@@ -399,7 +403,31 @@ export class Lab {
   }
 
   set onPortGone(fn: (names: string[]) => void) {
+    this.portGone = fn;
     if (this.engine) this.engine.onPortGone = fn;
+  }
+
+  private portGone: (names: string[]) => void = () => {};
+  private stopNamespaceWatch: () => void = () => {};
+
+  /**
+   * Pods whose namespace was deleted under the lab: the worker stops using
+   * their ports (listed as gone, as a vanished TAP's), then their TAPs are
+   * closed, which removes the device and lets the kernel free the namespace.
+   */
+  private async podNamespacesGone(namespaces: string[], pods: PodPlan[]): Promise<void> {
+    const gone = new Set(namespaces);
+    const which = pods.flatMap((p, i) => (gone.has(p.namespace) ? [{ name: podLabel(p), tap: this.taps[i] }] : []));
+    if (which.length === 0) return;
+    try {
+      await this.engine?.dropPorts(which.map((w) => w.name));
+    } catch (e) {
+      // the worker is not answering (restarting): closing the fds under it could hand their numbers to new files
+      this.log(`podwire: namespace(s) ${namespaces.join(', ')} deleted, but the data plane did not answer: ${(e as Error).message}`);
+      return;
+    }
+    for (const w of which) w.tap.close();
+    this.portGone(which.map((w) => w.name));
   }
 
   /** Tests only (PODWIRE_TEST_HOOKS=1): make the forwarding worker throw, as an uncaught error in it would. */
@@ -414,6 +442,8 @@ export class Lab {
    * and their devices) and underlay sockets, remove the state file.
    */
   async down(): Promise<void> {
+    // teardown unnames every namespace itself: not pods gone
+    this.stopNamespaceWatch();
     const clock = new PhaseClock('down', this.log);
     await this.engine?.stop().catch(() => {});
     clock.mark('data plane worker stopped');
