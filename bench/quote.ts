@@ -10,6 +10,7 @@
 // Old JSON (before the like-for-like harness: no `cases` / `rounds`) is
 // quoted with what was unlike about it.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { PATHS } from './overlay-cases.ts';
 import { join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -105,17 +106,19 @@ const OLD_OVERLAY = {
 };
 
 function overlayRows(files: DataFile[]): Row[] {
-  const f = latest(files, (d) => Array.isArray(d.summary) && d.options?.paths && Array.isArray(d.ratios));
-  if (!f) return [];
+  // per path, the latest run that measured it: a run of a few --cases does not hide the others' figures
+  const runs = files.filter((f) => Array.isArray(f.data.summary) && f.data.options?.paths && Array.isArray(f.data.ratios));
   const rows: Row[] = [];
-  const get = (path: string, dp: string, m: string): Range | undefined => f.data.summary.find((s: any) => s.path === path && s.dataplane === dp)?.metrics?.[m];
-  const mtu = (path: string) => f.data.paths?.find((p: any) => p.path === path)?.arithmetic?.podMtu;
-  for (const path of f.data.options.paths as string[]) {
+  for (const path of PATHS) {
+    const f = runs.find((r) => (r.data.options.paths as string[]).includes(path));
+    if (!f) continue;
+    const get = (dp: string, m: string): Range | undefined => f.data.summary.find((s: any) => s.path === path && s.dataplane === dp)?.metrics?.[m];
+    const mtu = f.data.paths?.find((x: any) => x.path === path)?.arithmetic?.podMtu;
     for (const [m, label, unit] of [['tcpGbps', 'TCP, offloads on', 'Gbit/s'], ['tcpOffGbps', 'TCP, offloads off', 'Gbit/s']] as const) {
-      const pw = get(path, 'podwire', m), k = get(path, 'kernel', m);
+      const pw = get('podwire', m), k = get('kernel', m);
       if (!pw) continue;
       rows.push({
-        what: `bench overlay ${path}, ${label}${mtu(path) ? `, pod MTU ${mtu(path)}` : ''}`,
+        what: `bench overlay ${path}, ${label}${mtu ? `, pod MTU ${mtu}` : ''}`,
         value: `${fmtRange(pw)} ${unit}`,
         compared: (k ? `${(pw.median / k.median).toFixed(2)} × the kernel (${fmtRange(k)})` : "no kernel case (see the run's notes)") + (f.data.rounds ? '' : `; ${OLD_OVERLAY[m]}`),
         file: f,
