@@ -13,7 +13,6 @@
 // pod a (host 1): the pod on host 2 can no longer reach it, the one on host
 // 3 still can; `delete networkpolicy --store` lifts it.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { ping } from '../helpers/traffic.ts';
 import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
+import { createStoreNetwork, removeStoreNetwork, type StoreNetwork } from '../helpers/store-network.ts';
 import type { RouteJson } from '../../src/lab/table-control.ts';
 
 if (!isRoot) console.warn('test/e2e/store-policy.test.ts: skipped — needs root (namespaces, a bridge, TAPs, sockets)');
@@ -98,26 +98,9 @@ async function until(what: string, check: () => Promise<boolean>, ms = 15_000, e
   }
 }
 
-async function createNetwork(): Promise<void> {
-  const cmds: string[][] = [
-    ['netns', 'add', BRIDGE_NS], ['netns', 'add', ETCD_NS], ...HOSTS.map((h) => ['netns', 'add', h]),
-    ['-n', BRIDGE_NS, 'link', 'add', 'pw-sp-br0', 'type', 'bridge'], ['-n', BRIDGE_NS, 'link', 'set', 'pw-sp-br0', 'up'],
-  ];
-  const ends: [string, string][] = [...HOSTS.map((h, i): [string, string] => [h, `${ADDRS[i]}/24`]), [ETCD_NS, `${ETCD_IP}/24`]];
-  ends.forEach(([ns, addr], i) => {
-    cmds.push(['-n', BRIDGE_NS, 'link', 'add', `pw-sp-p${i}`, 'type', 'veth', 'peer', 'name', 'pw-sp-eth', 'netns', ns]);
-    cmds.push(['-n', BRIDGE_NS, 'link', 'set', `pw-sp-p${i}`, 'master', 'pw-sp-br0', 'up']);
-    cmds.push(['-n', ns, 'addr', 'add', addr, 'dev', 'pw-sp-eth'], ['-n', ns, 'link', 'set', 'pw-sp-eth', 'up'], ['-n', ns, 'link', 'set', 'lo', 'up']);
-  });
-  for (const a of cmds) {
-    const r = await runProgram('ip', a);
-    if (r.code !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
-  }
-}
-
-function removeNetwork(): void {
-  for (const ns of [...HOSTS, ETCD_NS, BRIDGE_NS]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
+const NET: StoreNetwork = { prefix: 'pw-sp-', bridgeNs: BRIDGE_NS, etcdNs: ETCD_NS, etcdIp: ETCD_IP, hosts: HOSTS, addrs: ADDRS };
+const createNetwork = () => createStoreNetwork(NET);
+const removeNetwork = () => removeStoreNetwork(NET);
 
 let etcd: TestEtcd | undefined;
 let dir = '';

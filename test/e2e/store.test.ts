@@ -12,7 +12,7 @@
 // clear error, nothing created) and a schema of another version (refused,
 // both versions named).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,7 @@ import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-p
 import { startPodServers, httpAnswers, killAll, HTTP_PORT } from '../helpers/pod-servers.ts';
 import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
+import { createStoreNetwork, removeStoreNetwork, type StoreNetwork } from '../helpers/store-network.ts';
 import type { RouteJson, ServiceFrontendJson } from '../../src/lab/table-control.ts';
 
 if (!isRoot) console.warn('test/e2e/store.test.ts: skipped — needs root (namespaces, a bridge, TAPs, sockets)');
@@ -107,27 +108,9 @@ async function until(what: string, check: () => Promise<boolean>, ms = 15_000, e
 
 const backendsOf = (f: ServiceFrontendJson[], vip: string) => f.find((x) => x.vip === vip)?.backends.map((b) => b.ip).sort() ?? [];
 
-async function createNetwork(): Promise<void> {
-  const cmds: string[][] = [
-    ['netns', 'add', BRIDGE_NS], ['netns', 'add', ETCD_NS], ...HOSTS.map((h) => ['netns', 'add', h]),
-    ['-n', BRIDGE_NS, 'link', 'add', 'pw-st-br0', 'type', 'bridge'], ['-n', BRIDGE_NS, 'link', 'set', 'pw-st-br0', 'up'],
-  ];
-  const ends: [string, string][] = [...HOSTS.map((h, i): [string, string] => [h, `${ADDRS[i]}/24`]), [ETCD_NS, `${ETCD_IP}/24`]];
-  ends.forEach(([ns, addr], i) => {
-    // created in the bridge's namespace, one end moved straight into the host's: nothing in the root namespace
-    cmds.push(['-n', BRIDGE_NS, 'link', 'add', `pw-st-p${i}`, 'type', 'veth', 'peer', 'name', 'pw-st-eth', 'netns', ns]);
-    cmds.push(['-n', BRIDGE_NS, 'link', 'set', `pw-st-p${i}`, 'master', 'pw-st-br0', 'up']);
-    cmds.push(['-n', ns, 'addr', 'add', addr, 'dev', 'pw-st-eth'], ['-n', ns, 'link', 'set', 'pw-st-eth', 'up'], ['-n', ns, 'link', 'set', 'lo', 'up']);
-  });
-  for (const a of cmds) {
-    const r = await runProgram('ip', a);
-    if (r.code !== 0) throw new Error(`ip ${a.join(' ')}: ${r.stderr}`);
-  }
-}
-
-function removeNetwork(): void {
-  for (const ns of [...HOSTS, ETCD_NS, BRIDGE_NS]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-}
+const NET: StoreNetwork = { prefix: 'pw-st-', bridgeNs: BRIDGE_NS, etcdNs: ETCD_NS, etcdIp: ETCD_IP, hosts: HOSTS, addrs: ADDRS };
+const createNetwork = () => createStoreNetwork(NET);
+const removeNetwork = () => removeStoreNetwork(NET);
 
 let etcd: TestEtcd | undefined;
 let dir = '';
