@@ -33,7 +33,7 @@ import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
 export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso, setUnderlayTunnelGso } from "./node";
-export { tunnelHdrRelay } from "./stages/tunnel_gso";
+export { tunnelHdrRelay, tunnelHdrPlace } from "./stages/tunnel_gso";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";
 export { fdbExpire, fdbFlushPort, fdbSetAging, fdbAging, fdbCount, fdbCapacity, fdbBase, fdbSlots, fdbLookup, fdbLearn, fdbAddStatic } from "./tables/mac_table";

@@ -116,3 +116,18 @@ export function tunnelHdrOut(frame: usize): void {
 export function tunnelHdrRelay(vnet: usize): void {
   memory.copy(vnet - TNL_EXTRA, vnet - VNET_TNL_HLEN, VNET_TNL_HLEN);
 }
+
+/**
+ * A frame put in a read slot by hand with the usual 10-byte header at `vnet`
+ * (a trace injected at a tunnel-GSO underlay port): lay out the 24-byte
+ * header a TAP read would have put there, ending at the frame, so the rx
+ * path's tunnelHdrIn reads this header and not what an earlier read left.
+ */
+export function tunnelHdrPlace(vnet: usize): void {
+  const a = load<u64>(vnet);
+  const b = load<u16>(vnet, 8);
+  const h = vnet - TNL_EXTRA;
+  store<u64>(h, a);
+  store<u16>(h, b, 8);
+  memory.fill(h + VNET_HLEN, 0, VNET_TNL_HLEN - VNET_HLEN);
+}

@@ -95,7 +95,10 @@ export function traceWalk(nodes: TraceWalkNode[], start: number, port: number, f
         run(peer, x, depth + 1);
       }
     };
-    nodes[start].dp.putFrame(0, port, frame);
+    const s = nodes[start];
+    s.dp.putFrame(0, port, frame);
+    // read from a tunnel-GSO underlay TAP, the header is the 24-byte one in front (tunnel_gso.ts)
+    if (port === s.ulPort && s.bridged && s.tunnelGso) s.dp.ex.tunnelHdrPlace(s.dp.rxAddr[0]);
     run(start, 0, 0);
   } finally {
     for (const n of nodes) {

@@ -24,6 +24,7 @@ export interface DataplaneExports {
   setUnderlayNoGso(on: number): void;
   setUnderlayTunnelGso(on: number): void;
   tunnelHdrRelay(vnet: number): void;
+  tunnelHdrPlace(vnet: number): void;
   fibAdd(prefix: number, len: number, kind: number, nextHop: number, vtepMac: bigint): number;
   fibDel(prefix: number, len: number): number;
   fibLookup(dst: number): number;

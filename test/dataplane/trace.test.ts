@@ -7,7 +7,7 @@ import { readString } from '../../src/dataplane/wasm.ts';
 import { TRACE_STEPS } from '../../src/dataplane/trace.ts';
 import { traceWalk, type TraceWalkNode } from '../../src/dataplane/trace-walk.ts';
 import { probeFrame } from '../../src/dataplane/probe.ts';
-import { twoNodes, N1, N2, POD, UL } from './overlay-kit.ts';
+import { twoNodes, N1, N2, N3_UL, N3_UL_MAC, POD, UL } from './overlay-kit.ts';
 
 const VIP = '10.96.0.10';
 
@@ -74,6 +74,21 @@ describe('decision traces', () => {
     // a real device the walk cannot see behind (a socket): the trace ends at the underlay port
     const socket = walkNodes(n1, n2).map((n) => ({ ...n, fabric: false }));
     expect(traceWalk(socket, 0, POD, syn(N2.pod, 8080), (at) => ownerOf(n1, at)).outcomes).toEqual([{ node: 'n1', port: 'n1/underlay' }]);
+  });
+
+  it('injected at a tunnel-GSO underlay port: the 24-byte header is laid out as a TAP read would, not taken from what the slot held', () => {
+    const [n1, n2] = twoNodes('vxlan');
+    n1.setUnderlayTunnelGso(true);
+    const bridged = walkNodes(n1, n2).map((n, i) => ({ ...n, fabric: false, bridged: true, tunnelGso: i === 0 }));
+    // an earlier read left bytes in front of slot 0 (where the 24-byte header starts)
+    const at = n1.readOffset(0);
+    new Uint8Array(n1.memory.buffer).fill(0xff, at - 14, at);
+    const fromOutside = probeFrame({ srcMac: N3_UL_MAC, dstMac: N1.ulMac, srcIp: N3_UL, dstIp: N1.ul, proto: 'icmp', port: 0 });
+    const r = traceWalk(bridged, 0, UL, fromOutside, (x) => ownerOf(n1, x));
+    const text = r.hops.flatMap((h) => h.steps.map((s) => s.text)).join('\n');
+    expect(text).not.toContain('bad_vnet_hdr');
+    expect(text).toContain('received on n1/underlay');
+    expect(r.outcomes).toEqual([{ node: 'n1', port: 'n1/underlay' }]); // the echo reply, back the way it came
   });
 
   it('leaves no state behind: no conntrack entry, no learned MAC, counters and the backend choice unchanged', () => {
