@@ -15,7 +15,7 @@ import { vxlanCheck, vxlanVni, VXLAN_HLEN } from "../wire/vxlan";
 import { VNET_HLEN, VNET_GSO_NONE, VNET_F_NEEDS_CSUM, VNET_F_DATA_VALID, vnetGsoType, vnetFlags } from "../wire/virtio";
 import { moveFrame } from "../frame";
 import { tunnelGsoStrip } from "./tunnel_gso";
-import { overlay, Overlay, ulIp, ulMac, vtepMac, vni, vxlanPort } from "../node";
+import { overlay, Overlay, ulIp, ulMac, ulTunnelGso, vtepMac, vni, vxlanPort } from "../node";
 import { l3Check } from "./l2_input";
 import { ipForward } from "./route";
 import { arpReplyAs, echoReplyAs, vlanForHost } from "./gateway";
@@ -125,7 +125,7 @@ function vxlanDecap(slot: u32, frame: usize, len: u32, ip: usize, udp: usize, ud
   if (!ecnDecap(ipv4Tos(ip), inner + il2)) return Drop.TUNNEL_ECN_NOT_ECT;
   moveFrame(frame, inner);
   // a super-frame read whole from the underlay TAP is now a plain TCP one (tunnel_gso.ts)
-  if (tunnelGsoStrip(inner - VNET_HLEN)) countEv(Ev.TUNNEL_GSO_RECEIVED);
+  if (ulTunnelGso && tunnelGsoStrip(inner - VNET_HLEN)) countEv(Ev.TUNNEL_GSO_RECEIVED);
   countEv(Ev.VXLAN_DECAP);
   if (tracing()) {
     // the outer IPv4 header is still there: the inner frame (and its vnet header) start after it

@@ -30,16 +30,21 @@ export function output(slot: u32, port: u32, frame: usize, len: u32, l2len: u32)
     refusedPort = port;
     return Drop.OVERSIZE;
   }
-  if (port == ulPort && ulTunnelGso) {
-    // the underlay TAP's 24-byte header, written before the 10-byte one (tunnel_gso.ts)
-    tunnelHdrOut(frame);
-    if (isTunnelGso(vnet)) countEv(Ev.TUNNEL_GSO_SENT);
-  } else if (isTunnelGso(vnet)) {
-    // a VXLAN super-frame from the underlay that was not decapsulated: only the
-    // underlay TAP's header can describe it, and nothing here segments it
-    countPort(port, PortCtr.TX_DROPS, 1);
-    refusedPort = port;
-    return Drop.GSO_UNSUPPORTED;
+  // only a node whose underlay TAP speaks UDP-tunnel GSO ever holds a tunnel
+  // super-frame (vnetCheck refuses the type from anywhere else): other nodes
+  // pay one test of a module global here, not a header read per frame
+  if (ulTunnelGso) {
+    if (port == ulPort) {
+      // the underlay TAP's 24-byte header, written before the 10-byte one (tunnel_gso.ts)
+      tunnelHdrOut(frame);
+      if (isTunnelGso(vnet)) countEv(Ev.TUNNEL_GSO_SENT);
+    } else if (isTunnelGso(vnet)) {
+      // a VXLAN super-frame from the underlay that was not decapsulated: only the
+      // underlay TAP's header can describe it, and nothing here segments it
+      countPort(port, PortCtr.TX_DROPS, 1);
+      refusedPort = port;
+      return Drop.GSO_UNSUPPORTED;
+    }
   }
   // the list holds every rx entry (and generated frame) flooding to every port
   // once; the fabric's hand-overs reuse one rx entry many times a round, so it
