@@ -62,6 +62,14 @@ export async function iperf(clientNs: string, serverNs: string, serverIp: string
  * on every device (veths, bridge) as on the TAP contenders' pods.
  */
 export async function runKernelBridge(seconds: number, opts: BaselineOptions = {}): Promise<IperfResult> {
+  return withKernelBridge(opts, async (p) => ({ ...(await iperf(p.a, p.b, p.bIp, seconds)), podMtu: p.podMtu, ...(p.offloadsOff ? { offloadsOff: p.offloadsOff } : {}) }));
+}
+
+/** A reference pair of pods, up: their namespaces, the server's address, eth0's MTU read back, what offloads: false turned off. */
+export interface RefPair { a: string; b: string; bIp: string; podMtu: number; offloadsOff?: IperfResult['offloadsOff'] }
+
+/** The kernel bridge pair (runKernelBridge's), up while `fn` runs; removed after, on failure too. */
+export async function withKernelBridge<T>(opts: BaselineOptions, fn: (p: RefPair) => Promise<T>): Promise<T> {
   const [A, B, BR] = ['pw-kb-a', 'pw-kb-b', 'pw-kb-br'];
   const mtu = opts.mtu ?? 1500;
   try {
@@ -78,8 +86,7 @@ export async function runKernelBridge(seconds: number, opts: BaselineOptions = {
     ], BR);
     await Promise.all([podUp(A, '10.252.0.1/24'), podUp(B, '10.252.0.2/24')]);
     const off = opts.offloads === false ? await offloadsOff([A, B, BR], ETHTOOL_OFFLOADS) : undefined;
-    const measuredMtu = await podMtu(A);
-    return { ...(await iperf(A, B, '10.252.0.2', seconds)), podMtu: measuredMtu, ...(off ? { offloadsOff: off } : {}) };
+    return await fn({ a: A, b: B, bIp: '10.252.0.2', podMtu: await podMtu(A), ...(off ? { offloadsOff: off } : {}) });
   } finally {
     await ipBatch([`netns del ${A}`, `netns del ${B}`, `netns del ${BR}`], undefined, { force: true }).catch(() => {});
   }
@@ -91,13 +98,21 @@ export async function runKernelBridge(seconds: number, opts: BaselineOptions = {
  * same ethtool features off on the pods' eth0 as on every other contender.
  */
 export async function runCForwarder(seconds: number, opts: BaselineOptions = {}): Promise<IperfResult> {
+  let result: IperfResult | undefined;
+  const report = await withCForwarder(opts, async (p) => {
+    result = { ...(await iperf(p.a, p.b, p.bIp, seconds)), podMtu: p.podMtu, ...(p.offloadsOff ? { offloadsOff: p.offloadsOff } : {}) };
+  });
+  return { ...result!, forwarder: report };
+}
+
+/** The C forwarder's pair (runCForwarder's), up while `fn` runs; removed after, on failure too. Returns the forwarder's exit report. */
+export async function withCForwarder(opts: BaselineOptions, fn: (p: RefPair) => Promise<void>): Promise<string> {
   const offloads = opts.offloads ?? true;
   const mtu = opts.mtu ?? 1500;
   const [A, B, TA, TB] = ['pw-cf-a', 'pw-cf-b', 'pw-cf-t0', 'pw-cf-t1'];
   const dir = mkdtempSync(join(tmpdir(), 'pw-tapfwd-'));
   let fwd: ChildProcess | undefined;
   let report = '';
-  let result: IperfResult;
   try {
     const bin = join(dir, 'tapfwd');
     const src = packageFile('bench/c/tapfwd.c');
@@ -115,15 +130,14 @@ export async function runCForwarder(seconds: number, opts: BaselineOptions = {})
     await ipBatch([`link set eth0 mtu ${mtu}`], B);
     await Promise.all([podUp(A, '10.253.0.1/24'), podUp(B, '10.253.0.2/24')]);
     const off = offloads ? undefined : await offloadsOff([A, B], ETHTOOL_OFFLOADS);
-    const measuredMtu = await podMtu(A);
-    result = { ...(await iperf(A, B, '10.253.0.2', seconds)), podMtu: measuredMtu, ...(off ? { offloadsOff: off } : {}) };
+    await fn({ a: A, b: B, bIp: '10.253.0.2', podMtu: await podMtu(A), ...(off ? { offloadsOff: off } : {}) });
   } finally {
     // The TAPs vanish with the forwarder; then the namespaces are empty.
     if (fwd) await stop(fwd);
     await ipBatch([`netns del ${A}`, `netns del ${B}`], undefined, { force: true }).catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   }
-  return { ...result, forwarder: report.trim() };
+  return report.trim();
 }
 
 function podUp(ns: string, cidr: string): Promise<unknown> {
