@@ -6,6 +6,7 @@
 // (engine-fabric.ts) or a host socket. A round costs what is ready, not how
 // many pods the lab has. Nothing here allocates per frame.
 import { Epoll } from '../io/epoll.ts';
+import { SpinPolicy } from './spin-policy.ts';
 import { EAGAIN, EBADF, readAt, sysError, writeAt, writev2At } from '../io/libc.ts';
 import { Virtio } from './layout.ts';
 import { TX_WORDS, TX_PORT, TX_START, TX_LENGTH } from './memory-views.ts';
@@ -27,6 +28,7 @@ const IDLE_POLL_MS = 1000;
  * ~76 µs with 1 ms, ~70 µs with 3 ms; ping 2 ms apart no better with any;
  * the worker's CPU during that 500/s ping 6 %, 15 %, 43 %, 80 % of a core.
  * 1 ms takes most of the request/response gain for half the CPU of 3 ms.
+ * Only while no other thread waits for a CPU (spin-policy.ts).
  */
 export const SPIN_AFTER_TRAFFIC_MS = 1;
 /** the epoll token of the wake eventfd; ports get 1, 2, ... (never reused) */
@@ -42,6 +44,7 @@ export class IoLoop {
   /** performance.now() of the last round that read a frame */
   private lastFrameAt = -Infinity;
   private readonly epoll = new Epoll();
+  private readonly spin = new SpinPolicy();
   /** the port behind each epoll token; tokens are never reused, so an event from before a change cannot reach a new port */
   private readonly byToken = new Map<number, EnginePort>();
   /** the token each watched port was added with */
@@ -54,7 +57,7 @@ export class IoLoop {
   /** the ports that are host sockets: one may hold datagrams of a coalesced read with nothing new to make it ready */
   private sockPorts: EnginePort[] = [];
   /** what the loop did (stats): rounds, ready fds examined, fds watched, rounds that could sleep */
-  readonly stats: LoopStats = { rounds: 0, readyFds: 0, watchedFds: 0, sleeps: 0 };
+  readonly stats: LoopStats = { rounds: 0, readyFds: 0, watchedFds: 0, sleeps: 0, spinChecks: 0, spinYielded: 0 };
 
   constructor(
     private readonly nodes: EngineNode[],
@@ -76,10 +79,13 @@ export class IoLoop {
   wait(): boolean {
     const { epoll, impair, stats } = this;
     let timeout = IDLE_POLL_MS;
-    if (this.busy || performance.now() - this.lastFrameAt < SPIN_AFTER_TRAFFIC_MS) timeout = 0;
+    const now = performance.now();
+    if (this.busy || (now - this.lastFrameAt < SPIN_AFTER_TRAFFIC_MS && this.spin.allowed(now))) timeout = 0;
     // impaired frames held for later: sleep no longer than until the first is due
     else if (impair.any) timeout = Math.max(0, Math.min(IDLE_POLL_MS, Math.ceil(impair.untilNext(performance.now()))));
     if (timeout > 0) stats.sleeps++;
+    stats.spinChecks = this.spin.samples;
+    stats.spinYielded = this.spin.crowded;
     const ready = epoll.wait(timeout);
     stats.rounds++;
     stats.readyFds += ready;
@@ -169,6 +175,7 @@ export class IoLoop {
   /** Stop watching every fd (the worker is ending). */
   close(): void {
     this.epoll.close();
+    this.spin.close();
   }
 
   /** Stop polling the ports found broken (a TAP whose device vanished with its namespace); returns every broken port's name. */

@@ -167,9 +167,11 @@ export interface FabricStats { noPeer: number; tooDeep: number; delivered: numbe
  * The forwarding loop (one for every node of a lab): rounds run, ready fds
  * it examined in all (a round looks at the ready ones only, so readyFds /
  * rounds stays near the number of busy ports however many pods there are),
- * the fds it watches, and the rounds that were allowed to sleep.
+ * the fds it watches, and the rounds that were allowed to sleep; how often
+ * it checked whether it may poll after traffic (spin-policy.ts) and found
+ * another thread waiting for a CPU, so blocked instead.
  */
-export interface LoopStats { rounds: number; readyFds: number; watchedFds: number; sleeps: number }
+export interface LoopStats { rounds: number; readyFds: number; watchedFds: number; sleeps: number; spinChecks: number; spinYielded: number }
 /** What a socket underlay sent and received, and what it could not. */
 export interface SocketUnderlayStats {
   kind: 'vxlan' | 'ipip';
