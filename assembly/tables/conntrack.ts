@@ -817,12 +817,15 @@ export function ctFlushReplySource(proto: u32, ip: u32, port: u32): u32 {
 /**
  * Incremental garbage collection: look at up to `budget` entries from a
  * cursor kept between calls (wrapping), removing the expired ones (counted
- * conntrack_expired). Returns how many went.
+ * conntrack_expired). Returns how many went. One pass is at most the
+ * entries that may be live (the high-water mark): a budget of the whole
+ * capacity must not walk a small table's few entries thousands of times.
  */
 export function ctGc(now: u32, budget: u32): u32 {
   if (highWater == 0) return 0;
   let removed: u32 = 0;
-  for (let n: u32 = 0; n < budget; n++) {
+  const look = min(budget, highWater);
+  for (let n: u32 = 0; n < look; n++) {
     const e = gcCursor;
     gcCursor = gcCursor + 1 >= highWater ? 0 : gcCursor + 1;
     if (isLive(e) && expiredAt(entryAt(e), now)) { removeEntry(e); removed++; }
