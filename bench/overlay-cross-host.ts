@@ -72,6 +72,10 @@ export async function withCrossHost<T>(dataplane: Dataplane, name: string, fn: (
   } finally {
     // podwire removes its pods on SIGTERM; then the hosts (taking the veth and vxlan devices along)
     await Promise.all(procs.map(async (p, i) => {
+      // a node that ended on its own during the case: say how, so a failed probe has its cause
+      if (p.exitCode !== null || p.signalCode !== null) {
+        process.stderr.write(`cross-host: podwire --node n${i + 1} ended during the case (${p.exitCode ?? p.signalCode}); its last output:\n${outputs.get(p)?.slice(-4000) ?? ''}\n`);
+      }
       await stop(p);
       if (p.signalCode === 'SIGKILL') await downLab(`${lab}-n${i + 1}`); // killed before it cleaned up
     }));
@@ -101,13 +105,17 @@ function topology(lab: string): string {
   ].join('\n');
 }
 
+/** What each node's podwire printed (the last 16 kB), for a node that ends during a case. */
+const outputs = new WeakMap<ChildProcess, string>();
+
 /** `nsenter --net=/run/netns/HOST podwire up FILE --node NODE --name LAB`, once it printed `ready`. */
 async function startNode(host: string, file: string, node: string, lab: string): Promise<ChildProcess> {
   const child = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, packageFile('bin/podwire.js'), 'up', file, '--node', node, '--name', lab],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  const keep = (c: string) => { out = (out + c).slice(-16_000); outputs.set(child, out); };
+  child.stdout!.setEncoding('utf8').on('data', keep);
+  child.stderr!.setEncoding('utf8').on('data', keep);
   for (let t = 0; !/^ready\b/m.test(out); t += 50) {
     if (child.exitCode !== null || t > READY_MS) {
       await stop(child);
