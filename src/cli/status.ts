@@ -77,6 +77,13 @@ export function statusCommand(): Command {
           ])));
       }
       for (const n of s.nodes) {
+        if (n.dataplane === 'kernel') {
+          // a kernel node forwards in Linux (bridge, veths, vxlan): its counters are the kernel's, not podwire's
+          console.log(`\nnode ${n.name} (kernel data plane: counters with ip -s link in its pods' namespaces)  podCIDR ${n.podCIDR}  gateway ${n.gateway}`);
+          console.log(table(['NAMESPACE', 'POD', 'NETNS', 'IP'],
+            s.pods.filter((x) => x.node === n.name).map((pod) => [pod.namespace, pod.name, pod.netns, pod.ip])));
+          continue;
+        }
         console.log(`\nnode ${n.name}  podCIDR ${n.podCIDR}  gateway ${n.gateway} (${n.gatewayMac})  fdb ${n.fdb.entries}/${n.fdb.capacity}`);
         if (n.underlay) {
           const u = n.underlay.counters;

@@ -163,6 +163,12 @@ describe.skipIf(!runnable)('outside in: laptop -> LoadBalancer pool address -> I
     expect(ing.map((i) => [i.name, i.address])).toEqual([['shop', POOL_IP]]);
   });
 
+  it('status prints the kernel node with its pods, and no podwire counters it does not have', async () => {
+    const r = await podwire(['status', '--name', LAB]);
+    expect(r.stdout).toMatch(/\nnode k1 \(kernel data plane[^\n]*\nNAMESPACE +POD +NETNS +IP\ndefault +oi-legacy +pw-oi-legacy +10\./);
+    expect(r.stdout).not.toContain('undefined');
+  });
+
   it('by host and path from the laptop: /api/items -> api (n1), / -> web (n2)', async () => {
     expect(await shop('/api/items')).toBe('200 api /api/items');
     expect(await shop('/')).toBe('200 web /');
