@@ -2,6 +2,7 @@
 // send as the first packet of a connection — a TCP SYN, a UDP datagram or an
 // ICMP echo request — with valid checksums, since the data plane checks them.
 import { ipv4ToInt, parseMac } from '../model/addr.ts';
+import { foldComplement, sum16 } from './internet-checksum.ts';
 
 export type ProbeProto = 'tcp' | 'udp' | 'icmp';
 
@@ -20,14 +21,6 @@ export interface ProbeSpec {
 
 const PROTO_NUM: Record<ProbeProto, number> = { icmp: 1, tcp: 6, udp: 17 };
 
-function sum16(b: Uint8Array, from: number, to: number, acc = 0): number {
-  for (let i = from; i < to; i += 2) acc += (b[i] << 8) | (i + 1 < to ? b[i + 1] : 0);
-  return acc;
-}
-function fold(s: number): number {
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
-  return ~s & 0xffff;
-}
 
 export function probeFrame(p: ProbeSpec): Uint8Array {
   const l4len = p.proto === 'tcp' ? 20 : p.proto === 'udp' ? 8 + 12 : 8 + 12;
@@ -45,7 +38,7 @@ export function probeFrame(p: ProbeSpec): Uint8Array {
   f[ip + 9] = PROTO_NUM[p.proto];
   v.setUint32(ip + 12, ipv4ToInt(p.srcIp));
   v.setUint32(ip + 16, ipv4ToInt(p.dstIp));
-  v.setUint16(ip + 10, fold(sum16(f, ip, ip + 20)));
+  v.setUint16(ip + 10, foldComplement(sum16(f, ip, ip + 20)));
   const l4 = ip + 20;
   const sport = p.sport ?? 47001;
   if (p.proto === 'icmp') {
@@ -53,7 +46,7 @@ export function probeFrame(p: ProbeSpec): Uint8Array {
     v.setUint16(l4 + 4, sport);
     v.setUint16(l4 + 6, 1);
     f.set(new TextEncoder().encode('podwire trace'.padEnd(12).slice(0, 12)), l4 + 8);
-    v.setUint16(l4 + 2, fold(sum16(f, l4, f.length)));
+    v.setUint16(l4 + 2, foldComplement(sum16(f, l4, f.length)));
     return f;
   }
   v.setUint16(l4, sport);
@@ -65,11 +58,11 @@ export function probeFrame(p: ProbeSpec): Uint8Array {
     f[l4 + 12] = 5 << 4;
     f[l4 + 13] = 0x02; // SYN
     v.setUint16(l4 + 14, 64240);
-    v.setUint16(l4 + 16, fold(sum16(f, l4, f.length, pseudo)));
+    v.setUint16(l4 + 16, foldComplement(sum16(f, l4, f.length, pseudo)));
   } else {
     v.setUint16(l4 + 4, l4len);
     f.set(new TextEncoder().encode('podwire trace'.slice(0, 12)), l4 + 8);
-    const c = fold(sum16(f, l4, f.length, pseudo));
+    const c = foldComplement(sum16(f, l4, f.length, pseudo));
     v.setUint16(l4 + 6, c === 0 ? 0xffff : c);
   }
   return f;

@@ -33,6 +33,7 @@ import { EAGAIN, addressTable, bufferAddress, memcpyAt, recvmsgAt, setsockoptInt
 import { MSG_DONTWAIT, MSG_TRUNC, SOCKADDR_IN_LEN, SOL_UDP, UDP_GRO, sockaddrIn } from '../io/socket.ts';
 import { MSGHDR_LEN, IOVEC_LEN, MSG_NAME, MSG_NAMELEN, MSG_IOV, MSG_IOVLEN, MSG_CONTROL, MSG_CONTROLLEN, cmsgLen, putU64 } from '../io/msghdr.ts';
 import { DatagramBatch, MAX_GSO_BYTES } from './socket-underlay-tx.ts';
+import { fillIpv4HeaderChecksum } from './internet-checksum.ts';
 import type { SocketUnderlayConfig, SocketUnderlayStats } from './engine-protocol.ts';
 
 const ETH_HLEN = 14;
@@ -289,12 +290,7 @@ export class SocketUnderlay {
       m[ip + 12] = src >>> 24; m[ip + 13] = (src >>> 16) & 0xff; m[ip + 14] = (src >>> 8) & 0xff; m[ip + 15] = src & 0xff;
       const dst = this.localIp;
       m[ip + 16] = dst >>> 24; m[ip + 17] = (dst >>> 16) & 0xff; m[ip + 18] = (dst >>> 8) & 0xff; m[ip + 19] = dst & 0xff;
-      let sum = 0;
-      for (let i = 0; i < IPV4_HLEN; i += 2) sum += (m[ip + i] << 8) | m[ip + i + 1];
-      sum = (sum & 0xffff) + (sum >>> 16);
-      sum = (sum & 0xffff) + (sum >>> 16);
-      const csum = ~sum & 0xffff;
-      m[ip + 10] = csum >>> 8; m[ip + 11] = csum & 0xff;
+      fillIpv4HeaderChecksum(m, ip);
       const udp = ip + IPV4_HLEN;
       const udpLen = UDP_HLEN + r;
       m[udp] = this.from[2]; m[udp + 1] = this.from[3]; // the sender's port, as it sent it

@@ -19,6 +19,7 @@
 // it is. Nothing here allocates per frame.
 import { bufferAddress, writeAt, writevAt } from '../io/libc.ts';
 import { putU64, IOVEC_LEN } from '../io/msghdr.ts';
+import { fillIpv4HeaderChecksum } from './internet-checksum.ts';
 import type { SocketUnderlayStats } from './engine-protocol.ts';
 
 const ETH = 14, IP4 = 20;
@@ -144,13 +145,7 @@ export class TapCoalescer {
     const total = this.ipTotal;
     // IPv4: the whole run's length, header checksum again
     m[ip + 2] = total >>> 8; m[ip + 3] = total & 0xff;
-    m[ip + 10] = 0; m[ip + 11] = 0;
-    let sum = 0;
-    for (let k = 0; k < IP4; k += 2) sum += (m[ip + k] << 8) | m[ip + k + 1];
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    const c = ~sum & 0xffff;
-    m[ip + 10] = c >>> 8; m[ip + 11] = c & 0xff;
+    fillIpv4HeaderChecksum(m, ip);
     // TCP: the last segment's PSH; the checksum field holds the pseudo-header sum (NEEDS_CSUM finishes it)
     if (this.psh) m[tcp + 13] |= TCP_PSH;
     const tcpLen = total - IP4;
