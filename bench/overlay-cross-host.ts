@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { ip, ipBatch, netnsDel, sysctl, run } from '../src/io/netns.ts';
 import { packageFile } from '../src/util/package-files.ts';
 import { stop } from './child.ts';
+import { onInterrupt } from './interrupt.ts';
 import type { Endpoints } from './probes.ts';
 import type { Dataplane } from './overlay.ts';
 
@@ -37,6 +38,12 @@ export async function withCrossHost<T>(dataplane: Dataplane, name: string, fn: (
   const procs: ChildProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-xh-'));
   const lab = `${name}x`;
+  // Ctrl-C or SIGTERM mid-case: the same cleanup as the finally below (which then finds nothing left)
+  const cleanup = async () => {
+    await Promise.all(procs.map((p) => stop(p)));
+    for (const ns of [...made].reverse()) await netnsDel(ns).catch(() => undefined);
+  };
+  const unregister = onInterrupt(cleanup);
   try {
     for (const h of hosts) { await ip(['netns', 'add', h]); made.push(h); }
     await ipBatch([`link add ${name}-v1 type veth peer name ${name}-v2 netns ${hosts[1]}`], hosts[0]);
@@ -80,6 +87,7 @@ export async function withCrossHost<T>(dataplane: Dataplane, name: string, fn: (
       if (p.signalCode === 'SIGKILL') await downLab(`${lab}-n${i + 1}`); // killed before it cleaned up
     }));
     for (const ns of made.reverse()) await netnsDel(ns).catch(() => undefined);
+    unregister();
     rmSync(dir, { recursive: true, force: true });
   }
 }

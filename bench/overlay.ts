@@ -17,6 +17,7 @@ import {
 } from './probes.ts';
 import { roundOrder, describeOffloads, OFFLOADS_OFF } from './plan.ts';
 import { withCrossHost, CROSS_HOST_DESCRIPTION } from './overlay-cross-host.ts';
+import { runInterruptCleanups } from './interrupt.ts';
 
 export { PATHS, parseCases, type PathName } from './overlay-cases.ts';
 export const DATAPLANES = ['podwire', 'kernel'] as const;
@@ -166,9 +167,11 @@ const onSignal = (sig: NodeJS.Signals) => {
   const c = current;
   current = undefined;
   const code = sig === 'SIGINT' ? 130 : 143;
-  if (!c) process.exit(code);
+  // what a case made by itself (interrupt.ts), beside the lab withLab has up
+  const own = runInterruptCleanups();
+  if (!c) { void own.finally(() => process.exit(code)); return; }
   setTimeout(() => void downByState(c.name).finally(() => process.exit(code)), 15_000).unref();
-  void c.up.then((lab) => lab.down(), () => undefined).finally(() => process.exit(code));
+  void Promise.allSettled([own, c.up.then((lab) => lab.down())]).finally(() => process.exit(code));
 };
 export async function withLab<T>(plan: LabPlan, fn: (lab: Lab) => Promise<T>): Promise<T> {
   if (stopping) throw new Error('stopping on a signal');
