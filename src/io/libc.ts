@@ -1,6 +1,6 @@
 // koffi bindings to the few libc calls the I/O layer needs.
 //
-// Hot-path calls (readAt/writeAt/pollAt) take absolute addresses as plain
+// Hot-path calls (readAt/writeAt/writevAt) take absolute addresses as plain
 // numbers (`uintptr_t`), so reading a TAP straight into WebAssembly memory
 // needs no copy and no per-call JS object. They never throw: they return
 // the byte count or -errno.
@@ -30,7 +30,6 @@ const _writeAt = lib.func('long write(int fd, uintptr_t buf, size_t len)');
 const _writevAt = lib.func('long writev(int fd, uintptr_t iov, int iovcnt)');
 // ioctl is variadic in C; the variadic form keeps the ABI right everywhere.
 const _ioctl = lib.func('int ioctl(int fd, unsigned long req, ...)');
-const _poll = lib.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)');
 const _eventfd = lib.func('int eventfd(unsigned int initval, int flags)');
 const _strerror = lib.func('const char *strerror(int errnum)');
 // sockets (src/io/socket.ts): addresses and option values are passed as absolute addresses too
@@ -159,12 +158,6 @@ export function ioctlPtr(fd: number, req: number, buf: Uint8Array): number {
 /** ioctl(2) whose argument is an integer passed by value: result or -errno. */
 export function ioctlInt(fd: number, req: number, value: number): number {
   const r = _ioctl(fd, req, 'unsigned long', value) as number;
-  return r >= 0 ? r : -errnoView[0];
-}
-
-/** poll(2) over a `struct pollfd[]` at an absolute address: ready count or -errno. */
-export function pollAt(fdsAddr: number, nfds: number, timeoutMs: number): number {
-  const r = _poll(fdsAddr, nfds, timeoutMs) as number;
   return r >= 0 ? r : -errnoView[0];
 }
 
