@@ -69,12 +69,16 @@ let regionEnd: usize = 0;
  * `svcCapacity` Service frontends of up to `svcMaxBackends` backends each,
  * `policyCapacity` NetworkPolicy addresses and allow entries. Several nodes may share one memory,
  * each configured at the previous one's end (see regionEndPtr). Called once.
+ * `zeroed`: the caller knows the region is still zero (memory just created
+ * or grown, nothing written there), so it is not filled again: filling it
+ * touched every page of every node's tables (50 nodes: ~600 MB resident and
+ * most of a second), though most of them stay empty for the lab's life.
  * Returns 0, or -1 when memory could not grow, -2 when already configured,
  * -3 for a slot too small to hold a minimal frame.
  */
 export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u32, maxPorts: u32,
   genSlots: u32, genSlotSize: u32, fibCapacity: u32, neighCapacity: u32, ctCapacity: u32,
-  svcCapacity: u32, svcMaxBackends: u32, maglev: bool, fragQueues: u32, policyCapacity: u32): i32 {
+  svcCapacity: u32, svcMaxBackends: u32, maglev: bool, fragQueues: u32, policyCapacity: u32, zeroed: bool): i32 {
   if (configured) return -2;
   if (slotSize < HEADROOM + 64 || genSlotSize < HEADROOM + 64) return -3;
   let at = align(base == 0 ? __heap_base : base);
@@ -114,7 +118,8 @@ export function configure(base: usize, slots: u32, slotSize: u32, fdbCapacity: u
   const needPages = <i32>((at + 0xffff) >> 16);
   const have = memory.size();
   if (needPages > have && memory.grow(needPages - have) < 0) return -1;
-  memory.fill(dropAt, 0, genAt - dropAt);
+  // counters and every table start zero (their init functions rely on it)
+  if (!zeroed) memory.fill(dropAt, 0, genAt - dropAt);
   counters.dropBase = dropAt;
   counters.evBase = evAt;
   counters.portCtrBase = portCtrAt;

@@ -32,7 +32,7 @@ export function affBytes(cap: u32): usize { return <usize>bucketsFor(cap) * WAYS
 export function affInit(at: usize, cap: u32): void {
   base = at;
   bucketMask = bucketsFor(cap) - 1;
-  memory.fill(at, 0, affBytes(cap));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
 }
 
 @inline function bucketOf(svc: u32, client: u32): usize {

@@ -155,7 +155,7 @@ export function ctInit(at: usize, cap: u32): void {
   freeHead = 0;
   highWater = 0;
   gcCursor = 0;
-  memory.fill(at, 0, ctBytes(cap));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
   // Linux defaults (nf_conntrack_proto_{tcp,udp,icmp}.c, generic 600 s)
   setT(CtState.NONE, 0);
   setT(CtState.TCP_SYN_SENT, 120_000);

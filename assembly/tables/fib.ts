@@ -48,7 +48,7 @@ export function fibInit(at: usize, cap: u32): void {
   refcount = recBase + <usize>cap * REC;
   count = 0;
   lengths = 0;
-  memory.fill(at, 0, fibBytes(cap));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
 }
 
 @inline function netmask(len: u32): u32 { return len == 0 ? 0 : <u32>(0xffffffff << (32 - len)); }

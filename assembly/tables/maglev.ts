@@ -20,7 +20,7 @@ export function maglevBytes(svcCapacity: u32, on: bool): usize { return on ? <us
 export function maglevInit(at: usize, svcCapacity: u32, on: bool): void {
   base = on ? at : 0;
   capacity = on ? svcCapacity : 0;
-  if (on) memory.fill(at, 0, maglevBytes(svcCapacity, on));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
 }
 
 /** Is the region there (configured with Maglev tables)? */

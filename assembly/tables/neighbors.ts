@@ -22,7 +22,7 @@ export function neighInit(at: usize, cap: u32): void {
   capacity = cap;
   mask = slotsFor(cap) - 1;
   count = 0;
-  memory.fill(at, 0, neighBytes(cap));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
 }
 
 @inline function hash(ip: u32): u32 { return (ip * 0x9E3779B1) >> 7; }

@@ -67,7 +67,7 @@ export function polInit(at: usize, cap: u32): void {
   classes = addrs + <usize>(amask + 1) * ASLOT;
   allows = classes + <usize>MAX_CLASSES * CLASS;
   ranges = allows + <usize>(rmask + 1) * RSLOT;
-  memory.fill(at, 0, polBytes(cap));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
   acount = 0; ccount = 0; rcount = 0; gcount = 0; isolatedCount = 0;
 }
 

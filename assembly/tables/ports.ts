@@ -17,7 +17,7 @@ export function portsInit(at: usize, n: u32): void {
   portLimit = 0;
   upBase = at;
   mtuBase = at + <usize>n * 4;
-  memory.fill(at, 0, portsBytes(n));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
 }
 
 @inline export function portUp(p: u32): bool { return p < maxPorts && load<u32>(upBase + (<usize>p << 2)) != 0; }

@@ -55,7 +55,7 @@ export function svcInit(at: usize, cap: u32, maxBackends: u32): void {
   svcStride = SVC_HDR + <usize>maxBackends * BACKEND;
   fcount = 0;
   rng = 0x9E3779B9;
-  memory.fill(at, 0, svcBytes(cap, maxBackends));
+  // the table's memory is zero: configure (index.ts) hands every table a zeroed region
 }
 
 @inline function key(vip: u32, port: u32, proto: u32): u64 {

@@ -35,6 +35,8 @@ export interface DataplaneOptions {
   memory?: WebAssembly.Memory;
   /** where this node's region starts in the shared memory (0: after static data) */
   base?: number;
+  /** the shared memory's region from `base` on was never written (createNodes: a fresh memory, regions in order), so it need not be zero-filled; a memory of its own always is */
+  zeroed?: boolean;
   /**
    * generated-frame slots (ICMP errors, fragments, GSO segments) per round
    * (until txClear), and their size. Default 256 of 2304 bytes. A node that
@@ -143,7 +145,7 @@ export class Dataplane {
     const rc = ex.configure(opts.base ?? 0, this.slots, this.slotSize, opts.fdbCapacity ?? 4096, this.maxPorts,
       this.genSlots, this.genSlotSize, opts.fibCapacity ?? 256, opts.neighCapacity ?? 1024,
       opts.ctCapacity ?? 65536, opts.svcCapacity ?? 256, opts.svcMaxBackends ?? 64, opts.maglev ? 1 : 0,
-      opts.fragBuffers ?? 16, opts.policyCapacity ?? 4096);
+      opts.fragBuffers ?? 16, opts.policyCapacity ?? 4096, opts.memory === undefined || opts.zeroed === true ? 1 : 0);
     if (rc !== 0) throw new Error(`data plane configure failed (${rc}): slots=${this.slots} slotSize=${this.slotSize}`);
     this.ex = ex;
     this.memory = memory;
@@ -456,7 +458,7 @@ export function createNodes(count: number, opts: Omit<DataplaneOptions, 'memory'
   const nodes: Dataplane[] = [];
   let base = 0;
   for (let i = 0; i < count; i++) {
-    const dp = new Dataplane({ ...opts, memory, base });
+    const dp = new Dataplane({ ...opts, memory, base, zeroed: true }); // a fresh memory, each region after the last
     base = dp.regionEnd;
     nodes.push(dp);
     // every node's region is the size of the first's (same options): grow once for all of them, not once

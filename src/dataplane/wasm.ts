@@ -13,7 +13,7 @@ export interface DataplaneExports {
   _initialize(): void;
   configure(base: number, slots: number, slotSize: number, fdbCapacity: number, maxPorts: number,
     genSlots: number, genSlotSize: number, fibCapacity: number, neighCapacity: number, ctCapacity: number,
-    svcCapacity: number, svcMaxBackends: number, maglev: number, fragQueues: number, policyCapacity: number): number;
+    svcCapacity: number, svcMaxBackends: number, maglev: number, fragQueues: number, policyCapacity: number, zeroed: number): number;
   processBatch(first: number, n: number): number;
   txClear(): void;
   rxAddrPtr(): number;
