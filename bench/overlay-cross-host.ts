@@ -38,12 +38,20 @@ export async function withCrossHost<T>(dataplane: Dataplane, name: string, fn: (
   const procs: ChildProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-xh-'));
   const lab = `${name}x`;
-  // Ctrl-C or SIGTERM mid-case: the same cleanup as the finally below (which then finds nothing left)
-  const cleanup = async () => {
-    await Promise.all(procs.map((p) => stop(p)));
-    for (const ns of [...made].reverse()) await netnsDel(ns).catch(() => undefined);
+  // everything the case made, taken down at its end and on Ctrl-C / SIGTERM mid-case (a second call finds nothing left)
+  const takeDown = async (interrupted: boolean): Promise<void> => {
+    // podwire removes its pods on SIGTERM; then the hosts (taking the veth and vxlan devices along)
+    await Promise.all(procs.splice(0).map(async (p, i) => {
+      // a node that ended on its own during the case: say how, so a failed probe has its cause
+      if (!interrupted && (p.exitCode !== null || p.signalCode !== null)) {
+        process.stderr.write(`cross-host: podwire --node n${i + 1} ended during the case (${p.exitCode ?? p.signalCode}); its last output:\n${outputs.get(p)?.slice(-4000) ?? ''}\n`);
+      }
+      await stop(p);
+      if (p.signalCode === 'SIGKILL') await downLab(`${lab}-n${i + 1}`); // killed before it cleaned up
+    }));
+    for (const ns of made.splice(0).reverse()) await netnsDel(ns).catch(() => undefined);
   };
-  const unregister = onInterrupt(cleanup);
+  const unregister = onInterrupt(() => takeDown(true));
   try {
     for (const h of hosts) { await ip(['netns', 'add', h]); made.push(h); }
     await ipBatch([`link add ${name}-v1 type veth peer name ${name}-v2 netns ${hosts[1]}`], hosts[0]);
@@ -77,16 +85,7 @@ export async function withCrossHost<T>(dataplane: Dataplane, name: string, fn: (
     }
     return await fn({ endpoints: { clientNs: pods[0], serverNs: pods[1], serverIp: `${podNet[1]}.2`, target: `${podNet[1]}.2` }, podMtu: POD_MTU });
   } finally {
-    // podwire removes its pods on SIGTERM; then the hosts (taking the veth and vxlan devices along)
-    await Promise.all(procs.map(async (p, i) => {
-      // a node that ended on its own during the case: say how, so a failed probe has its cause
-      if (p.exitCode !== null || p.signalCode !== null) {
-        process.stderr.write(`cross-host: podwire --node n${i + 1} ended during the case (${p.exitCode ?? p.signalCode}); its last output:\n${outputs.get(p)?.slice(-4000) ?? ''}\n`);
-      }
-      await stop(p);
-      if (p.signalCode === 'SIGKILL') await downLab(`${lab}-n${i + 1}`); // killed before it cleaned up
-    }));
-    for (const ns of made.reverse()) await netnsDel(ns).catch(() => undefined);
+    await takeDown(false);
     unregister();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,13 +16,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODWIRE, isRoot, podwire, runProgram, sleep, hostLeftovers, statePathOf } from '../helpers/lab.ts';
+import { PODWIRE, isRoot, podwire, runProgram, until, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { ping } from '../helpers/traffic.ts';
 import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
-import { createStoreNetwork, removeStoreNetwork, type StoreNetwork } from '../helpers/store-network.ts';
-import type { RouteJson } from '../../src/lab/table-control.ts';
+import { createStoreNetwork, removeStoreNetwork, labRoutes, type StoreNetwork } from '../helpers/store-network.ts';
 
 if (!isRoot) console.warn('test/e2e/store-policy.test.ts: skipped — needs root (namespaces, a bridge, TAPs, sockets)');
 if (!hasEtcd) console.warn('test/e2e/store-policy.test.ts: skipped — no etcd (apt-get install etcd-server)');
@@ -83,21 +82,6 @@ function onHost(i: number, args: string[]) {
   return runProgram('nsenter', [`--net=/run/netns/${HOSTS[i]}`, process.execPath, PODWIRE, ...args], { timeoutMs: 60_000 });
 }
 
-async function routes(id: string): Promise<RouteJson[]> {
-  const r = await podwire(['routes', '--json', '--name', id], { timeoutMs: 20_000 });
-  if (r.code !== 0) throw new Error(`podwire routes --name ${id}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { routes: RouteJson[] }[])[0].routes;
-}
-
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000, everyMs = 100): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - t0;
-    if (performance.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 const NET: StoreNetwork = { prefix: 'pw-sp-', bridgeNs: BRIDGE_NS, etcdNs: ETCD_NS, etcdIp: ETCD_IP, hosts: HOSTS, addrs: ADDRS };
 const createNetwork = () => createStoreNetwork(NET);
 const removeNetwork = () => removeStoreNetwork(NET);
@@ -140,7 +124,7 @@ describe.skipIf((!isRoot || !hasEtcd) && !skipsMustFail())('leased pod CIDRs and
     expect(hosts[2].output()).toContain('pod CIDR 10.252.2.0/24, leased from the cluster CIDR');
     // host 1 planned n2 and n3 in the topology's order before their leases came: it follows the leases
     await until('host 1 routes to the leased ranges', async () => {
-      const r = (await routes(`${LAB}-n1`)).filter((x) => x.kind === 'vxlan').map((x) => `${x.cidr} ${x.nextHop}`).sort();
+      const r = (await labRoutes(`${LAB}-n1`)).filter((x) => x.kind === 'vxlan').map((x) => `${x.cidr} ${x.nextHop}`).sort();
       return JSON.stringify(r) === JSON.stringify([`10.252.1.0/24 ${ADDRS[2]}`, `10.252.2.0/24 ${ADDRS[1]}`]);
     });
     expect(hosts[0].output()).toMatch(/node\(s\) n3 \(10\.252\.1\.0\/24\)[^\n]* leased another pod CIDR than planned here/);

@@ -16,14 +16,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PODWIRE, isRoot, podwire, runProgram, execIn, sleep, hostLeftovers, statePathOf } from '../helpers/lab.ts';
+import { PODWIRE, isRoot, podwire, runProgram, execIn, sleep, until, hostLeftovers, statePathOf } from '../helpers/lab.ts';
 import { ping } from '../helpers/traffic.ts';
 import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 import { startPodServers, httpAnswers, killAll, HTTP_PORT } from '../helpers/pod-servers.ts';
 import { hasEtcd, startEtcd, type TestEtcd } from '../../bench/etcd.ts';
 import { skipsMustFail } from '../ci/guard.ts';
-import { createStoreNetwork, removeStoreNetwork, type StoreNetwork } from '../helpers/store-network.ts';
-import type { RouteJson, ServiceFrontendJson } from '../../src/lab/table-control.ts';
+import { createStoreNetwork, removeStoreNetwork, labRoutes, type StoreNetwork } from '../helpers/store-network.ts';
+import type { ServiceFrontendJson } from '../../src/lab/table-control.ts';
 
 if (!isRoot) console.warn('test/e2e/store.test.ts: skipped — needs root (namespaces, a bridge, TAPs, sockets)');
 if (!hasEtcd) console.warn('test/e2e/store.test.ts: skipped — no etcd (apt-get install etcd-server)');
@@ -84,26 +84,10 @@ function onHost(i: number, args: string[]) {
   return runProgram('nsenter', [`--net=/run/netns/${HOSTS[i]}`, process.execPath, PODWIRE, ...args], { timeoutMs: 60_000 });
 }
 
-async function routes(id: string): Promise<RouteJson[]> {
-  const r = await podwire(['routes', '--json', '--name', id], { timeoutMs: 20_000 });
-  if (r.code !== 0) throw new Error(`podwire routes --name ${id}: ${r.stderr}`);
-  return (JSON.parse(r.stdout) as { routes: RouteJson[] }[])[0].routes;
-}
-
 async function frontends(id: string): Promise<ServiceFrontendJson[]> {
   const r = await podwire(['services', '--json', '--name', id], { timeoutMs: 20_000 });
   if (r.code !== 0) throw new Error(`podwire services --name ${id}: ${r.stderr}`);
   return JSON.parse(r.stdout) as ServiceFrontendJson[];
-}
-
-/** Poll `check` every `everyMs` until it holds; the time it took (ms). Throws after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000, everyMs = 50): Promise<number> {
-  const t0 = performance.now();
-  for (;;) {
-    if (await check()) return performance.now() - t0;
-    if (performance.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 const backendsOf = (f: ServiceFrontendJson[], vip: string) => f.find((x) => x.vip === vip)?.backends.map((b) => b.ip).sort() ?? [];
@@ -171,7 +155,7 @@ describe.skipIf((!isRoot || !hasEtcd) && !skipsMustFail())('a cluster across hos
     expect(hosts[1].output()).toContain(`joining lab "${LAB}" at ${STORE} (topology from ${file})`);
     // n4 has no lease: no host routes to it yet
     await until('host 1 routes to n2 and n3 and not n4', async () => {
-      const cidrs = (await routes(`${LAB}-n1`)).filter((r) => r.kind === 'vxlan').map((r) => r.cidr).sort();
+      const cidrs = (await labRoutes(`${LAB}-n1`)).filter((r) => r.kind === 'vxlan').map((r) => r.cidr).sort();
       return JSON.stringify(cidrs) === JSON.stringify(['10.250.1.0/24', '10.250.2.0/24']);
     });
     for (const [from, to] of [['a1', 'b1'], ['a1', 'c1'], ['b1', 'c1'], ['c1', 'a1']] as const) {
@@ -205,7 +189,7 @@ describe.skipIf((!isRoot || !hasEtcd) && !skipsMustFail())('a cluster across hos
   it('a fourth host joins later: every host routes to it, it is reached, it serves the Service and joins its endpoints', async () => {
     hosts.push(await startHost(3));
     servers.push(...await startPodServers([POD.d1]));
-    await Promise.all(hosts.slice(0, 3).map((h) => until(`${h.id} routes to n4`, async () => (await routes(h.id)).some((x) => x.cidr === '10.250.3.0/24' && x.nextHop === ADDRS[3]))));
+    await Promise.all(hosts.slice(0, 3).map((h) => until(`${h.id} routes to n4`, async () => (await labRoutes(h.id)).some((x) => x.cidr === '10.250.3.0/24' && x.nextHop === ADDRS[3]))));
     for (const from of ['a1', 'b1', 'c1'] as const) {
       const r = await ping(`pw-${POD[from]}`, IP.d1);
       expect(r.code, `${from} -> d1: ${r.stdout}`).toBe(0);
@@ -229,7 +213,7 @@ describe.skipIf((!isRoot || !hasEtcd) && !skipsMustFail())('a cluster across hos
     expect(ms).toBeGreaterThan(1000); // not at once: the lease's TTL ran out, nobody told them
     // and the data planes hold it so
     for (const h of others) {
-      const [r, f] = await Promise.all([routes(h.id), frontends(h.id)]);
+      const [r, f] = await Promise.all([labRoutes(h.id), frontends(h.id)]);
       expect(r.some((x) => x.cidr === '10.250.2.0/24'), h.id).toBe(false);
       expect(backendsOf(f, WEB_VIP), h.id).toEqual([IP.a1, IP.b1, IP.d1]);
     }
@@ -272,7 +256,7 @@ describe.skipIf((!isRoot || !hasEtcd) && !skipsMustFail())('a cluster across hos
     const h4 = hosts.pop()!;
     const t0 = performance.now();
     expect(await h4.stop()).toBe(0);
-    const ms = await until('n1 drops n4 right away', async () => !(await routes(`${LAB}-n1`)).some((x) => x.cidr === '10.250.3.0/24'), 5000);
+    const ms = await until('n1 drops n4 right away', async () => !(await labRoutes(`${LAB}-n1`)).some((x) => x.cidr === '10.250.3.0/24'), 5000);
     expect(performance.now() - t0).toBeLessThan(TTL * 1000 + 5000);
     void ms;
     for (const h of hosts.splice(0)) expect(await h.stop()).toBe(0);

@@ -246,6 +246,16 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Poll `check` every `everyMs` until it holds; the time it took (ms). Throws after `ms`, naming `what`. */
+export async function until(what: string, check: () => Promise<boolean>, ms = 15_000, everyMs = 50): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - t0;
+    if (performance.now() - t0 > ms) throw new Error(`not within ${ms} ms: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
 function assertPw(ns: string): void {
   if (!ns.startsWith('pw-')) throw new Error(`refusing to run in namespace "${ns}": tests only use pw-* namespaces`);
 }

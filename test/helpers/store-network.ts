@@ -3,7 +3,8 @@
 // bridge's namespace with its other end moved straight into the host's:
 // nothing appears in the root namespace.
 import { spawnSync } from 'node:child_process';
-import { runProgram } from './lab.ts';
+import { podwire, runProgram } from './lab.ts';
+import type { RouteJson } from '../../src/lab/table-control.ts';
 
 export interface StoreNetwork {
   /** name prefix of the bridge's links (pw-xx-): the bridge is PREFIX br0, its ports PREFIX p<i>, each end PREFIX eth */
@@ -37,4 +38,11 @@ export async function createStoreNetwork(n: StoreNetwork): Promise<void> {
 /** Synchronous, so it can run in a process 'exit' handler too. */
 export function removeStoreNetwork(n: StoreNetwork): void {
   for (const ns of [...n.hosts, n.etcdNs, n.bridgeNs]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+}
+
+/** The routes of a host's lab (`podwire routes --json --name ID`): its first node's. */
+export async function labRoutes(id: string): Promise<RouteJson[]> {
+  const r = await podwire(['routes', '--json', '--name', id], { timeoutMs: 20_000 });
+  if (r.code !== 0) throw new Error(`podwire routes --name ${id}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { routes: RouteJson[] }[])[0].routes;
 }
