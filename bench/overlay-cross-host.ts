@@ -4,8 +4,11 @@
 //
 //   podwire  one `podwire up FILE --node nX` per host, started inside it
 //            with nsenter (as the cross-host e2e suite does): its underlay
-//            is a UDP socket on the host's address (src/dataplane/
-//            socket-underlay.ts).
+//            is a TAP in the host namespace that nftables joins to the veth
+//            for VXLAN (src/lab/host-tap-underlay.ts); with
+//            PODWIRE_HOST_UNDERLAY=socket in the environment (the nodes
+//            inherit it), a UDP socket on the host's address instead
+//            (src/dataplane/socket-underlay.ts).
 //   kernel   in the same two hosts: a vxlan device (VNI 1, UDP 8472, the
 //            Linux defaults otherwise) between the host addresses, a pod
 //            namespace behind each on a veth with the pod MTU (1450),
@@ -23,7 +26,8 @@ import { onInterrupt } from './interrupt.ts';
 import type { Endpoints } from './probes.ts';
 import type { Dataplane } from './overlay.ts';
 
-export const CROSS_HOST_DESCRIPTION = 'pods on two hosts (network namespaces joined by a veth), VXLAN: podwire `up --node` on each (UDP socket underlay) vs the kernel\'s vxlan device';
+export const CROSS_HOST_DESCRIPTION = `pods on two hosts (network namespaces joined by a veth), VXLAN: podwire \`up --node\` on each (${
+  process.env.PODWIRE_HOST_UNDERLAY === 'socket' ? 'UDP socket underlay: PODWIRE_HOST_UNDERLAY=socket' : 'host TAP underlay, steered to the veth by nftables'}) vs the kernel's vxlan device`;
 const ADDRS = ['10.97.0.1', '10.97.0.2'] as const;
 const VXLAN_PORT = 8472;
 const POD_MTU = 1450;

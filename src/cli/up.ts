@@ -160,6 +160,8 @@ async function startAndReport(plan: LabPlan, opts: UpFlags, metrics: MetricsAddr
     const others = plan.nodes.filter((n) => n !== me);
     const via = plan.overlay === 'vxlan' ? `VXLAN over UDP ${me.underlayIp}:${plan.vxlan.port}` : `IP-in-IP (raw IP protocol 4) from ${me.underlayIp}`;
     console.log(`podwire: node ${me.name} here; ${others.length ? `${others.map((n) => `${n.name} at ${n.underlayIp}`).join(', ')} over ${via}` : 'no other nodes'}`);
+    const path = lab.underlayPaths[me.name];
+    if (path) console.log(`podwire: ${path.text}`);
   }
   console.log(clusterDnsLine(plan, lab.dns));
   const ing = ingressLine(plan, lab.ingress);

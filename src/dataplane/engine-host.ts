@@ -140,7 +140,7 @@ export class EngineHost {
     } else if (m.type === 'captured') {
       for (const sink of this.captureSinks.values()) sink(m);
       Atomics.sub(this.captureBacklog, 0, m.data.byteLength); // handled: the worker may stage that much again
-    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'peerRoutes' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem'
+    } else if (m.type === 'conntrack' || m.type === 'services' || m.type === 'announce' || m.type === 'peerRoutes' || m.type === 'neighbors' || m.type === 'policies' || m.type === 'trace' || m.type === 'traceLive' || m.type === 'tables' || m.type === 'capture' || m.type === 'netem'
       || m.type === 'attachPort' || m.type === 'detachPort' || m.type === 'dropPorts') {
       this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
@@ -191,6 +191,12 @@ export class EngineHost {
   async peerRoutes(node: string, routes: RouteConfig[], timeoutMs = 5000): Promise<void> {
     const m = await this.ask({ type: 'peerRoutes', id: 0, node, routes }, timeoutMs);
     if (m.type !== 'peerRoutes' || m.error) throw new Error(`node ${node}: ${m.type === 'peerRoutes' ? m.error : 'no answer'}`);
+  }
+
+  /** Node `node`'s neighbour entries: `set` added or changed, `del` removed (host-neighbors.ts). */
+  async neighbors(node: string, set: { ip: string; mac: string }[], del: string[], timeoutMs = 5000): Promise<void> {
+    const m = await this.ask({ type: 'neighbors', id: 0, node, set, del }, timeoutMs);
+    if (m.type !== 'neighbors' || m.error) throw new Error(`node ${node}: ${m.type === 'neighbors' ? m.error : 'no answer'}`);
   }
 
   async announce(node: string, addresses: string[], timeoutMs = 5000): Promise<void> {
@@ -273,7 +279,7 @@ export class EngineHost {
     return m.type === 'dropPorts' ? m.names : [];
   }
 
-  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'peerRoutes' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' | 'dropPorts' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
+  private ask(req: Extract<EngineRequest, { type: 'conntrack' | 'services' | 'announce' | 'peerRoutes' | 'neighbors' | 'policies' | 'trace' | 'traceLive' | 'tables' | 'capture' | 'netem' | 'netemLink' | 'attachPort' | 'detachPort' | 'dropPorts' }>, timeoutMs: number, fixedId?: number): Promise<EngineReply> {
     if (this.exited) return Promise.reject(new Error('data plane worker is not running'));
     const id = fixedId ?? this.nextId++;
     return new Promise((resolve, reject) => {

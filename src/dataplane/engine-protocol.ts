@@ -118,6 +118,8 @@ export type EngineRequest =
   // multi-host labs with a shared store: the routes through the overlay to other nodes become `routes`
   // (nodes whose lease expired leave, nodes that joined arrive); local and connected routes stay
   | { type: 'peerRoutes'; id: number; node: string; routes: RouteConfig[] }
+  // a `--node` host's TAP underlay: peer underlay addresses whose next hop's MAC changed (set) or is unknown (del)
+  | { type: 'neighbors'; id: number; node: string; set: { ip: string; mac: string }[]; del: string[] }
   // `podwire apply` / `delete networkpolicy`: node `node`'s policy tables become `policies` (policy-sync.ts)
   | { type: 'policies'; id: number; node: string; policies: CompiledPolicies }
   // `podwire trace`: run `frame` (Ethernet) as if read from `port` of `node`, dry (trace-walk.ts)
@@ -250,6 +252,7 @@ export type EngineReply =
   | { type: 'services'; id: number; node: string; result?: ServiceSyncResult; error?: string }
   | { type: 'announce'; id: number; node: string; error?: string }
   | { type: 'peerRoutes'; id: number; node: string; error?: string }
+  | { type: 'neighbors'; id: number; node: string; error?: string }
   | { type: 'policies'; id: number; node: string; error?: string }
   | { type: 'trace'; id: number; result?: TraceResult; error?: string }
   | { type: 'traceLive'; id: number }

@@ -93,6 +93,18 @@ const HANDLERS: Handlers = {
     }
   },
 
+  neighbors: (req, ctx) => {
+    const n = ctx.nodes.find((x) => x.name === req.node);
+    try {
+      if (!n) throw new Error(`no podwire node ${req.node} in this lab`);
+      for (const ip of req.del) n.dp.delNeighbor(ip);
+      for (const nb of req.set) n.dp.setNeighbor(nb.ip, nb.mac);
+      ctx.reply({ type: 'neighbors', id: req.id, node: req.node });
+    } catch (e) {
+      ctx.reply({ type: 'neighbors', id: req.id, node: req.node, error: (e as Error).message });
+    }
+  },
+
   policies: (req, ctx) => {
     const n = ctx.nodes.find((x) => x.name === req.node);
     try {

@@ -5,11 +5,13 @@
 //
 // With plan.hostNode (`podwire up --node`) the process runs that node only:
 // its pods, and an underlay socket bound to its address that carries VXLAN or
-// IP-in-IP to the other nodes' hosts. The lab is then known on this host as
+// IP-in-IP to the other nodes' hosts; VXLAN goes through a TAP steered to the
+// host's uplink instead where it can (host-tap-underlay.ts), the socket then
+// only holding the port. The lab is then known on this host as
 // `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
 import { watchNamespaces } from './netns-watch.ts';
-import { UnderlaySocket, udpOffloadsFromEnv } from '../io/socket.ts';
+import { UnderlaySocket, udpOffloadsFromEnv, SOL_UDP, UDP_GRO } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREFIX } from '../io/netns.ts';
 import { EngineHost, type WorkerState } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
@@ -25,7 +27,9 @@ import { nodeTables } from '../model/node-tables.ts';
 import { serviceFrontends } from './service-frontends.ts';
 export { serviceFrontends };
 import { createUnderlay, attachVethNode, type Underlay } from './underlay.ts';
-import { underlayPath, type UnderlayPath } from './underlay-path.ts';
+import { underlayPath, hostUnderlayPath, type UnderlayPath } from './underlay-path.ts';
+import { setUpHostUnderlay, removeHostTapTable, type HostUnderlay } from './host-tap-underlay.ts';
+import { setsockoptInt } from '../io/libc.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { KernelPolicies } from './kernel-policies.ts';
@@ -132,6 +136,7 @@ export class Lab {
     let kernelPolicies: KernelPolicies | undefined;
     let underlay: Underlay | undefined;
     const sockets = new Map<NodePlan, UnderlaySocket>();
+    let host: HostUnderlay | undefined;
     try {
       // first, so a node address that is not this host's fails before anything exists
       if (plan.hostNode && plan.nodes.length > 1) {
@@ -139,7 +144,17 @@ export class Lab {
           const kind = plan.overlay === 'ipip' ? 'ipip' : 'vxlan'; // host-gw is refused by selectHostNode
           sockets.set(n, UnderlaySocket.open(kind, n.underlayIp, plan.vxlan.port, udpOffloadsFromEnv()));
         }
+        const n = wasmNodes[0];
+        host = await setUpHostUnderlay({
+          labId: id, overlay: plan.overlay, offloads: plan.offloads, localIp: n.underlayIp, port: plan.vxlan.port,
+          peers: plan.nodes.filter((o) => o.name !== n.name).map((o) => o.underlayIp),
+          record: (link, table) => { state.links.push(link); state.nftTables = [table]; writeState(state); },
+        });
+        // the socket only holds the port now: coalescing there would only be undone at the TAP
+        if (host.mode === 'tap') setsockoptInt(sockets.get(n)!.fd, SOL_UDP, UDP_GRO, 0);
+        clock.mark(`host underlay (${host.mode})`);
       }
+      const hostTap = host?.mode === 'tap' ? host : undefined;
       await ipBatch(pods.map((p) => `netns add ${p.namespace}`));
       clock.mark(`pod namespaces (${pods.length})`);
       // each pod's eth0 is born in its namespace (moving a device costs ~20 ms of RCU barrier under the rtnl lock)
@@ -197,7 +212,10 @@ export class Lab {
           const live = withIngressPod(withDnsPod(plan));
           const now = live.nodes.find((x) => x.name === n.name)!;
           return {
-            ...engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n), sockets.get(n)),
+            ...(hostTap
+              ? engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), hostTap.underlay.tap, undefined,
+                { mac: hostTap.underlay.uplink.mac, peerMacs: hostTap.neighbors.macs })
+              : engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n), sockets.get(n))),
             announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
           };
         }),
@@ -210,6 +228,19 @@ export class Lab {
       const lab = new Lab(plan, taps, [...sockets.values()], engine, state);
       if (hasUnderlay(plan) && !plan.hostNode) {
         for (const n of wasmNodes) lab.underlayPaths[n.name] = underlayPath(plan, ulTaps.get(n)?.offloads);
+      }
+      if (host) {
+        const n = wasmNodes[0];
+        lab.underlayPaths[n.name] = host.mode === 'tap'
+          ? hostUnderlayPath({ tap: host.underlay.tap.offloads, name: host.underlay.tap.name, uplink: host.underlay.uplink.dev, uplinkMac: host.underlay.uplink.mac, table: host.underlay.table })
+          : hostUnderlayPath({ socketWhy: host.why });
+        if (host.mode === 'tap') {
+          lab.hostTap = host;
+          // a next hop's MAC that changes (or is learned late) reaches the data plane (host-neighbors.ts)
+          host.neighbors.watch(5000, (changed) => engine!.neighbors(n.name,
+            [...changed].flatMap(([ip, mac]) => (mac ? [{ ip, mac }] : [])),
+            [...changed].flatMap(([ip, mac]) => (mac ? [] : [ip]))), (line) => lab.log(line));
+        }
       }
       lab.upPhases = clock.phases;
       if (engine) engine.onDied = (reason) => void lab.workerDied(reason, engineConfig);
@@ -239,6 +270,7 @@ export class Lab {
     } catch (e) {
       await dns?.close().catch(() => {});
       await ingress?.stop().catch(() => {});
+      if (host?.mode === 'tap') { host.neighbors.stop(); await host.underlay.close(); }
       for (const s of sockets.values()) s.close();
       await removeHostObjects(state);
       Tap.closeAll(taps);
@@ -261,6 +293,8 @@ export class Lab {
 
   /** Each podwire node's underlay path (underlay-path.ts), as `podwire status` shows it; empty without an underlay or across hosts. */
   readonly underlayPaths: Record<string, UnderlayPath> = {};
+  /** a `--node` host's TAP underlay (host-tap-underlay.ts), taken down with the lab */
+  hostTap: Extract<HostUnderlay, { mode: 'tap' }> | undefined;
 
   /** The forwarding worker as `podwire status` shows it (dataplane). */
   get dataplaneStatus(): DataplaneStatus {
@@ -457,6 +491,10 @@ export class Lab {
     for (const s of this.sockets) {
       try { s.close(); } catch { /* already closed */ }
     }
+    if (this.hostTap) {
+      this.hostTap.neighbors.stop();
+      await this.hostTap.underlay.close();
+    }
     await removeHostObjects(this.state);
     clock.mark(`namespaces deleted (${this.state.namespaces.length})`);
     // a pod namespace lives on (unnamed) until its TAP's fd is closed; the TAPs are left to the kernel, which
@@ -473,7 +511,9 @@ export class Lab {
  * bridge (`ulFd`), a host socket to nodes on other hosts (`sock`), or
  * carried in-process (neither).
  */
-function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulTap: Tap | undefined, sock?: UnderlaySocket): EngineNodeConfig {
+function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, ulTap: Tap | undefined, sock?: UnderlaySocket,
+  /** a `--node` host's TAP underlay: the frames carry the uplink's MAC and each peer's next hop's (host-tap-underlay.ts) */
+  hostWire?: { mac: string; peerMacs: ReadonlyMap<string, string> }): EngineNodeConfig {
   const ulFd = ulTap?.fd ?? -1;
   // an underlay port with more than one node, or with hosts outside the cluster to meet
   const multi = hasUnderlay(plan);
@@ -487,7 +527,7 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
     // a port is named as users name its pod (NAME, or NAMESPACE/NAME outside default): capture and stats find it so
     ports: n.pods.map((p) => ({ port: p.port, fd: tapFd(p), mtu: p.mtu, name: podLabel(p), mac: p.mac, ...(p.netem ? { netem: p.netem } : {}) })),
     underlay: multi ? {
-      port: maxPorts - 1, ip: n.underlayIp, mac: n.underlayMac, mtu: plan.mtu, fd: ulFd,
+      port: maxPorts - 1, ip: n.underlayIp, mac: hostWire?.mac ?? n.underlayMac, mtu: plan.mtu, fd: ulFd,
       // a TAP on a real bridge cannot take a VXLAN/IP-in-IP-wrapped super-frame (the kernel would
       // segment the outer packet); host-gw super-frames are plain TCP, which it takes. A socket
       // sends one datagram per frame: every frame must be one wire packet
@@ -506,9 +546,22 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
       } : {}),
     } : undefined,
     overlay: { kind: plan.nodes.length > 1 ? plan.overlay : 'none', vni: plan.vxlan.vni, port: plan.vxlan.port, vtepMac: n.vtepMac },
-    ...nodeTables(plan, n),
+    ...(hostWire ? hostWireTables(plan, n, hostWire.peerMacs) : nodeTables(plan, n)),
     services: serviceFrontends(plan, n),
     policies: compilePlanPolicies(plan, n.name),
+  };
+}
+
+/** nodeTables with the other nodes' neighbour entries at their next hops' real MACs; a peer not resolved yet has none. */
+function hostWireTables(plan: LabPlan, n: NodePlan, peerMacs: ReadonlyMap<string, string>): ReturnType<typeof nodeTables> {
+  const t = nodeTables(plan, n);
+  const peers = new Set(plan.nodes.filter((o) => o !== n).map((o) => o.underlayIp));
+  return {
+    ...t,
+    neighbors: [
+      ...t.neighbors.filter((nb) => !peers.has(nb.ip)),
+      ...[...peers].flatMap((ip) => { const mac = peerMacs.get(ip); return mac ? [{ ip, mac }] : []; }),
+    ],
   };
 }
 
@@ -576,6 +629,7 @@ export async function removeHostObjects(state: LabState, opts: { checkMarks?: bo
     });
   }
   const links = state.links.filter((l) => linksNow.has(l));
+  for (const t of state.nftTables ?? []) await removeHostTapTable(t).catch(() => false); // a --node host's steering (host-tap-underlay.ts)
   if (links.length) await ipBatch(links.map((l) => `link del ${l}`), undefined, { force: true }).catch(() => {});
   if (namespaces.length) await ipBatch(namespaces.map((n) => `netns del ${n}`), undefined, { force: true }).catch(() => {});
   removeEtcNetns((state.etcNetns ?? []).filter((n) => !skipped.includes(n))); // the pods' resolv.conf (cluster-dns.ts)

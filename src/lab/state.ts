@@ -25,6 +25,8 @@ export interface LabState {
   /** root-namespace links this lab may create (TAPs before they move into their pod) */
   links: string[];
   socket: string;
+  /** nftables netdev tables this lab loads in its own namespace (a `--node` host's TAP underlay, host-tap-underlay.ts) */
+  nftTables?: string[];
   /** /etc/netns/<name> directories this lab writes (the pods' resolv.conf, src/lab/cluster-dns.ts) */
   etcNetns?: string[];
   /** the Ingress controller's nginx: its prefix directory and master pid (src/lab/ingress.ts) */

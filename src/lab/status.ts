@@ -150,7 +150,7 @@ export function labStatus(plan: LabPlan, pid: number, startedAt: string, stats: 
         events: s?.counters.events ?? {},
         fdb: { entries: s?.fdb.length ?? 0, capacity: s?.fdbCapacity ?? 0, table: s?.fdb ?? [] },
         underlay: s && s.underlayPort >= 0 ? {
-          ip: n.underlayIp, mac: n.underlayMac, vtepMac: n.vtepMac, port: s.underlayPort,
+          ip: n.underlayIp, mac: underlayPaths[n.name]?.wireMac ?? n.underlayMac, vtepMac: n.vtepMac, port: s.underlayPort,
           counters: s.counters.ports[s.underlayPort], fabric: s.fabric,
           ...(underlayPaths[n.name] ? { path: underlayPaths[n.name] } : {}),
           ...(s.socket ? {

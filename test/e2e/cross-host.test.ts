@@ -2,17 +2,22 @@
 // network namespace (pw-xh-h1, pw-xh-h2) joined to the other by a veth
 // (10.98.0.1/24 <-> 10.98.0.2/24), and runs its own podwire process for its
 // own node: `nsenter --net=/run/netns/pw-xh-hN podwire up FILE --node nN --name xh`.
-// The nodes' underlay is the hosts' network: VXLAN over a UDP socket, or
-// IP-in-IP over a raw socket, between the two host addresses. Per overlay:
+// The nodes' underlay is the hosts' network: VXLAN through a TAP in each host
+// namespace that nftables steers to and from the veth (host-tap-underlay.ts,
+// the default), VXLAN over a UDP socket (PODWIRE_HOST_UNDERLAY=socket), or
+// IP-in-IP over a raw socket, between the two host addresses. Per underlay:
 // pods on different hosts ping (TTL 62: two routers between them) and move
 // 20 MB over TCP both ways with a sha256 at both ends; a capture on the veth
 // shows genuine VXLAN (UDP 8472, VNI 1) or IP protocol 4 between the host
 // addresses, checksums good; `status` shows the socket's counters; SIGTERM
-// removes everything. The VXLAN case also measures iperf3 across the hosts,
-// shows the stream went through UDP GSO sends and UDP_GRO reads, proves the
-// kernel socket drops a datagram with a bad UDP checksum (and takes one with
-// none), and captures parallel flows on the wire: datagrams within the MTU,
-// checksums good, source ports spread over the sender's pool. A second VXLAN
+// removes everything (the TAP and the nftables table too; after a kill -9,
+// `podwire down` removes the table). The VXLAN cases also measure iperf3
+// across the hosts, prove a datagram with a bad outer UDP checksum is dropped
+// (by the kernel's UDP socket, or by the data plane behind the TAP) and one
+// with none is taken, and capture parallel flows on the wire: datagrams within
+// the MTU, checksums good, source ports spread. Through the socket the stream
+// goes through UDP GSO sends and UDP_GRO reads; through the TAP as whole
+// UDP-tunnel GSO super-frames both ways, segmented by the kernel. A second VXLAN
 // run with PODWIRE_UDP_GSO=0 PODWIRE_UDP_GRO=0 exercises the fallback
 // (sendmmsg, one datagram a read, no UDP checksum).
 //
@@ -41,6 +46,7 @@ import { capture } from '../helpers/capture.ts';
 import { startHostPodwire, killHostsNow, type HostProc } from '../helpers/host-podwire.ts';
 import { refChecksum } from '../util.ts';
 import { netnsExec, netnsRun } from '../../src/io/netns.ts';
+import { hostTapName, hostTapTable } from '../../src/lab/host-tap-underlay.ts';
 import { waitForLine, stop } from '../../bench/child.ts';
 
 if (!isRoot) console.warn('test/e2e/cross-host.test.ts: skipped — needs root (creates network namespaces, a veth, TAPs and raw sockets); run as root (CI is root)');
@@ -62,6 +68,13 @@ const hasEthtool = isRoot && hasTool('ethtool');
 const hasPython = isRoot && hasTool('python3');
 
 type Overlay = 'vxlan' | 'ipip';
+/** How a --node host carries the overlay: the host TAP (VXLAN's default) or the socket. */
+interface Variant { overlay: Overlay; tap: boolean; env?: NodeJS.ProcessEnv; title: string }
+const VARIANTS: Variant[] = [
+  { overlay: 'vxlan', tap: true, title: 'overlay vxlan through the host TAP (the default)' },
+  { overlay: 'vxlan', tap: false, env: { PODWIRE_HOST_UNDERLAY: 'socket' }, title: 'overlay vxlan over the UDP socket (PODWIRE_HOST_UNDERLAY=socket)' },
+  { overlay: 'ipip', tap: false, title: 'overlay ipip' },
+];
 
 /**
  * n1 (a1) at 10.98.0.1, n2 (b1) at 10.98.0.2. The Service range moves off the
@@ -175,6 +188,13 @@ async function removeHosts(): Promise<void> {
   for (const h of HOSTS) await runProgram('ip', ['netns', 'del', h]); // takes the veth with it
 }
 
+/** The nftables netdev tables in host namespace `ns`. */
+async function hostNftTables(ns: string): Promise<string[]> {
+  const r = await runProgram('nsenter', [`--net=/run/netns/${ns}`, 'nft', 'list', 'tables', 'netdev']);
+  if (r.code !== 0) throw new Error(`nft list tables in ${ns}: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^table netdev /, '').trim());
+}
+
 /** Links in host namespace `ns`. */
 async function hostLinks(ns: string): Promise<string[]> {
   const r = await runProgram('ip', ['-n', ns, '-j', 'link', 'show']);
@@ -192,7 +212,7 @@ async function hostLinks(ns: string): Promise<string[]> {
 async function captureVeth(filter: string, fields: string[], count: number, traffic: () => Promise<unknown>): Promise<string[][]> {
   return capture({
     ns: HOSTS[0], iface: VETHS[0], filter, fields, count,
-    prefs: ['ip.check_checksum:TRUE', 'udp.check_checksum:TRUE'], decodeAs: [`udp.port==${VXLAN_PORT},vxlan`],
+    prefs: ['ip.check_checksum:TRUE', 'udp.check_checksum:TRUE', 'tcp.check_checksum:TRUE'], decodeAs: [`udp.port==${VXLAN_PORT},vxlan`],
   }, traffic);
 }
 
@@ -207,6 +227,9 @@ interface NodeStatus {
     ports: { pod: string; rx_packets: number; tx_packets: number }[];
     underlay?: {
       ip: string;
+      mac: string;
+      counters: { rx_packets: number; tx_packets: number };
+      path?: { mode: string; text: string };
       socket?: {
         kind: string; txPackets: number; txErrors: number; txNoPeer: number; txNotTunnel: number;
         rxPackets: number; rxErrors: number; rxUnknownPeer: number; rxTooBig: number; rxTooShort: number;
@@ -277,16 +300,18 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
     expect(existsSync(statePathOf(`${LAB}-n1`))).toBe(false);
   });
 
-  for (const overlay of ['vxlan', 'ipip'] as const) {
-    describe(`overlay ${overlay}`, () => {
+  for (const { overlay, tap, env, title } of VARIANTS) {
+    describe(title, () => {
       const hosts: HostProc[] = [];
       const podMtu = overlay === 'vxlan' ? 1450 : 1480;
+      /** what the host namespaces hold besides lo and the veth while the lab runs: the TAP through which VXLAN goes */
+      const tapOf = (i: number) => (tap ? [hostTapName(`${LAB}-n${i + 1}`)] : []);
 
       beforeAll(async () => {
-        const file = join(dir, `${overlay}.yaml`);
+        const file = join(dir, `${overlay}${tap ? '-tap' : ''}.yaml`);
         writeFileSync(file, topology(overlay));
-        hosts.push(await startNode(HOSTS[0], file, 'n1'));
-        hosts.push(await startNode(HOSTS[1], file, 'n2'));
+        hosts.push(await startNode(HOSTS[0], file, 'n1', env));
+        hosts.push(await startNode(HOSTS[1], file, 'n2', env));
       });
       afterAll(async () => {
         await Promise.all(hosts.map((h) => h.stop()));
@@ -306,9 +331,15 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
         expect((await hostLeftovers([NS.a1, NS.b1])).namespaces.sort()).toEqual([NS.a1, NS.b1]);
         expect(await linkMtu(NS.a1)).toBe(podMtu);
         expect(await linkMtu(NS.b1)).toBe(podMtu);
-        // the TAPs were created in the host namespaces and moved into the pods: the hosts keep only lo and the veth
-        expect(await hostLinks(HOSTS[0])).toEqual(['lo', VETHS[0]]);
-        expect(await hostLinks(HOSTS[1])).toEqual(['lo', VETHS[1]]);
+        // the pods' TAPs were created in the host namespaces and moved into the pods: the hosts keep lo, the veth (and the underlay TAP)
+        expect(await hostLinks(HOSTS[0])).toEqual(['lo', ...tapOf(0), VETHS[0]].sort());
+        expect(await hostLinks(HOSTS[1])).toEqual(['lo', ...tapOf(1), VETHS[1]].sort());
+        for (const [i, h] of hosts.entries()) {
+          expect(await hostNftTables(HOSTS[i])).toEqual(tap ? [hostTapTable(h.id)] : []);
+          expect(h.output()).toContain(tap
+            ? `podwire: host TAP underlay: ${hostTapName(h.id)} <-> ${VETHS[i]} (nftables table netdev ${hostTapTable(h.id)}), udp-tunnel GSO tx+rx`
+            : 'podwire: host socket underlay: UDP socket');
+        }
       });
 
       it('cross-host ping both ways with TTL 62', async () => {
@@ -333,7 +364,7 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
       it.skipIf(!hasTshark)(`the wire between the hosts carries genuine ${overlay === 'vxlan' ? 'VXLAN (UDP 8472, VNI 1)' : 'IP-in-IP (IP protocol 4)'}, checksums good`, async () => {
         const fields = ['ip.src', 'ip.dst', 'ip.proto', 'ip.checksum.status', 'udp.srcport', 'udp.dstport', 'udp.checksum', 'udp.checksum.status',
           'vxlan.vni', 'icmp.type', 'icmp.checksum.status', '_ws.malformed'];
-        const pools = (await Promise.all(hosts.map((h) => status(h.id)))).map((x) => x.nodes[0].underlay!.socket!.sourcePorts);
+        const pools = (await Promise.all(hosts.map((h) => status(h.id)))).map((x) => x.nodes[0].underlay!.socket?.sourcePorts);
         const rows = await withVethTxCsumOff(() => captureVeth(overlay === 'vxlan' ? `udp port ${VXLAN_PORT}` : 'ip proto 4', fields, 4,
           () => ping(NS.a1, IP.b1, 1)));
         expect(rows.length, JSON.stringify(rows)).toBe(4);
@@ -354,10 +385,17 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
           expect(f(r, '_ws.malformed'), what).toBe('');
           if (overlay === 'vxlan') {
             expect(f(r, 'udp.dstport'), what).toBe(String(VXLAN_PORT));
-            // from one of the sending host's source ports (its pool), not the VXLAN port
-            expect(pools[oSrc === ADDRS[0] ? 0 : 1], what).toContain(Number(f(r, 'udp.srcport')));
-            // UDP GSO needs UDP checksums: podwire sets them (the kernel's vxlan device sends none over IPv4 by default)
-            expect(f(r, 'udp.checksum.status'), what).toBe(GOOD);
+            if (tap) {
+              // the data plane's own headers: a per-flow source port from the kernel's default range, and no UDP
+              // checksum on a frame that is not a super-frame, as Linux's vxlan device sends over IPv4 by default
+              expect(Number(f(r, 'udp.srcport')), what).toBeGreaterThanOrEqual(32768);
+              expect(f(r, 'udp.checksum.status'), what).toBe(NOT_PRESENT);
+            } else {
+              // from one of the sending host's source ports (its pool), not the VXLAN port
+              expect(pools[oSrc === ADDRS[0] ? 0 : 1], what).toContain(Number(f(r, 'udp.srcport')));
+              // UDP GSO needs UDP checksums: podwire sets them (the kernel's vxlan device sends none over IPv4 by default)
+              expect(f(r, 'udp.checksum.status'), what).toBe(GOOD);
+            }
             expect(f(r, 'vxlan.vni'), what).toBe('1');
           } else {
             expect(f(r, 'udp.dstport'), what).toBe('');
@@ -366,7 +404,29 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
         expect([...dirs].sort()).toEqual([`${ADDRS[0]}>${ADDRS[1]}`, `${ADDRS[1]}>${ADDRS[0]}`]);
       });
 
-      it('status on each host: its node only, the socket and its peer, every tunnel packet sent and taken apart, nothing dropped', async () => {
+      it.runIf(tap)('status on each host: its node only, the host TAP path, super-frames sent and received whole, every tunnel packet taken apart, nothing dropped', async () => {
+        const [s1, s2] = await Promise.all(hosts.map((h) => status(h.id)));
+        for (const [s, me, i] of [[s1, 'n1', 0], [s2, 'n2', 1]] as const) {
+          expect([s.lab, s.hostNode], me).toEqual([`${LAB}-${me}`, me]);
+          expect(s.nodes.map((n) => n.name)).toEqual([me]);
+          const n = s.nodes[0];
+          const u = n.underlay!;
+          expect(u.ip).toBe(ADDRS[i]);
+          expect(u.socket).toBeUndefined();
+          expect(u.path?.mode).toBe('udp-tunnel-gso');
+          // the frames carry the uplink's own MAC: the host kernel's peer answers to it
+          const link = await runProgram('ip', ['-n', HOSTS[i], '-j', 'link', 'show', 'dev', VETHS[i]]);
+          expect(u.mac).toBe((JSON.parse(link.stdout) as { address: string }[])[0].address);
+          // the 20 MB streams crossed whole both ways: written as UDP-tunnel GSO super-frames, read the same way
+          expect(n.events.tunnel_gso_sent, JSON.stringify(n.events)).toBeGreaterThan(100);
+          expect(n.events.tunnel_gso_received, JSON.stringify(n.events)).toBeGreaterThan(100);
+          expect(u.counters.tx_packets).toBe(n.events.vxlan_encap);
+          expect(u.counters.rx_packets).toBe(n.events.vxlan_decap);
+          expect(Object.entries(n.drops).filter(([, v]) => v !== 0), `${me} drops`).toEqual([]);
+        }
+      });
+
+      it.runIf(!tap)('status on each host: its node only, the socket and its peer, every tunnel packet sent and taken apart, nothing dropped', async () => {
         const [s1, s2] = await Promise.all(hosts.map((h) => status(h.id)));
         const [enc, dec] = overlay === 'vxlan' ? ['vxlan_encap', 'vxlan_decap'] : ['ipip_encap', 'ipip_decap'];
         for (const [s, me, peer, i] of [[s1, 'n1', 'n2', 0], [s2, 'n2', 'n1', 1]] as const) {
@@ -402,11 +462,31 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
       if (overlay === 'vxlan') {
         it.skipIf(!hasIperf)('iperf3 across the hosts (throughput reported, not judged)', async () => {
           const r = await iperf(NS.a1, NS.b1, IP.b1, 5);
-          console.log(`cross-host VXLAN (UDP socket) iperf3 a1 -> b1: ${r.gbps.toFixed(2)} Gbit/s`);
+          console.log(`cross-host VXLAN (${tap ? 'host TAP' : 'UDP socket'}) iperf3 a1 -> b1: ${r.gbps.toFixed(2)} Gbit/s`);
           expect(r.gbps).toBeGreaterThan(0);
         });
 
-        it.skipIf(!hasPython)('the outer UDP checksum is the kernel\'s to verify: a bad one is dropped (Udp InCsumErrors), none (0) or a good one is taken', async () => {
+        it.skipIf(!hasPython || !tap)('through the TAP the data plane verifies the outer UDP checksum: a bad one is dropped (vxlan_bad_checksum), none (0) or a good one is taken', async () => {
+          const node = async () => (await status(hosts[0].id)).nodes[0];
+          const settle = () => sleep(300);
+          const n0 = await node();
+          const bad0 = n0.drops.vxlan_bad_checksum ?? 0;
+          await rawVxlan('bad');
+          await settle();
+          const n1 = await node();
+          expect(n1.drops.vxlan_bad_checksum).toBe(bad0 + 1);
+          expect(n1.underlay!.counters.rx_packets).toBe(n0.underlay!.counters.rx_packets + 1);
+          await rawVxlan('zero'); // RFC 768: 0 means the sender computed none; RFC 7348 section 5 allows it
+          await rawVxlan('good');
+          await settle();
+          const n2 = await node();
+          expect(n2.drops.vxlan_bad_checksum).toBe(bad0 + 1);
+          expect(n2.underlay!.counters.rx_packets).toBe(n0.underlay!.counters.rx_packets + 3);
+          // both got past the checksum into the VXLAN header: their inner frames are addressed to no VTEP here
+          expect(n2.drops.vxlan_not_for_vtep).toBe((n1.drops.vxlan_not_for_vtep ?? 0) + 2);
+        });
+
+        it.skipIf(!hasPython || tap)('the outer UDP checksum is the kernel\'s to verify: a bad one is dropped (Udp InCsumErrors), none (0) or a good one is taken', async () => {
           const rx = async () => (await status(hosts[0].id)).nodes[0].underlay!.socket!.rxPackets;
           const settle = () => sleep(300);
           const csumErrors0 = await udpSnmp(HOSTS[0], 'InCsumErrors');
@@ -424,7 +504,30 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
           expect(await udpSnmp(HOSTS[0], 'InCsumErrors')).toBe(csumErrors0 + 1);
         });
 
-        it.skipIf(!hasTshark || !hasIperf || !hasEthtool)('8 parallel flows through UDP GSO, on the wire: datagrams within the MTU, checksums good, source ports spread over the pool', async () => {
+        it.skipIf(!hasTshark || !hasIperf || !hasEthtool || !tap)('8 parallel flows written whole through the TAP, on the wire: segmented by the kernel into datagrams within the MTU, checksums good, source ports spread', async () => {
+          const sent0 = (await status(hosts[0].id)).nodes[0].events.tunnel_gso_sent;
+          const fields = ['frame.len', 'udp.srcport', 'udp.length', 'udp.checksum.status', 'ip.checksum.status', 'tcp.checksum.status', 'vxlan.vni', '_ws.malformed'];
+          const rows = await withVethTxCsumOff(() => captureVeth(`src host ${ADDRS[0]} and udp dst port ${VXLAN_PORT}`, fields, 2000,
+            () => parallelFlows(8, 2)));
+          expect(rows.length).toBe(2000);
+          const f = (r: string[], name: string) => r[fields.indexOf(name)];
+          for (const r of rows) {
+            const what = r.join(' | ');
+            expect(Number(f(r, 'frame.len')), what).toBeLessThanOrEqual(1514);
+            // the kernel finished the outer UDP checksum of every segment, or there is none (0)
+            expect([GOOD, NOT_PRESENT], what).toContain(f(r, 'udp.checksum.status'));
+            expect(f(r, 'ip.checksum.status'), what).toBe(`${GOOD},${GOOD}`);
+            expect(f(r, 'tcp.checksum.status'), what).toBe(GOOD);
+            expect(f(r, 'vxlan.vni'), what).toBe('1');
+            expect(f(r, '_ws.malformed'), what).toBe('');
+          }
+          const sports = new Set(rows.map((r) => Number(f(r, 'udp.srcport'))));
+          expect(sports.size, `source ports seen: ${[...sports].join(',')}`).toBeGreaterThanOrEqual(3);
+          // what the capture saw segmented left podwire whole
+          expect((await status(hosts[0].id)).nodes[0].events.tunnel_gso_sent).toBeGreaterThan(sent0 + 100);
+        });
+
+        it.skipIf(!hasTshark || !hasIperf || !hasEthtool || tap)('8 parallel flows through UDP GSO, on the wire: datagrams within the MTU, checksums good, source ports spread over the pool', async () => {
           const pool = (await status(hosts[0].id)).nodes[0].underlay!.socket!.sourcePorts;
           const fields = ['frame.len', 'udp.srcport', 'udp.length', 'udp.checksum.status', 'ip.checksum.status', 'vxlan.vni', '_ws.malformed'];
           const rows = await withVethTxCsumOff(() => captureVeth(`src host ${ADDRS[0]} and udp dst port ${VXLAN_PORT}`, fields, 2000,
@@ -448,6 +551,46 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
         });
       }
 
+      it.runIf(tap)('a peer host that comes back with another MAC is reached at the new one once the host kernel resolves it again', async () => {
+        const routes = async () => {
+          const r = await podwire(['routes', '--json', '--name', hosts[0].id], { timeoutMs: 20_000 });
+          expect(r.code, r.stderr).toBe(0);
+          return (JSON.parse(r.stdout) as { neighbors: { ip: string; mac: string }[] }[])[0].neighbors;
+        };
+        const peerMac = async () => (await routes()).find((n) => n.ip === ADDRS[1])?.mac;
+        const waitFor = async (want: string) => {
+          let mac: string | undefined;
+          for (let t = 0; t < 15_000 && mac !== want; t += 250) { await sleep(250); mac = await peerMac(); }
+          return mac;
+        };
+        const ipIn = async (host: string, args: string[]) => {
+          const r = await runProgram('ip', ['-n', host, ...args]);
+          expect(r.code, `ip ${args.join(' ')}: ${r.stderr}`).toBe(0);
+        };
+        const link = await runProgram('ip', ['-n', HOSTS[1], '-j', 'link', 'show', 'dev', VETHS[1]]);
+        const before = (JSON.parse(link.stdout) as { address: string }[])[0].address;
+        expect(await peerMac()).toBe(before);
+        // host 2 goes down, its interface gets another MAC, it comes back; host 1's kernel forgets the old MAC (as after failed probes)
+        const file = join(dir, `${overlay}-tap.yaml`);
+        const restart = async (mac: string) => {
+          expect(await hosts[1].stop()).toBe(0);
+          await ipIn(HOSTS[1], ['link', 'set', VETHS[1], 'address', mac]);
+          hosts[1] = await startNode(HOSTS[1], file, 'n2', env);
+          await ipIn(HOSTS[0], ['neigh', 'flush', 'dev', VETHS[0]]);
+        };
+        const after = '02:00:00:98:00:02';
+        try {
+          await restart(after);
+          expect(await waitFor(after)).toBe(after);
+          const r = await ping(NS.a1, IP.b1, 2);
+          expect(r.stdout, r.stdout + r.stderr).toMatch(/2 packets transmitted, 2 received/);
+        } finally {
+          await restart(before);
+        }
+        expect(await waitFor(before)).toBe(before);
+        expect((await ping(NS.b1, IP.a1, 1)).code).toBe(0);
+      });
+
       it('both stop cleanly on SIGTERM and leave nothing behind', async () => {
         const pids = hosts.map((h) => h.proc.pid!);
         const codes = await Promise.all(hosts.map((h) => h.stop()));
@@ -460,13 +603,30 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
         }
         expect(await hostLinks(HOSTS[0])).toEqual(['lo', VETHS[0]]);
         expect(await hostLinks(HOSTS[1])).toEqual(['lo', VETHS[1]]);
+        for (const h of HOSTS) expect(await hostNftTables(h)).toEqual([]);
+      });
+
+      it.runIf(tap)('after a kill -9 the steering table stays (VXLAN to this host goes nowhere) until `podwire down` removes it', async () => {
+        const file = join(dir, `${overlay}-tap.yaml`);
+        const h = await startNode(HOSTS[0], file, 'n1', env);
+        hosts.push(h);
+        expect(await hostNftTables(HOSTS[0])).toEqual([hostTapTable(h.id)]);
+        h.proc.kill('SIGKILL');
+        await h.exited;
+        // the TAP went with the process's fd; the table is the state file's to remove
+        expect(await hostLinks(HOSTS[0])).toEqual(['lo', VETHS[0]]);
+        expect(await hostNftTables(HOSTS[0])).toEqual([hostTapTable(h.id)]);
+        const r = await runProgram('nsenter', [`--net=/run/netns/${HOSTS[0]}`, process.execPath, PODWIRE, 'down', '--name', h.id], { timeoutMs: 30_000 });
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(await hostNftTables(HOSTS[0])).toEqual([]);
+        expect(existsSync(statePathOf(h.id))).toBe(false);
       });
     });
   }
 
-  describe('overlay vxlan with UDP GSO and GRO turned off (PODWIRE_UDP_GSO=0 PODWIRE_UDP_GRO=0): the fallback', () => {
+  describe('overlay vxlan over the socket with UDP GSO and GRO turned off (PODWIRE_UDP_GSO=0 PODWIRE_UDP_GRO=0): the fallback', () => {
     const hosts: HostProc[] = [];
-    const OFF = { PODWIRE_UDP_GSO: '0', PODWIRE_UDP_GRO: '0' };
+    const OFF = { PODWIRE_UDP_GSO: '0', PODWIRE_UDP_GRO: '0', PODWIRE_HOST_UNDERLAY: 'socket' };
 
     beforeAll(async () => {
       const file = join(dir, 'vxlan-fallback.yaml');

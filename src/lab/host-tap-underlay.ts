@@ -1,0 +1,170 @@
+// A `--node` host's VXLAN underlay through a TAP in the host's own namespace,
+// steered by nftables, instead of through a UDP socket.
+//
+// Through a socket every super-frame is cut into wire-sized datagrams in the
+// data plane, each datagram crosses the socket layer, and the receiver glues
+// the segments back (tap-gro.ts). Through a TAP with UDP-tunnel GSO
+// (io/tap.ts) a VXLAN super-frame leaves whole, exactly as on a lab's bridge
+// underlay: the kernel segments it only where a device cannot take it, and
+// over a veth (or a NIC with VXLAN TSO) it arrives whole on the other host.
+//
+// Two nftables netdev ingress chains join the TAP to the host's uplink (the
+// device the routes to the other nodes leave by), in table pw-hu-<lab>:
+//   from the TAP:    IPv4/UDP from this node's address to a peer node's
+//                    VXLAN port is forwarded out of the uplink; anything
+//                    else the data plane might write is dropped;
+//   from the uplink: IPv4/UDP to this node's address and the VXLAN port is
+//                    forwarded into the TAP; everything else is the host's.
+// The host's routing, addresses and sysctls are not touched. The frames
+// carry real MACs: the uplink's as source, each peer's next hop's as
+// destination (host-neighbors.ts keeps those current).
+import { createHash } from 'node:crypto';
+import { Tap } from '../io/tap.ts';
+import { ipBatch, run } from '../io/netns.ts';
+import { HostNeighbors } from './host-neighbors.ts';
+
+export interface HostUplink {
+  /** the device the routes to every peer leave by */
+  dev: string;
+  mac: string;
+  mtu: number;
+  /** per peer address: the next hop on `dev` (a gateway, or the peer itself) */
+  nextHops: Map<string, string>;
+}
+
+export interface HostTapUnderlay {
+  tap: Tap;
+  uplink: HostUplink;
+  /** the nftables netdev table steering the VXLAN port between `tap` and the uplink */
+  table: string;
+  close(): Promise<void>;
+}
+
+/** The TAP's name: pw-hu- and a hash of the lab's name on this host (interface names have 15 bytes). */
+export function hostTapName(labId: string): string {
+  return `pw-hu-${createHash('sha256').update(labId).digest('hex').slice(0, 8)}`;
+}
+
+/** The nftables table's name (lab names are [a-z0-9-], which nft names take as they are). */
+export function hostTapTable(labId: string): string {
+  return `pw-hu-${labId}`;
+}
+
+/**
+ * Why the TAP path cannot be used here (the socket underlay is then), or
+ * undefined. Asked before anything is created.
+ */
+export function hostTapRefusal(o: { overlay: string; offloads: boolean; env?: string }): string | undefined {
+  if (o.env === 'socket') return 'PODWIRE_HOST_UNDERLAY=socket';
+  if (o.env !== undefined && o.env !== '' && o.env !== 'tap') return `PODWIRE_HOST_UNDERLAY=${o.env} is neither tap nor socket`;
+  if (o.overlay !== 'vxlan') return `${o.overlay} super-frames have no virtio GSO type: the socket sends them segmented either way`;
+  if (!o.offloads) return 'offloads are off in the topology';
+  return undefined;
+}
+
+interface RouteGet { dev?: string; gateway?: string; prefsrc?: string }
+interface LinkShow { address?: string; mtu?: number; link_type?: string }
+
+/** The one device the routes to every peer leave by, its MAC and MTU, and each peer's next hop. */
+export async function findUplink(localIp: string, peers: string[]): Promise<HostUplink> {
+  const nextHops = new Map<string, string>();
+  let dev: string | undefined;
+  for (const peer of peers) {
+    const [r] = JSON.parse((await run('ip', ['-j', 'route', 'get', peer, 'from', localIp])).stdout) as RouteGet[];
+    if (!r?.dev) throw new Error(`no route from ${localIp} to ${peer}`);
+    if (r.dev === 'lo') throw new Error(`${peer} is an address of this host (${JSON.stringify(r)})`);
+    if (dev !== undefined && r.dev !== dev) throw new Error(`the routes to the other nodes leave by different devices (${dev}, ${r.dev})`);
+    dev = r.dev;
+    nextHops.set(peer, r.gateway ?? peer);
+  }
+  if (dev === undefined) throw new Error('no other node');
+  const [l] = JSON.parse((await run('ip', ['-j', 'link', 'show', 'dev', dev])).stdout) as LinkShow[];
+  if (l?.link_type !== 'ether' || !l.address) throw new Error(`${dev} is not an Ethernet device (${l?.link_type ?? 'unknown'})`);
+  return { dev, mac: l.address, mtu: l.mtu ?? 1500, nextHops };
+}
+
+/** The `nft -f` script that makes `table` join `tap` to the uplink for VXLAN between `localIp` and `peers` on `port`. */
+export function hostTapRules(o: { table: string; tap: string; uplink: string; localIp: string; peers: string[]; port: number }): string {
+  return [
+    `table netdev ${o.table} {`,
+    '  chain from_podwire {',
+    `    type filter hook ingress device "${o.tap}" priority 0; policy drop;`,
+    `    ip saddr ${o.localIp} ip daddr { ${o.peers.join(', ')} } udp dport ${o.port} fwd to "${o.uplink}"`,
+    '  }',
+    '  chain to_podwire {',
+    `    type filter hook ingress device "${o.uplink}" priority 0; policy accept;`,
+    `    ip daddr ${o.localIp} udp dport ${o.port} fwd to "${o.tap}"`,
+    '  }',
+    '}',
+  ].join('\n') + '\n';
+}
+
+/** Remove `table` if it exists (a dead lab's, or ours at down). */
+export async function removeHostTapTable(table: string): Promise<boolean> {
+  const { stdout } = await run('nft', ['list', 'tables', 'netdev']).catch(() => ({ stdout: '' }));
+  if (!stdout.split('\n').some((l) => l.trim() === `table netdev ${table}`)) return false;
+  await run('nft', ['delete', 'table', 'netdev', table]);
+  return true;
+}
+
+/**
+ * Open the TAP, give it the uplink's MTU, and load the steering table. Throws
+ * (having removed what it made) when the kernel refuses UDP-tunnel GSO on the
+ * TAP or nft fails: the caller falls back to the socket underlay.
+ */
+export async function openHostTapUnderlay(o: { labId: string; localIp: string; peers: string[]; port: number; uplink: HostUplink }): Promise<HostTapUnderlay> {
+  const name = hostTapName(o.labId);
+  const table = hostTapTable(o.labId);
+  const tap = Tap.open(name, { offloads: true, udpTunnel: true });
+  try {
+    if (!tap.offloads.udpTunnelGso) throw new Error(`the kernel refused UDP-tunnel GSO on a TAP (${tap.offloads.refused ?? 'unknown'})`);
+    await ipBatch([`link set ${name} mtu ${o.uplink.mtu} addrgenmode none`, `link set ${name} up`]);
+    await removeHostTapTable(table); // a dead lab of this name may have left it
+    await run('nft', ['-f', '-'], { input: hostTapRules({ table, tap: name, uplink: o.uplink.dev, localIp: o.localIp, peers: o.peers, port: o.port }) });
+  } catch (e) {
+    tap.close();
+    throw e;
+  }
+  return {
+    tap, uplink: o.uplink, table,
+    async close() {
+      await removeHostTapTable(table).catch(() => false);
+      try { tap.close(); } catch { /* already closed */ }
+    },
+  };
+}
+
+/** A `--node` host's underlay as `up` settled it: the TAP path with its neighbours, or why it is the socket. */
+export type HostUnderlay =
+  | { mode: 'tap'; underlay: HostTapUnderlay; neighbors: HostNeighbors }
+  | { mode: 'socket'; why: string };
+
+/**
+ * Take the TAP path for a `--node` VXLAN node where it can be taken (record
+ * the TAP and the table in the lab's state first: `record`), else say why
+ * the socket underlay carries it. PODWIRE_HOST_UNDERLAY=tap makes a failure
+ * an error instead of a fallback; =socket skips the TAP path.
+ */
+export async function setUpHostUnderlay(o: {
+  labId: string; overlay: string; offloads: boolean; localIp: string; peers: string[]; port: number;
+  record: (link: string, table: string) => void;
+}): Promise<HostUnderlay> {
+  const env = process.env.PODWIRE_HOST_UNDERLAY;
+  const refused = hostTapRefusal({ overlay: o.overlay, offloads: o.offloads, env });
+  if (refused) {
+    if (env === 'tap') throw new Error(`PODWIRE_HOST_UNDERLAY=tap: ${refused}`);
+    return { mode: 'socket', why: refused };
+  }
+  try {
+    const uplink = await findUplink(o.localIp, o.peers);
+    o.record(hostTapName(o.labId), hostTapTable(o.labId));
+    const underlay = await openHostTapUnderlay({ ...o, uplink });
+    const neighbors = new HostNeighbors(uplink.dev, o.localIp, uplink.nextHops, uplink.mac);
+    // peers not resolved within this wait are resolved later by the watch (host-neighbors.ts)
+    await neighbors.refresh(1500).catch(async (e) => { await underlay.close(); throw e; });
+    return { mode: 'tap', underlay, neighbors };
+  } catch (e) {
+    if (env === 'tap') throw new Error(`PODWIRE_HOST_UNDERLAY=tap: ${(e as Error).message}`);
+    return { mode: 'socket', why: (e as Error).message };
+  }
+}
