@@ -82,7 +82,11 @@ export interface CaseSummary {
 }
 
 export interface OverlayReport {
-  options: { paths: PathName[]; seconds: number; repeat: number; pings: number; roundTrips: number; serviceOverlay: Overlay };
+  options: {
+    paths: PathName[]; seconds: number; repeat: number; pings: number; roundTrips: number; serviceOverlay: Overlay;
+    /** the cross-host case's podwire underlay: 'socket' with PODWIRE_HOST_UNDERLAY=socket in the environment, else the host TAP */
+    crossHostUnderlay?: 'tap' | 'socket';
+  };
   /** per path: the overlay it crosses and the arithmetic at the pod MTU the lab configured */
   paths: { path: PathName; description: string; overlay: Overlay | 'none'; arithmetic: PathArithmetic }[];
   samples: CaseSample[];
@@ -362,5 +366,6 @@ async function measure(opts: OverlayOptions): Promise<OverlayReport> {
   const offloadsOffBy = Object.fromEntries(DATAPLANES.map((dp) => [dp, describeOffloads(dp, OFFLOADS_OFF)])) as Record<Dataplane, string>;
   notes.add(`offloads off: podwire: ${offloadsOffBy.podwire}; kernel: ${offloadsOffBy.kernel}`);
   notes.add('order: podwire first in odd rounds, the kernel first in even rounds');
-  return { options: { paths, seconds, repeat, pings, roundTrips, serviceOverlay }, paths: pathInfo, samples, summary, ratios, notes: [...notes], rounds, offloadsOff: offloadsOffBy };
+  const crossHostUnderlay = paths.includes('cross-host') ? { crossHostUnderlay: process.env.PODWIRE_HOST_UNDERLAY === 'socket' ? 'socket' as const : 'tap' as const } : {};
+  return { options: { paths, seconds, repeat, pings, roundTrips, serviceOverlay, ...crossHostUnderlay }, paths: pathInfo, samples, summary, ratios, notes: [...notes], rounds, offloadsOff: offloadsOffBy };
 }

@@ -110,7 +110,8 @@ function overlayRows(files: DataFile[]): Row[] {
   const runs = files.filter((f) => Array.isArray(f.data.summary) && f.data.options?.paths && Array.isArray(f.data.ratios));
   const rows: Row[] = [];
   for (const path of PATHS) {
-    const f = runs.find((r) => (r.data.options.paths as string[]).includes(path));
+    // cross-host: the default path's figures (a PODWIRE_HOST_UNDERLAY=socket run is a comparison, in RESULTS.md)
+    const f = runs.find((r) => (r.data.options.paths as string[]).includes(path) && !(path === 'cross-host' && r.data.options.crossHostUnderlay === 'socket'));
     if (!f) continue;
     const get = (dp: string, m: string): Range | undefined => f.data.summary.find((s: any) => s.path === path && s.dataplane === dp)?.metrics?.[m];
     const mtu = f.data.paths?.find((x: any) => x.path === path)?.arithmetic?.podMtu;
