@@ -32,7 +32,7 @@ import { Step, tracing, trace, traceFrame, traceIngress, traceTx, traceInit, tra
 import { traceSnapshotLayout } from "./trace_session";
 
 export { setClock } from "./clock";
-export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso, setUnderlayTunnelGso } from "./node";
+export { setGateway, setUnderlay, setOverlay, setUnderlayNoGso, setUnderlayTunnelGso, setUnderlayTunnelGsoCsum } from "./node";
 export { tunnelHdrRelay, tunnelHdrPlace } from "./stages/tunnel_gso";
 export { portAttach, portDetach } from "./tables/ports";
 export { txClear } from "./frame";

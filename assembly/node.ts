@@ -62,6 +62,18 @@ export function setUnderlayTunnelGso(on: bool): void {
   ulTunnelGso = on;
 }
 
+/**
+ * With UDP-tunnel GSO, ask for an outer UDP checksum on every segment
+ * (TUN_F_UDP_TUNNEL_GSO_CSUM accepted): a receiver's GRO coalesces UDP only
+ * when it has one (udp_gro_receive_segment), so a `--node` host behind a NIC
+ * takes the segments 64 at a time (lab/host-tap-underlay.ts).
+ */
+export let ulTunnelGsoCsum: bool = false;
+
+export function setUnderlayTunnelGsoCsum(on: bool): void {
+  ulTunnelGsoCsum = on;
+}
+
 @inline export function nextIpId(): u16 { return ipId++; }
 /** The outer IP ID counter (a dry-run trace puts it back). */
 export function setIpId(v: u16): void { ipId = v; }

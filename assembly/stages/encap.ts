@@ -2,14 +2,17 @@
 // in place (the frame start moves back into the slot's headroom; nothing is
 // copied), and host-gw (a plain MAC rewrite, as flannel's host-gw does).
 import { ethEmit, setEthDst, setEthSrc, ETHERTYPE_IPV4, ETH_HLEN } from "../wire/ethernet";
-import { ipv4Emit, ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, ipv4Ttl, ipv4Tos, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_IPIP,
+import { ipv4Emit, ipv4PseudoSum, ipv4Src, ipv4Dst, ipv4Proto, ipv4HeaderLen, ipv4TotalLen, ipv4FlagsFrag, ipv4Ttl, ipv4Tos, FLAG_DF, FLAG_MF, FRAG_OFFSET_MASK, IPPROTO_UDP, IPPROTO_TCP, IPPROTO_IPIP,
   ECN_MASK, ECN_CE, ECN_ECT_0 } from "../wire/ipv4";
 import { udpEmit } from "../wire/udp";
+import { fold16, setBe16 } from "../wire/checksum";
+import { VNET_HLEN, VNET_F_UDP_TUNNEL_CSUM, vnetFlags, FLAGS } from "../wire/virtio";
+import { isTunnelGso } from "./tunnel_gso";
 import { vxlanEmit, VXLAN_OVERHEAD } from "../wire/vxlan";
 import { routeNextHop, routeVtepMac } from "../tables/fib";
 import { neighLookup, NO_MAC } from "../tables/neighbors";
 import { moveFrame } from "../frame";
-import { ulPort, ulIp, ulMac, vtepMac, vni, vxlanPort, nextIpId } from "../node";
+import { ulPort, ulIp, ulMac, vtepMac, vni, vxlanPort, nextIpId, ulTunnelGsoCsum } from "../node";
 import { output } from "./output";
 import { Drop, Ev, countEv } from "../counters";
 // (the ENCAP trace record is made from the queued frame by the traced loop: trace.ts traceTx)
@@ -80,6 +83,13 @@ export function encapVxlan(r: i32, slot: u32, frame: usize, len: u32): Drop {
   // TTL 64: vxlan's ttl 0 means the default hop limit (vxlan_xmit_one: ip4_dst_hoplimit)
   ipv4Emit(outer + 14, min(len + 36, 0xffff), nextIpId(), 0, 64, IPPROTO_UDP, ulIp, routeNextHop(r), tos);
   udpEmit(outer + 34, sport, vxlanPort, min(len + 16, 0xffff)); // checksum 0: Linux vxlan's IPv4 default
+  const vnet = outer - VNET_HLEN;
+  if (ulTunnelGsoCsum && isTunnelGso(vnet)) {
+    // each segment gets an outer UDP checksum: the field holds the pseudo-header sum over the whole
+    // UDP length, which the kernel adjusts per segment (__skb_udp_tunnel_segment), as udp_set_csum leaves it
+    setBe16(outer + 40, <u16>fold16(ipv4PseudoSum(ulIp, routeNextHop(r), IPPROTO_UDP, len + 16)));
+    store<u8>(vnet + FLAGS, vnetFlags(vnet) | VNET_F_UDP_TUNNEL_CSUM);
+  }
   vxlanEmit(outer + 42, vni);
   countEv(Ev.VXLAN_ENCAP);
   return output(slot, ulPort, outer, len + VXLAN_OVERHEAD, ETH_HLEN);

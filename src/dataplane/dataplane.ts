@@ -213,6 +213,10 @@ export class Dataplane {
   setUnderlayTunnelGso(on: boolean): void {
     this.ex.setUnderlayTunnelGso(on ? 1 : 0);
   }
+  /** With UDP-tunnel GSO: every segment gets an outer UDP checksum (assembly/node.ts). */
+  setUnderlayTunnelGsoCsum(on: boolean): void {
+    this.ex.setUnderlayTunnelGsoCsum(on ? 1 : 0);
+  }
   /** Route `cidr` ("10.244.1.0/24"): on the local bridge, or via the node at `nextHop` (underlay IP; its VTEP MAC for VXLAN). */
   addRoute(cidr: string, kind: RouteKind, nextHop?: string, vtepMac?: string): void {
     const [net, len] = cidr.split('/');

@@ -81,14 +81,16 @@ export function setUpNodes(cfg: EngineConfig): EngineNodes {
     const readAddr = addressTable(memBase + dp.readOffset(0), dp.slotSize, dp.slots);
     for (let s = 0; s < dp.slots; s++) dp.rxAddr[s] = dp.readOffset(s);
     const sc = n.underlay?.socket;
+    const ulHdrExtra = n.underlay && n.underlay.fd >= 0 && n.underlay.tunnelGso ? Virtio.VNET_TNL_HLEN - Virtio.VNET_HLEN : 0;
+    // with an underlay TAP too (a --node host's, lab/host-tap-underlay.ts) the socket only receives: frames leave by the TAP
     const sock = sc && new SocketUnderlay(sc, mem8, memBase, n.underlay!.mac, dp.vnetLen,
-      Array.from({ length: dp.slots }, (_, s) => dp.readOffset(s)), dp.readCapacity);
+      Array.from({ length: dp.slots }, (_, s) => dp.readOffset(s)), dp.readCapacity, ulHdrExtra);
     // only with GSO-sized slots (coalesced reads need them too) and TAPs that take super-frames
     const toPods = sock && sc.gro && sc.coalesce ? new TapCoalescer(mem8, memBase, dp.vnetLen, sock.stats) : undefined;
     return {
       name: n.name, dp, memBase, readAddr, fds, used: 0,
       ulPort: n.underlay?.port ?? -1, ulFd: n.underlay?.fd ?? -1, sock, toPods, txTotal: 0, drained: 0,
-      ulHdrExtra: n.underlay && n.underlay.fd >= 0 && n.underlay.tunnelGso ? Virtio.VNET_TNL_HLEN - Virtio.VNET_HLEN : 0,
+      ulHdrExtra,
     };
   });
   const ports: EnginePort[] = cfg.nodes.flatMap((n, ni): EnginePort[] => [

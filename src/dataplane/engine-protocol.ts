@@ -49,7 +49,9 @@ export interface EngineNodeConfig {
     segment: boolean;
     /** the underlay TAP (fd) speaks UDP-tunnel GSO with a 24-byte vnet header: VXLAN super-frames cross it whole */
     tunnelGso?: boolean;
-    /** carried by a host socket to nodes on other hosts (fd above stays -1) */
+    /** ...and every segment gets an outer UDP checksum (a `--node` host's TAP: the receivers' GRO needs one) */
+    tunnelGsoCsum?: boolean;
+    /** carried by a host socket to nodes on other hosts (fd above stays -1; with a TAP fd, the socket only receives) */
     socket?: SocketUnderlayConfig;
   };
   overlay: { kind: OverlayKind; vni: number; port: number; vtepMac: string };

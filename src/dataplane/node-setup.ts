@@ -14,6 +14,7 @@ export function programNode(dp: Dataplane, n: EngineNodeConfig, macAgingMs: numb
     dp.setUnderlay(n.underlay.port, n.underlay.ip, n.underlay.mac);
     dp.setUnderlayNoGso(n.underlay.segment);
     dp.setUnderlayTunnelGso(n.underlay.fd >= 0 && !!n.underlay.tunnelGso);
+    dp.setUnderlayTunnelGsoCsum(n.underlay.fd >= 0 && !!n.underlay.tunnelGso && !!n.underlay.tunnelGsoCsum);
   }
   dp.setOverlay(n.overlay.kind, { vni: n.overlay.vni, port: n.overlay.port, vtepMac: n.overlay.vtepMac });
   for (const r of n.routes) dp.addRoute(r.cidr, r.kind, r.nextHop, r.vtepMac);

@@ -96,6 +96,12 @@ export class SocketUnderlay {
     private readonly vnetLen: number,
     slotOffsets: number[],
     readCapacity: number,
+    /**
+     * bytes the node's underlay vnet header has beyond `vnetLen` (a node that
+     * also sends through a UDP-tunnel GSO TAP: lab/host-tap-underlay.ts), read
+     * there for every underlay frame: cleared too, in front of each datagram
+     */
+    private readonly hdrExtra = 0,
   ) {
     this.stats.kind = cfg.kind;
     this.fd = cfg.fd;
@@ -272,7 +278,7 @@ export class SocketUnderlay {
     const m = this.mem8;
     const v = this.slotOff[slot];
     const f = v + this.vnetLen;
-    m.fill(0, v, f); // no GSO, no partial checksum: a plain frame
+    m.fill(0, v - this.hdrExtra, f); // no GSO, no partial checksum: a plain frame
     // Ethernet: to this node from the peer, IPv4
     for (let i = 0; i < 6; i++) {
       m[f + i] = this.ulMac[i];

@@ -23,6 +23,7 @@ export interface DataplaneExports {
   setOverlay(kind: number, vni: number, udpPort: number, vtepMac: bigint): void;
   setUnderlayNoGso(on: number): void;
   setUnderlayTunnelGso(on: number): void;
+  setUnderlayTunnelGsoCsum(on: number): void;
   tunnelHdrRelay(vnet: number): void;
   tunnelHdrPlace(vnet: number): void;
   fibAdd(prefix: number, len: number, kind: number, nextHop: number, vtepMac: bigint): number;

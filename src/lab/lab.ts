@@ -5,13 +5,13 @@
 //
 // With plan.hostNode (`podwire up --node`) the process runs that node only:
 // its pods, and an underlay socket bound to its address that carries VXLAN or
-// IP-in-IP to the other nodes' hosts; VXLAN goes through a TAP steered to the
-// host's uplink instead where it can (host-tap-underlay.ts), the socket then
-// only holding the port. The lab is then known on this host as
+// IP-in-IP to the other nodes' hosts; VXLAN is sent through a TAP steered to
+// the host's uplink instead where it can (host-tap-underlay.ts), the socket
+// then receiving only what arrives segmented. The lab is then known on this host as
 // `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
 import { watchNamespaces } from './netns-watch.ts';
-import { UnderlaySocket, udpOffloadsFromEnv, SOL_UDP, UDP_GRO } from '../io/socket.ts';
+import { UnderlaySocket, udpOffloadsFromEnv } from '../io/socket.ts';
 import { ipBatch, netnsList, linkList, netnsNamesArePrivate, netnsMarks, PW_PREFIX } from '../io/netns.ts';
 import { EngineHost, type WorkerState } from '../dataplane/engine-host.ts';
 import type { TraceResult, TraceHop } from '../dataplane/trace-walk.ts';
@@ -29,7 +29,6 @@ export { serviceFrontends };
 import { createUnderlay, attachVethNode, type Underlay } from './underlay.ts';
 import { underlayPath, hostUnderlayPath, type UnderlayPath } from './underlay-path.ts';
 import { setUpHostUnderlay, removeHostTapTable, type HostUnderlay } from './host-tap-underlay.ts';
-import { setsockoptInt } from '../io/libc.ts';
 import { buildKernelNode, type KernelNodeSpec } from './kernel-node.ts';
 import { kernelServicesFor, type KernelServices } from './kernel-services.ts';
 import { KernelPolicies } from './kernel-policies.ts';
@@ -150,8 +149,6 @@ export class Lab {
           peers: plan.nodes.filter((o) => o.name !== n.name).map((o) => o.underlayIp),
           record: (link, table) => { state.links.push(link); state.nftTables = [table]; writeState(state); },
         });
-        // the socket only holds the port now: coalescing there would only be undone at the TAP
-        if (host.mode === 'tap') setsockoptInt(sockets.get(n)!.fd, SOL_UDP, UDP_GRO, 0);
         clock.mark(`host underlay (${host.mode})`);
       }
       const hostTap = host?.mode === 'tap' ? host : undefined;
@@ -213,7 +210,8 @@ export class Lab {
           const now = live.nodes.find((x) => x.name === n.name)!;
           return {
             ...(hostTap
-              ? engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), hostTap.underlay.tap, undefined,
+              // sends through the TAP, receives on it (super-frames) and on the socket (wire packets): host-tap-underlay.ts
+              ? engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), hostTap.underlay.tap, sockets.get(n),
                 { mac: hostTap.underlay.uplink.mac, peerMacs: hostTap.neighbors.macs })
               : engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n), sockets.get(n))),
             announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
@@ -534,6 +532,8 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
       segment: sock !== undefined || (ulFd >= 0 && plan.overlay !== 'host-gw'),
       // ...unless it takes VXLAN super-frames whole (UDP-tunnel GSO): then only those it cannot take are segmented
       tunnelGso: ulTap?.offloads.udpTunnelGso ?? false,
+      // a --node host's TAP: outer UDP checksums, so the other host's GRO can take the segments together
+      tunnelGsoCsum: hostWire !== undefined && (ulTap?.offloads.udpTunnelGsoCsum ?? false),
       ...(sock ? {
         socket: {
           kind: sock.kind, fd: sock.fd, localIp: sock.localIp, port: sock.port,

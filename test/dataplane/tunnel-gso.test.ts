@@ -93,6 +93,27 @@ describe('UDP-tunnel GSO on the underlay TAP', () => {
     expect(Buffer.from(f.subarray(64 + 20)).equals(Buffer.from(s.frame.subarray(34))), 'inner TCP untouched (its partial checksum too)').toBe(true);
   });
 
+  it('with outer checksums asked for (a --node host\'s TAP): the UDP_TUNNEL_CSUM flag and the pseudo-header sum the kernel adjusts per segment', () => {
+    const [n1] = tunnelNodes(true);
+    n1.setUnderlayTunnelGsoCsum(true);
+    const s = superFrame(20000);
+    const e = runNode(n1, [{ port: POD, frame: s.frame, vnet: s.vnet }]).tx[0];
+    const f = e.frame;
+    const h = tunnelHeaderOf(n1, e);
+    expect(h).toMatchObject({ flags: NEEDS_CSUM | UDP_TUNNEL_CSUM, gsoType: GSO_TCPV4 | TUNNEL_IPV4, outerTh: 34, innerNh: 64 });
+    // __skb_udp_tunnel_segment: partial = check - whole UDP length, then per segment + its length, as udp_set_csum leaves it
+    const udpLen = f.length - 34;
+    let sum = 17 + udpLen;
+    for (const at of [26, 28, 30, 32]) sum += rd16(f, at); // outer source and destination addresses
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    expect(rd16(f, 40)).toBe(sum);
+    // a frame that is not a super-frame keeps checksum 0 (nothing segments it)
+    const small = podFrame(N1, { dst: N2.pod, proto: 17, payload: pattern(64) });
+    const e2 = runNode(n1, [{ port: POD, frame: small }]).tx[0];
+    expect(rd16(e2.frame, 40)).toBe(0);
+    expect(tunnelHeaderOf(n1, e2).flags & UDP_TUNNEL_CSUM).toBe(0);
+  });
+
   it('node 2 takes it back whole from its TAP: decapsulated, a plain TCPV4 super-frame to the pod', () => {
     const [n1, n2] = tunnelNodes(true);
     const s = superFrame(30000);
