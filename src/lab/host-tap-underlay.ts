@@ -85,6 +85,12 @@ export function hostTapRefusal(o: { overlay: string; offloads: boolean; env?: st
   return undefined;
 }
 
+/** Why the TAP path is not taken over this uplink (it is, over a veth; PODWIRE_HOST_UNDERLAY=tap takes it anyway), or undefined. */
+export function uplinkRefusal(uplink: Pick<HostUplink, 'dev' | 'kind'>, env?: string): string | undefined {
+  if (uplink.kind === 'veth' || env === 'tap') return undefined;
+  return `the uplink ${uplink.dev} is ${uplink.kind ? `a ${uplink.kind}` : 'a NIC'}, not a veth: packets arrive segmented there, and the socket takes them as fast or faster (PODWIRE_HOST_UNDERLAY=tap to use the TAP anyway)`;
+}
+
 interface RouteGet { dev?: string; gateway?: string; prefsrc?: string }
 interface LinkShow { address?: string; mtu?: number; link_type?: string; linkinfo?: { info_kind?: string } }
 
@@ -189,9 +195,8 @@ export async function setUpHostUnderlay(o: {
   }
   try {
     const uplink = await findUplink(o.localIp, o.peers);
-    if (uplink.kind !== 'veth' && env !== 'tap') {
-      return { mode: 'socket', why: `the uplink ${uplink.dev} is ${uplink.kind ? `a ${uplink.kind}` : 'a NIC'}, not a veth: packets arrive segmented there, and the socket's UDP GRO takes them faster (PODWIRE_HOST_UNDERLAY=tap to use the TAP anyway)` };
-    }
+    const notHere = uplinkRefusal(uplink, env);
+    if (notHere) return { mode: 'socket', why: notHere };
     o.record(hostTapName(o.labId), hostTapTable(o.labId));
     const underlay = await openHostTapUnderlay({ ...o, uplink });
     const neighbors = new HostNeighbors(uplink.dev, o.localIp, uplink.nextHops, uplink.mac);

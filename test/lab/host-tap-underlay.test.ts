@@ -5,7 +5,7 @@
 // and nft are here), and what of `ip -j neigh` counts as a resolved MAC.
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { hostTapName, hostTapTable, hostTapRefusal, hostTapRules } from '../../src/lab/host-tap-underlay.ts';
+import { hostTapName, hostTapTable, hostTapRefusal, hostTapRules, uplinkRefusal } from '../../src/lab/host-tap-underlay.ts';
 import { parseNeighbors } from '../../src/lab/host-neighbors.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -27,6 +27,12 @@ describe('when the socket carries the overlay instead', () => {
     expect(hostTapRefusal({ overlay: 'vxlan', offloads: true })).toBeUndefined();
     expect(hostTapRefusal({ overlay: 'vxlan', offloads: true, env: 'tap' })).toBeUndefined();
     expect(hostTapRefusal({ overlay: 'vxlan', offloads: true, env: '' })).toBeUndefined();
+  });
+  it('only over a veth uplink, where super-frames cross whole, unless PODWIRE_HOST_UNDERLAY=tap', () => {
+    expect(uplinkRefusal({ dev: 'veth0', kind: 'veth' })).toBeUndefined();
+    expect(uplinkRefusal({ dev: 'eth0' })).toMatch(/^the uplink eth0 is a NIC, not a veth/);
+    expect(uplinkRefusal({ dev: 'br0', kind: 'bridge' })).toMatch(/^the uplink br0 is a bridge, not a veth/);
+    expect(uplinkRefusal({ dev: 'eth0' }, 'tap')).toBeUndefined();
   });
   it('names the reason otherwise', () => {
     expect(hostTapRefusal({ overlay: 'vxlan', offloads: true, env: 'socket' })).toBe('PODWIRE_HOST_UNDERLAY=socket');
