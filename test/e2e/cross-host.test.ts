@@ -467,8 +467,27 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
           expect(r.gbps).toBeGreaterThan(0);
         });
 
-        // through the host TAP too: a wire-sized datagram is the socket's (only super-frames are steered to the TAP)
-        it.skipIf(!hasPython)('the outer UDP checksum is the kernel\'s to verify: a bad one is dropped (Udp InCsumErrors), none (0) or a good one is taken', async () => {
+        it.skipIf(!hasPython || !tap)('through the TAP the data plane verifies the outer UDP checksum: a bad one is dropped (vxlan_bad_checksum), none (0) or a good one is taken', async () => {
+          const node = async () => (await status(hosts[0].id)).nodes[0];
+          const settle = () => sleep(300);
+          const n0 = await node();
+          const bad0 = n0.drops.vxlan_bad_checksum ?? 0;
+          await rawVxlan('bad');
+          await settle();
+          const n1 = await node();
+          expect(n1.drops.vxlan_bad_checksum).toBe(bad0 + 1);
+          expect(n1.underlay!.counters.rx_packets).toBe(n0.underlay!.counters.rx_packets + 1);
+          await rawVxlan('zero'); // RFC 768: 0 means the sender computed none; RFC 7348 section 5 allows it
+          await rawVxlan('good');
+          await settle();
+          const n2 = await node();
+          expect(n2.drops.vxlan_bad_checksum).toBe(bad0 + 1);
+          expect(n2.underlay!.counters.rx_packets).toBe(n0.underlay!.counters.rx_packets + 3);
+          // both got past the checksum into the VXLAN header: their inner frames are addressed to no VTEP here
+          expect(n2.drops.vxlan_not_for_vtep).toBe((n1.drops.vxlan_not_for_vtep ?? 0) + 2);
+        });
+
+        it.skipIf(!hasPython || tap)('the outer UDP checksum is the kernel\'s to verify: a bad one is dropped (Udp InCsumErrors), none (0) or a good one is taken', async () => {
           const rx = async () => (await status(hosts[0].id)).nodes[0].underlay!.socket!.rxPackets;
           const settle = () => sleep(300);
           const csumErrors0 = await udpSnmp(HOSTS[0], 'InCsumErrors');
@@ -536,20 +555,26 @@ describe.skipIf(!isRoot)('one cluster across two hosts (root)', () => {
         });
       }
 
-      it.runIf(tap)('segments arriving one by one (as from a NIC: host 1\'s veth cuts every super-frame) go to the socket, 20 MB arrive intact', async () => {
-        const udpTnl = (v: 'on' | 'off') => runProgram('nsenter', [`--net=/run/netns/${HOSTS[0]}`, 'ethtool', '-K', VETHS[0], 'tx-udp_tnl-segmentation', v, 'tx-udp_tnl-csum-segmentation', v]);
+      it.runIf(tap)('segments cut before the wire and coalesced after it (host 1\'s veth segments and checksums, host 2\'s does GRO, as NICs would) reach the socket as UDP GRO batches, 20 MB arrive intact', async () => {
+        const ethtool = (i: number, args: string[]) => runProgram('nsenter', [`--net=/run/netns/${HOSTS[i]}`, 'ethtool', '-K', VETHS[i], ...args]);
+        const cut = (v: 'on' | 'off') => ['tx-udp_tnl-segmentation', v, 'tx-udp_tnl-csum-segmentation', v, 'tx', v];
         const before = (await status(hosts[1].id)).nodes[0];
-        expect((await udpTnl('off')).code).toBe(0);
+        expect((await ethtool(0, cut('off'))).code).toBe(0);
+        expect((await ethtool(1, ['gro', 'on'])).code).toBe(0);
         try {
           const r = await tcpTransfer(NS.a1, NS.b1, IP.b1, MB20);
           expect(r.received.bytes).toBe(MB20);
           expect(r.received.sha256).toBe(r.sent.sha256);
         } finally {
-          await udpTnl('on');
+          await ethtool(0, cut('on'));
+          await ethtool(1, ['gro', 'off']);
         }
         const after = (await status(hosts[1].id)).nodes[0];
-        // host 1 still wrote super-frames whole; host 2 took the segments on its socket, none whole on its TAP
-        expect(after.underlay!.socket!.rxPackets - before.underlay!.socket!.rxPackets).toBeGreaterThan(MB20 / 1500);
+        // host 1 still wrote super-frames whole (their segments carry outer checksums, which GRO needs); host 2 took
+        // the batches on its socket, and no super-frame whole on its TAP
+        const sock = (n: typeof after) => n.underlay!.socket!;
+        expect(sock(after).rxPackets - sock(before).rxPackets).toBeGreaterThan(MB20 / 1500);
+        expect(sock(after).rxGroBatches - sock(before).rxGroBatches).toBeGreaterThan(10);
         expect(after.events.tunnel_gso_received).toBe(before.events.tunnel_gso_received);
         expect(Object.entries(after.drops).filter(([, v]) => v !== 0)).toEqual([]);
       });

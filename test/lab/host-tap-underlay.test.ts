@@ -46,10 +46,11 @@ describe('the steering rules', () => {
   const o = { table: 'pw-hu-t-n1', tap: 'pw-hu-00000001', uplink: 'pw-up0', uplinkMtu: 1500, localIp: '10.98.0.1', peers: ['10.98.0.2', '10.98.0.3'], port: 8472 };
   const script = hostTapRules(o);
 
-  it('from the TAP only VXLAN from this address to a peer leaves, the rest is dropped; into it only VXLAN super-frames to this address', () => {
+  it('from the TAP only VXLAN from this address to a peer leaves, the rest is dropped; into it VXLAN wire packets and super-frames to this address', () => {
     expect(script).toContain('type filter hook ingress device "pw-hu-00000001" priority 0; policy drop;');
     expect(script).toContain('ip saddr 10.98.0.1 ip daddr { 10.98.0.2, 10.98.0.3 } udp dport 8472 fwd to "pw-up0"');
     expect(script).toContain('type filter hook ingress device "pw-up0" priority 0; policy accept;');
+    expect(script).toContain('ip daddr 10.98.0.1 udp dport 8472 ip length <= 1500 fwd to "pw-hu-00000001"');
     // inner EtherType IPv4 at bytes 48-49 after the outer IPv4 header, inner total length at 52-53 longer than 1500 - 50
     expect(script).toContain('ip daddr 10.98.0.1 udp dport 8472 ip hdrlength 5 ip frag-off & 0x3fff == 0 @nh,384,16 0x0800 @nh,416,16 > 1450 fwd to "pw-hu-00000001"');
     expect(hostTapRules({ ...o, uplinkMtu: 9000 })).toContain('@nh,416,16 > 8950 fwd to');
