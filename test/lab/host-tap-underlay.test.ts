@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { hostTapName, hostTapTable, hostTapRefusal, hostTapRules, uplinkRefusal } from '../../src/lab/host-tap-underlay.ts';
-import { parseNeighbors } from '../../src/lab/host-neighbors.ts';
+import { parseArp } from '../../src/lab/host-neighbors.ts';
 
 const isRoot = process.getuid?.() === 0;
 const nft = (() => { try { execFileSync('nft', ['--version']); return true; } catch { return false; } })();
@@ -70,21 +70,19 @@ describe('the steering rules', () => {
 });
 
 describe('neighbour entries', () => {
-  it('a resolved MAC (lowercased) with whether it is stale; incomplete and failed ones are not MACs', () => {
-    const json = JSON.stringify([
-      { dst: '10.98.0.2', dev: 'eth0', lladdr: '8A:F0:2A:C6:D6:47', state: ['REACHABLE'] },
-      { dst: '10.98.0.3', dev: 'eth0', lladdr: '8a:f0:2a:c6:d6:48', state: ['STALE'] },
-      { dst: '10.98.0.4', dev: 'eth0', state: ['INCOMPLETE'] },
-      { dst: '10.98.0.5', dev: 'eth0', lladdr: '8a:f0:2a:c6:d6:49', state: ['FAILED'] },
-      { dst: '10.98.0.6', dev: 'eth0', lladdr: '8a:f0:2a:c6:d6:4a', state: ['PERMANENT'] },
-      { dst: '10.98.0.7', dev: 'eth0', lladdr: '8a:f0:2a:c6:d6:4b', state: ['DELAY'] },
+  it('the uplink\'s resolved entries of /proc/net/arp (lowercased); incomplete and failed ones and other devices\' are not MACs', () => {
+    const text = [
+      'IP address       HW type     Flags       HW address            Mask     Device',
+      '10.98.0.2        0x1         0x2         8A:F0:2A:C6:D6:47     *        pw-v1',
+      '10.98.0.3        0x1         0x0         00:00:00:00:00:00     *        pw-v1',
+      '10.98.0.4        0x1         0x6         8a:f0:2a:c6:d6:4a     *        pw-v1',
+      '10.98.0.5        0x1         0x2         8a:f0:2a:c6:d6:4b     *        eth0',
+      '',
+    ].join('\n');
+    expect([...parseArp(text, 'pw-v1')]).toEqual([
+      ['10.98.0.2', '8a:f0:2a:c6:d6:47'],
+      ['10.98.0.4', '8a:f0:2a:c6:d6:4a'],
     ]);
-    expect([...parseNeighbors(json)]).toEqual([
-      ['10.98.0.2', { mac: '8a:f0:2a:c6:d6:47', stale: false }],
-      ['10.98.0.3', { mac: '8a:f0:2a:c6:d6:48', stale: true }],
-      ['10.98.0.6', { mac: '8a:f0:2a:c6:d6:4a', stale: false }],
-      ['10.98.0.7', { mac: '8a:f0:2a:c6:d6:4b', stale: false }],
-    ]);
-    expect(parseNeighbors('').size).toBe(0);
+    expect(parseArp('', 'pw-v1').size).toBe(0);
   });
 });
