@@ -37,9 +37,8 @@
 //                    is the host's. A plain UDP socket would get a whole
 //                    super-frame as one giant datagram (the kernel segments
 //                    tunnel GSO packets only for a tunnel socket), so those
-//                    must not reach it. Wire packets through the TAP keep a
-//                    request/response's round trip short (the socket's
-//                    added 20-25 us at p50 and ~1 ms at p99, measured).
+//                    must not reach it. Wire packets take the TAP too: one
+//                    path for everything but batches.
 // The host's routing, addresses and sysctls are not touched. The frames
 // carry real MACs: the uplink's as source, each peer's next hop's as
 // destination (host-neighbors.ts keeps those current).
@@ -105,7 +104,7 @@ export async function findUplink(localIp: string, peers: string[]): Promise<Host
   for (const peer of peers) {
     const [r] = JSON.parse((await run('ip', ['-j', 'route', 'get', peer, 'from', localIp])).stdout) as RouteGet[];
     if (!r?.dev) throw new Error(`no route from ${localIp} to ${peer}`);
-    if (r.dev === 'lo') throw new Error(`${peer} is an address of this host (${JSON.stringify(r)})`);
+    if (r.dev === 'lo') throw new Error(`${peer} is an address of this host`);
     if (dev !== undefined && r.dev !== dev) throw new Error(`the routes to the other nodes leave by different devices (${dev}, ${r.dev})`);
     dev = r.dev;
     nextHops.set(peer, r.gateway ?? peer);
@@ -128,6 +127,9 @@ export function hostTapRules(o: { table: string; tap: string; uplink: string; up
   // the inner frame's EtherType and the inner IPv4 total length, in bits from the outer IPv4 header (a 20-byte one, unfragmented)
   const superFrame = `ip hdrlength 5 ip frag-off & 0x3fff == 0 @nh,${(INNER_IP_AT - 2) * 8},16 0x0800 @nh,${(INNER_IP_AT + 2) * 8},16 > ${o.uplinkMtu - INNER_IP_AT}`;
   return [
+    // atomic replace (a dead lab of this name may have left the table): `table` makes `delete` valid on the first run too
+    `table netdev ${o.table}`,
+    `delete table netdev ${o.table}`,
     `table netdev ${o.table} {`,
     '  chain from_podwire {',
     `    type filter hook ingress device "${o.tap}" priority 0; policy drop;`,
@@ -162,7 +164,6 @@ export async function openHostTapUnderlay(o: { labId: string; localIp: string; p
   try {
     if (!tap.offloads.udpTunnelGso) throw new Error(`the kernel refused UDP-tunnel GSO on a TAP (${tap.offloads.refused ?? 'unknown'})`);
     await ipBatch([`link set ${name} mtu ${o.uplink.mtu} addrgenmode none`, `link set ${name} up`]);
-    await removeHostTapTable(table); // a dead lab of this name may have left it
     await run('nft', ['-f', '-'], { input: hostTapRules({ table, tap: name, uplink: o.uplink.dev, uplinkMtu: o.uplink.mtu, localIp: o.localIp, peers: o.peers, port: o.port }) });
   } catch (e) {
     tap.close();

@@ -7,7 +7,7 @@
 // its pods, and an underlay socket bound to its address that carries VXLAN or
 // IP-in-IP to the other nodes' hosts; VXLAN is sent through a TAP steered to
 // the host's uplink instead where it can (host-tap-underlay.ts), the socket
-// then receiving only what arrives segmented. The lab is then known on this host as
+// then receiving only batches of segments. The lab is then known on this host as
 // `<lab>-<node>` (labId), so two such processes on one machine do not meet.
 import { Tap } from '../io/tap.ts';
 import { watchNamespaces } from './netns-watch.ts';
@@ -208,12 +208,11 @@ export class Lab {
         nodes: wasmNodes.map((n) => {
           const live = withIngressPod(withDnsPod(plan));
           const now = live.nodes.find((x) => x.name === n.name)!;
+          const net = { ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes };
           return {
-            ...(hostTap
-              // sends through the TAP, receives on it (super-frames) and on the socket (wire packets): host-tap-underlay.ts
-              ? engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), hostTap.underlay.tap, sockets.get(n),
-                { mac: hostTap.underlay.uplink.mac, peerMacs: hostTap.neighbors.macs })
-              : engineNode({ ...live, services: plan.services, networkPolicies: plan.networkPolicies, absentNodes: plan.absentNodes }, now, (p) => tapFd(p.ip), ulTaps.get(n), sockets.get(n))),
+            // a --node host's TAP: sends through it, receives on it (wire packets, super-frames) and on the socket (batches of segments)
+            ...engineNode(net, now, (p) => tapFd(p.ip), hostTap?.underlay.tap ?? ulTaps.get(n), sockets.get(n),
+              hostTap && { mac: hostTap.underlay.uplink.mac, peerMacs: hostTap.neighbors.macs }),
             announced: announcements(plan.services, plan.nodes.map((o) => o.name)).get(n.name) ?? [],
           };
         }),
@@ -555,7 +554,7 @@ function engineNode(plan: LabPlan, n: NodePlan, tapFd: (p: PodPlan) => number, u
 /** nodeTables with the other nodes' neighbour entries at their next hops' real MACs; a peer not resolved yet has none. */
 function hostWireTables(plan: LabPlan, n: NodePlan, peerMacs: ReadonlyMap<string, string>): ReturnType<typeof nodeTables> {
   const t = nodeTables(plan, n);
-  const peers = new Set(plan.nodes.filter((o) => o !== n).map((o) => o.underlayIp));
+  const peers = new Set(plan.nodes.filter((o) => o.name !== n.name).map((o) => o.underlayIp));
   return {
     ...t,
     neighbors: [
